@@ -1,0 +1,311 @@
+"""The catalogue of errors a user can meet.
+
+Each class is one error: its ``error_id`` is stable (scripts and the documentation rely on it), its
+``message`` is an English sentence with ``{placeholders}`` that says what happened, its ``hint`` says what
+to do next, and ``exit_code`` is what the command line exits with. Dutch translations live in
+``locale/nl.po``; ``docs/errors.md`` is generated from this module and a test keeps it complete.
+
+Parameters are shown to the person at the terminal only. The agent's log records the ``error_id`` and
+never the parameters, since a file name may itself be personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_DENIED = 3
+EXIT_INTEGRITY = 4
+
+
+class RetentionAgentError(Exception):
+    error_id: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = EXIT_ERROR
+    message: ClassVar[str] = "Something went wrong."
+    hint: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        super().__init__(self.render("en"))
+
+    def render(self, lang: str = "nl") -> str:
+        from .i18n import translate
+
+        text = translate(self.message, lang).format_map(_Lenient(self.params))
+        if self.hint:
+            text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(
+                _Lenient(self.params)
+            )
+        return text
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.error_id, "params": {k: _plain(v) for k, v in self.params.items()}}
+
+
+class _Lenient(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None) | list) else str(value)
+
+
+# ---- configuration and home -------------------------------------------------------------------------
+
+
+class ConfigError(RetentionAgentError):
+    error_id = "config-invalid"
+    message = "The configuration file {file} is not valid: {problem}"
+    hint = "Correct the key {key} in {file} (see docs/configuration.md), then start the agent again."
+
+
+class ConfigSyntaxError(RetentionAgentError):
+    error_id = "config-syntax"
+    message = "The configuration file {file} cannot be read: {problem}"
+    hint = "Fix the TOML syntax at the place mentioned, then start the agent again."
+
+
+class HomeMissingError(RetentionAgentError):
+    error_id = "home-missing"
+    message = "There is no retention-agent home at {home}."
+    hint = "Create it with 'retention-agent init --municipality NAME --officer ACCOUNT', or pass --home."
+
+
+class HomeExistsError(RetentionAgentError):
+    error_id = "home-exists"
+    message = "A retention-agent home already exists at {home}; it was not changed."
+    hint = "Use another --home, or remove the old home only after purging its deliveries."
+
+
+class HomePermissionError(RetentionAgentError):
+    error_id = "home-permissions"
+    message = "{path} can be read or changed by other accounts (mode {mode})."
+    hint = "Restrict it: chmod {wanted} '{path}' (the agent refuses to run with a home others can open)."
+
+
+class HomeOwnerError(RetentionAgentError):
+    error_id = "home-owner"
+    message = "{path} belongs to another account (uid {uid}), not to the agent's account."
+    hint = "Run the agent as the account that owns the home, or give it that home with chown."
+
+
+class SchemaVersionError(RetentionAgentError):
+    error_id = "schema-newer"
+    message = (
+        "The database {file} was written by a newer retention-agent "
+        "(schema {found}, this one knows {known})."
+    )
+    hint = "Install the newer retention-agent version again; do not downgrade over an existing home."
+
+
+class AlreadyRunningError(RetentionAgentError):
+    error_id = "agent-already-running"
+    message = "An agent is already running on the home {home} (process {pid})."
+    hint = "Use that agent, or stop it first ('systemctl stop', Task Manager or kill {pid})."
+
+
+class AgentUnreachableError(RetentionAgentError):
+    error_id = "agent-unreachable"
+    message = "The retention-agent service is not running or cannot be reached at {socket}."
+    hint = "Start it with 'retention-agent run' (or start the installed service), then try again."
+
+
+class ProtocolError(RetentionAgentError):
+    error_id = "protocol"
+    message = "The agent and this command do not understand each other: {problem}"
+    hint = "Make sure the command and the running agent are the same version."
+
+
+# ---- key store ---------------------------------------------------------------------------------------
+
+
+class KeyStoreRefusedError(RetentionAgentError):
+    error_id = "keystore-refused"
+    message = "The key store backend {backend} is not safe for keys: {why}"
+    hint = (
+        "Install and unlock an OS key store (Windows Credential Manager, macOS Keychain, GNOME Keyring "
+        "or KWallet), or set key_store = \"file\" in the configuration to keep keys in a private file "
+        "in the home."
+    )
+
+
+class KeyStoreUnavailableError(RetentionAgentError):
+    error_id = "keystore-unavailable"
+    message = "The key store cannot be used right now: {problem}"
+    hint = "Unlock the key store (log in to the desktop session) and try again; nothing was changed."
+
+
+class KeyMissingError(RetentionAgentError):
+    error_id = "key-missing"
+    message = "The key {key} is not in the key store."
+    hint = "If it was purged, this is expected. Otherwise restore the key store from its own backup."
+
+
+# ---- access ------------------------------------------------------------------------------------------
+
+
+class AccessDeniedError(RetentionAgentError):
+    error_id = "access-denied"
+    exit_code = EXIT_DENIED
+    message = "The account {account} may not {action}."
+    hint = "Ask the privacy officer to give the account the role {role} ('retention-agent staff add')."
+
+
+class LastOfficerError(RetentionAgentError):
+    error_id = "last-officer"
+    message = "{account} is the last privacy officer; the list must keep at least one."
+    hint = "Add another account with the role officer first."
+
+
+class UnknownStaffError(RetentionAgentError):
+    error_id = "staff-unknown"
+    message = "{account} is not on the staff list."
+    hint = "See 'retention-agent staff list'."
+
+
+class UnknownAccountError(RetentionAgentError):
+    error_id = "account-unknown"
+    message = "There is no operating-system account named {account} on this machine."
+    hint = "Give the account name exactly as the system knows it (on Windows: DOMAIN\\name)."
+
+
+class UsageError(RetentionAgentError):
+    error_id = "usage"
+    exit_code = EXIT_USAGE
+    message = "{problem}"
+    hint = "See 'retention-agent {command} --help'."
+
+
+# ---- deliveries and vault ----------------------------------------------------------------------------
+
+
+class DeliveryNotFoundError(RetentionAgentError):
+    error_id = "delivery-unknown"
+    message = "There is no delivery {delivery}."
+    hint = "See 'retention-agent deliveries' for the ids."
+
+
+class DeliveryPurgedError(RetentionAgentError):
+    error_id = "delivery-purged"
+    message = "Delivery {delivery} was purged on {purged_at}; its data no longer exists."
+    hint = "See its proof of deletion: 'retention-agent proof show {delivery}'."
+
+
+class DeliveryStateError(RetentionAgentError):
+    error_id = "delivery-state"
+    message = "Delivery {delivery} is {state}; this cannot be done now."
+    hint = "See 'retention-agent deliveries'."
+
+
+class SourceRefusedError(RetentionAgentError):
+    error_id = "source-refused"
+    message = "{file} was not taken: {why}"
+    hint = "Save the delivery as a regular file you can read, then run ingest on that file."
+
+
+class SourceUnreadableError(RetentionAgentError):
+    error_id = "source-unreadable"
+    message = "{file} cannot be read: {problem}"
+    hint = "Check that the file exists and that your account may read it; nothing was changed."
+
+
+class DiskFullError(RetentionAgentError):
+    error_id = "disk-full"
+    message = "There is not enough disk space to store {file}; nothing was changed."
+    hint = "Free space on the disk that holds the agent's home, then try again. The source file was kept."
+
+
+class VaultIntegrityError(RetentionAgentError):
+    error_id = "vault-integrity"
+    exit_code = EXIT_INTEGRITY
+    message = "The vault object of delivery {delivery} is damaged or was altered; no data was released."
+    hint = "Run 'retention-agent vault verify' and report this as a security incident to the privacy officer."
+
+
+class PurposeRequiredError(RetentionAgentError):
+    error_id = "purpose-required"
+    exit_code = EXIT_USAGE
+    message = "An opening needs a purpose: one of {codes}."
+    hint = "Add --purpose CODE (and --note TEXT for 'other'); the note must not contain personal data."
+
+
+# ---- retention -----------------------------------------------------------------------------------------
+
+
+class DateFormatError(RetentionAgentError):
+    error_id = "date-format"
+    exit_code = EXIT_USAGE
+    message = "{value} is not a date in the form YYYY-MM-DD."
+    hint = "Write the date as year-month-day, for example 2026-06-21."
+
+
+class ReasonRequiredError(RetentionAgentError):
+    error_id = "reason-required"
+    exit_code = EXIT_USAGE
+    message = "This change needs a reason."
+    hint = "Add --reason TEXT (without personal data)."
+
+
+class ConfirmationRequiredError(RetentionAgentError):
+    error_id = "confirmation-required"
+    exit_code = EXIT_USAGE
+    message = "Purging is irreversible and needs confirmation."
+    hint = "Type the delivery id when asked, or add --yes in a script."
+
+
+class PurgeFailedError(RetentionAgentError):
+    error_id = "purge-failed"
+    message = "The purge of delivery {delivery} stopped at step {step}: {problem}"
+    hint = "The agent retries on its next tick; if it keeps failing, see 'retention-agent status'."
+
+
+# ---- integrity and verification ----------------------------------------------------------------------
+
+
+class AuditIntegrityError(RetentionAgentError):
+    error_id = "audit-integrity"
+    exit_code = EXIT_INTEGRITY
+    message = "The audit log does not verify: {finding}"
+    hint = "Treat this as a security incident: keep the home as it is and inform the privacy officer and DPO."
+
+
+class SignatureInvalidError(RetentionAgentError):
+    error_id = "signature-invalid"
+    exit_code = EXIT_INTEGRITY
+    message = "The signature of {file} does not verify: {finding}"
+    hint = "The document was changed or signed by another key; ask the sender for the original."
+
+
+class DocumentInvalidError(RetentionAgentError):
+    error_id = "document-invalid"
+    exit_code = EXIT_INTEGRITY
+    message = "{file} is not a valid {kind}: {finding}"
+    hint = "Ask the sender for the original file."
+
+
+class FormatVersionError(RetentionAgentError):
+    error_id = "format-newer"
+    exit_code = EXIT_INTEGRITY
+    message = "{file} uses format version {found}; this retention-agent reads up to version {known}."
+    hint = "Install a newer retention-agent to read it."
+
+
+def catalogue() -> list[type[RetentionAgentError]]:
+    """Every error class, in definition order (for documentation and the translation test)."""
+    found: list[type[RetentionAgentError]] = []
+    stack: list[type[RetentionAgentError]] = [RetentionAgentError]
+    while stack:
+        cls = stack.pop(0)
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def by_id(error_id: str) -> type[RetentionAgentError]:
+    for cls in catalogue():
+        if cls.error_id == error_id:
+            return cls
+    return RetentionAgentError
