@@ -1,0 +1,164 @@
+"""The composition root: the one place that wires configuration, store, keys, vault, audit, intake,
+scheduler and the API server into a running agent."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from retention_agent import config as configuration
+from retention_agent.api import handlers
+from retention_agent.api.server import Session, UnixApiServer
+from retention_agent.audit import AuditLog
+from retention_agent.clock import Clock, SystemClock
+from retention_agent.context import AgentContext, log_origin
+from retention_agent.errors import AlreadyRunningError, HomeMissingError, KeyStoreUnavailableError
+from retention_agent.home import PRIVATE_FILE_MODE, Home, check_permissions
+from retention_agent.installation import load_signing_key
+from retention_agent.staff import StaffList
+from retention_agent.store import Store
+from retention_agent.vault.ingest import Ingest
+from retention_agent.vault.keys import open_key_store
+from retention_agent.vault.vault import Vault
+
+log = logging.getLogger("retention_agent")
+
+Tick = Callable[[], None]
+
+
+@dataclass
+class Ticker:
+    """Runs the periodic duties (due purges, reminders, checkpoints, wipes), each guarded on its own."""
+
+    interval_s: float
+    duties: list[tuple[str, Tick]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def run_once(self) -> None:
+        for name, duty in self.duties:
+            try:
+                duty()
+            except Exception:
+                log.exception("periodic duty %s failed; retried at the next tick", name)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            self.run_once()
+            self.wake.wait(self.interval_s)
+            self.wake.clear()
+
+
+def setup_logging(home: Home) -> None:
+    """A log file private to the agent; messages carry ids and error ids, never personal data."""
+    fd = os.open(home.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    os.close(fd)
+    handler = logging.FileHandler(home.log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("retention_agent")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def single_instance(home: Home) -> Iterator[None]:
+    """Hold an exclusive lock on ``agent.pid`` for the agent's lifetime."""
+    import fcntl
+
+    fd = os.open(home.pidfile, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise AlreadyRunningError(home=str(home.root), pid=other) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def build_context(home: Home, clock: Clock) -> AgentContext:
+    """Open everything the agent owns, checking it loudly on the way."""
+    if not home.exists():
+        raise HomeMissingError(home=str(home.root))
+    config = configuration.load(home.config)
+    check_permissions(home)
+    store = Store.open(home.database)
+    installation_id = store.get_meta("installation_id") or ""
+    keys = open_key_store(config.key_store, home.keys, installation_id)
+    signing_key = load_signing_key(keys)
+    audit = AuditLog(store, clock, signing_key, log_origin(config.slug, installation_id))
+    vault = Vault(home, keys)
+    ingest = Ingest(store, vault, audit, clock, config.legal_basis)
+    return AgentContext(home=home, config=config, clock=clock, store=store, keys=keys,
+                        signing_key=signing_key, audit=audit, staff=StaffList(store, clock),
+                        vault=vault, ingest=ingest, started_at=clock.now(), installation_id=installation_id)
+
+
+class Agent:
+    def __init__(self, home: Home, clock: Clock | None = None) -> None:
+        self.home = home
+        self.clock = clock or SystemClock()
+        self.stopping = threading.Event()
+
+    def run(self, ready: Callable[[], None] | None = None) -> None:
+        with single_instance(self.home):
+            setup_logging(self.home)
+            ctx = build_context(self.home, self.clock)
+            try:
+                self._serve(ctx, ready)
+            finally:
+                ctx.store.close()
+
+    def _serve(self, ctx: AgentContext, ready: Callable[[], None] | None) -> None:
+        from retention_agent import capabilities
+
+        ticker = Ticker(interval_s=float(ctx.config.retention.tick_seconds))
+        services = capabilities.wire(ctx, ticker)
+        server = UnixApiServer(self.home.socket, lambda s, op, a: _dispatch(ctx, s, op, a))
+        ctx.audit.append("agent", "agent.started", "ok", [], {"pid": os.getpid()})
+        server.start()
+        tick_thread = threading.Thread(target=ticker.loop, name="ticker", daemon=True)
+        tick_thread.start()
+        for service in services:
+            service.start()
+        log.info("agent started")
+        if ready:
+            ready()
+        self.stopping.wait()
+        log.info("agent stopping")
+        for service in reversed(services):
+            service.stop()
+        server.stop()
+        ticker.stop.set()
+        ticker.wake.set()
+        tick_thread.join(timeout=30)
+        ctx.audit.append("agent", "agent.stopped", "ok")
+        ctx.audit.checkpoint()
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def _dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, object]) -> None:
+    try:
+        handlers.dispatch(ctx, session, op, dict(args))
+    except KeyStoreUnavailableError as exc:
+        session.fail(exc)
+
+
+def socket_path(home_root: Path) -> Path:
+    return Home(home_root).socket

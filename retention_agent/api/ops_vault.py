@@ -1,0 +1,159 @@
+"""Operations on deliveries and the vault: ingest, list, open for a purpose, verify."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import timedelta
+from typing import Any, BinaryIO, cast
+
+from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.server import DataWriter, Session
+from retention_agent.audit import note_digest
+from retention_agent.clock import utc_iso
+from retention_agent.context import AgentContext
+from retention_agent.deliveries import LIVE_STATES, get_live, list_deliveries, public_view
+from retention_agent.errors import PurposeRequiredError, UsageError, VaultIntegrityError
+from retention_agent.intake.rules import detect_file_type
+from retention_agent.vault import workspace
+from retention_agent.vault.vault import ChunkReader
+
+PURPOSES = ("invite", "phone", "attendance", "correction", "other")
+OPEN_MODES = ("workspace", "stdout", "to-dir")
+MAX_NOTE = 200
+
+
+@operation("ingest")
+def ingest(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """The client reads the file with its own permissions and streams it; it removes the source itself."""
+    session.reply("send")
+    stream = cast(BinaryIO, io.BufferedReader(ChunkReader(session.receive_stream()), 1 << 20))
+    received = ctx.ingest.receive(stream, channel="manual", source="manual",
+                                  quarantine=False, actor=session.peer.account)
+    session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
+                   "sha256": received.sha256, "size": received.size})
+
+
+@operation("deliveries")
+def deliveries(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    session.reply([public_view(row) for row in list_deliveries(ctx.store)])
+
+
+@operation("open")
+def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    delivery = get_live(ctx.store, arg_str(args, "delivery", max_len=64))
+    purpose, mode = _purpose(args), args.get("mode")
+    note = arg_str(args, "note", default="", max_len=MAX_NOTE)
+    if mode not in OPEN_MODES:
+        raise UsageError(problem="choose --stdout, --to DIR or the workspace", command="open")
+    _verify_before_release(ctx, session, delivery)
+    now = ctx.clock.now()
+    wipe_at = now + timedelta(hours=ctx.config.workspace.wipe_after_hours) if mode == "workspace" else None
+    with ctx.store.transaction():
+        cursor = ctx.store.conn.execute(
+            "INSERT INTO openings(delivery_id, account, purpose, note, mode, opened_at, wipe_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (delivery["id"], session.peer.account, purpose, note, mode, utc_iso(now),
+             utc_iso(wipe_at) if wipe_at else None))
+        opening_id = int(cursor.lastrowid or 0)
+        ctx.audit.append(session.peer.account, "delivery.opened", "ok", [delivery["id"]],
+                         {"purpose": purpose, "mode": mode, "note_sha256": note_digest(note),
+                          "opening": opening_id})
+    if mode == "workspace":
+        path = _workspace_copy(ctx, session.peer.account, delivery, opening_id)
+        session.reply({"delivery": delivery["id"], "path": str(path), "wipe_at": utc_iso(wipe_at or now)})
+        return
+
+    def produce(writer: DataWriter) -> dict[str, Any]:
+        result = ctx.vault.read(delivery["id"], delivery["key_id"], writer)  # type: ignore[arg-type]
+        return {"sha256": result.plaintext_sha256, "size": result.plaintext_size}
+
+    session.send_stream({"delivery": delivery["id"], "size": delivery["size"]}, produce)
+
+
+def _purpose(args: dict[str, Any]) -> str:
+    purpose = args.get("purpose")
+    if purpose not in PURPOSES:
+        raise PurposeRequiredError(codes=", ".join(PURPOSES))
+    if purpose == "other" and not str(args.get("note", "")).strip():
+        raise PurposeRequiredError(codes="other + --note")
+    return str(purpose)
+
+
+def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[str, Any]) -> None:
+    """Authenticate the whole object before a single byte of plaintext leaves the vault."""
+    try:
+        ctx.vault.read(delivery["id"], delivery["key_id"], None)
+    except VaultIntegrityError:
+        ctx.audit.append(session.peer.account, "delivery.integrity-failure", "failed", [delivery["id"]])
+        ctx.health.setdefault("integrity_failures", []).append(delivery["id"])
+        raise
+
+
+def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], opening_id: int) -> str:
+    folder = workspace.prepare_folder(ctx.home, account)
+    head = _first_bytes(ctx, delivery)
+    path = workspace.copy_path(ctx.home, account, delivery["id"], opening_id, detect_file_type(head))
+    fd = workspace.create_copy(path)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            ctx.vault.read(delivery["id"], delivery["key_id"], out)
+            out.flush()
+            os.fsync(out.fileno())
+        workspace.grant(path, account, "r")
+    except BaseException:
+        workspace.wipe(path)
+        raise
+    with ctx.store.transaction():
+        ctx.store.conn.execute("UPDATE openings SET copy_path = ? WHERE id = ?", (str(path), opening_id))
+    del folder
+    return str(path)
+
+
+def _first_bytes(ctx: AgentContext, delivery: dict[str, Any]) -> bytes:
+    class Head:
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, chunk: bytes) -> int:
+            if len(self.data) < 4096:
+                self.data += bytes(chunk[:4096])
+            return len(chunk)
+
+    head = Head()
+    ctx.vault.read(delivery["id"], delivery["key_id"], head)  # type: ignore[arg-type]
+    return head.data
+
+
+@operation("vault.verify")
+def vault_verify(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    session.reply(verify_vault(ctx))
+
+
+def verify_vault(ctx: AgentContext) -> dict[str, Any]:
+    """Every live object decrypts and matches its hash; report missing, extra, corrupt and key-less ones."""
+    marks = ",".join("?" * len(LIVE_STATES))
+    rows = ctx.store.query(f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN ({marks})", LIVE_STATES)
+    on_disk = ctx.vault.object_ids()
+    problems: dict[str, list[str]] = {"missing": [], "corrupt": [], "keyless": [], "mismatch": []}
+    for row in rows:
+        problem = _check_object(ctx, row, on_disk)
+        if problem:
+            problems[problem].append(row["id"])
+    extra = sorted(on_disk - {r["id"] for r in rows})
+    result = {"checked": len(rows), "ok": not any(problems.values()) and not extra, "extra": extra,
+              **problems, "at": utc_iso(ctx.clock.now())}
+    ctx.health["vault_verified"] = {"at": result["at"], "ok": result["ok"], "checked": len(rows)}
+    return result
+
+
+def _check_object(ctx: AgentContext, row: dict[str, Any], on_disk: set[str]) -> str:
+    if row["id"] not in on_disk:
+        return "missing"
+    if not ctx.vault.has_key(row["key_id"]):
+        return "keyless"
+    try:
+        result = ctx.vault.read(row["id"], row["key_id"], None)
+    except VaultIntegrityError:
+        return "corrupt"
+    return "" if result.plaintext_sha256 == row["sha256"] else "mismatch"

@@ -1,0 +1,140 @@
+"""The agent's side of the local API: a Unix socket, one thread per connection, identity from the OS.
+
+A malformed or hostile client can only end its own connection: every failure is caught here, logged
+by error id, and the server goes on serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from retention_agent.api import protocol
+from retention_agent.api.peer import Peer, peer_of
+from retention_agent.errors import ProtocolError, RetentionAgentError
+
+log = logging.getLogger(__name__)
+MAX_CONNECTIONS = 32
+IDLE_TIMEOUT_S = 300.0
+
+
+class Session:
+    """One client connection, as the operation handlers see it."""
+
+    def __init__(self, sock: socket.socket, peer: Peer) -> None:
+        self.sock = sock
+        self.peer = peer
+
+    def reply(self, result: Any = None) -> None:
+        protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": result})
+
+    def fail(self, error: RetentionAgentError) -> None:
+        protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": False, "error": error.to_wire()})
+
+    def send_stream(self, header: Any, produce: Callable[[DataWriter], Any]) -> None:
+        """Reply ``ok`` with ``header``, stream what ``produce`` writes, then its return value as trailer."""
+        protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "stream": True, "result": header})
+        trailer = produce(DataWriter(self.sock))
+        protocol.write_frame(self.sock, protocol.END)
+        protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": trailer})
+
+    def receive_stream(self) -> Iterator[bytes]:
+        return protocol.read_data(self.sock)
+
+
+class DataWriter:
+    """A writable file-like object whose writes become ``D`` frames."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        for start in range(0, len(view), protocol.DATA_CHUNK):
+            protocol.write_frame(self.sock, protocol.DATA, bytes(view[start:start + protocol.DATA_CHUNK]))
+        return len(data)
+
+
+Handler = Callable[[Session, str, dict[str, Any]], None]
+
+
+class UnixApiServer:
+    def __init__(self, path: Path, handler: Handler) -> None:
+        self.path = path
+        self.handler = handler
+        self._listener: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a stale socket: the pid lock guarantees no other agent uses it
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.path))
+        self.path.chmod(0o666)  # every local account may connect; the agent decides and audits
+        listener.listen(16)
+        listener.settimeout(0.5)
+        self._listener = listener
+        self._thread = threading.Thread(target=self._accept_loop, name="api-accept", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        if self._listener:
+            self._listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                log.exception("accept failed")
+                continue
+            if not self._slots.acquire(blocking=False):
+                conn.close()
+                log.warning("too many API connections; one refused")
+                continue
+            threading.Thread(target=self._serve, args=(conn,), name="api-conn", daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(IDLE_TIMEOUT_S)
+            session = Session(conn, peer_of(conn))
+            serve_connection(session, self.handler)
+        except Exception:
+            log.exception("API connection failed")
+        finally:
+            conn.close()
+            self._slots.release()
+
+
+def serve_connection(session: Session, handler: Handler) -> None:
+    """Answer requests until the client hangs up or breaks the protocol."""
+    while True:
+        try:
+            op, args = protocol.parse_request(protocol.read_json(session.sock))
+        except protocol.ConnectionClosed:
+            return
+        except protocol.ProtocolViolation as exc:
+            log.warning("protocol violation from uid %s", session.peer.uid)
+            with contextlib.suppress(OSError):
+                session.fail(ProtocolError(problem=str(exc)))
+            return
+        except (OSError, TimeoutError):
+            return
+        handler(session, op, args)

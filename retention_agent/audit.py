@@ -1,0 +1,238 @@
+"""The tamper-evident audit log: hash-chained entries, an RFC 6962 Merkle tree, signed checkpoints.
+
+Each entry is canonical JSON (sorted keys, no spaces, UTF-8) of ``v, seq, time, actor, action, subject,
+outcome, details, prev`` where ``prev`` is the SHA-256 of the previous entry's bytes. The entries are the
+leaves of an RFC 6962 Merkle tree; the agent signs checkpoints of it in the C2SP tlog-checkpoint /
+signed-note format. An edited, inserted, removed or reordered entry breaks the chain and the signed
+roots; a truncated log re-signed on the same host is caught only against a checkpoint held elsewhere
+(``audit verify --checkpoint FILE``, the DPO's reports). Details never hold personal data: ids, codes,
+counts and hashes only (a free-text note is recorded as its SHA-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from retention_agent import checkpoint as notes
+from retention_agent import merkle
+from retention_agent.clock import Clock, utc_iso
+from retention_agent.crypto import SigningKey
+from retention_agent.store import Store
+
+ENTRY_VERSION = 1
+_FRONTIER = "audit.frontier"
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def note_digest(text: str) -> str:
+    """What the log keeps of a free-text note: its hash (the text itself may hold personal data)."""
+    return hashlib.sha256(text.encode()).hexdigest() if text else ""
+
+
+Finding = tuple[str, dict[str, Any]]  # an English template (translated by the client) and its values
+
+
+@dataclass
+class Verification:
+    size: int
+    root: str
+    findings: list[Finding] = field(default_factory=list)
+    checkpoints_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"ok": self.ok, "size": self.size, "root": self.root, "checkpoints_checked":
+                self.checkpoints_checked, "findings": [{"message": m, "params": p} for m, p in self.findings]}
+
+
+class AuditLog:
+    def __init__(self, store: Store, clock: Clock, signing_key: SigningKey, origin: str) -> None:
+        self.store = store
+        self.clock = clock
+        self.signing_key = signing_key
+        self.origin = origin
+        self._frontier, self._head = self._load_frontier()
+
+    # ---- writing --------------------------------------------------------------------------------------
+
+    def append(self, actor: str, action: str, outcome: str, subject: Sequence[str] = (),
+               details: dict[str, Any] | None = None) -> int:
+        """Append one entry, in the caller's transaction if there is one."""
+        with self.store.transaction():
+            seq = self._frontier.size + 1
+            entry = canonical({
+                "v": ENTRY_VERSION, "seq": seq, "time": utc_iso(self.clock.now()), "actor": actor,
+                "action": action, "subject": list(subject), "outcome": outcome,
+                "details": details or {}, "prev": self._head,
+            })
+            self.store.conn.execute("INSERT INTO audit(seq, entry) VALUES (?, ?)", (seq, entry))
+            frontier = merkle.CompactRange.from_hashes(self._frontier.size, self._frontier.to_hashes())
+            frontier.append(merkle.leaf_hash(entry))
+            head = hashlib.sha256(entry).hexdigest()
+            self._save_frontier(frontier, head)
+        self._frontier, self._head = frontier, head
+        return seq
+
+    def _load_frontier(self) -> tuple[merkle.CompactRange, str]:
+        raw = self.store.get_meta(_FRONTIER)
+        if raw is None:
+            return merkle.CompactRange(), ""
+        state = json.loads(raw)
+        hashes = [bytes.fromhex(h) for h in state["hashes"]]
+        return merkle.CompactRange.from_hashes(state["size"], hashes), state["head"]
+
+    def _save_frontier(self, frontier: merkle.CompactRange, head: str) -> None:
+        state = {"size": frontier.size, "hashes": [h.hex() for h in frontier.to_hashes()], "head": head}
+        self.store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                (_FRONTIER, json.dumps(state)))
+
+    # ---- reading --------------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._frontier.size
+
+    def root(self) -> bytes:
+        return self._frontier.root()
+
+    def entries(self, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT entry FROM audit WHERE seq > ? ORDER BY seq"
+        params: tuple[Any, ...] = (after,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return [json.loads(row["entry"]) for row in self.store.query(sql, params)]
+
+    def _raw_rows(self) -> Iterator[tuple[int, bytes]]:
+        with self.store.lock:
+            rows = self.store.conn.execute("SELECT seq, entry FROM audit ORDER BY rowid").fetchall()
+        yield from rows
+
+    def leaf_hashes(self) -> list[bytes]:
+        return [merkle.leaf_hash(entry) for _, entry in self._raw_rows()]
+
+    # ---- checkpoints ----------------------------------------------------------------------------------
+
+    def checkpoint(self) -> str:
+        """Sign the current head (and keep it, so later verification can compare against it)."""
+        with self.store.transaction():
+            size = self.size
+            stored = self.store.scalar("SELECT note FROM checkpoints WHERE size = ?", (size,))
+            if stored:
+                return str(stored)
+            note = notes.sign(notes.Checkpoint(self.origin, size, self.root()), self.origin, self.signing_key)
+            self.store.conn.execute("INSERT INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)",
+                                    (size, note, utc_iso(self.clock.now())))
+        return note
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        row = self.store.one("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return None if row is None else (int(row["size"]), str(row["note"]))
+
+    def consistency(self, old_size: int) -> list[bytes]:
+        return merkle.consistency_proof(self.leaf_hashes(), old_size)
+
+    def inclusion(self, seq: int, size: int | None = None) -> list[bytes]:
+        leaves = self.leaf_hashes()
+        return merkle.inclusion_proof(leaves[: size or len(leaves)], seq - 1)
+
+    # ---- verification ---------------------------------------------------------------------------------
+
+    def verify(self, external_checkpoints: Sequence[str] = ()) -> Verification:
+        """Check the chain, the stored signed checkpoints and any checkpoint held elsewhere."""
+        stored = [(f"stored checkpoint {r['size']}", str(r["note"]))
+                  for r in self.store.query("SELECT size, note FROM checkpoints ORDER BY size")]
+        given = [(f"checkpoint file {i + 1}", text) for i, text in enumerate(external_checkpoints)]
+        expected, rejected = parse_checkpoints(stored + given, self.origin, self.signing_key.public_bytes())
+        report, leaves = verify_entries(self._raw_rows(), expected)
+        report.findings[:0] = rejected
+        if report.size != self.size:
+            report.findings.append(("the log holds {found} entries but the agent recorded {recorded}: "
+                                    "entries were removed", {"found": report.size, "recorded": self.size}))
+        for source, cp in expected:
+            if cp.size <= report.size:
+                proof = merkle.consistency_proof(leaves, cp.size)
+                if not merkle.verify_consistency(cp.size, report.size, cp.root_hash,
+                                                 bytes.fromhex(report.root), proof):
+                    report.findings.append(("{source} is not consistent with the log",
+                                            {"source": source}))
+        return report
+
+
+def parse_checkpoints(sources: Sequence[tuple[str, str]], origin: str,
+                      public_key: bytes) -> tuple[list[tuple[str, notes.Checkpoint]], list[Finding]]:
+    """Signed checkpoints of this log, and a finding for each one that is not."""
+    accepted: list[tuple[str, notes.Checkpoint]] = []
+    rejected: list[Finding] = []
+    for source, text in sources:
+        try:
+            cp = notes.verify(text, origin, public_key)
+        except (notes.CheckpointFormatError, notes.CheckpointSignatureError):
+            rejected.append(("{source} is not a checkpoint of this log signed by this installation",
+                             {"source": source}))
+            continue
+        accepted.append((source, cp))
+    return accepted, rejected
+
+
+def verify_entries(rows: Iterator[tuple[int, bytes]],
+                   expected: Sequence[tuple[str, notes.Checkpoint]] = ()) -> tuple[Verification, list[bytes]]:
+    """Walk the entries once: sequence, chain, and the Merkle root at every expected checkpoint size."""
+    findings: list[Finding] = []
+    leaves: list[bytes] = []
+    frontier = merkle.CompactRange()
+    by_size: dict[int, list[tuple[str, notes.Checkpoint]]] = {}
+    for source, cp in expected:
+        by_size.setdefault(cp.size, []).append((source, cp))
+    _check_roots(by_size.get(0, []), frontier, findings)
+    previous = ""
+    for position, (seq, entry) in enumerate(rows, start=1):
+        problem = _check_entry(position, seq, entry, previous)
+        if problem and len(findings) < 20:
+            findings.append((problem, {"n": position, "prev": position - 1, "seq": seq}))
+        previous = hashlib.sha256(entry).hexdigest()
+        leaf = merkle.leaf_hash(entry)
+        leaves.append(leaf)
+        frontier.append(leaf)
+        _check_roots(by_size.get(position, []), frontier, findings)
+    for size, sources in by_size.items():
+        if size > frontier.size:
+            for source, _ in sources:
+                findings.append(("the log has {found} entries but {source} covers {size}: "
+                                 "the log was truncated", {"found": frontier.size, "source": source,
+                                                           "size": size}))
+    return Verification(size=frontier.size, root=frontier.root().hex(), findings=findings,
+                        checkpoints_checked=len(expected)), leaves
+
+
+def _check_roots(sources: list[tuple[str, notes.Checkpoint]], frontier: merkle.CompactRange,
+                 findings: list[Finding]) -> None:
+    for source, cp in sources:
+        if frontier.root() != cp.root_hash:
+            findings.append(("the first {size} entries no longer match {source}: entries were changed",
+                             {"size": cp.size, "source": source}))
+
+
+def _check_entry(position: int, seq: int, entry: bytes, previous: str) -> str:
+    """The template of what is wrong with one entry, or "" (values: n, prev, seq)."""
+    if seq != position:
+        return "entry {n} is out of place (numbered {seq}): entries were removed, inserted or moved"
+    try:
+        fields = json.loads(entry)
+    except ValueError:
+        return "entry {n} is not readable: it was changed"
+    if not isinstance(fields, dict) or fields.get("seq") != seq or canonical(fields) != bytes(entry):
+        return "entry {n} was changed"
+    if fields.get("prev") != previous:
+        return "entry {n} does not follow entry {prev}: an entry before it was changed"
+    return ""

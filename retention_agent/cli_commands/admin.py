@@ -1,0 +1,218 @@
+"""Commands for setting up and running the agent, the staff list, the audit log and keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from retention_agent.access import ROLES
+from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.clock import SystemClock
+from retention_agent.errors import EXIT_INTEGRITY
+from retention_agent.i18n import t, translate
+
+
+@main.command()
+@click.option("--municipality", required=True, help="The municipality's name, e.g. 'De Panne'.")
+@click.option("--officer", required=True, help="OS account of the local privacy officer.")
+@click.option("--officer-name", default="", help="Full name of the officer (default: the account).")
+@click.option("--key-store", type=click.Choice(["keyring", "file"]), default="keyring", show_default=True,
+              help="Where keys live: the OS key store, or a private file store in the home.")
+@click.option("--inbox", "inboxes", multiple=True, type=click.Path(file_okay=False),
+              help="A drop folder to watch (repeatable).")
+@pass_state
+@handle_errors
+def init(state: State, municipality: str, officer: str, officer_name: str, key_store: str,
+         inboxes: tuple[str, ...]) -> None:
+    """Create a new home: configuration, database, signing key and the first officer.
+
+    Example: retention-agent init --municipality "De Panne" --officer jdewit --inbox /srv/agii
+    """
+    from retention_agent.installation import init_home
+
+    installation_id = init_home(state.home, municipality=municipality, officer=officer,
+                                officer_name=officer_name or officer, key_store=key_store,
+                                inboxes=list(inboxes), clock=SystemClock())
+    click.echo(t("Home created at {home} (installation {id}).", home=state.home.root, id=installation_id))
+    click.echo(t("Start the agent with: retention-agent --home {home} run", home=state.home.root))
+
+
+@main.command()
+@pass_state
+@handle_errors
+def run(state: State) -> None:
+    """Run the agent in the foreground (what the installed service runs). Stops on Ctrl+C or SIGTERM.
+
+    Example: retention-agent --home /var/lib/retention-agent run
+    """
+    from retention_agent.agent import Agent
+
+    agent = Agent(state.home.require())
+    agent.install_signal_handlers()
+    agent.run(ready=lambda: click.echo(t("Agent running; the API listens on {socket}.",
+                                         socket=state.home.socket), err=True))
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the demo home instead of removing it.")
+@pass_state
+@handle_errors
+def demo(state: State, keep: bool) -> None:
+    """Run the whole job on a temporary home with synthetic data, with no set-up.
+
+    Example: retention-agent demo
+    """
+    from retention_agent.demo import run_demo
+
+    run_demo(keep=keep)
+
+
+@main.group()
+def staff() -> None:
+    """The list of authorised persons and their roles (officer only).
+
+    Example: retention-agent staff list
+    """
+
+
+@staff.command("add")
+@click.argument("account")
+@click.option("--name", required=True, help="Full name of the staff member.")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="A role; repeat for several.")
+@pass_state
+@handle_errors
+def staff_add(state: State, account: str, name: str, roles: tuple[str, ...]) -> None:
+    """Add a staff member, or update the name and roles of an existing one.
+
+    Example: retention-agent staff add mpeeters --name "Mia Peeters" --role read --role modify
+    """
+    result = state.call("staff.add", {"account": account, "name": name, "roles": list(roles)})
+    message = "{account} updated: {roles}." if result["updated"] else "{account} added: {roles}."
+    click.echo(t(message, account=account, roles=", ".join(result["roles"])))
+
+
+@staff.command("remove")
+@click.argument("account")
+@pass_state
+@handle_errors
+def staff_remove(state: State, account: str) -> None:
+    """Remove a staff member from the list (the last officer cannot be removed).
+
+    Example: retention-agent staff remove mpeeters
+    """
+    state.call("staff.remove", {"account": account})
+    click.echo(t("{account} removed from the staff list.", account=account))
+
+
+@staff.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
+@pass_state
+@handle_errors
+def staff_list(state: State, as_json: bool) -> None:
+    """Show the list of authorised persons with their roles.
+
+    Example: retention-agent staff list --json
+    """
+    members = state.call("staff.list")
+    if as_json:
+        emit_json(members)
+        return
+    table([t("account"), t("name"), t("roles")],
+          [(m["account"], m["name"], ", ".join(m["roles"])) for m in members])
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log (officer only).
+
+    Example: retention-agent audit verify
+    """
+
+
+@audit.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
+@click.option("--after", default=0, type=int, help="Show entries after this sequence number.")
+@click.option("--limit", default=1000, type=int, help="At most this many entries.")
+@pass_state
+@handle_errors
+def audit_show(state: State, as_json: bool, after: int, limit: int) -> None:
+    """Show audit entries: who did what, when, to which delivery, with what outcome.
+
+    Example: retention-agent audit show --after 100 --limit 20
+    """
+    result = state.call("audit.show", {"after": after, "limit": limit})
+    if as_json:
+        emit_json(result)
+        return
+    table([t("seq"), t("time"), t("account"), t("action"), t("outcome"), t("subject")],
+          [(e["seq"], e["time"], e["actor"], e["action"], e["outcome"], " ".join(e["subject"]))
+           for e in result["entries"]])
+
+
+@audit.command("checkpoint")
+@pass_state
+@handle_errors
+def audit_checkpoint(state: State) -> None:
+    """Print the current signed checkpoint of the audit log (keep a copy elsewhere).
+
+    Example: retention-agent audit checkpoint > checkpoint-2026-11.txt
+    """
+    click.echo(state.call("audit.checkpoint")["checkpoint"], nl=False)
+
+
+@audit.command("verify")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A checkpoint kept elsewhere (e.g. from a DPO report); the log must extend it.")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
+@pass_state
+@handle_errors
+def audit_verify(state: State, checkpoints: tuple[Path, ...], as_json: bool) -> None:
+    """Check that no entry was edited, inserted, reordered or removed. Exit 4 on any finding.
+
+    Example: retention-agent audit verify --checkpoint checkpoint-2026-10.txt
+    """
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in checkpoints]
+    result = state.call("audit.verify", {"checkpoints": texts})
+    if as_json:
+        emit_json(result)
+    elif result["ok"]:
+        click.echo(t("Audit log verified: {size} entries, {n} checkpoints checked.",
+                     size=result["size"], n=result["checkpoints_checked"]))
+    for finding in result["findings"]:
+        click.echo(t("Finding: ") + translate(finding["message"]).format(**finding["params"]), err=True)
+    if not result["ok"]:
+        raise SystemExit(EXIT_INTEGRITY)
+
+
+@main.group()
+def keys() -> None:
+    """The installation's signing key.
+
+    Example: retention-agent keys public > allowed_signers
+    """
+
+
+@keys.command("public")
+@pass_state
+@handle_errors
+def keys_public(state: State) -> None:
+    """Print the allowed-signers line with which anyone verifies proofs and reports using ssh-keygen.
+
+    Example: retention-agent keys public > allowed_signers
+    """
+    click.echo(state.call("keys.public")["allowed_signers"])
+
+
+@main.command()
+@pass_state
+@handle_errors
+def whoami(state: State) -> None:
+    """Show the account the agent sees for you, and your roles.
+
+    Example: retention-agent whoami
+    """
+    result = state.call("whoami")
+    roles = ", ".join(result["roles"]) or t("none (not on the staff list)")
+    click.echo(t("{account}: {roles}", account=result["account"], roles=roles))

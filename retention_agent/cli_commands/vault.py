@@ -1,0 +1,1 @@
+"""Commands for deliveries and the vault."""

@@ -1,0 +1,242 @@
+"""Configuration: a TOML file in the home, documented defaults, and errors that name the key and the fix.
+
+Every setting is a typed field of a dataclass below; ``docs/configuration.md`` documents them. Unknown keys
+are refused (a typo must not silently fall back to a default), with a suggestion when one is close.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retention_agent.errors import ConfigError, ConfigSyntaxError
+
+KEY_STORES = ("keyring", "file")
+CHANNELS = ("email", "zivver", "folder", "manual")
+DEFAULT_PATTERNS = ("*.xlsx", "*.zip", "*.7z", "*.pdf", "*.eml")
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    max_without_ceremony_months: int = 24
+    reminder_days_before: tuple[int, ...] = (7, 1)
+    no_ceremony_staff_days: int = 14
+    no_ceremony_officer_days: int = 30
+    clock_forward_margin_hours: int = 48
+    tick_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    wipe_after_hours: float = 8.0
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    checkpoint_interval_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    """A drop folder that the agent watches and empties."""
+
+    path: str
+    name: str = ""
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+    channel: str = "folder"
+    settle_seconds: float = 2.0
+    scan_interval_seconds: float = 30.0
+    polling: bool = False
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    """An IMAP mailbox that receives AgII's e-mails. The password or token lives in the key store."""
+
+    name: str
+    host: str
+    username: str
+    port: int = 993
+    tls: str = "tls"
+    folder: str = "INBOX"
+    auth: str = "password"
+    senders: tuple[str, ...] = ("*@integratie-inburgering.be",)
+    subjects: tuple[str, ...] = ("*",)
+    poll_interval_seconds: float = 60.0
+    use_idle: bool = True
+    channel: str = "email"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    sender: str = ""
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    schedule: str = "monthly"
+    dpo_email: str = ""
+    officer_email: str = ""
+
+
+@dataclass(frozen=True)
+class RegisterSettings:
+    """The art. 30 GDPR register entry, reproduced in every DPO report."""
+
+    controller: str = ""
+    purposes: str = "Uitnodigen van inburgeraars voor de inburgeringsceremonie (VCMP 05/2024)."
+    data_subjects: str = "Personen die recent een inburgeringsattest behaalden."
+    data_categories: str = "Rijksregisternummer, naam, adres, e-mail, telefoon, datum van het attest."
+    recipients: str = "Geen; enkel gemachtigde medewerkers van het lokaal bestuur."
+    retention: str = "Ten laatste één maand na de ceremonie (VCMP 05/2024, nr. 41)."
+    security_measures: str = (
+        "Versleutelde kluis (AES-256-GCM), sleutels in de sleutelopslag van het besturingssysteem, "
+        "toegang per benoemde medewerker en doel, gelogde toegang, ondertekende bewijzen van vernietiging."
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    municipality: str
+    key_store: str = "keyring"
+    language: str = "nl"
+    legal_basis: str = "VCMP-05-2024"
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    inbox: tuple[InboxSettings, ...] = ()
+    mailbox: tuple[MailboxSettings, ...] = ()
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
+    register: RegisterSettings = field(default_factory=RegisterSettings)
+
+    @property
+    def slug(self) -> str:
+        return municipality_slug(self.municipality)
+
+
+def municipality_slug(name: str) -> str:
+    """``De Panne`` → ``de-panne`` (used in the signing identity ``retention-agent@de-panne``)."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-") or "municipality"
+
+
+def load(path: Path) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigSyntaxError(file=str(path), problem=str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigSyntaxError(file=str(path), problem="not UTF-8 text") from exc
+    config = _build(Config, raw, path, prefix="")
+    _validate(config, path)
+    return config
+
+
+def _build(cls: type[Any], raw: Any, path: Path, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise _error(path, prefix.rstrip("."), "expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+            raise _error(path, prefix + key, f"unknown key{hint}")
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if name in raw:
+            values[name] = _convert(hints[name], raw[name], path, prefix + name)
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise _error(path, prefix + name, "this key is required")
+    return cls(**values)
+
+
+def _convert(kind: Any, value: Any, path: Path, key: str) -> Any:
+    origin = typing.get_origin(kind)
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        return _build(kind, value, path, key + ".")
+    if origin is tuple:
+        item_kind = typing.get_args(kind)[0]
+        if not isinstance(value, list):
+            raise _error(path, key, "expected a list")
+        return tuple(_convert(item_kind, item, path, f"{key}[{i}]") for i, item in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        return value
+    expected = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[kind]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _error(path, key, f"expected {expected}, found {type(value).__name__}")
+    return value
+
+
+def _validate(config: Config, path: Path) -> None:
+    checks: list[tuple[bool, str, str]] = [
+        (bool(config.municipality.strip()), "municipality", "must not be empty"),
+        (config.key_store in KEY_STORES, "key_store", f"must be one of {', '.join(KEY_STORES)}"),
+        (config.language in ("nl", "en"), "language", "must be nl or en"),
+        (config.retention.max_without_ceremony_months >= 1, "retention.max_without_ceremony_months",
+         "must be at least 1"),
+        (all(d > 0 for d in config.retention.reminder_days_before), "retention.reminder_days_before",
+         "days must be positive"),
+        (config.retention.tick_seconds >= 1, "retention.tick_seconds", "must be at least 1"),
+        (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", "must be positive"),
+        (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
+         "must be monthly, quarterly or off"),
+    ]
+    for i, inbox in enumerate(config.inbox):
+        checks.append((Path(inbox.path).is_absolute(), f"inbox[{i}].path", "must be an absolute path"))
+        checks.append((inbox.channel in CHANNELS, f"inbox[{i}].channel", f"must be one of {CHANNELS}"))
+    for i, box in enumerate(config.mailbox):
+        checks.append((box.tls in ("tls", "starttls", "none"), f"mailbox[{i}].tls",
+                       "must be tls, starttls or none"))
+        checks.append((box.auth in ("password", "xoauth2"), f"mailbox[{i}].auth",
+                       "must be password or xoauth2"))
+    for ok, key, problem in checks:
+        if not ok:
+            raise _error(path, key, problem)
+
+
+def _error(path: Path, key: str, problem: str) -> ConfigError:
+    return ConfigError(file=str(path), key=key, problem=f"{key}: {problem}")
+
+
+def inbox_name(inbox: InboxSettings, index: int) -> str:
+    return inbox.name or f"inbox-{index + 1}"
+
+
+def render_initial(municipality: str, key_store: str, inboxes: list[str], language: str = "nl") -> str:
+    """The config.toml written by ``init``: the chosen values, every other default shown as a comment."""
+    lines = [
+        "# retention-agent configuration. Every key and its default: docs/configuration.md",
+        f"municipality = {_toml_str(municipality)}",
+        f"key_store = {_toml_str(key_store)}",
+        f"language = {_toml_str(language)}",
+        "",
+        "[retention]",
+        "# max_without_ceremony_months = 24",
+        "# reminder_days_before = [7, 1]",
+        "",
+    ]
+    for i, folder in enumerate(inboxes):
+        lines += ["[[inbox]]", f"name = {_toml_str(f'inbox-{i + 1}')}", f"path = {_toml_str(folder)}", ""]
+    return "\n".join(lines)
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,165 @@
+"""The agent's SQLite database: schema, migrations, and a connection that leaves no residue.
+
+One connection, used under one lock by the agent's threads. ``secure_delete`` is switched on for every
+connection (Windows' bundled SQLite may default to off) and :meth:`Store.scrub` checkpoints the WAL
+with TRUNCATE and VACUUMs, so that purged rows leave no bytes behind (FIELD-NOTES: SQLite residue).
+No keys are ever stored here, and no full-text index is kept over personal data.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from retention_agent.errors import SchemaVersionError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE staff (
+    account TEXT PRIMARY KEY, name TEXT NOT NULL, roles TEXT NOT NULL,
+    added_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE ceremonies (
+    id TEXT PRIMARY KEY, date TEXT NOT NULL UNIQUE, label TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY, received_at TEXT NOT NULL, channel TEXT NOT NULL, source TEXT NOT NULL,
+    sha256 TEXT NOT NULL, size INTEGER NOT NULL, key_id TEXT NOT NULL, state TEXT NOT NULL,
+    ceremony_id TEXT REFERENCES ceremonies(id), legal_basis TEXT NOT NULL,
+    deadline TEXT, due_at TEXT, due_reason TEXT,
+    hold_reason TEXT, hold_until TEXT,
+    key_destroyed_at TEXT, purged_at TEXT
+);
+CREATE INDEX deliveries_sha256 ON deliveries(sha256);
+CREATE INDEX deliveries_due ON deliveries(state, due_at);
+CREATE TABLE pending_objects (
+    key_id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE openings (
+    id INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL, account TEXT NOT NULL, purpose TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', mode TEXT NOT NULL, opened_at TEXT NOT NULL,
+    copy_path TEXT, wipe_at TEXT, wiped_at TEXT
+);
+CREATE INDEX openings_delivery ON openings(delivery_id);
+CREATE TABLE audit (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL);
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE purges (
+    delivery_id TEXT PRIMARY KEY, trigger TEXT NOT NULL, reason TEXT NOT NULL, requested_by TEXT NOT NULL,
+    due_at TEXT, started_at TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '{}', finished_at TEXT,
+    proof_sha256 TEXT
+);
+CREATE TABLE reminders (key TEXT PRIMARY KEY, delivery_id TEXT, kind TEXT NOT NULL, audience TEXT NOT NULL,
+    sent_at TEXT NOT NULL);
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY, audience TEXT NOT NULL, kind TEXT NOT NULL, params TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE checklist (item TEXT PRIMARY KEY, done_on TEXT NOT NULL, evidence TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL, updated_by TEXT NOT NULL);
+CREATE TABLE reports (
+    period TEXT PRIMARY KEY, created_at TEXT NOT NULL, files TEXT NOT NULL, sent_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+
+class Store:
+    """The database, behind one re-entrant lock. ``with store.transaction() as db:`` commits or rolls back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        for pragma in ("secure_delete = ON", "journal_mode = WAL", "foreign_keys = ON",
+                       "synchronous = FULL", "busy_timeout = 10000"):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self.db = sqlite_utils.Database(self.conn)
+        self._depth = 0
+
+    @classmethod
+    def create(cls, path: Path) -> Store:
+        store = cls(path)
+        store.migrate()
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        store = cls(path)
+        found = store.schema_version()
+        if found > SCHEMA_VERSION:
+            store.close()
+            raise SchemaVersionError(file=str(path), found=found, known=SCHEMA_VERSION)
+        store.migrate()
+        return store
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        with self.transaction():
+            current = self.schema_version()
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {version}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        with self.lock:
+            outer = self._depth == 0
+            if outer:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self.db
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.db.query(sql, params))
+
+    def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        with self.lock:
+            row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        value = self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return default if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def scrub(self) -> None:
+        """Leave no deleted bytes behind: WAL checkpoint (TRUNCATE), VACUUM, checkpoint again."""
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

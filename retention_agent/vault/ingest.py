@@ -1,0 +1,119 @@
+"""The deliver-once path shared by manual ingest, drop folders and mailboxes.
+
+Order of events for one received file, each step durable before the next:
+
+1. a ``pending_objects`` row (delivery id, key id) is committed;
+2. a fresh data key is stored in the key store;
+3. the bytes are encrypted into ``vault/tmp``, fsynced, renamed into ``vault/objects``, the folder fsynced;
+4. the object is decrypted back and its SHA-256 compared with what was received;
+5. one transaction records the delivery (or recognises a duplicate), its audit entry, and drops the
+   pending row;
+6. only then does the caller remove the source.
+
+A crash anywhere before 5 leaves a pending row: :meth:`Ingest.recover` erases the object and key at the next
+start (the source still exists, so nothing is lost). A crash after 5 and before 6 leaves the source: taking
+it again finds the same SHA-256 and returns the existing delivery (no duplicate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from retention_agent.audit import AuditLog
+from retention_agent.clock import Clock, utc_iso
+from retention_agent.ids import new_ulid, random_hex
+from retention_agent.intake.base import DeliverResult
+from retention_agent.store import Store
+from retention_agent.vault.vault import Vault
+
+log = logging.getLogger(__name__)
+LIVE_STATES = ("vaulted", "scheduled", "held", "quarantined")
+
+
+@dataclass(frozen=True)
+class Received:
+    delivery_id: str
+    duplicate: bool
+    sha256: str
+    size: int
+
+
+class Ingest:
+    def __init__(self, store: Store, vault: Vault, audit: AuditLog, clock: Clock, legal_basis: str) -> None:
+        self.store = store
+        self.vault = vault
+        self.audit = audit
+        self.clock = clock
+        self.legal_basis = legal_basis
+
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+        received = self.receive(stream, channel=channel, source=source, quarantine=quarantine, actor="agent")
+        return DeliverResult(received.delivery_id, received.duplicate)
+
+    def receive(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool, actor: str,
+                source_name: str = "") -> Received:
+        delivery_id, key_id = new_ulid(self.clock), random_hex(16)
+        with self.store.transaction():
+            self.store.conn.execute(
+                "INSERT INTO pending_objects(key_id, delivery_id, created_at) VALUES (?, ?, ?)",
+                (key_id, delivery_id, utc_iso(self.clock.now())))
+        try:
+            key = self.vault.create_key(key_id)
+            written = self.vault.write(stream, delivery_id, key_id, key, source_name or source)
+            existing = self._commit(delivery_id, key_id, written.plaintext_sha256, written.plaintext_size,
+                                    channel=channel, source=source, quarantine=quarantine, actor=actor)
+        except BaseException:
+            self._discard(delivery_id, key_id)
+            raise
+        if existing:
+            self._discard(delivery_id, key_id)
+            return Received(existing, True, written.plaintext_sha256, written.plaintext_size)
+        return Received(delivery_id, False, written.plaintext_sha256, written.plaintext_size)
+
+    def _commit(self, delivery_id: str, key_id: str, sha256: str, size: int, *, channel: str, source: str,
+                quarantine: bool, actor: str) -> str | None:
+        """Record the delivery; return the id of a live delivery with the same content instead, if any."""
+        with self.store.transaction():
+            marks = ",".join("?" * len(LIVE_STATES))
+            existing = self.store.scalar(
+                f"SELECT id FROM deliveries WHERE sha256 = ? AND state IN ({marks})", (sha256, *LIVE_STATES))
+            if existing:
+                self.audit.append(actor, "delivery.duplicate", "ok", [str(existing)],
+                                  {"channel": channel, "source": source})
+                return str(existing)
+            self.store.db.table("deliveries").insert({
+                "id": delivery_id, "received_at": utc_iso(self.clock.now()), "channel": channel,
+                "source": source, "sha256": sha256, "size": size, "key_id": key_id,
+                "state": "quarantined" if quarantine else "vaulted", "legal_basis": self.legal_basis,
+            })
+            self.store.conn.execute("DELETE FROM pending_objects WHERE key_id = ?", (key_id,))
+            self.audit.append(actor, "delivery.received", "ok", [delivery_id],
+                              {"channel": channel, "source": source, "size": size, "sha256": sha256,
+                               "quarantined": quarantine})
+        return None
+
+    def _discard(self, delivery_id: str, key_id: str) -> None:
+        """Erase what an unfinished or duplicate ingest wrote; the pending row goes last."""
+        try:
+            self.vault.erase_object(delivery_id)
+            self.vault.destroy_key(key_id)
+        except Exception:
+            log.exception("could not discard an unfinished object; retried at the next start")
+            return
+        with self.store.transaction():
+            self.store.conn.execute("DELETE FROM pending_objects WHERE key_id = ?", (key_id,))
+
+    def recover(self) -> int:
+        """At start-up: remove what crashed ingests left (their sources still exist). Returns how many."""
+        rows = self.store.query("SELECT key_id, delivery_id FROM pending_objects")
+        for row in rows:
+            self._discard(row["delivery_id"], row["key_id"])
+        for stray in self.vault.home.vault_tmp.glob("*"):
+            with contextlib.suppress(OSError):
+                stray.unlink()
+        if rows:
+            self.audit.append("agent", "ingest.recovered", "ok", [], {"unfinished": len(rows)})
+        return len(rows)
