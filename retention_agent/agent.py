@@ -111,6 +111,7 @@ class Agent:
         self.stopping = threading.Event()
 
     def run(self, ready: Callable[[], None] | None = None) -> None:
+        os.umask(0o077)  # whatever the agent creates is private unless it says otherwise
         with single_instance(self.home):
             setup_logging(self.home)
             ctx = build_context(self.home, self.clock)

@@ -31,7 +31,7 @@ class RetentionAgentError(Exception):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "nl") -> str:
-        from .i18n import translate
+        from retention_agent.i18n import translate
 
         text = translate(self.message, lang).format_map(_Lenient(self.params))
         if self.hint:

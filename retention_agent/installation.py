@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from retention_agent import config as configuration
@@ -27,6 +28,7 @@ def init_home(home: Home, *, municipality: str, officer: str, officer_name: str,
         raise HomeExistsError(home=str(home.root))
     if not account_exists(officer):
         raise UnknownAccountError(account=officer)
+    os.umask(0o077)  # the database's -wal and -shm files are created later with this mask
     create_layout(home)
     text = configuration.render_initial(municipality, key_store,
                                         [str(Path(p).absolute()) for p in inboxes], language)

@@ -8,6 +8,7 @@ No keys are ever stored here, and no full-text index is kept over personal data.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -88,6 +89,7 @@ class Store:
 
     @classmethod
     def create(cls, path: Path) -> Store:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private before SQLite opens it
         store = cls(path)
         store.migrate()
         return store

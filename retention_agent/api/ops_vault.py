@@ -110,18 +110,29 @@ def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], o
     return str(path)
 
 
+class _HeadComplete(Exception):  # noqa: N818 - control flow: enough bytes were read
+    pass
+
+
+class _Head:
+    """Collects the first bytes of the plaintext (to pick a file extension), then stops decryption."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, chunk: bytes) -> int:
+        self.data += bytes(chunk[: 4096 - len(self.data)])
+        if len(self.data) >= 4096:
+            raise _HeadComplete()
+        return len(chunk)
+
+
 def _first_bytes(ctx: AgentContext, delivery: dict[str, Any]) -> bytes:
-    class Head:
-        def __init__(self) -> None:
-            self.data = b""
-
-        def write(self, chunk: bytes) -> int:
-            if len(self.data) < 4096:
-                self.data += bytes(chunk[:4096])
-            return len(chunk)
-
-    head = Head()
-    ctx.vault.read(delivery["id"], delivery["key_id"], head)  # type: ignore[arg-type]
+    head = _Head()
+    try:
+        ctx.vault.read(delivery["id"], delivery["key_id"], head)  # type: ignore[arg-type]
+    except _HeadComplete:
+        pass
     return head.data
 
 

@@ -1,1 +1,210 @@
-"""Commands for deliveries and the vault."""
+"""Commands for deliveries and the vault: ingest, list, open for a purpose, verify."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+
+from retention_agent.api.ops_vault import OPEN_MODES, PURPOSES
+from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.errors import (
+    EXIT_INTEGRITY,
+    RetentionAgentError,
+    SourceRefusedError,
+    SourceUnreadableError,
+)
+from retention_agent.i18n import current_language, t
+
+READ_BLOCK = 1 << 20
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_state
+def ingest(state: State, paths: tuple[Path, ...]) -> None:
+    """Move files into the vault now. Each file is read with your own permissions and removed only after
+    the vault holds a verified copy.
+
+    Example: retention-agent ingest "C:\\Users\\mia\\Downloads\\inburgeraars-2026-11.xlsx"
+    """
+    worst = 0
+    for path in paths:
+        try:
+            result = ingest_one(state, path)
+        except RetentionAgentError as exc:
+            exc.params.setdefault("file", str(path))
+            click.echo(f"retention-agent: {exc.render(current_language())}", err=True)
+            worst = max(worst, exc.exit_code)
+            continue
+        message = ("{file}: already in the vault as {id}; the source was removed." if result["duplicate"]
+                   else "{file}: in the vault as {id}; the source was removed.")
+        if not result["removed"]:
+            message = "{file}: in the vault as {id}; the file changed meanwhile and was kept."
+        click.echo(t(message, file=path, id=result["delivery"]))
+    sys.exit(worst)
+
+
+def ingest_one(state: State, path: Path) -> dict[str, Any]:
+    before = _lstat_regular(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise SourceUnreadableError(file=str(path), problem=exc.strerror or "") from exc
+    with os.fdopen(fd, "rb") as source:
+        opened = os.fstat(source.fileno())
+        if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+            raise SourceRefusedError(file=str(path), why=t("it was replaced while being read"))
+        with state.client() as client:
+            result = client.upload("ingest", {}, _blocks(source))
+    result["removed"] = _remove_if_unchanged(path, opened)
+    return dict(result)
+
+
+def _lstat_regular(path: Path) -> os.stat_result:
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise SourceUnreadableError(file=str(path), problem=exc.strerror or "") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise SourceRefusedError(file=str(path), why=t("it is a symbolic link; give the file itself"))
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceRefusedError(file=str(path), why=t("it is a folder; give the files in it"))
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceRefusedError(file=str(path), why=t("it is not a regular file"))
+    return info
+
+
+def _blocks(source: BinaryIO) -> Iterator[bytes]:
+    while block := source.read(READ_BLOCK):
+        yield block
+
+
+def _remove_if_unchanged(path: Path, opened: os.stat_result) -> bool:
+    try:
+        now = path.lstat()
+    except FileNotFoundError:
+        return True
+    same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
+        opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
+    if same:
+        path.unlink()
+    return same
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
+@pass_state
+@handle_errors
+def deliveries(state: State, as_json: bool) -> None:
+    """List deliveries: id, state, received, channel, size, SHA-256, ceremony date and deadline.
+
+    Example: retention-agent deliveries --json
+    """
+    rows = state.call("deliveries")
+    if as_json:
+        emit_json(rows)
+        return
+    table([t("id"), t("state"), t("received"), t("channel"), t("size"), t("ceremony"), t("deadline")],
+          [(r["id"], t(r["state"]), r["received_at"], r["channel"], r["size"], r["ceremony_date"] or "-",
+            r["deadline"] or "-") for r in rows])
+
+
+@main.command("open")
+@click.argument("delivery")
+@click.option("--purpose", required=True, type=click.Choice(PURPOSES),
+              help="Why you open it: invite, phone, attendance, correction or other.")
+@click.option("--note", default="", help="Short note (required with 'other'); never personal data.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Write the file to standard output.")
+@click.option("--to", "to_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Save a copy in this folder (written with your permissions; shown in reports).")
+@click.option("--no-launch", is_flag=True, help="Do not open the workspace copy with the default program.")
+@pass_state
+@handle_errors
+def open_command(state: State, delivery: str, purpose: str, note: str, to_stdout: bool, to_dir: Path | None,
+                 no_launch: bool) -> None:
+    """Open a delivery for a stated purpose; every opening is logged with who, when, why and what.
+
+    Example: retention-agent open 01JD5Z8K3Q4W7E2R9T6Y --purpose invite
+    """
+    if to_stdout and to_dir:
+        raise click.UsageError(t("Choose --stdout or --to, not both."))
+    mode = "stdout" if to_stdout else "to-dir" if to_dir else "workspace"
+    assert mode in OPEN_MODES
+    args = {"delivery": delivery, "purpose": purpose, "note": note, "mode": mode}
+    if mode == "workspace":
+        result = state.call("open", args)
+        click.echo(t("Opened copy: {path} (wiped automatically at {wipe_at}).", **result))
+        if not no_launch:
+            launch(Path(result["path"]))
+    elif mode == "stdout":
+        with state.client() as client:
+            client.download("open", args, sys.stdout.buffer)
+        sys.stdout.flush()
+    else:
+        assert to_dir is not None
+        click.echo(t("Saved: {path}", path=_download_to(state, args, to_dir, delivery)))
+
+
+def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str) -> Path:
+    """Write into a private temporary file in ``folder``; keep it only when the stream completed."""
+    target = folder / f"{delivery}.bin"
+    temp = folder / f".{delivery}.part"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, state.client() as client:
+            _header, trailer = client.download("open", args, out)
+        if trailer is None:
+            raise click.ClickException(t("The agent sent no data."))
+        temp.replace(target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    return target
+
+
+def launch(path: Path) -> None:
+    """Open the copy with the platform's default program; never fail the command because of it."""
+    with contextlib.suppress(OSError):
+        if sys.platform == "win32":
+            os.startfile(path)  # type: ignore[attr-defined]
+        elif sys.platform == "darwin":
+            subprocess.Popen(["open", str(path)])
+        else:
+            subprocess.Popen(["xdg-open", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@main.group()
+def vault() -> None:
+    """The encrypted vault (officer only).
+
+    Example: retention-agent vault verify
+    """
+
+
+@vault.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
+@pass_state
+@handle_errors
+def vault_verify(state: State, as_json: bool) -> None:
+    """Check that every object decrypts and matches its SHA-256; list missing, extra, corrupt, key-less ones.
+
+    Example: retention-agent vault verify
+    """
+    result = state.call("vault.verify")
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(t("Vault checked: {checked} objects.", checked=result["checked"]))
+        for kind in ("missing", "corrupt", "keyless", "mismatch", "extra"):
+            for item in result[kind]:
+                click.echo(t("Problem: ") + f"{t(kind)}: {item}", err=True)
+    if not result["ok"]:
+        sys.exit(EXIT_INTEGRITY)
