@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from retention_agent import config as configuration
+from retention_agent import testing
 from retention_agent.api import handlers
 from retention_agent.api.server import Session, UnixApiServer
 from retention_agent.audit import AuditLog
@@ -106,8 +107,9 @@ def build_context(home: Home, clock: Clock) -> AgentContext:
 
 class Agent:
     def __init__(self, home: Home, clock: Clock | None = None) -> None:
+        testing.check_allowed()
         self.home = home
-        self.clock = clock or SystemClock()
+        self.clock = clock or testing.test_clock() or SystemClock()
         self.stopping = threading.Event()
 
     def run(self, ready: Callable[[], None] | None = None) -> None:

@@ -61,26 +61,27 @@ class AuditLog:
         self.clock = clock
         self.signing_key = signing_key
         self.origin = origin
-        self._frontier, self._head = self._load_frontier()
 
     # ---- writing --------------------------------------------------------------------------------------
 
     def append(self, actor: str, action: str, outcome: str, subject: Sequence[str] = (),
                details: dict[str, Any] | None = None) -> int:
-        """Append one entry, in the caller's transaction if there is one."""
+        """Append one entry, in the caller's transaction if there is one.
+
+        The chain head and Merkle frontier are read from the database inside the transaction, so a caller's
+        rollback can never leave an in-memory head ahead of what was committed.
+        """
         with self.store.transaction():
-            seq = self._frontier.size + 1
+            frontier, head = self._load_frontier()
+            seq = frontier.size + 1
             entry = canonical({
                 "v": ENTRY_VERSION, "seq": seq, "time": utc_iso(self.clock.now()), "actor": actor,
                 "action": action, "subject": list(subject), "outcome": outcome,
-                "details": details or {}, "prev": self._head,
+                "details": details or {}, "prev": head,
             })
             self.store.conn.execute("INSERT INTO audit(seq, entry) VALUES (?, ?)", (seq, entry))
-            frontier = merkle.CompactRange.from_hashes(self._frontier.size, self._frontier.to_hashes())
             frontier.append(merkle.leaf_hash(entry))
-            head = hashlib.sha256(entry).hexdigest()
-            self._save_frontier(frontier, head)
-        self._frontier, self._head = frontier, head
+            self._save_frontier(frontier, hashlib.sha256(entry).hexdigest())
         return seq
 
     def _load_frontier(self) -> tuple[merkle.CompactRange, str]:
@@ -100,10 +101,10 @@ class AuditLog:
 
     @property
     def size(self) -> int:
-        return self._frontier.size
+        return self._load_frontier()[0].size
 
     def root(self) -> bytes:
-        return self._frontier.root()
+        return self._load_frontier()[0].root()
 
     def entries(self, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT entry FROM audit WHERE seq > ? ORDER BY seq"
@@ -112,6 +113,9 @@ class AuditLog:
             sql += " LIMIT ?"
             params += (limit,)
         return [json.loads(row["entry"]) for row in self.store.query(sql, params)]
+
+    def entry_bytes(self, seq: int) -> bytes:
+        return bytes(self.store.scalar("SELECT entry FROM audit WHERE seq = ?", (seq,)))
 
     def _raw_rows(self) -> Iterator[tuple[int, bytes]]:
         with self.store.lock:

@@ -5,12 +5,21 @@ Kept apart from ``agent.py`` so that the composition root stays short as capabil
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
+from retention_agent.notify import Notifier
+from retention_agent.purge import Purger, resume_unfinished
+from retention_agent.schedule import Schedule
 from retention_agent.vault import workspace
+
+log = logging.getLogger(__name__)
 
 
 class Service(Protocol):
@@ -19,16 +28,51 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
+class WakeTimer:
+    """An in-memory APScheduler timer that wakes the ticker at the next due moment.
+
+    Only ever a hint: the database stays the truth and the periodic tick runs regardless, so a timer lost
+    to a crash or a clock change costs at most one tick interval (FIELD-NOTES: APScheduler 3.x).
+    """
+
+    def __init__(self, wake: object) -> None:
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.wake = wake
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+
+    def at(self, moment: datetime) -> None:
+        if self.scheduler.running:
+            self.scheduler.add_job(self.wake, "date", run_date=moment, id="next-due", replace_existing=True,
+                                   misfire_grace_time=None)
+
+
 def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     """Register operations and duties; return the background services to start and stop."""
     from retention_agent.agent import Ticker
-    from retention_agent.api import ops_admin, ops_vault  # noqa: F401 - they register their operations
 
     assert isinstance(ticker, Ticker)
+    register_operations()
     ctx.ingest.recover()
+    notifier = Notifier(ctx.store, ctx.clock)
+    purger = Purger(ctx)
+    timer = WakeTimer(ticker.wake.set)
+    schedule = Schedule(ctx, purger, notifier, wake_at=timer.at)
+    ctx.components.update(notifier=notifier, purger=purger, schedule=schedule, wake=ticker.wake.set)
+    resume_unfinished(ctx, purger)
+    ticker.duties.append(("schedule", schedule.tick))
     ticker.duties.append(("audit-checkpoint", lambda: _checkpoint_if_due(ctx)))
     ticker.duties.append(("workspace-wipe", lambda: _discard(wipe_expired_copies(ctx))))
-    return []
+    return [timer]
+
+
+def register_operations() -> None:
+    """Import the operation modules; each registers its operations with the API dispatcher."""
+    from retention_agent.api import ops_admin, ops_retention, ops_vault  # noqa: F401
 
 
 def _discard(_result: object) -> None:

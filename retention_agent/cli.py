@@ -84,7 +84,7 @@ def main(ctx: click.Context, home: Path | None, lang: str | None) -> None:
 
 
 def register_commands() -> None:
-    from retention_agent.cli_commands import admin, vault  # noqa: F401 - they attach to main
+    from retention_agent.cli_commands import admin, retention, vault  # noqa: F401 - they attach to main
 
 
 register_commands()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retention_agent.errors import DeliveryNotFoundError, DeliveryPurgedError
+from retention_agent.errors import DeliveryNotFoundError, DeliveryPurgedError, DeliveryStateError
 from retention_agent.store import Store
 
 LIVE_STATES = ("vaulted", "scheduled", "held", "quarantined")
@@ -29,6 +29,8 @@ def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:
 
 def get_live(store: Store, delivery_id: str) -> dict[str, Any]:
     row = get_delivery(store, delivery_id)
+    if row["state"] == "purging":
+        raise DeliveryStateError(delivery=delivery_id, state="purging")
     if row["state"] not in LIVE_STATES:
         raise DeliveryPurgedError(delivery=delivery_id, purged_at=row["purged_at"] or "?")
     return row

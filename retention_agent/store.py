@@ -155,12 +155,22 @@ class Store:
         with self.transaction():
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    def scrub(self) -> None:
-        """Leave no deleted bytes behind: WAL checkpoint (TRUNCATE), VACUUM, checkpoint again."""
+    def scrub(self) -> dict[str, int]:
+        """Leave no deleted bytes behind: WAL checkpoint (TRUNCATE), VACUUM, checkpoint again.
+
+        Returns what it left: ``secure_delete`` (1 = on), the WAL's size and the free pages, which a
+        purge records as its evidence that the database holds no residue of the deleted rows.
+        """
         with self.lock:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.execute("VACUUM")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            wal = self.path.with_name(self.path.name + "-wal")
+            return {
+                "secure_delete": int(self.conn.execute("PRAGMA secure_delete").fetchone()[0]),
+                "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+                "free_pages": int(self.conn.execute("PRAGMA freelist_count").fetchone()[0]),
+            }
 
     def close(self) -> None:
         with self.lock:

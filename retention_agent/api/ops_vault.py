@@ -13,7 +13,7 @@ from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import LIVE_STATES, get_live, list_deliveries, public_view
-from retention_agent.errors import PurposeRequiredError, UsageError, VaultIntegrityError
+from retention_agent.errors import DeliveryStateError, PurposeRequiredError, UsageError, VaultIntegrityError
 from retention_agent.intake.rules import detect_file_type
 from retention_agent.vault import workspace
 from retention_agent.vault.vault import ChunkReader
@@ -65,7 +65,8 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         return
 
     def produce(writer: DataWriter) -> dict[str, Any]:
-        result = ctx.vault.read(delivery["id"], delivery["key_id"], writer)  # type: ignore[arg-type]
+        out = _PurgeAware(ctx, delivery["id"], writer)
+        result = ctx.vault.read(delivery["id"], delivery["key_id"], out)  # type: ignore[arg-type]
         return {"sha256": result.plaintext_sha256, "size": result.plaintext_size}
 
     session.send_stream({"delivery": delivery["id"], "size": delivery["size"]}, produce)
@@ -80,8 +81,27 @@ def _purpose(args: dict[str, Any]) -> str:
     return str(purpose)
 
 
+def _purging(ctx: AgentContext) -> set[str]:
+    purger = ctx.components.get("purger")
+    return getattr(purger, "purging", set())
+
+
+class _PurgeAware:
+    """Passes plaintext on unless a purge of the delivery started meanwhile: the purge wins."""
+
+    def __init__(self, ctx: AgentContext, delivery_id: str, out: Any) -> None:
+        self.ctx, self.delivery_id, self.out = ctx, delivery_id, out
+
+    def write(self, data: bytes) -> int:
+        if self.delivery_id in _purging(self.ctx):
+            raise DeliveryStateError(delivery=self.delivery_id, state="purging")
+        return int(self.out.write(data))
+
+
 def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[str, Any]) -> None:
     """Authenticate the whole object before a single byte of plaintext leaves the vault."""
+    if delivery["id"] in _purging(ctx):
+        raise DeliveryStateError(delivery=delivery["id"], state="purging")
     try:
         ctx.vault.read(delivery["id"], delivery["key_id"], None)
     except VaultIntegrityError:
@@ -97,7 +117,7 @@ def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], o
     fd = workspace.create_copy(path)
     try:
         with os.fdopen(fd, "wb") as out:
-            ctx.vault.read(delivery["id"], delivery["key_id"], out)
+            ctx.vault.read(delivery["id"], delivery["key_id"], _PurgeAware(ctx, delivery["id"], out))  # type: ignore[arg-type]
             out.flush()
             os.fsync(out.fileno())
         workspace.grant(path, account, "r")

@@ -14,9 +14,11 @@ from typing import Any, BinaryIO
 import click
 
 from retention_agent.api.ops_vault import OPEN_MODES, PURPOSES
+from retention_agent.api.protocol import ProtocolViolation
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
+    ProtocolError,
     RetentionAgentError,
     SourceRefusedError,
     SourceUnreadableError,
@@ -27,7 +29,8 @@ READ_BLOCK = 1 << 20
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# readable=False: the check is ours (ingest_one), so an unreadable file gets the catalogue error and exit 1
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @pass_state
 def ingest(state: State, paths: tuple[Path, ...]) -> None:
     """Move files into the vault now. Each file is read with your own permissions and removed only after
@@ -46,9 +49,12 @@ def ingest(state: State, paths: tuple[Path, ...]) -> None:
             continue
         message = ("{file}: already in the vault as {id}; the source was removed." if result["duplicate"]
                    else "{file}: in the vault as {id}; the source was removed.")
-        if not result["removed"]:
+        if not result["removed"] and result["kept_because"] == "changed":
             message = "{file}: in the vault as {id}; the file changed meanwhile and was kept."
-        click.echo(t(message, file=path, id=result["delivery"]))
+        elif not result["removed"]:
+            message = ("{file}: in the vault as {id}; the source could not be removed ({problem}): "
+                       "delete it yourself, or ask whoever manages that folder.")
+        click.echo(t(message, file=path, id=result["delivery"], problem=result.get("kept_because", "")))
     sys.exit(worst)
 
 
@@ -63,9 +69,13 @@ def ingest_one(state: State, path: Path) -> dict[str, Any]:
         if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
             raise SourceRefusedError(file=str(path), why=t("it was replaced while being read"))
         with state.client() as client:
-            result = client.upload("ingest", {}, _blocks(source))
-    result["removed"] = _remove_if_unchanged(path, opened)
-    return dict(result)
+            try:
+                result = client.upload("ingest", {}, _blocks(source, path))
+            except OSError as exc:  # the agent went away while the file was being sent
+                raise ProtocolError(problem="the agent closed the connection") from exc
+    result = dict(result)
+    result["removed"], result["kept_because"] = _remove_if_unchanged(path, opened)
+    return result
 
 
 def _lstat_regular(path: Path) -> os.stat_result:
@@ -82,21 +92,36 @@ def _lstat_regular(path: Path) -> os.stat_result:
     return info
 
 
-def _blocks(source: BinaryIO) -> Iterator[bytes]:
-    while block := source.read(READ_BLOCK):
+def _blocks(source: BinaryIO, path: Path) -> Iterator[bytes]:
+    while True:
+        try:
+            block = source.read(READ_BLOCK)
+        except OSError as exc:  # raised inside the upload: the agent sees no end and discards what it got
+            raise SourceUnreadableError(file=str(path), problem=exc.strerror or "") from exc
+        if not block:
+            return
         yield block
 
 
-def _remove_if_unchanged(path: Path, opened: os.stat_result) -> bool:
+def _remove_if_unchanged(path: Path, opened: os.stat_result) -> tuple[bool, str]:
+    """Remove the source with the caller's permissions. Returns (removed, why it was kept)."""
     try:
         now = path.lstat()
     except FileNotFoundError:
-        return True
+        return True, ""
+    except OSError as exc:
+        return False, exc.strerror or type(exc).__name__
     same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
         opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
-    if same:
+    if not same:
+        return False, "changed"
+    try:
         path.unlink()
-    return same
+    except FileNotFoundError:
+        return True, ""
+    except OSError as exc:  # e.g. a sticky or read-only folder: the caller may read but not delete
+        return False, exc.strerror or type(exc).__name__
+    return True, ""
 
 
 @main.command()
@@ -146,7 +171,10 @@ def open_command(state: State, delivery: str, purpose: str, note: str, to_stdout
             launch(Path(result["path"]))
     elif mode == "stdout":
         with state.client() as client:
-            client.download("open", args, sys.stdout.buffer)
+            try:
+                client.download("open", args, sys.stdout.buffer)
+            except (OSError, ProtocolViolation) as exc:  # the agent went away mid-stream
+                raise ProtocolError(problem="the agent closed the connection") from exc
         sys.stdout.flush()
     else:
         assert to_dir is not None
@@ -157,10 +185,17 @@ def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str
     """Write into a private temporary file in ``folder``; keep it only when the stream completed."""
     target = folder / f"{delivery}.bin"
     temp = folder / f".{delivery}.part"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:  # checked before the agent is asked, so no opening is recorded for nothing
+        raise click.ClickException(t("Cannot write in {folder}: {problem}", folder=folder,
+                                     problem=exc.strerror or type(exc).__name__)) from exc
     try:
         with os.fdopen(fd, "wb") as out, state.client() as client:
-            _header, trailer = client.download("open", args, out)
+            try:
+                _header, trailer = client.download("open", args, out)
+            except (OSError, ProtocolViolation) as exc:  # the agent went away mid-stream
+                raise ProtocolError(problem="the agent closed the connection") from exc
         if trailer is None:
             raise click.ClickException(t("The agent sent no data."))
         temp.replace(target)

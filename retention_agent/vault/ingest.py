@@ -27,6 +27,7 @@ from retention_agent.clock import Clock, utc_iso
 from retention_agent.ids import new_ulid, random_hex
 from retention_agent.intake.base import DeliverResult
 from retention_agent.store import Store
+from retention_agent.testing import fault_point
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,18 @@ class Ingest:
             self.store.conn.execute(
                 "INSERT INTO pending_objects(key_id, delivery_id, created_at) VALUES (?, ?, ?)",
                 (key_id, delivery_id, utc_iso(self.clock.now())))
+        fault_point("ingest.after-pending")
         try:
             key = self.vault.create_key(key_id)
+            fault_point("ingest.after-key")
             written = self.vault.write(stream, delivery_id, key_id, key, source_name or source)
+            fault_point("ingest.after-rename")
             existing = self._commit(delivery_id, key_id, written.plaintext_sha256, written.plaintext_size,
                                     channel=channel, source=source, quarantine=quarantine, actor=actor)
         except BaseException:
             self._discard(delivery_id, key_id)
             raise
+        fault_point("ingest.after-commit")
         if existing:
             self._discard(delivery_id, key_id)
             return Received(existing, True, written.plaintext_sha256, written.plaintext_size)

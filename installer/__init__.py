@@ -1,0 +1,117 @@
+"""Service definitions and installation for Windows, Linux (systemd) and macOS (launchd).
+
+``write_definitions`` writes any platform's files on any machine (``--dry-run --out DIR``);
+``platform_module(name)`` gives the module that installs, uninstalls and reports on this machine.
+"""
+
+from __future__ import annotations
+
+import getpass
+import importlib
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, cast
+
+from .definitions import ServiceParams, render
+from .params import Mode, Platform, encode_file
+from .runner import Runner
+from .steps import ServiceStatus
+
+__all__ = ["PlatformInstaller", "ServiceParams", "current_platform", "default_params", "platform_module",
+           "render", "write_definitions"]
+
+
+class PlatformInstaller(Protocol):
+    def install(self, params: ServiceParams, runner: Runner, *, start: bool = True) -> None: ...
+
+    def uninstall(
+        self,
+        params: ServiceParams,
+        runner: Runner,
+        *,
+        has_live_deliveries: Callable[[], int],
+        purge_all: Callable[[], object] | None = None,
+        purge_first: bool = False,
+        keep_home: bool = False,
+    ) -> None: ...
+
+    def status(self, params: ServiceParams, runner: Runner) -> ServiceStatus: ...
+
+
+def write_definitions(params: ServiceParams, out_dir: Path) -> list[Path]:
+    """Write the rendered files into ``out_dir`` (created if needed); returns their paths, sorted."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(render(params).items()):
+        path = out_dir / name
+        path.write_bytes(encode_file(name, text))
+        written.append(path)
+    return written
+
+
+def platform_module(name: str) -> PlatformInstaller:
+    if name not in ("linux", "windows", "macos"):
+        raise ValueError(f"unknown platform {name!r}: use linux, windows or macos")
+    return cast(PlatformInstaller, importlib.import_module(f"{__name__}.{name}"))
+
+
+def current_platform() -> Platform:
+    if sys.platform == "win32":
+        return "windows"
+    return "macos" if sys.platform == "darwin" else "linux"
+
+
+def default_params(
+    mode: Mode,
+    platform: Platform | None = None,
+    *,
+    home: str | None = None,
+    account: str | None = None,
+    executable: str | None = None,
+    drop_folders: tuple[str, ...] = (),
+) -> ServiceParams:
+    """Parameters for this machine; for another platform (dry run) with example paths to adapt."""
+    target = platform or current_platform()
+    native = target == current_platform()
+    user = account or ("retention-agent" if mode == "shared" else getpass.getuser())
+    return ServiceParams(
+        mode=mode,
+        platform=target,
+        executable=executable or (_this_executable() if native else _EXAMPLE_EXECUTABLE[target]),
+        home=home or _default_home(mode, target, user, native=native),
+        account=user,
+        drop_folders=drop_folders,
+    )
+
+
+_EXAMPLE_EXECUTABLE = {
+    "windows": "C:\\Program Files\\Python311\\python.exe",
+    "linux": "/usr/local/bin/retention-agent",
+    "macos": "/usr/local/bin/retention-agent",
+}
+
+
+def _this_executable() -> str:
+    if sys.platform == "win32":
+        return sys.executable
+    beside = Path(sys.executable).with_name("retention-agent")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("retention-agent") or sys.executable
+
+
+def _default_home(mode: Mode, platform: Platform, user: str, *, native: bool) -> str:
+    if mode == "shared":
+        return "C:\\ProgramData\\retention-agent" if platform == "windows" else "/var/lib/retention-agent"
+    if native:
+        import platformdirs
+
+        return str(platformdirs.user_data_path("retention-agent", appauthor=False))
+    name = user.rsplit("\\", 1)[-1]
+    return {
+        "windows": f"C:\\Users\\{name}\\AppData\\Local\\retention-agent",
+        "macos": f"/Users/{name}/Library/Application Support/retention-agent",
+        "linux": f"/home/{name}/.local/share/retention-agent",
+    }[platform]

@@ -1,0 +1,101 @@
+"""Linux: systemd. Shared mode is a hardened system unit under the ``retention-agent`` system account (created
+here) plus a notifier user unit enabled for every user; user mode is a ``systemd --user`` unit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .definitions import render
+from .params import NOTIFIER_UNIT, SYSTEM_UNIT, USER_UNIT, ServiceParams, agent_command
+from .runner import Runner
+from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
+
+SYSTEM_UNIT_DIR = "/etc/systemd/system"
+GLOBAL_USER_UNIT_DIR = "/etc/systemd/user"
+NOLOGIN = "/usr/sbin/nologin"
+
+
+def user_unit_dir() -> str:
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return str(Path(config) / "systemd" / "user")
+
+
+def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | None = None) -> list[Step]:
+    enable = ("enable", "--now") if start else ("enable",)
+    if params.mode == "user":
+        directory = unit_dir or user_unit_dir()
+        return [
+            WriteFile(f"{directory}/{USER_UNIT}", USER_UNIT),
+            Run(("systemctl", "--user", "daemon-reload")),
+            Run(("systemctl", "--user", *enable, USER_UNIT)),
+        ]
+    account, home = params.account, params.home
+    return [
+        Run(("useradd", "--system", "--user-group", "--home-dir", home, "--no-create-home",
+             "--shell", NOLOGIN, "--comment", "retention-agent service account", account),
+            why="the service account", unless=("getent", "passwd", account)),
+        # Also done by StateDirectory= at start; created now so `init` can run as the account first.
+        Run(("install", "-d", "-m", "0711", "-o", account, "-g", account, home), why="the home"),
+        WriteFile(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}", SYSTEM_UNIT),
+        WriteFile(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}", NOTIFIER_UNIT),
+        Run(("systemctl", "daemon-reload")),
+        Run(("systemctl", "--global", "enable", NOTIFIER_UNIT), why="the notifier, for every user"),
+        Run(("systemctl", *enable, SYSTEM_UNIT)),
+    ]
+
+
+def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | None = None) -> list[Step]:
+    if params.mode == "user":
+        steps: list[Step] = [
+            Run(("systemctl", "--user", "disable", "--now", USER_UNIT), check=False),
+            Remove(f"{unit_dir or user_unit_dir()}/{USER_UNIT}"),
+            Run(("systemctl", "--user", "daemon-reload")),
+        ]
+        return steps + ([] if keep_home else [Remove(params.home)])
+    steps = [
+        Run(("systemctl", "disable", "--now", SYSTEM_UNIT), check=False),
+        Run(("systemctl", "--global", "disable", NOTIFIER_UNIT), check=False),
+        Remove(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}"),
+        Remove(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}"),
+        Run(("systemctl", "daemon-reload")),
+    ]
+    if not keep_home:
+        steps += [Remove(params.home), Run(("userdel", params.account), check=False)]
+    return steps
+
+
+def as_service_account(params: ServiceParams, *args: str) -> list[str]:
+    """A command of the agent run as the shared-mode account, e.g. ``init`` between ``install(start=False)``
+    and ``systemctl start``: ``runuser -u retention-agent -- retention-agent --home HOME init …``."""
+    return ["runuser", "-u", params.account, "--", *agent_command(params, *args)]
+
+
+def install(params: ServiceParams, runner: Runner, *, start: bool = True) -> None:
+    execute(install_steps(params, start=start), runner, render(params))
+
+
+def uninstall(
+    params: ServiceParams,
+    runner: Runner,
+    *,
+    has_live_deliveries: Callable[[], int],
+    purge_all: Callable[[], object] | None = None,
+    purge_first: bool = False,
+    keep_home: bool = False,
+) -> None:
+    guard_uninstall(has_live_deliveries, purge_first=purge_first, keep_home=keep_home, purge_all=purge_all)
+    execute(uninstall_steps(params, keep_home=keep_home), runner, {})
+
+
+def status(params: ServiceParams, runner: Runner) -> ServiceStatus:
+    scope = ("--user",) if params.mode == "user" else ()
+    unit = USER_UNIT if params.mode == "user" else SYSTEM_UNIT
+    enabled = runner.run(("systemctl", *scope, "is-enabled", unit)).stdout.strip()
+    active = runner.run(("systemctl", *scope, "is-active", unit)).stdout.strip()
+    return ServiceStatus(
+        installed=enabled in ("enabled", "disabled", "static", "linked"),
+        running=active == "active",
+        detail=f"{unit}: {enabled or 'not installed'}, {active or 'unknown'}",
+    )

@@ -1,0 +1,69 @@
+"""macOS: a LaunchAgent in ~/Library/LaunchAgents for user mode (shared mode is not offered on macOS).
+
+Not run on the Linux test machines: the plist is checked there, ``launchctl`` is not.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .definitions import render
+from .params import MACOS_LABEL, MACOS_PLIST, ServiceParams
+from .runner import Runner
+from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
+
+
+def plist_path() -> str:
+    return str(Path.home() / "Library" / "LaunchAgents" / MACOS_PLIST)
+
+
+def _domain(uid: int | None) -> str:
+    return f"gui/{os.getuid() if uid is None else uid}"
+
+
+def install_steps(params: ServiceParams, *, start: bool = True, uid: int | None = None) -> list[Step]:
+    path = plist_path()
+    steps: list[Step] = [WriteFile(path, MACOS_PLIST)]
+    if start:
+        steps += [
+            Run(("launchctl", "bootout", f"{_domain(uid)}/{MACOS_LABEL}"), why="an older copy", check=False),
+            Run(("launchctl", "bootstrap", _domain(uid), path), why="load and start it now"),
+        ]
+    return steps
+
+
+def uninstall_steps(params: ServiceParams, *, keep_home: bool, uid: int | None = None) -> list[Step]:
+    steps: list[Step] = [
+        Run(("launchctl", "bootout", f"{_domain(uid)}/{MACOS_LABEL}"), check=False),
+        Remove(plist_path()),
+    ]
+    return steps + ([] if keep_home else [Remove(params.home)])
+
+
+def install(params: ServiceParams, runner: Runner, *, start: bool = True) -> None:
+    execute(install_steps(params, start=start), runner, render(params))
+
+
+def uninstall(
+    params: ServiceParams,
+    runner: Runner,
+    *,
+    has_live_deliveries: Callable[[], int],
+    purge_all: Callable[[], object] | None = None,
+    purge_first: bool = False,
+    keep_home: bool = False,
+) -> None:
+    guard_uninstall(has_live_deliveries, purge_first=purge_first, keep_home=keep_home, purge_all=purge_all)
+    execute(uninstall_steps(params, keep_home=keep_home), runner, {})
+
+
+def status(params: ServiceParams, runner: Runner) -> ServiceStatus:
+    result = runner.run(("launchctl", "print", f"{_domain(None)}/{MACOS_LABEL}"))
+    loaded = result.returncode == 0
+    return ServiceStatus(
+        installed=loaded or Path(plist_path()).exists(),
+        running=loaded and "state = running" in result.stdout,
+        detail=f"{MACOS_LABEL}: {'loaded' if loaded else 'not loaded'}",
+    )

@@ -1,0 +1,257 @@
+"""Purge one delivery, crash-safely, and prove it (deliberation nr. 41; invariants 4 and 6).
+
+Steps, in this order, each recorded in ``purges.steps`` before the next starts so a crash resumes where it
+stopped: destroy the data key (the cryptographic erase), overwrite and unlink the vault object, wipe every
+tracked workspace copy, delete the rows that describe the content (keeping a tombstone: id, hashes,
+dates, counts), scrub the database (secure_delete, WAL checkpoint TRUNCATE, VACUUM), verify, append the
+audit entry, sign a checkpoint, write the proof. A purge that already finished returns its one proof.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from retention_agent import merkle, proof, proof_pdf
+from retention_agent.audit import note_digest
+from retention_agent.clock import parse_utc, utc_iso
+from retention_agent.context import AgentContext
+from retention_agent.deliveries import LIVE_STATES, get_delivery
+from retention_agent.errors import DeliveryStateError, PurgeFailedError, RetentionAgentError
+from retention_agent.home import write_private
+from retention_agent.testing import fault_point
+from retention_agent.vault import workspace
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()  # one purge at a time: they share the database scrub
+
+STEP_FAULTS = {"key": "purge.after-key", "object": "purge.after-object", "workspace": "purge.after-workspace",
+               "rows": "purge.after-rows", "scrub": "purge.after-scrub"}
+PROOF_TRIGGERS = {"schedule": "schedule", "due-command": "due-command", "clock-confirmed": "due-command",
+                  "early": "early", "quarantine": "quarantine"}
+
+
+class Purger:
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self.purging: set[str] = set()  # read by open: the purge wins over an opening in progress
+
+    def __call__(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str,
+                 due_at: datetime | None) -> dict[str, Any]:
+        with _lock:
+            self.purging.add(delivery_id)
+            try:
+                return self._purge(delivery_id, trigger, reason, requested_by, due_at)
+            except RetentionAgentError:
+                raise
+            except Exception as exc:
+                log.exception("purge of %s failed", delivery_id)
+                raise PurgeFailedError(delivery=delivery_id, step=self._current_step(delivery_id),
+                                       problem=type(exc).__name__) from exc
+            finally:
+                self.purging.discard(delivery_id)
+
+    # ---- the state machine ---------------------------------------------------------------------------
+
+    def _purge(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
+               due_at: datetime | None) -> dict[str, Any]:
+        record = self._start(delivery_id, trigger, reason, requested_by, due_at)
+        if record["finished_at"]:
+            return self._result(delivery_id)
+        steps: dict[str, Any] = json.loads(record["steps"])
+        delivery = get_delivery(self.ctx.store, delivery_id)
+        for name, action in (("key", self._destroy_key), ("object", self._erase_object),
+                             ("workspace", self._wipe_copies), ("rows", self._delete_rows),
+                             ("scrub", self._scrub)):
+            if name not in steps:
+                result = action(delivery, steps)
+                steps[name] = {"done_at": utc_iso(self.ctx.clock.now()), "result": result}
+                self._save_steps(delivery_id, steps)
+                fault_point(STEP_FAULTS[name])
+        if "verification" not in steps:
+            steps["verification"] = self._verify(delivery)
+            self._save_steps(delivery_id, steps)
+        if "audit_seq" not in steps:
+            self._audit(delivery, record, steps)
+        self._write_proof(delivery, record, steps)
+        return self._result(delivery_id)
+
+    def _start(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
+               due_at: datetime | None) -> dict[str, Any]:
+        with self.ctx.store.transaction():
+            existing = self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,))
+            if existing:
+                return existing
+            delivery = get_delivery(self.ctx.store, delivery_id)
+            if delivery["state"] not in LIVE_STATES:
+                raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
+            if delivery["state"] == "held" and trigger != "early":
+                raise DeliveryStateError(delivery=delivery_id, state="held")
+            now = utc_iso(self.ctx.clock.now())
+            self.ctx.store.conn.execute(
+                "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
+                "VALUES (?, ?, ?, ?, ?, ?, '{}')",
+                (delivery_id, trigger, reason, requested_by, utc_iso(due_at) if due_at else None, now))
+            self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purging' WHERE id = ?", (delivery_id,))
+            self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
+                                  {"trigger": trigger, "reason": reason if trigger != "early" else "early",
+                                   "reason_sha256": note_digest(reason) if trigger == "early" else ""})
+        fault_point("purge.after-start")
+        return dict(self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,)) or {})
+
+    def _save_steps(self, delivery_id: str, steps: dict[str, Any]) -> None:
+        with self.ctx.store.transaction():
+            self.ctx.store.conn.execute("UPDATE purges SET steps = ? WHERE delivery_id = ?",
+                                        (json.dumps(steps, sort_keys=True), delivery_id))
+
+    def _current_step(self, delivery_id: str) -> str:
+        raw = self.ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (delivery_id,))
+        done = json.loads(raw or "{}")
+        for name in ("key", "object", "workspace", "rows", "scrub", "verification", "audit_seq"):
+            if name not in done:
+                return name
+        return "proof"
+
+    # ---- the steps ---------------------------------------------------------------------------------------
+
+    def _destroy_key(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        self.ctx.vault.destroy_key(delivery["key_id"])
+        with self.ctx.store.transaction():
+            self.ctx.store.conn.execute("UPDATE deliveries SET key_destroyed_at = ? WHERE id = ?",
+                                        (utc_iso(self.ctx.clock.now()), delivery["id"]))
+        return "destroyed"
+
+    def _erase_object(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        return "overwritten-and-unlinked" if self.ctx.vault.erase_object(delivery["id"]) else "absent"
+
+    def _wipe_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        rows = self.ctx.store.query("SELECT id, copy_path FROM openings WHERE delivery_id = ? "
+                                    "AND copy_path IS NOT NULL AND wiped_at IS NULL", (delivery["id"],))
+        for row in rows:
+            workspace.wipe(Path(row["copy_path"]))
+            with self.ctx.store.transaction():
+                self.ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
+                                            (utc_iso(self.ctx.clock.now()), row["id"]))
+        return f"wiped {len(rows)}"
+
+    def _delete_rows(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        """Keep counts in the tombstone, then delete what described the content (notes, reasons)."""
+        counts = self.ctx.store.one(
+            "SELECT COUNT(*) AS openings, COUNT(DISTINCT account) AS accounts, "
+            "SUM(CASE WHEN mode = 'to-dir' THEN 1 ELSE 0 END) AS untracked FROM openings WHERE delivery_id = ?",
+            (delivery["id"],)) or {}
+        steps["counts"] = {k: int(v or 0) for k, v in counts.items()}
+        with self.ctx.store.transaction():  # the counts are saved with the deletion, atomically
+            self.ctx.store.conn.execute("DELETE FROM openings WHERE delivery_id = ?", (delivery["id"],))
+            self.ctx.store.conn.execute("DELETE FROM reminders WHERE delivery_id = ?", (delivery["id"],))
+            self.ctx.store.conn.execute(
+                "UPDATE deliveries SET hold_reason = NULL, hold_until = NULL WHERE id = ?", (delivery["id"],))
+            steps["rows"] = {"done_at": utc_iso(self.ctx.clock.now()), "result": "deleted"}
+            self._save_steps(delivery["id"], steps)
+        return "deleted"
+
+    def _scrub(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        left = self.ctx.store.scrub()
+        steps["scrub_evidence"] = left
+        return f"secure_delete={left['secure_delete']} wal_bytes={left['wal_bytes']} free_pages={left['free_pages']}"
+
+    def _verify(self, delivery: dict[str, Any]) -> dict[str, bool]:
+        delivery_id = delivery["id"]
+        copies = [p for p in self.ctx.home.workspace.rglob(f"{delivery_id}-*")]
+        left = self.ctx.store.scalar("SELECT COUNT(*) FROM openings WHERE delivery_id = ?", (delivery_id,))
+        scrubbed = self._scrub_evidence(delivery_id)
+        return {
+            "key_absent": not self.ctx.vault.has_key(delivery["key_id"]),
+            "object_absent": not self.ctx.vault.path(delivery_id).exists(),
+            "no_workspace_copy": not copies,
+            "no_rows_left": left == 0,
+            "database_scrubbed": scrubbed == {"secure_delete": 1, "wal_bytes": 0, "free_pages": 0},
+        }
+
+    def _scrub_evidence(self, delivery_id: str) -> dict[str, int]:
+        raw = self.ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (delivery_id,))
+        return dict(json.loads(raw or "{}").get("scrub_evidence", {}))
+
+    def _audit(self, delivery: dict[str, Any], record: dict[str, Any], steps: dict[str, Any]) -> None:
+        """The purge's audit entry, the tombstone state and the step record: one transaction."""
+        now = self.ctx.clock.now()
+        with self.ctx.store.transaction():
+            steps["audit_seq"] = self.ctx.audit.append(
+                record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
+                    "trigger": record["trigger"], "verification": steps["verification"],
+                    "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})
+            self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purged', purged_at = ? WHERE id = ?",
+                                        (utc_iso(now), delivery["id"]))
+            self._save_steps(delivery["id"], steps)
+
+    # ---- the proof ---------------------------------------------------------------------------------------
+
+    def _write_proof(self, delivery: dict[str, Any], record: dict[str, Any], steps: dict[str, Any]) -> None:
+        doc = self._proof_document(delivery, record, steps)
+        data, signature = proof.sign_proof(doc, self.ctx.signing_key)
+        json_name, sig_name = proof.proof_file_names(delivery["id"])
+        folder = self.ctx.home.proofs
+        write_private(folder / json_name, data)
+        write_private(folder / sig_name, signature.encode())
+        write_private(folder / f"{delivery['id']}.pdf", proof_pdf.render_certificate(doc))
+        fault_point("purge.after-proof")
+        with self.ctx.store.transaction():
+            self.ctx.store.conn.execute("UPDATE purges SET finished_at = ?, proof_sha256 = ? WHERE delivery_id = ?",
+                                        (doc["purged_at"], hashlib.sha256(data).hexdigest(), delivery["id"]))
+            self.ctx.audit.append("agent", "proof.written", "ok", [delivery["id"]],
+                                  {"proof_sha256": hashlib.sha256(data).hexdigest()})
+
+    def _proof_document(self, delivery: dict[str, Any], record: dict[str, Any],
+                        steps: dict[str, Any]) -> dict[str, Any]:
+        seq = int(steps["audit_seq"])
+        entry = self.ctx.audit.entry_bytes(seq)
+        purged_at = json.loads(entry)["time"]
+        note = self.ctx.audit.checkpoint()
+        size = self.ctx.audit.size
+        leaves = self.ctx.audit.leaf_hashes()[:size]
+        counts = steps.get("counts", {})
+        facts = proof.ProofFacts(
+            municipality=self.ctx.config.municipality, installation_id=self.ctx.installation_id,
+            legal_basis=delivery["legal_basis"], delivery_id=delivery["id"], received_at=delivery["received_at"],
+            channel=delivery["channel"], sha256=delivery["sha256"], size=int(delivery["size"]),
+            ceremony_date=delivery["ceremony_date"], deadline=delivery["deadline"], due_at=record["due_at"],
+            purged_at=purged_at, lateness_seconds=_lateness(record, parse_utc(purged_at)),
+            trigger=PROOF_TRIGGERS.get(record["trigger"], "due-command"),
+            reason=record["reason"] if record["trigger"] != "early" else "early",
+            reason_sha256=note_digest(record["reason"]) if record["trigger"] == "early" else None,
+            steps=[{"step": name, "done_at": steps[name]["done_at"], "result": steps[name]["result"]}
+                   for name in ("key", "object", "workspace", "rows", "scrub")],
+            verification=steps["verification"], key_store_backend=self.ctx.keys.backend_name,
+            openings_count=int(counts.get("openings", 0)), distinct_accounts_count=int(counts.get("accounts", 0)),
+            untracked_copies_count=int(counts.get("untracked", 0)),
+            audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
+                   "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(leaves, seq - 1)]})
+        return proof.build_proof(facts)
+
+    def _result(self, delivery_id: str) -> dict[str, Any]:
+        row = self.ctx.store.one("SELECT finished_at, proof_sha256 FROM purges WHERE delivery_id = ?",
+                                 (delivery_id,)) or {}
+        json_name, _ = proof.proof_file_names(delivery_id)
+        return {"delivery": delivery_id, "purged_at": row.get("finished_at"),
+                "proof": str(self.ctx.home.proofs / json_name), "proof_sha256": row.get("proof_sha256")}
+
+
+def _lateness(record: dict[str, Any], purged_at: datetime) -> int:
+    if not record.get("due_at") or record["trigger"] == "early":
+        return 0
+    return max(0, int((purged_at - parse_utc(record["due_at"])).total_seconds()))
+
+
+def resume_unfinished(ctx: AgentContext, purger: Purger) -> list[str]:
+    """At start-up: finish every purge a crash interrupted (exactly one proof each)."""
+    rows = ctx.store.query("SELECT delivery_id, trigger, reason, requested_by, due_at FROM purges "
+                           "WHERE finished_at IS NULL")
+    for row in rows:
+        purger(row["delivery_id"], trigger=row["trigger"], reason=row["reason"],
+               requested_by=row["requested_by"], due_at=parse_utc(row["due_at"]) if row["due_at"] else None)
+    return [r["delivery_id"] for r in rows]

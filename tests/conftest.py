@@ -1,0 +1,135 @@
+"""Shared fixtures: hermetic environment, initialised homes, the real agent process, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from retention_agent.agent import build_context
+from retention_agent.clock import ManualClock
+from retention_agent.context import AgentContext
+from retention_agent.home import Home
+from retention_agent.installation import init_home
+from retention_agent.platform_accounts import current_account
+
+ME = current_account()
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting of the developer's machine leaks into a test (borg's conftest does the same)."""
+    for name in list(os.environ):
+        if name.startswith("RETENTION_AGENT_") or name.startswith("PYTHON_KEYRING"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RETENTION_AGENT_LANG", "en")
+
+
+def make_home(root: Path, *, municipality: str = "De Panne", key_store: str = "file",
+              inboxes: list[str] | None = None, clock: ManualClock | None = None) -> Home:
+    home = Home(root)
+    init_home(home, municipality=municipality, officer=ME, officer_name="Officer", key_store=key_store,
+              inboxes=inboxes or [], clock=clock or ManualClock())
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return make_home(tmp_path / "home")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, clock: ManualClock) -> Iterator[AgentContext]:
+    """An in-process agent context on a fresh home, driven by a manual clock (no API server)."""
+    home = make_home(tmp_path / "home", clock=clock)
+    context = build_context(home, clock)
+    from retention_agent import capabilities
+
+    capabilities.register_operations()
+    yield context
+    context.store.close()
+
+
+def cli(home: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run the real command line (``python -m retention_agent``) against ``home``."""
+    return subprocess.run([sys.executable, "-m", "retention_agent", "--home", str(home), *args],
+                          input=input, capture_output=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+@dataclass
+class AgentProcess:
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def output(self) -> Path:
+        """What the agent process printed (its log proper is HOME/agent.log)."""
+        return self.home.parent / f"{self.home.name}-agent-output.txt"
+
+    def start(self, timeout: float = 20) -> AgentProcess:
+        env = {**os.environ, "RETENTION_AGENT_TESTING": "1", **self.env}
+        command = [sys.executable, "-m", "retention_agent", "--home", str(self.home), "run"]
+        with open(self.output, "ab") as output:
+            self.proc = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited: {self.output.read_text(errors='replace')}")
+            if _socket_answers(self.home / "agent.sock"):
+                return self
+            time.sleep(0.05)
+        raise AssertionError("agent did not start")
+
+    def cli(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        return cli(self.home, *args, input=input, env=env, timeout=timeout)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+
+def _socket_answers(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def agent(home: Home) -> Iterator[AgentProcess]:
+    process = AgentProcess(home.root).start()
+    yield process
+    process.stop()
