@@ -64,10 +64,32 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     schedule = Schedule(ctx, purger, notifier, wake_at=timer.at)
     ctx.components.update(notifier=notifier, purger=purger, schedule=schedule, wake=ticker.wake.set)
     resume_unfinished(ctx, purger)
+    watchers = intake_watchers(ctx, notifier)
+    ctx.components["intake"] = watchers
     ticker.duties.append(("schedule", schedule.tick))
     ticker.duties.append(("audit-checkpoint", lambda: _checkpoint_if_due(ctx)))
     ticker.duties.append(("workspace-wipe", lambda: _discard(wipe_expired_copies(ctx))))
-    return [timer]
+    return [timer, *watchers.values()]
+
+
+def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]:
+    """Drop folders and mailboxes, all delivering through the one crash-safe ingest path."""
+    from retention_agent.intake.base import DeliverResult
+    from retention_agent.intake.router import Router
+    from retention_agent.intake.setup import folder_watchers, mailbox_watchers
+
+    def announce(result: DeliverResult, *, quarantined: bool) -> None:
+        if quarantined:
+            notifier.notify("officer", "delivery-quarantined", delivery=result.delivery_id)
+        else:
+            notifier.notify("staff", "delivery-received", delivery=result.delivery_id)
+        ctx.health["last_intake"] = utc_iso(ctx.clock.now())
+
+    router = Router(ctx.ingest, announce)
+    watchers: dict[str, Service] = {}
+    watchers.update(folder_watchers(ctx.config, router, ctx.clock))
+    watchers.update(mailbox_watchers(ctx.config, router, ctx.clock, ctx.keys))
+    return watchers
 
 
 def register_operations() -> None:

@@ -145,5 +145,5 @@ def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.1)
+        time.sleep(0.3)
     raise TimeoutError

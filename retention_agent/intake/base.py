@@ -1,0 +1,112 @@
+"""What every intake watcher shares: the deliver-once boundary, the status it reports, and back-off.
+
+The contract with the vault (provided by the ingest path, see ``retention_agent.vault``):
+
+- ``deliver(stream, channel=..., source=..., quarantine=...)`` returns only after the bytes are committed
+  (encrypted, fsynced, verified, recorded), or raises. A watcher removes its source (expunges the message,
+  removes the file) only after ``deliver`` returned, and leaves the source untouched when it raised.
+- ``deliver`` is idempotent by content hash: delivering the same bytes again after a crash returns
+  ``duplicate=True`` and stores nothing new, so finishing an interrupted job is always safe.
+- ``source`` is a configuration name such as ``"agii-inbox"``: never an address, a subject or a file name.
+
+Everything here is pure: time comes from the caller (an injected :class:`~retention_agent.clock.Clock`),
+randomness for jitter from an injected function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import BinaryIO, Literal, Protocol
+
+Channel = Literal["email", "zivver", "folder", "manual"]
+IntakeState = Literal["ok", "retrying", "failing", "stopped"]
+
+FAILING_AFTER = 3
+"""Consecutive failed cycles after which a watcher reports ``failing`` instead of ``retrying``."""
+
+
+@dataclass(frozen=True)
+class DeliverResult:
+    delivery_id: str
+    duplicate: bool
+    """Same SHA-256 as a live delivery: nothing new was stored; the source may still be removed."""
+
+
+class Deliver(Protocol):
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+        """Commit the bytes of ``stream`` to the vault, or raise (then the source must stay untouched)."""
+        ...
+
+
+@dataclass(frozen=True)
+class IntakeStatus:
+    """A snapshot of one watcher's health, for ``retention-agent status``. No personal data in here.
+
+    ``state`` is ``ok`` after a successful cycle, ``retrying`` after a few failed ones, ``failing`` after
+    :data:`FAILING_AFTER` failures in a row (or at once for errors that will not heal by themselves, such as
+    refused credentials), and ``stopped`` once the watcher was stopped.
+    """
+
+    state: IntakeState = "ok"
+    last_success: datetime | None = None
+    last_error_id: str | None = None
+    consecutive_failures: int = 0
+    next_retry: datetime | None = None
+
+    def succeeded(self, now: datetime) -> IntakeStatus:
+        """The status after a successful cycle (the last error id is kept for the record)."""
+        return replace(self, state="ok", last_success=now, consecutive_failures=0, next_retry=None)
+
+    def failed(
+        self, error_id: str, now: datetime, delay_s: float, *, permanent: bool = False
+    ) -> IntakeStatus:
+        """The status after a failed cycle; the next attempt is ``delay_s`` seconds after ``now``."""
+        failures = self.consecutive_failures + 1
+        state: IntakeState = "failing" if permanent or failures >= FAILING_AFTER else "retrying"
+        return replace(
+            self,
+            state=state,
+            last_error_id=error_id,
+            consecutive_failures=failures,
+            next_retry=now + timedelta(seconds=delay_s),
+        )
+
+    def noted(self, error_id: str) -> IntakeStatus:
+        """Record an error id that did not fail the cycle (e.g. one message skipped)."""
+        return replace(self, last_error_id=error_id)
+
+    def stopped(self) -> IntakeStatus:
+        return replace(self, state="stopped", next_retry=None)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off: ``base_s * factor ** (failures - 1)``, capped at ``max_s``.
+
+    With ``jitter`` (0..1) and a ``random`` function returning values in [0, 1), the delay is reduced by up
+    to that fraction, so that many agents restarted together do not knock on the server at the same moment.
+    """
+
+    base_s: float = 2.0
+    factor: float = 2.0
+    max_s: float = 300.0
+    jitter: float = 0.0
+    random: Callable[[], float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.base_s < 0 or self.max_s < 0 or self.factor < 1:
+            raise ValueError("Backoff needs base_s >= 0, max_s >= 0 and factor >= 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("Backoff jitter must be between 0 and 1")
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive failures (0 failures: no wait)."""
+        if failures <= 0:
+            return 0.0
+        exponent = min(failures - 1, 64)
+        delay = min(self.base_s * self.factor**exponent, self.max_s)
+        if self.jitter and self.random is not None:
+            delay *= 1.0 - self.jitter * min(max(self.random(), 0.0), 1.0)
+        return delay

@@ -1,0 +1,101 @@
+"""Drop-folder intake through the real agent process: real files, real inotify, the real vault."""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ME, AgentProcess, make_home
+
+
+def _zip_bytes(tag: str) -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("lijst.csv", date_time=(2026, 11, 1, 0, 0, 0)), f"synthetic;{tag}\n")
+    return buffer.getvalue()
+
+
+def _deliveries(agent: AgentProcess) -> list[dict[str, object]]:
+    done = agent.cli("deliveries", "--json")
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def _wait(condition: object, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def intake_agent(tmp_path: Path, inbox: Path) -> Iterator[AgentProcess]:
+    home = make_home(tmp_path / "home", inboxes=[str(inbox)])
+    config = home.config.read_text().replace('path = "', 'settle_seconds = 0.3\nscan_interval_seconds = 1.0\npath = "')
+    home.config.write_text(config)
+    agent = AgentProcess(home.root).start()
+    assert agent.cli("staff", "add", ME, "--name", "O", "--role", "officer", "--role", "read").returncode == 0
+    yield agent
+    agent.stop()
+
+
+def test_a_dropped_delivery_is_vaulted_and_removed_from_the_folder(intake_agent: AgentProcess, inbox: Path) -> None:
+    (inbox / "agii lijst ü.zip").write_bytes(_zip_bytes("one"))
+    _wait(lambda: len(_deliveries(intake_agent)) == 1 and not any(inbox.iterdir()))
+    row = _deliveries(intake_agent)[0]
+    assert (row["state"], row["channel"], row["source"]) == ("vaulted", "folder", "inbox-1")
+    opened = intake_agent.cli("open", str(row["id"]), "--purpose", "invite", "--stdout")
+    assert opened.stdout == _zip_bytes("one")
+
+
+def test_an_unrecognised_file_is_quarantined_not_left_behind(intake_agent: AgentProcess, inbox: Path) -> None:
+    (inbox / "notes.zip").write_bytes(b"plain text, not an AgII file")
+    _wait(lambda: len(_deliveries(intake_agent)) == 1 and not any(inbox.iterdir()))
+    assert _deliveries(intake_agent)[0]["state"] == "quarantined"
+
+
+def test_an_eml_file_gives_one_delivery_per_attachment(intake_agent: AgentProcess, inbox: Path) -> None:
+    message = EmailMessage()
+    message["From"] = "agii@integratie-inburgering.be"
+    message["Subject"] = "Inburgeraars"
+    message.set_content("Zie bijlagen.")
+    for tag in ("a", "b"):
+        message.add_attachment(_zip_bytes(tag), maintype="application", subtype="zip", filename=f"{tag}.zip")
+    (inbox / "bericht.eml").write_bytes(message.as_bytes())
+    _wait(lambda: len(_deliveries(intake_agent)) == 2 and not any(inbox.iterdir()))
+    assert {r["state"] for r in _deliveries(intake_agent)} == {"vaulted"}
+
+
+def test_a_crash_between_commit_and_removal_finishes_without_duplicate(tmp_path: Path, inbox: Path) -> None:
+    home = make_home(tmp_path / "home", inboxes=[str(inbox)])
+    home.config.write_text(home.config.read_text().replace('path = "', 'settle_seconds = 0.3\npath = "'))
+    crashing = AgentProcess(home.root, env={"RETENTION_AGENT_FAULTS": "intake.after-deliver"}).start()
+    (inbox / "lijst.zip").write_bytes(_zip_bytes("crash"))
+    assert crashing.wait_exit(timeout=30) != 0  # killed after the commit, before the removal
+    assert (inbox / "lijst.zip").exists()  # never lost
+    agent = AgentProcess(home.root).start()
+    try:
+        agent.cli("staff", "add", ME, "--name", "O", "--role", "officer", "--role", "read")
+        _wait(lambda: not (inbox / "lijst.zip").exists())
+        rows = _deliveries(agent)
+        assert len(rows) == 1  # the retry was recognised as the same delivery
+        assert not list((home.root / "vault" / "tmp").iterdir())
+    finally:
+        agent.stop()
