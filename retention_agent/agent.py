@@ -16,7 +16,8 @@ from types import FrameType
 from retention_agent import config as configuration
 from retention_agent import testing
 from retention_agent.api import handlers
-from retention_agent.api.server import Session, UnixApiServer
+from retention_agent.api.server import Session
+from retention_agent.api.transport import make_server
 from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, SystemClock
 from retention_agent.context import AgentContext, log_origin
@@ -127,7 +128,7 @@ class Agent:
 
         ticker = Ticker(interval_s=float(ctx.config.retention.tick_seconds))
         services = capabilities.wire(ctx, ticker)
-        server = UnixApiServer(self.home.socket, lambda s, op, a: _dispatch(ctx, s, op, a))
+        server = make_server(self.home.socket, lambda s, op, a: _dispatch(ctx, s, op, a))
         ctx.audit.append("agent", "agent.started", "ok", [], {"pid": os.getpid()})
         server.start()
         tick_thread = threading.Thread(target=ticker.loop, name="ticker", daemon=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from retention_agent.api import protocol
+from retention_agent.api.transport import connect_pipe
 from retention_agent.errors import AgentUnreachableError, ProtocolError, RetentionAgentError, by_id
 
 CONNECT_TIMEOUT_S = 5.0
@@ -31,6 +33,11 @@ class Client:
             self._sock = None
 
     def _connect(self) -> socket.socket:
+        if self._sock is None and sys.platform == "win32":
+            try:
+                self._sock = connect_pipe(self.socket_path)  # type: ignore[assignment]
+            except OSError as exc:
+                raise AgentUnreachableError(socket=str(self.socket_path)) from exc
         if self._sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(CONNECT_TIMEOUT_S)

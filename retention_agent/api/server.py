@@ -24,11 +24,24 @@ IDLE_TIMEOUT_S = 300.0
 
 
 class Session:
-    """One client connection, as the operation handlers see it."""
+    """One client connection, as the operation handlers see it.
 
-    def __init__(self, sock: socket.socket, peer: Peer) -> None:
+    The peer is given (Unix: read from the socket at accept) or found on first use (Windows: the pipe
+    client can only be impersonated after it has sent something).
+    """
+
+    def __init__(self, sock: socket.socket, peer: Peer | None = None,
+                 identify: Callable[[], Peer] | None = None) -> None:
         self.sock = sock
-        self.peer = peer
+        self._peer = peer
+        self._identify = identify
+
+    @property
+    def peer(self) -> Peer:
+        if self._peer is None:
+            assert self._identify is not None
+            self._peer = self._identify()
+        return self._peer
 
     def reply(self, result: Any = None) -> None:
         protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": result})
