@@ -293,6 +293,119 @@ class FormatVersionError(RetentionAgentError):
     hint = "Install a newer retention-agent to read it."
 
 
+# ---- intake problems (shown in status; a watcher keeps running and retries) ----------------------------
+
+
+class IntakeProblem(RetentionAgentError):  # noqa: N818 - a reported condition, not raised
+    """Problems a drop-folder or mailbox watcher reports in ``status``; it keeps running and retries."""
+
+    error_id = "intake-problem"
+    message = "Intake from {source} has a problem: {error}."
+    hint = "See 'retention-agent status'; the file or message stays where it is until it can be taken."
+
+
+class IntakeDeliverFailed(IntakeProblem):
+    error_id = "intake-deliver-failed"
+    message = "A file in {source} could not be stored in the vault; it stays in the folder."
+    hint = "See the agent's log for the cause (disk space, key store); the agent retries by itself."
+
+
+class IntakeSourceChanged(IntakeProblem):
+    error_id = "intake-source-changed"
+    message = "A file in {source} changed while it was being taken; it will be taken again when it is stable."
+    hint = "Nothing to do, unless a program keeps writing to the file."
+
+
+class IntakeRemoveFailed(IntakeProblem):
+    error_id = "intake-remove-failed"
+    message = "A file in {source} is safely in the vault but could not be removed from the folder yet."
+    hint = "Close the program that holds the file; the agent removes it at its next attempt."
+
+
+class IntakeFolderUnavailable(IntakeProblem):
+    error_id = "intake-folder-unavailable"
+    message = "The drop folder {source} cannot be read or watched."
+    hint = "Check that the folder exists and that the agent's account may read and write it."
+
+
+class IntakeObserverRestarted(IntakeProblem):
+    error_id = "intake-observer-restarted"
+    message = "Watching the drop folder {source} stopped and was restarted; a full scan was made."
+    hint = "Nothing to do; if it repeats, set polling = true for this folder (network shares)."
+
+
+class IntakeObserverPolling(IntakeProblem):
+    error_id = "intake-observer-polling"
+    message = "File events are not available for {source}; the folder is polled instead."
+    hint = "Nothing to do; raise the inotify watch limit to get events back (fs.inotify.max_user_watches)."
+
+
+class IntakeInternal(IntakeProblem):
+    error_id = "intake-internal"
+    message = "An unexpected error occurred while taking files from {source}; intake keeps running."
+    hint = "Report the agent's log to the supplier."
+
+
+class ImapAuthFailed(IntakeProblem):
+    error_id = "imap-auth"
+    message = "The mailbox {source} refused the user name or password (or token)."
+    hint = "Store the right secret with the key store entry secret/mailbox-{source}; messages stay on the server."
+
+
+class ImapTlsFailed(IntakeProblem):
+    error_id = "imap-tls"
+    message = "The secure connection to the mailbox {source} failed (certificate or TLS)."
+    hint = "Check the server name and certificate; set ca_file for an in-house certificate authority."
+
+
+class ImapConnectFailed(IntakeProblem):
+    error_id = "imap-connect"
+    message = "The mailbox server of {source} cannot be reached."
+    hint = "Check the network and the host and port in the configuration; the agent retries with back-off."
+
+
+class ImapConnectionLost(IntakeProblem):
+    error_id = "imap-connection-lost"
+    message = "The connection to the mailbox {source} was lost; the work resumes at the next attempt."
+    hint = "Nothing to do if it does not repeat."
+
+
+class ImapServerError(IntakeProblem):
+    error_id = "imap-server"
+    message = "The mailbox server of {source} answered with an error."
+    hint = "Check the folder name and the server's state; the agent retries with back-off."
+
+
+class ImapSecretMissing(IntakeProblem):
+    error_id = "imap-secret-missing"
+    message = "There is no password or token for the mailbox {source} in the key store."
+    hint = "Store it in the key store under secret/mailbox-{source}."
+
+
+class ImapDeliverFailed(IntakeProblem):
+    error_id = "imap-deliver"
+    message = "An attachment from the mailbox {source} could not be stored; the message stays on the server."
+    hint = "See the agent's log (disk space, key store); the agent retries."
+
+
+class ImapMessageTooLarge(IntakeProblem):
+    error_id = "imap-message-too-large"
+    message = "A message in the mailbox {source} is larger than the configured limit and was left there."
+    hint = "Handle that message by hand (save the attachment and run 'retention-agent ingest')."
+
+
+class ImapNoAttachments(IntakeProblem):
+    error_id = "imap-no-attachments"
+    message = "A matching message in the mailbox {source} had no attachment; it was left there."
+    hint = "Check the message by hand; it may be a notification without data."
+
+
+class ImapUnexpected(IntakeProblem):
+    error_id = "imap-unexpected"
+    message = "An unexpected error occurred with the mailbox {source}; intake keeps running."
+    hint = "Report the agent's log to the supplier."
+
+
 def catalogue() -> list[type[RetentionAgentError]]:
     """Every error class, in definition order (for documentation and the translation test)."""
     found: list[type[RetentionAgentError]] = []
