@@ -67,7 +67,7 @@ pass_state = click.make_pass_decorator(State)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--home", type=click.Path(file_okay=False, readable=False, path_type=Path), default=None,
               help="The agent's home (default: $RETENTION_AGENT_HOME or the platform's data folder).")
 @click.option("--lang", type=click.Choice(i18n.LANGUAGES), default=None,
               help="Language of messages: nl (default) or en; also $RETENTION_AGENT_LANG.")
@@ -84,7 +84,14 @@ def main(ctx: click.Context, home: Path | None, lang: str | None) -> None:
 
 
 def register_commands() -> None:
-    from retention_agent.cli_commands import admin, retention, vault  # noqa: F401 - they attach to main
+    from retention_agent.cli_commands import (  # noqa: F401 - they attach to main
+        admin,
+        notifier,
+        reports,
+        retention,
+        service,
+        vault,
+    )
 
 
 register_commands()

@@ -9,6 +9,7 @@ reaches the home; and a SIGKILL at every step of ingest is recovered without los
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -23,14 +24,15 @@ import pytest
 
 from retention_agent.api.client import Client
 from retention_agent.cli import State
-from retention_agent.cli_commands.vault import ingest_one
-from retention_agent.errors import RetentionAgentError
+from retention_agent.cli_commands.vault import _download_to, ingest_one
+from retention_agent.errors import RetentionAgentError, SourceRefusedError
 from retention_agent.home import Home
 from retention_agent.testing import FAULTS_ENV
 from tests.conftest import AgentProcess
 from tests.vault_support import (
     Accounts,
-    accounts,  # noqa: F401 - fixture
+    accounts_fixture,  # noqa: F401 - the fixture `accounts`
+    api,
     assert_vault_consistent,
     audit_entries,
     cli_as,
@@ -42,8 +44,8 @@ from tests.vault_support import (
     grant_me,
     ingest_ok,
     run_as,
-    shared_agent,  # noqa: F401 - fixture
-    shared_root,  # noqa: F401 - fixture
+    shared_agent_fixture,  # noqa: F401 - the fixture `shared_agent`
+    shared_root_fixture,  # noqa: F401 - the fixture `shared_root`
 )
 
 
@@ -69,7 +71,9 @@ def test_ingested_file_is_one_verified_delivery_and_the_source_is_gone(importer:
     assert done.returncode == 0, done.stderr.decode()
     assert str(source) in done.stdout.decode() and "the source was removed" in done.stdout.decode()
     assert not source.exists()
-    [row] = deliveries(importer)
+    listed = importer.cli("deliveries", "--json")
+    assert listed.returncode == 0, listed.stderr.decode()
+    [row] = json.loads(listed.stdout)
     assert (row["sha256"], row["size"], row["channel"], row["state"]) == (sha(data), len(data), "manual", "vaulted")
     assert row["ceremony_date"] is None and row["deadline"] is None
     assert datetime.fromisoformat(row["received_at"].replace("Z", "+00:00"))
@@ -106,6 +110,21 @@ def test_duplicate_content_is_reported_not_stored_twice_and_its_source_removed(i
     assert [e["subject"] for e in audit_entries(importer) if e["action"] == "delivery.duplicate"] == [[delivery]]
 
 
+def test_an_account_without_import_is_denied_with_exit_3_and_the_source_stays(agent: AgentProcess,
+                                                                              tmp_path: Path) -> None:
+    source = tmp_path / "lijst.xlsx"
+    source.write_bytes(b"the officer alone may not import")
+
+    done = agent.cli("ingest", str(source))  # the officer has only the officer role
+
+    assert done.returncode == 3, done.stderr.decode()
+    assert "import" in done.stderr.decode()
+    assert source.read_bytes() == b"the officer alone may not import"
+    assert deliveries(agent) == []
+    assert [e["outcome"] for e in audit_entries(agent) if e["action"] == "ingest"] == ["denied"]
+    assert_vault_consistent(Home(agent.home))
+
+
 def _device(path: Path) -> Path:
     try:
         os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # what /dev/null is
@@ -131,31 +150,31 @@ def test_symlinks_folders_fifos_devices_and_missing_files_are_refused_by_name(im
              missing: "cannot be read"}
     before = {path: os.lstat(path) for path in cases if path != missing}
 
-    for path, why in cases.items():
-        done = importer.cli("ingest", str(path), timeout=30)  # a FIFO opened by mistake would hang here
-        stderr = done.stderr.decode()
-        assert done.returncode == 1, (path, stderr)
-        assert str(path) in stderr and why in stderr, stderr
-        assert "Traceback" not in stderr
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(b"a good file among bad ones")
 
+    done = importer.cli("ingest", *map(str, cases), str(good), timeout=30)  # a FIFO opened by mistake hangs
+
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("retention-agent: ")]
+    assert len(lines) == len(cases), stderr
+    for (path, why), line in zip(cases.items(), lines, strict=True):
+        assert line.startswith(f"retention-agent: {path} ") and why in line, line
     assert importer.proc is not None and importer.proc.poll() is None, "the agent must keep running"
     for path, info in before.items():
         now = os.lstat(path)
         assert (now.st_ino, now.st_mode, now.st_size) == (info.st_ino, info.st_mode, info.st_size), path
     assert target.read_bytes() == b"the target of a link"
     assert (folder / "inside.xlsx").read_bytes() == b"inside a folder"
-    assert deliveries(importer) == []
-    assert_vault_consistent(Home(importer.home))
-
-    good = tmp_path / "good.xlsx"
-    good.write_bytes(b"a good file among bad ones")
-    mixed = importer.cli("ingest", str(link), str(fifo), str(good), timeout=30)
-    assert mixed.returncode == 1 and not good.exists() and link.is_symlink() and fifo.exists()
+    assert not good.exists()
     assert [r["sha256"] for r in deliveries(importer)] == [sha(b"a good file among bad ones")]
+    assert_vault_consistent(Home(importer.home))
 
 
 def test_a_file_the_caller_cannot_read_is_refused_although_the_agent_could(
-        shared_agent: AgentProcess, accounts: Accounts, shared_root: Path) -> None:  # noqa: F811
+        shared_agent: AgentProcess, accounts: Accounts, shared_root: Path) -> None:
     reader = accounts.reader
     grant(shared_agent, reader.name, "import")
     state = State(Home(shared_agent.home))
@@ -187,7 +206,7 @@ def test_a_file_the_caller_cannot_read_is_refused_although_the_agent_could(
 
 @pytest.mark.parametrize("folder_kind", ["sticky", "read-only"])
 def test_a_file_the_caller_may_read_but_not_delete_is_vaulted_and_kept(
-        shared_agent: AgentProcess, accounts: Accounts, shared_root: Path, folder_kind: str) -> None:  # noqa: F811
+        shared_agent: AgentProcess, accounts: Accounts, shared_root: Path, folder_kind: str) -> None:
     reader = accounts.reader
     grant(shared_agent, reader.name, "import")
     folder = shared_root / folder_kind
@@ -239,16 +258,26 @@ def test_no_plaintext_reaches_any_file_of_the_home(importer: AgentProcess, tmp_p
     (inbox / "tekst.csv").write_bytes((canaries[2] + b"\n") * 1000)
     refused = inbox / f"link-{canaries[3].decode()}.xlsx"
     refused.symlink_to(small)
-    ids = [ingest_ok(importer, inbox / name) for name in (small.name, "groot.zip", "tekst.csv")]
-    assert importer.cli("ingest", str(refused)).returncode == 1
+    state = State(home)  # the CLI's own code paths, in this process (the agent is the real process)
+    ids = [ingest_one(state, inbox / name)["delivery"] for name in (small.name, "groot.zip", "tekst.csv")]
+    with pytest.raises(SourceRefusedError):
+        ingest_one(state, refused)
     out = tmp_path / "out"
     out.mkdir()
     for delivery in ids:
-        assert importer.cli("open", delivery, "--purpose", "invite", "--stdout").returncode == 0
-        assert importer.cli("open", delivery, "--purpose", "phone", "--to", str(out)).returncode == 0
-    assert importer.cli("vault", "verify").returncode == 0
+        streamed = io.BytesIO()
+        with state.client() as client:
+            client.download("open", {"delivery": delivery, "purpose": "invite", "note": "", "mode": "stdout"},
+                            streamed)  # type: ignore[arg-type]
+        assert any(c in streamed.getvalue() for c in canaries)
+        _download_to(state, {"delivery": delivery, "purpose": "phone", "note": "", "mode": "to-dir"}, out, delivery)
+    assert api(importer, "vault.verify")["ok"] is True
     assert set(files_containing(out, canaries[:3])) == {str(out / f"{d}.bin") for d in ids}, "search works"
 
+    scanned = {p.relative_to(home.root).as_posix() for p in home.root.rglob("*") if p.is_file()}
+    assert {"agent.db", "agent.db-wal", "agent.log", "config.toml"} <= scanned, scanned
+    assert {f"vault/objects/{d}.rav" for d in ids} <= scanned
+    assert len([n for n in scanned if n.startswith("keys/data-key--")]) == len(ids)
     running = files_containing(home.root, canaries)
     assert importer.stop() == 0
     stopped = files_containing(home.root, canaries)
@@ -297,9 +326,9 @@ def test_sigkill_at_every_step_of_ingest_loses_nothing_and_duplicates_nothing(ho
         assert not source.exists()
         assert len([r for r in deliveries(agent) if r["sha256"] == sha(data)]) == 1
         assert_vault_consistent(home)
-        assert agent.cli("vault", "verify").returncode == 0
+        assert api(agent, "vault.verify")["ok"] is True
     finally:
-        agent.stop()
+        agent.kill()
 
 
 def test_sigkill_in_the_middle_of_writing_the_object_leaves_nothing_behind(home: Home) -> None:
@@ -308,7 +337,7 @@ def test_sigkill_in_the_middle_of_writing_the_object_leaves_nothing_behind(home:
 
     def chunks() -> Iterator[bytes]:
         yield secrets.token_bytes(1 << 20)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not list(home.vault_tmp.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.01)
         agent.kill()

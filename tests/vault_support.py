@@ -5,7 +5,10 @@ permissions" rules are checked by forking the test process (after all imports: t
 under /root cannot be executed by other accounts) and dropping the child to a fresh account made with
 ``useradd``. The child talks to the real agent over its real socket; the agent sees the child's uid through
 SO_PEERCRED. A home reachable by those accounts must not sit under pytest's 0700 temporary folders, hence
-:func:`shared_root`.
+the ``shared_root`` fixture.
+
+The fixtures here are named with ``name=``; a test module imports them as ``*_fixture`` (so that the test's
+parameter does not shadow an import) and pytest finds them under their short names.
 """
 
 from __future__ import annotations
@@ -27,18 +30,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from retention_agent.api.client import Client
 from retention_agent.cli import main
 from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
 from tests.conftest import ME, AgentProcess, make_home
 
 
+def api(agent: AgentProcess, op: str, args: dict[str, Any] | None = None) -> Any:
+    """One request to the real agent over its real socket, from this process (faster than the CLI)."""
+    with Client(Home(agent.home).socket) as client:
+        return client.call(op, args)
+
+
 def grant(agent: AgentProcess, account: str, *roles: str, name: str = "Staff") -> None:
-    args = ["staff", "add", account, "--name", name]
-    for role in roles:
-        args += ["--role", role]
-    done = agent.cli(*args)
-    assert done.returncode == 0, done.stderr.decode()
+    api(agent, "staff.add", {"account": account, "name": name, "roles": list(roles)})
 
 
 def grant_me(agent: AgentProcess, *roles: str) -> None:
@@ -47,16 +53,12 @@ def grant_me(agent: AgentProcess, *roles: str) -> None:
 
 
 def deliveries(agent: AgentProcess) -> list[dict[str, Any]]:
-    done = agent.cli("deliveries", "--json")
-    assert done.returncode == 0, done.stderr.decode()
-    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    rows: list[dict[str, Any]] = api(agent, "deliveries")
     return rows
 
 
 def audit_entries(agent: AgentProcess) -> list[dict[str, Any]]:
-    done = agent.cli("audit", "show", "--json")
-    assert done.returncode == 0, done.stderr.decode()
-    entries: list[dict[str, Any]] = json.loads(done.stdout)["entries"]
+    entries: list[dict[str, Any]] = api(agent, "audit.show", {"limit": 10000})["entries"]
     return entries
 
 
@@ -133,8 +135,8 @@ def _create_account(name: str) -> Account:
     return Account(name, entry.pw_uid, entry.pw_gid)
 
 
-@pytest.fixture(scope="session")
-def accounts() -> Iterator[Accounts]:
+@pytest.fixture(scope="session", name="accounts")
+def accounts_fixture() -> Iterator[Accounts]:
     """Two fresh OS accounts for the whole session (root only: CI runs as root)."""
     if os.geteuid() != 0 or shutil.which("useradd") is None:
         pytest.skip("needs root and useradd to create OS accounts (CI runs as root)")
@@ -151,8 +153,8 @@ def accounts() -> Iterator[Accounts]:
             subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
-@pytest.fixture
-def shared_root() -> Iterator[Path]:
+@pytest.fixture(name="shared_root")
+def shared_root_fixture() -> Iterator[Path]:
     """A folder every account can traverse (0711), unlike pytest's own temporary folders."""
     root = Path(tempfile.mkdtemp(prefix="ra-vault-test-", dir="/tmp"))
     root.chmod(0o711)
@@ -162,8 +164,8 @@ def shared_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def shared_agent(shared_root: Path) -> Iterator[AgentProcess]:
+@pytest.fixture(name="shared_agent")
+def shared_agent_fixture(shared_root: Path) -> Iterator[AgentProcess]:
     """A real agent whose home other accounts can reach (its socket; nothing else is theirs to read)."""
     home = make_home(shared_root / "home")
     process = AgentProcess(home.root).start()

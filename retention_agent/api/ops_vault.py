@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from retention_agent.api.handlers import arg_str, operation
@@ -47,20 +48,28 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
     if mode not in OPEN_MODES:
         raise UsageError(problem="choose --stdout, --to DIR or the workspace", command="open")
     _verify_before_release(ctx, session, delivery)
+    head = _first_bytes(ctx, delivery) if mode == "workspace" else b""
     now = ctx.clock.now()
     wipe_at = now + timedelta(hours=ctx.config.workspace.wipe_after_hours) if mode == "workspace" else None
+    account = session.peer.account
     with ctx.store.transaction():
+        state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery["id"],))
+        if state not in LIVE_STATES:  # a purge started since the checks above: the purge wins
+            raise DeliveryStateError(delivery=delivery["id"], state=str(state))
         cursor = ctx.store.conn.execute(
             "INSERT INTO openings(delivery_id, account, purpose, note, mode, opened_at, wipe_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (delivery["id"], session.peer.account, purpose, note, mode, utc_iso(now),
-             utc_iso(wipe_at) if wipe_at else None))
+            (delivery["id"], account, purpose, note, mode, utc_iso(now), utc_iso(wipe_at) if wipe_at else None))
         opening_id = int(cursor.lastrowid or 0)
-        ctx.audit.append(session.peer.account, "delivery.opened", "ok", [delivery["id"]],
+        path = None
+        if mode == "workspace":  # tracked before the first byte is written: a crash cannot orphan a copy
+            path = workspace.copy_path(ctx.home, account, delivery["id"], opening_id, detect_file_type(head))
+            ctx.store.conn.execute("UPDATE openings SET copy_path = ? WHERE id = ?", (str(path), opening_id))
+        ctx.audit.append(account, "delivery.opened", "ok", [delivery["id"]],
                          {"purpose": purpose, "mode": mode, "note_sha256": note_digest(note),
                           "opening": opening_id})
-    if mode == "workspace":
-        path = _workspace_copy(ctx, session.peer.account, delivery, opening_id)
+    if path is not None:
+        _workspace_copy(ctx, account, delivery, opening_id, path)
         session.reply({"delivery": delivery["id"], "path": str(path), "wipe_at": utc_iso(wipe_at or now)})
         return
 
@@ -110,12 +119,11 @@ def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[s
         raise
 
 
-def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], opening_id: int) -> str:
-    folder = workspace.prepare_folder(ctx.home, account)
-    head = _first_bytes(ctx, delivery)
-    path = workspace.copy_path(ctx.home, account, delivery["id"], opening_id, detect_file_type(head))
-    fd = workspace.create_copy(path)
+def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], opening_id: int, path: Path) -> None:
+    """Write the copy recorded in ``openings`` (wiped and marked so if anything goes wrong)."""
+    workspace.prepare_folder(ctx.home, account)
     try:
+        fd = workspace.create_copy(path)
         with os.fdopen(fd, "wb") as out:
             ctx.vault.read(delivery["id"], delivery["key_id"], _PurgeAware(ctx, delivery["id"], out))  # type: ignore[arg-type]
             out.flush()
@@ -123,11 +131,10 @@ def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], o
         workspace.grant(path, account, "r")
     except BaseException:
         workspace.wipe(path)
+        with ctx.store.transaction():
+            ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ? AND wiped_at IS NULL",
+                                   (utc_iso(ctx.clock.now()), opening_id))
         raise
-    with ctx.store.transaction():
-        ctx.store.conn.execute("UPDATE openings SET copy_path = ? WHERE id = ?", (str(path), opening_id))
-    del folder
-    return str(path)
 
 
 class _HeadComplete(Exception):  # noqa: N818 - control flow: enough bytes were read
@@ -171,7 +178,10 @@ def verify_vault(ctx: AgentContext) -> dict[str, Any]:
         problem = _check_object(ctx, row, on_disk)
         if problem:
             problems[problem].append(row["id"])
-    extra = sorted(on_disk - {r["id"] for r in rows})
+    # an ingest in progress has its object in place before its delivery row: not "extra" (a crashed one is
+    # removed by recovery at the next start)
+    pending = {r["delivery_id"] for r in ctx.store.query("SELECT delivery_id FROM pending_objects")}
+    extra = sorted(on_disk - {r["id"] for r in rows} - pending)
     result = {"checked": len(rows), "ok": not any(problems.values()) and not extra, "extra": extra,
               **problems, "at": utc_iso(ctx.clock.now())}
     ctx.health["vault_verified"] = {"at": result["at"], "ok": result["ok"], "checked": len(rows)}

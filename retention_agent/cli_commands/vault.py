@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import click
 
 from retention_agent.api.ops_vault import OPEN_MODES, PURPOSES
-from retention_agent.api.protocol import ProtocolViolation
+from retention_agent.api.protocol import ConnectionClosed, ProtocolViolation
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
@@ -173,7 +173,7 @@ def open_command(state: State, delivery: str, purpose: str, note: str, to_stdout
         with state.client() as client:
             try:
                 client.download("open", args, sys.stdout.buffer)
-            except (OSError, ProtocolViolation) as exc:  # the agent went away mid-stream
+            except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
                 raise ProtocolError(problem="the agent closed the connection") from exc
         sys.stdout.flush()
     else:
@@ -194,7 +194,7 @@ def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str
         with os.fdopen(fd, "wb") as out, state.client() as client:
             try:
                 _header, trailer = client.download("open", args, out)
-            except (OSError, ProtocolViolation) as exc:  # the agent went away mid-stream
+            except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
                 raise ProtocolError(problem="the agent closed the connection") from exc
         if trailer is None:
             raise click.ClickException(t("The agent sent no data."))
