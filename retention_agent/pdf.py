@@ -8,11 +8,14 @@ date, never the time of rendering, and fpdf2 derives the file ID from the conten
 
 from __future__ import annotations
 
+import atexit
 import math
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import datetime
+from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Final
 
 from fpdf import FPDF
@@ -55,11 +58,19 @@ def new_document(title: str, *, created: datetime, language: str = "nl-BE") -> F
 
 
 def _add_fonts(pdf: FPDF) -> None:
-    fonts = resources.files("retention_agent") / "fonts"
-    with ExitStack() as stack:
-        for style, name in FONT_FILES.items():
-            path = stack.enter_context(resources.as_file(fonts / name))
-            pdf.add_font(FONT_FAMILY, style=style, fname=path)
+    for style, name in FONT_FILES.items():
+        pdf.add_font(FONT_FAMILY, style=style, fname=_font_path(name))
+
+
+_extracted = ExitStack()  # font files extracted from a zipped install, kept until the process ends
+atexit.register(_extracted.close)
+
+
+@cache
+def _font_path(name: str) -> Path:
+    """A real file for a bundled font. fpdf2 reads fonts lazily, so the file must outlive the call:
+    an installed package already has one; a zipped one is extracted once per process."""
+    return _extracted.enter_context(resources.as_file(resources.files("retention_agent") / "fonts" / name))
 
 
 def heading(pdf: FPDF, text: str, level: int = 1) -> None:
@@ -67,20 +78,25 @@ def heading(pdf: FPDF, text: str, level: int = 1) -> None:
     size = _HEADING_SIZES.get(level, _HEADING_SIZES[2])
     pdf.ln(2 if level == 1 else 4)
     pdf.set_font(FONT_FAMILY, style="B", size=size)
-    pdf.multi_cell(0, _line_height(size), text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, _line_height(size), text, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT_FAMILY, size=BODY_SIZE)
     pdf.ln(1)
+
+
+def new_page(pdf: FPDF, *, landscape: bool = False) -> None:
+    """Start a page; landscape gives long commands room to stay on one line."""
+    pdf.add_page(orientation="L" if landscape else "P")
 
 
 def paragraph(pdf: FPDF, text: str, *, size: float = BODY_SIZE) -> None:
     """Running text, wrapped at the margins."""
     pdf.set_font(FONT_FAMILY, size=size)
-    pdf.multi_cell(0, _line_height(size), text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, _line_height(size), text, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT_FAMILY, size=BODY_SIZE)
     pdf.ln(1)
 
 
-def field_table(pdf: FPDF, rows: Sequence[tuple[str, str]], *, label_width: float = 0.34) -> None:
+def field_table(pdf: FPDF, rows: Sequence[tuple[str, str]], *, label_width: float = 0.38) -> None:
     """A two-column table: bold labels on the left, values on the right (long values wrap)."""
     if not rows:
         return
@@ -119,7 +135,7 @@ def monospace_block(pdf: FPDF, text: str) -> None:
     pdf.set_font(family, size=size)
     pdf.set_fill_color(*_GREY)
     for line in lines:
-        pdf.multi_cell(0, _line_height(size), line, fill=True, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, _line_height(size), line, fill=True, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT_FAMILY, size=BODY_SIZE)
     pdf.ln(2)
 

@@ -214,7 +214,10 @@ def verify_proof(data: bytes, signature: str, public_key: bytes, *, origin: str 
     proof of the purge entry to that checkpoint's root. ``file`` names the document in error messages.
     Every failure is one of those three errors (exit code 4).
     """
-    if not isinstance(data, bytes) or len(data) > MAX_PROOF_BYTES:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        _invalid(file, "a proof is read as bytes")
+    data = bytes(data)
+    if len(data) > MAX_PROOF_BYTES:
         _invalid(file, f"a proof is at most {MAX_PROOF_BYTES} bytes")
     try:
         sshsig.verify(signature, NAMESPACE, data, public_key)
@@ -274,6 +277,8 @@ def _check_version(doc: Mapping[str, Any], file: str) -> None:
 
 
 def _check_results(doc: Mapping[str, Any], file: str) -> None:
+    if doc["signer"] != signer_identity(doc["municipality"]):
+        _invalid(file, "the signer does not match the municipality")
     for name, passed in sorted(doc["verification"].items()):
         if passed is not True:
             _invalid(file, f"the verification check {name} did not pass")
@@ -300,12 +305,13 @@ def _inclusion_problem(doc: Mapping[str, Any], verified: notes.Checkpoint) -> tu
     audit = doc["audit"]
     if verified.size != audit["tree_size"] or audit["entry_seq"] > audit["tree_size"]:
         return "document", "the audit entry and tree size do not match the checkpoint"
-    entry = audit["entry"].encode("utf-8")
     try:
+        entry = audit["entry"].encode("utf-8")
         fields = json.loads(entry)
-    except (ValueError, RecursionError):
+        canonical_entry = isinstance(fields, dict) and canonical(fields) == entry
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
         return "document", "the purge's audit entry is not JSON"
-    if not isinstance(fields, dict) or canonical(fields) != entry or fields.get("seq") != audit["entry_seq"]:
+    if not canonical_entry or fields.get("seq") != audit["entry_seq"]:
         return "document", "the purge's audit entry is not a canonical entry with this sequence number"
     subject = fields.get("subject")
     if not isinstance(subject, list) or doc["delivery_id"] not in subject:

@@ -8,6 +8,8 @@ creation date is the purge time.
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, Final, Literal
@@ -20,11 +22,12 @@ from retention_agent import checkpoint as notes
 from retention_agent import pdf as layout
 from retention_agent.clock import BRUSSELS, parse_utc
 from retention_agent.i18n import translate
-from retention_agent.proof import check_document, proof_file_names, verify_commands
+from retention_agent.proof import REQUIRED_CHECKS, check_document, proof_file_names, verify_commands
 
 LOCALES: Final = {"nl": "nl_BE", "en": "en_BE"}
 _LEGAL_BASES: Final = {"VCMP-05-2024": "VCMP 05/2024 (18/11/2024), nr. 41"}
 _TIME_PATTERN: Final = "d MMMM y, HH:mm zzz"
+_WIPED: Final = re.compile(r"wiped (\d+)")
 _Unit = Literal["day", "hour", "minute", "second"]
 _UNIT_SECONDS: Final[dict[_Unit, int]] = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
@@ -138,7 +141,7 @@ def _erase_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
     layout.heading(pdf, words("Verification after the purge"), level=2)
     layout.field_table(pdf, [
         (_check(name, words), words("passed") if passed else words("FAILED"))
-        for name, passed in sorted(doc["verification"].items())
+        for name, passed in _in_order(doc["verification"])
     ])
 
 
@@ -159,7 +162,7 @@ def _audit_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
         (words("Log"), found.origin),
         (words("Purge entry"), words("entry {seq} of {size}", seq=words.number(audit["entry_seq"]),
                                      size=words.number(audit["tree_size"]))),
-        (words("Root hash of the signed checkpoint"), found.root_hash.hex()),
+        (words("Root hash of the signed checkpoint"), base64.b64encode(found.root_hash).decode("ascii")),
     ])
 
 
@@ -172,6 +175,7 @@ def _limits_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
 def _verify_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
     json_name, sig_name = proof_file_names(doc["delivery_id"])
     commands = verify_commands(doc)
+    layout.new_page(pdf, landscape=True)  # room for each command on one line
     layout.heading(pdf, words("Checking the signature"), level=2)
     layout.paragraph(pdf, words(
         "Put the allowed-signers line you received when the installation was set up in a file named "
@@ -222,7 +226,21 @@ def _step(code: str, words: _Words) -> str:
 
 
 def _result(code: str, words: _Words) -> str:
-    return {"ok": words("done"), "absent": words("already absent")}.get(code, code)
+    wiped = _WIPED.fullmatch(code)
+    if wiped:
+        return words("{count} wiped", count=wiped.group(1))
+    return {
+        "ok": words("done"),
+        "absent": words("already absent"),
+        "deleted": words("deleted"),
+        "checkpointed-and-vacuumed": words("journal emptied and database compacted"),
+    }.get(code, code)
+
+
+def _in_order(checks: Mapping[str, bool]) -> list[tuple[str, bool]]:
+    """The required checks in their documented order, then any others by name."""
+    known = [(name, checks[name]) for name in REQUIRED_CHECKS if name in checks]
+    return known + sorted((n, v) for n, v in checks.items() if n not in REQUIRED_CHECKS)
 
 
 def _check(code: str, words: _Words) -> str:
