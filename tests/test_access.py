@@ -25,7 +25,7 @@ EXPECTED: dict[str, set[str]] = {
     **{action: {"officer"} for action in (
         "status", "staff.list", "staff.add", "staff.remove", "audit.show", "audit.checkpoint",
         "audit.verify", "vault.verify", "checklist.set", "hold", "release", "purge.due",
-        "purge.quarantined", "quarantine.release", "report", "proof.list", "proof.show",
+        "purge.quarantined", "purge.all", "quarantine.release", "report", "proof.list", "proof.show",
         "ceremony.extend")},
     "ingest": {"import"},
     "deliveries": {"read", "modify", "destroy", "officer"},
@@ -34,6 +34,7 @@ EXPECTED: dict[str, set[str]] = {
     "open": {"read"},
     "purge.early": {"destroy"},
     "keys.public": set(ROLES),
+    "secret.set": {"officer"},
     "notifications": set(ROLES),
     "whoami": set(ROLES),
 }
@@ -73,7 +74,7 @@ def test_roles_of_one_account_do_not_grant_another() -> None:
 
 staff_lists = st.dictionaries(
     st.sampled_from(["a", "b", "c", "d"]),
-    st.frozensets(st.sampled_from(ROLES + ("admin", "root", ""))),
+    st.frozensets(st.sampled_from((*ROLES, "admin", "root", ""))),
 ).map(lambda raw: {acct: StaffMember(acct, acct.upper(), roles) for acct, roles in raw.items()})
 
 

@@ -99,3 +99,44 @@ def test_a_crash_between_commit_and_removal_finishes_without_duplicate(tmp_path:
         assert not list((home.root / "vault" / "tmp").iterdir())
     finally:
         agent.stop()
+
+
+def test_a_mailbox_message_becomes_deliveries_and_leaves_the_server(tmp_path: Path) -> None:
+    """The real agent against a real Dovecot on loopback, through the real ingest path."""
+    from tests.dovecot import run_dovecot
+
+    with run_dovecot() as server:
+        home = make_home(tmp_path / "home")
+        home.config.write_text(home.config.read_text() + (
+            f'\n[[mailbox]]\nname = "agii"\nhost = "{server.host}"\nport = {server.port}\n'
+            f'username = "{server.user}"\ntls = "none"\npoll_interval_seconds = 1.0\n'
+            'senders = ["*@integratie-inburgering.be"]\n'))
+        agent = AgentProcess(home.root).start()
+        try:
+            assert agent.cli("staff", "add", ME, "--name", "O", "--role", "officer", "--role", "read").returncode == 0
+            stored = agent.cli("secret", "set", "mailbox-agii", "--value", server.password)
+            assert stored.returncode == 0, stored.stderr
+            assert server.password.encode() not in (home.root / "agent.db").read_bytes()
+            message = EmailMessage()
+            message["From"] = "AgII <agii@integratie-inburgering.be>"
+            message["To"] = "gemeente@example.invalid"
+            message["Subject"] = "Inburgeraars november"
+            message.set_content("Zie bijlage.")
+            message.add_attachment(_zip_bytes("mail"), maintype="application", subtype="zip", filename="lijst.zip")
+            other = EmailMessage()
+            other["From"] = "someone@example.invalid"
+            other["Subject"] = "Niet voor de agent"
+            other.set_content("Blijft staan.")
+            with server.client() as imap:
+                imap.append("INBOX", message.as_bytes())
+                imap.append("INBOX", other.as_bytes())
+            _wait(lambda: len(_deliveries(agent)) == 1, 30)
+            row = _deliveries(agent)[0]
+            assert (row["channel"], row["source"], row["state"]) == ("email", "agii", "vaulted")
+            with server.client() as imap:
+                imap.select_folder("INBOX")
+                _wait(lambda: len(imap.search("ALL")) == 1, 15)
+                left = imap.fetch(imap.search("ALL"), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+                assert b"Niet voor de agent" in next(iter(left.values()))[b"BODY[HEADER.FIELDS (SUBJECT)]"]
+        finally:
+            agent.stop()

@@ -2,7 +2,7 @@
 
 - A file's first bytes decide whether it looks like an AgII delivery (password-protected .xlsx, .zip, .7z,
   .pdf); one that does not is vaulted as ``quarantined`` for the officer to decide.
-- A mail file (``.eml``) dropped in a folder is opened and each attachment is vaulted on its own, like a
+- A mail file (``.eml``) dropped in a drop folder is opened and each attachment is vaulted on its own, like a
   message from the mailbox; the mail file itself (headers and body may hold personal data) is not kept.
   Outlook ``.msg`` needs a GPL parser, so it is vaulted whole as quarantined.
 - Every new delivery is announced to staff (a quarantined one to the officer).
@@ -16,12 +16,13 @@ from typing import BinaryIO, Protocol, cast
 
 from retention_agent.intake.base import Deliver, DeliverResult
 from retention_agent.intake.mailfile import MailFileError, attachments, looks_like_mail
-from retention_agent.intake.rules import detect_file_type
+from retention_agent.intake.rules import HEAD_BYTES, detect_file_type
 from retention_agent.vault.vault import ChunkReader
 
 AGII_FILE_TYPES = frozenset({"xlsx-encrypted", "xlsx", "zip", "7z", "pdf"})
 MAX_MAIL_FILE = 200 * 1024 * 1024
-_HEAD = 8192
+_HEAD = HEAD_BYTES  # enough to find an encrypted workbook's OLE directory
+MAIL_FILE_CHANNELS = ("folder", "zivver")  # the mailbox unpacks its own messages
 
 class Announce(Protocol):
     def __call__(self, result: DeliverResult, *, quarantined: bool) -> None: ...
@@ -38,7 +39,7 @@ class Router:
         head = stream.read(_HEAD)
         rest = iter(lambda: stream.read(1 << 20), b"")
         buffered = cast(BinaryIO, io.BufferedReader(ChunkReader(itertools.chain([head], rest)), 1 << 20))
-        if looks_like_mail(head) and detect_file_type(head) is None:
+        if channel in MAIL_FILE_CHANNELS and looks_like_mail(head) and detect_file_type(head) is None:
             return self._mail_file(buffered, channel=channel, source=source)
         recognised = detect_file_type(head) in AGII_FILE_TYPES
         return self._one(buffered, channel=channel, source=source, quarantine=quarantine or not recognised)
