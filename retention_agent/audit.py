@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from retention_agent import checkpoint as notes
 from retention_agent import merkle
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.crypto import SigningKey
+from retention_agent.errors import AuditIntegrityError
 from retention_agent.store import Store
 
 ENTRY_VERSION = 1
@@ -79,7 +81,11 @@ class AuditLog:
                 "action": action, "subject": list(subject), "outcome": outcome,
                 "details": details or {}, "prev": head,
             })
-            self.store.conn.execute("INSERT INTO audit(seq, entry) VALUES (?, ?)", (seq, entry))
+            try:
+                self.store.conn.execute("INSERT INTO audit(seq, entry) VALUES (?, ?)", (seq, entry))
+            except sqlite3.IntegrityError as exc:  # rows were added behind the agent's back
+                raise AuditIntegrityError(finding=f"an entry {seq} exists, but the agent recorded "
+                                                  f"{frontier.size} entries") from exc
             frontier.append(merkle.leaf_hash(entry))
             self._save_frontier(frontier, hashlib.sha256(entry).hexdigest())
         return seq
@@ -123,7 +129,7 @@ class AuditLog:
         yield from rows
 
     def leaf_hashes(self) -> list[bytes]:
-        return [merkle.leaf_hash(entry) for _, entry in self._raw_rows()]
+        return [merkle.leaf_hash(as_bytes(entry)) for _, entry in self._raw_rows()]
 
     # ---- checkpoints ----------------------------------------------------------------------------------
 
@@ -153,17 +159,37 @@ class AuditLog:
     # ---- verification ---------------------------------------------------------------------------------
 
     def verify(self, external_checkpoints: Sequence[str] = ()) -> Verification:
-        """Check the chain, the stored signed checkpoints and any checkpoint held elsewhere."""
-        stored = [(f"stored checkpoint {r['size']}", str(r["note"]))
-                  for r in self.store.query("SELECT size, note FROM checkpoints ORDER BY size")]
-        given = [(f"checkpoint file {i + 1}", text) for i, text in enumerate(external_checkpoints)]
-        expected, rejected = parse_checkpoints(stored + given, self.origin, self.signing_key.public_bytes())
-        report, leaves = verify_entries(self._raw_rows(), expected)
-        report.findings[:0] = rejected
-        if report.size != self.size:
+        """Check the chain, the stored signed checkpoints, the agent's record of the log's size and root,
+        and any checkpoint held elsewhere (only that one catches a rewrite of all of these on this host)."""
+        with self.store.lock:  # one consistent view while other threads append and checkpoint
+            rows = self.store.conn.execute("SELECT seq, entry FROM audit ORDER BY rowid").fetchall()
+            stored_rows = self.store.conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
+            try:
+                recorded: merkle.CompactRange | None = self._load_frontier()[0]
+            except (ValueError, KeyError, TypeError):
+                recorded = None
+        public_key = self.signing_key.public_bytes()
+        stored, rejected = parse_checkpoints(
+            [(f"stored checkpoint {size}", str(note)) for size, note in stored_rows], self.origin, public_key)
+        given, rejected_given = parse_checkpoints(
+            [(f"checkpoint file {i + 1}", text) for i, text in enumerate(external_checkpoints)],
+            self.origin, public_key)
+        report, leaves = verify_entries(iter(rows), stored + given)
+        report.findings[:0] = rejected + rejected_given
+        if recorded is None:
+            report.findings.append(("the agent's record of the log's size and root is unreadable: "
+                                    "it was changed", {}))
+        elif report.size != recorded.size:
+            how = "removed" if report.size < recorded.size else "added"
             report.findings.append(("the log holds {found} entries but the agent recorded {recorded}: "
-                                    "entries were removed", {"found": report.size, "recorded": self.size}))
-        for source, cp in expected:
+                                    f"entries were {how}", {"found": report.size, "recorded": recorded.size}))
+        elif report.root != recorded.root().hex():
+            report.findings.append(("the {size} entries no longer match the agent's record of the log: "
+                                    "entries were changed", {"size": report.size}))
+        # Each checkpoint's root was compared at its size in the single pass above; a consistency proof is
+        # also checked for the checkpoints held elsewhere (one pass over the leaves each, so not for the
+        # agent's own, of which there is one per hour).
+        for source, cp in given:
             if cp.size <= report.size:
                 proof = merkle.consistency_proof(leaves, cp.size)
                 if not merkle.verify_consistency(cp.size, report.size, cp.root_hash,
@@ -200,7 +226,8 @@ def verify_entries(rows: Iterator[tuple[int, bytes]],
         by_size.setdefault(cp.size, []).append((source, cp))
     _check_roots(by_size.get(0, []), frontier, findings)
     previous = ""
-    for position, (seq, entry) in enumerate(rows, start=1):
+    for position, (seq, stored) in enumerate(rows, start=1):
+        entry = as_bytes(stored)
         problem = _check_entry(position, seq, entry, previous)
         if problem and len(findings) < 20:
             findings.append((problem, {"n": position, "prev": position - 1, "seq": seq}))
@@ -217,6 +244,16 @@ def verify_entries(rows: Iterator[tuple[int, bytes]],
                                                            "size": size}))
     return Verification(size=frontier.size, root=frontier.root().hex(), findings=findings,
                         checkpoints_checked=len(expected)), leaves
+
+
+def as_bytes(stored: object) -> bytes:
+    """An entry as its bytes, whatever SQLite type someone gave the row (a type change alone is not a finding;
+    anything that is not the entry's text then fails the checks)."""
+    if isinstance(stored, bytes):
+        return stored
+    if isinstance(stored, str):
+        return stored.encode("utf-8", "surrogateescape")
+    return repr(stored).encode()
 
 
 def _check_roots(sources: list[tuple[str, notes.Checkpoint]], frontier: merkle.CompactRange,

@@ -193,19 +193,32 @@ def _validate(config: Config, path: Path) -> None:
          "must be at least 1"),
         (all(d > 0 for d in config.retention.reminder_days_before), "retention.reminder_days_before",
          "days must be positive"),
+        (config.retention.no_ceremony_staff_days >= 1, "retention.no_ceremony_staff_days", "must be at least 1"),
+        (config.retention.no_ceremony_officer_days >= 1, "retention.no_ceremony_officer_days",
+         "must be at least 1"),
+        (config.retention.clock_forward_margin_hours >= 0, "retention.clock_forward_margin_hours",
+         "must not be negative"),
         (config.retention.tick_seconds >= 1, "retention.tick_seconds", "must be at least 1"),
         (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", "must be positive"),
+        (config.audit.checkpoint_interval_minutes >= 1, "audit.checkpoint_interval_minutes", "must be at least 1"),
+        (0 < config.smtp.port < 65536, "smtp.port", "must be between 1 and 65535"),
         (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
          "must be monthly, quarterly or off"),
     ]
     for i, inbox in enumerate(config.inbox):
         checks.append((Path(inbox.path).is_absolute(), f"inbox[{i}].path", "must be an absolute path"))
         checks.append((inbox.channel in CHANNELS, f"inbox[{i}].channel", f"must be one of {CHANNELS}"))
+        checks.append((bool(inbox.patterns) and all(inbox.patterns), f"inbox[{i}].patterns",
+                       "must be a non-empty list of non-empty patterns"))
+        checks.append((inbox.settle_seconds >= 0, f"inbox[{i}].settle_seconds", "must not be negative"))
+        checks.append((inbox.scan_interval_seconds > 0, f"inbox[{i}].scan_interval_seconds", "must be positive"))
     for i, box in enumerate(config.mailbox):
         checks.append((box.tls in ("tls", "starttls", "none"), f"mailbox[{i}].tls",
                        "must be tls, starttls or none"))
         checks.append((box.auth in ("password", "xoauth2"), f"mailbox[{i}].auth",
                        "must be password or xoauth2"))
+        checks.append((0 < box.port < 65536, f"mailbox[{i}].port", "must be between 1 and 65535"))
+        checks.append((box.poll_interval_seconds > 0, f"mailbox[{i}].poll_interval_seconds", "must be positive"))
     for ok, key, problem in checks:
         if not ok:
             raise _error(path, key, problem)

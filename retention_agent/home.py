@@ -159,7 +159,8 @@ def _check_entry(path: Path, allowed_extra: int) -> None:
         raise HomeOwnerError(path=str(path), uid=info.st_uid)
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077 & ~allowed_extra:
-        wanted = "700" if stat.S_ISDIR(info.st_mode) else "600"
+        # the home and the workspace keep their search bits for others (the socket, opened copies)
+        wanted = ("711" if allowed_extra else "700") if stat.S_ISDIR(info.st_mode) else "600"
         raise HomePermissionError(path=str(path), mode=oct(mode)[2:], wanted=wanted)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,13 +40,7 @@ class Client:
             except OSError as exc:
                 raise AgentUnreachableError(socket=str(self.socket_path)) from exc
         if self._sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(CONNECT_TIMEOUT_S)
-            try:
-                sock.connect(str(self.socket_path))
-            except OSError as exc:
-                sock.close()
-                raise AgentUnreachableError(socket=str(self.socket_path)) from exc
+            sock = _connect_unix(self.socket_path)
             sock.settimeout(REPLY_TIMEOUT_S)
             self._sock = sock
         return self._sock
@@ -62,9 +57,12 @@ class Client:
         ready = _result(self._read(sock))
         if ready != "send":
             return ready
-        for chunk in chunks:
-            protocol.write_frame(sock, protocol.DATA, chunk)
-        protocol.write_frame(sock, protocol.END)
+        try:
+            for chunk in chunks:
+                protocol.write_frame(sock, protocol.DATA, chunk)
+            protocol.write_frame(sock, protocol.END)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the agent stopped reading because it failed (a full disk...): its answer says why
         return _result(self._read(sock))
 
     def download(self, op: str, args: dict[str, Any], sink: BinaryIO) -> tuple[Any, Any]:
@@ -84,6 +82,24 @@ class Client:
             return protocol.read_json(sock)
         except (protocol.ConnectionClosed, protocol.ProtocolViolation, OSError) as exc:
             raise ProtocolError(problem="the agent closed the connection") from exc
+
+
+def _connect_unix(path: Path) -> socket.socket:
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        try:
+            sock.connect(str(path))
+            return sock
+        except BlockingIOError as exc:  # the agent's queue of new connections is full: it is busy, wait
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise AgentUnreachableError(socket=str(path)) from exc
+            time.sleep(0.02)
+        except OSError as exc:
+            sock.close()
+            raise AgentUnreachableError(socket=str(path)) from exc
 
 
 def _result(message: dict[str, Any]) -> Any:

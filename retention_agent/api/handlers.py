@@ -65,18 +65,18 @@ def subjects(args: dict[str, Any]) -> list[str]:
 def dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, Any]) -> None:
     account = session.peer.account
     entry = REGISTRY.get(op)
-    if entry is None:
-        ctx.audit.append(account, "request", "denied", details={"reason": "unknown-operation"})
-        session.fail(ProtocolError(problem=f"unknown operation {op[:40]!r}"))
-        return
     try:
+        if entry is None:
+            ctx.audit.append(account, "request", "denied", details={"reason": "unknown-operation"})
+            session.fail(ProtocolError(problem=f"unknown operation {op[:40]!r}"))
+            return
         action = entry.action(ctx, args)
-    except RetentionAgentError as exc:
+        decision = decide(ctx.staff.members(), account, action)
+        outcome = "granted" if decision.granted else "denied"
+        ctx.audit.append(account, action, outcome, subjects(args), {"uid": session.peer.uid})
+    except RetentionAgentError as exc:  # including a request that cannot be audited: it is not run
         session.fail(exc)
         return
-    decision = decide(ctx.staff.members(), account, action)
-    outcome = "granted" if decision.granted else "denied"
-    ctx.audit.append(account, action, outcome, subjects(args), {"uid": session.peer.uid})
     if not decision.granted:
         session.fail(AccessDeniedError(account=account, action=action, role=decision.needed_role))
         return

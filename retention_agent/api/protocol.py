@@ -67,7 +67,7 @@ def read_json(transport: Transport) -> dict[str, Any]:
         raise ProtocolViolation("expected a JSON frame")
     try:
         message = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[… nested too deep
         raise ProtocolViolation("invalid JSON") from exc
     if not isinstance(message, dict):
         raise ProtocolViolation("a message must be a JSON object")

@@ -213,6 +213,5 @@ def whoami(state: State) -> None:
 
     Example: retention-agent whoami
     """
-    result = state.call("whoami")
-    roles = ", ".join(result["roles"]) or t("none (not on the staff list)")
-    click.echo(t("{account}: {roles}", account=result["account"], roles=roles))
+    result = state.call("whoami")  # an account not on the staff list is refused (exit 3) and audited
+    click.echo(t("{account}: {roles}", account=result["account"], roles=", ".join(result["roles"])))
