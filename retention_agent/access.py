@@ -30,6 +30,7 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "release": OFFICER,
     "purge.due": OFFICER,
     "purge.quarantined": OFFICER,
+    "purge.all": OFFICER,  # every live delivery, early, before the service is uninstalled
     "quarantine.release": OFFICER,
     "report": OFFICER,
     "proof.list": OFFICER,
@@ -42,6 +43,7 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "open": frozenset({"read"}),
     "purge.early": frozenset({"destroy"}),
     "keys.public": ANY_STAFF,
+    "secret.set": OFFICER,
     "notifications": ANY_STAFF,
     "whoami": ANY_STAFF,
 }

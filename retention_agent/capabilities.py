@@ -38,17 +38,22 @@ class WakeTimer:
     def __init__(self, wake: object) -> None:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.wake = wake
+        self.pending: datetime | None = None  # asked for before start (the first tick runs before it)
 
     def start(self) -> None:
         self.scheduler.start()
+        if self.pending is not None:
+            self.at(self.pending)
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
 
     def at(self, moment: datetime) -> None:
-        if self.scheduler.running:
-            self.scheduler.add_job(self.wake, "date", run_date=moment, id="next-due", replace_existing=True,
-                                   misfire_grace_time=None)
+        if not self.scheduler.running:
+            self.pending = moment
+            return
+        self.scheduler.add_job(self.wake, "date", run_date=moment, id="next-due", replace_existing=True,
+                               misfire_grace_time=None)
 
 
 def wire(ctx: AgentContext, ticker: object) -> list[Service]:
@@ -69,6 +74,9 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     ticker.duties.append(("schedule", schedule.tick))
     ticker.duties.append(("audit-checkpoint", lambda: _checkpoint_if_due(ctx)))
     ticker.duties.append(("workspace-wipe", lambda: _discard(wipe_expired_copies(ctx))))
+    from retention_agent.reports.schedule import ReportDuty
+
+    ticker.duties.append(("dpo-reports", ReportDuty(ctx)))
     return [timer, *watchers.values()]
 
 
@@ -94,7 +102,14 @@ def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]
 
 def register_operations() -> None:
     """Import the operation modules; each registers its operations with the API dispatcher."""
-    from retention_agent.api import ops_admin, ops_retention, ops_vault  # noqa: F401
+    from retention_agent.api import (  # noqa: F401
+        ops_admin,
+        ops_reports,
+        ops_retention,
+        ops_secrets,
+        ops_service,
+        ops_vault,
+    )
 
 
 def _discard(_result: object) -> None:

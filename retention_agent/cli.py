@@ -89,6 +89,7 @@ def register_commands() -> None:
         notifier,
         reports,
         retention,
+        secrets,
         service,
         vault,
     )

@@ -422,3 +422,103 @@ def by_id(error_id: str) -> type[RetentionAgentError]:
         if cls.error_id == error_id:
             return cls
     return RetentionAgentError
+
+
+# ---- status, reports and proofs for the privacy officer and the DPO -------------------------------------
+
+
+class ReportPeriodError(RetentionAgentError):
+    error_id = "report-period"
+    exit_code = EXIT_USAGE
+    message = "{period} is not a report period: {problem}"
+    hint = "Write the period as YYYY-MM (a month) or YYYY-Qn (a quarter), for example 2026-10 or 2026-Q4."
+
+
+class ReportOrderError(RetentionAgentError):
+    error_id = "report-order"
+    message = "The report for {period} cannot be made: {problem}"
+    hint = "Reports are made in order, each continuing from the previous one; see 'retention-agent status'."
+
+
+class ReportPersonalDataError(RetentionAgentError):
+    error_id = "report-personal-data"
+    exit_code = EXIT_INTEGRITY
+    message = "The report for {period} was not signed: it may hold personal data at {where}."
+    hint = "Nothing was written. Report this to the supplier with the agent's log."
+
+
+class ReportNotSentError(RetentionAgentError):
+    error_id = "report-not-sent"
+    message = "The report for {period} was not sent: {problem}"
+    hint = ("It stays queued in the agent's home and is retried automatically; check the [smtp] settings "
+            "and the password ('retention-agent secret set smtp'), and see 'retention-agent status'.")
+
+
+class ProofNotFoundError(RetentionAgentError):
+    error_id = "proof-unknown"
+    message = "There is no proof of deletion for {delivery}."
+    hint = "See 'retention-agent proof list' for the deliveries that were purged."
+
+
+# ---- service installation and the notifier -----------------------------------------------------------
+
+
+class HomeNotEmptyError(RetentionAgentError):
+    error_id = "home-not-empty"
+    message = "{home} exists and is not empty; a new home needs a new or an empty folder."
+    hint = "Choose another --home, or move the files in that folder elsewhere first."
+
+
+class ServiceInstallError(RetentionAgentError):
+    """``installer.steps.InstallError`` in the catalogue: a command of the installation failed."""
+
+    error_id = "service-step-failed"
+    message = "The installation step '{command}' failed with exit code {code}: {output}"
+    hint = "Nothing after this step was done. Fix the cause, then run the same 'retention-agent service' command again."
+
+
+class ServiceUninstallRefusedError(RetentionAgentError):
+    """``installer.steps.UninstallRefusedError`` before any purge: the vault still holds deliveries."""
+
+    error_id = "uninstall-refused"
+    message = "The vault still holds {count} deliveries with personal data; nothing was uninstalled."
+    hint = ("Purge them first, with deletion proofs (--purge), or keep the home for a later installation "
+            "(--keep-home).")
+
+
+class ServiceUninstallIncompleteError(RetentionAgentError):
+    """``installer.steps.UninstallRefusedError`` after the purge: some deliveries could not be purged."""
+
+    error_id = "uninstall-purge-incomplete"
+    message = ("After the purge {count} deliveries are still in the vault (a legal hold is never lifted by an "
+               "uninstallation); nothing was uninstalled.")
+    hint = ("See 'retention-agent deliveries': end the holds with 'retention-agent release ID' or wait for "
+            "them to end, then try again.")
+
+
+class ServiceAdminRequiredError(RetentionAgentError):
+    error_id = "service-admin-required"
+    message = "Installing or removing the shared-mode service needs administrator rights."
+    hint = "Run the command again as root ('sudo retention-agent …') or from an administrator prompt."
+
+
+class ServiceExecutableError(RetentionAgentError):
+    error_id = "service-executable"
+    message = "The service account {account} cannot run {executable}."
+    hint = ("Install retention-agent where every account can run it, for example with "
+            "'python3 -m venv /opt/retention-agent' and '/opt/retention-agent/bin/pip install retention-agent', "
+            "then run that copy's 'service install'.")
+
+
+class ServiceInitOptionsError(RetentionAgentError):
+    error_id = "service-init-options"
+    exit_code = EXIT_USAGE
+    message = "There is no home at {home} yet, so the installation creates one, and that needs {missing}."
+    hint = "Add --municipality NAME and --officer ACCOUNT (the account of the local privacy officer)."
+
+
+class PurgeAllConfirmationError(RetentionAgentError):
+    error_id = "purge-all-unconfirmed"
+    exit_code = EXIT_USAGE
+    message = "Purging all {count} deliveries before uninstalling is irreversible and was not confirmed."
+    hint = "Type the number of deliveries when asked, or add --yes in a script; nothing was changed."

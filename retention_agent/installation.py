@@ -10,7 +10,7 @@ from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.context import log_origin
 from retention_agent.crypto import SigningKey
-from retention_agent.errors import HomeExistsError, UnknownAccountError
+from retention_agent.errors import HomeExistsError, HomeNotEmptyError, UnknownAccountError
 from retention_agent.home import Home, create_layout, write_private
 from retention_agent.ids import random_hex
 from retention_agent.platform_accounts import account_exists
@@ -23,9 +23,15 @@ SIGNING_KEY = "signing-key"
 
 def init_home(home: Home, *, municipality: str, officer: str, officer_name: str, key_store: str,
               inboxes: list[str], clock: Clock, language: str = "nl") -> str:
-    """Create a home; refuse to touch an existing one. Returns the installation id."""
+    """Create a home; refuse to touch an existing one. Returns the installation id.
+
+    The folder may already exist if it is empty: the shared-mode installer creates it for the service
+    account (owner and mode set), then runs ``init`` as that account.
+    """
     if home.exists() or home.database.exists():
         raise HomeExistsError(home=str(home.root))
+    if home.root.is_dir() and any(home.root.iterdir()):
+        raise HomeNotEmptyError(home=str(home.root))
     if not account_exists(officer):
         raise UnknownAccountError(account=officer)
     os.umask(0o077)  # the database's -wal and -shm files are created later with this mask

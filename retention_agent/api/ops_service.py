@@ -1,0 +1,71 @@
+"""Operations for running as a service: the purge before an uninstallation, and the notifier's feed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from retention_agent.api.handlers import operation
+from retention_agent.api.server import Session
+from retention_agent.context import AgentContext
+from retention_agent.errors import RetentionAgentError, UsageError
+from retention_agent.purge import Purger
+
+UNINSTALL_REASON = "uninstall"
+MAX_NOTIFICATIONS = 200
+# Deliveries whose data still exists; ``purging`` is a purge a crash interrupted (resuming it is safe).
+_UNPURGED = ("vaulted", "scheduled", "quarantined", "purging")
+
+
+@operation("purge.all")
+def purge_all(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """Purge every live delivery now, each with its own proof, before the service is uninstalled.
+
+    Held deliveries are left alone and reported: a legal hold is never lifted by an uninstallation. A
+    delivery whose purge fails is reported too; the caller then refuses to remove the home.
+    """
+    purger = cast(Purger, ctx.components["purger"])
+    marks = ",".join("?" * len(_UNPURGED))
+    rows = ctx.store.query(f"SELECT id, state FROM deliveries WHERE state IN ({marks}) ORDER BY id", _UNPURGED)
+    held = [r["id"] for r in ctx.store.query("SELECT id FROM deliveries WHERE state = 'held' ORDER BY id")]
+    purged: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    for row in rows:
+        trigger = "quarantine" if row["state"] == "quarantined" else "early"
+        try:
+            purged.append(purger(row["id"], trigger=trigger, reason=UNINSTALL_REASON,
+                                 requested_by=session.peer.account, due_at=None))
+        except RetentionAgentError as exc:
+            failed.append({"delivery": row["id"], "error": exc.error_id})
+    ctx.audit.append(session.peer.account, "purge.all.finished", "ok" if not failed else "failed",
+                     [], {"reason": UNINSTALL_REASON, "purged": len(purged), "held": len(held),
+                          "failed": len(failed)})
+    session.reply({"purged": purged, "held": held, "failed": failed})
+
+
+def audiences_of(roles: frozenset[str] | set[str]) -> tuple[str, ...]:
+    """The officer sees the officer's notifications and the staff's; other staff only the staff's."""
+    return ("officer", "staff") if "officer" in roles else ("staff",)
+
+
+@operation("notifications")
+def notifications(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """Notifications after ``after`` (an id) for the caller's audiences, oldest first, at most ``limit``."""
+    after, limit = args.get("after", 0), args.get("limit", 50)
+    if not _whole(after) or not _whole(limit) or after < 0 or not 1 <= limit <= MAX_NOTIFICATIONS:
+        raise UsageError(problem=f"after must be an id and limit between 1 and {MAX_NOTIFICATIONS}",
+                         command="notifier")
+    member = ctx.staff.members().get(session.peer.account)
+    audiences = audiences_of(member.roles if member else frozenset())
+    marks = ",".join("?" * len(audiences))
+    rows = ctx.store.query(
+        f"SELECT id, audience, kind, params, created_at FROM notifications WHERE id > ? AND audience IN ({marks}) "
+        "ORDER BY id LIMIT ?", (after, *audiences, limit))
+    session.reply({
+        "audiences": list(audiences),
+        "notifications": [{**row, "params": json.loads(row["params"])} for row in rows],
+    })
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

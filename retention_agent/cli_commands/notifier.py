@@ -1,0 +1,45 @@
+"""``retention-agent notifier``: shows the agent's notifications on the staff member's own desktop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from retention_agent.cli import State, handle_errors, main, pass_state
+from retention_agent.i18n import t
+from retention_agent.notifier import POLL_SECONDS, poll_once, run, state_file, user_language
+
+
+@main.command("notifier")
+@click.option("--once", is_flag=True, help="Show what is new, then stop (for a test or a logon script).")
+@click.option("--interval", type=click.FloatRange(min=10), default=POLL_SECONDS, show_default=True,
+              help="Seconds between two questions to the agent (each one is audited).")
+@pass_state
+@handle_errors
+def notifier_command(state: State, once: bool, interval: float) -> None:
+    """Show your notifications from the agent on your desktop; without a desktop they are printed.
+    In shared mode the installation starts this at every staff member's logon.
+
+    Example: retention-agent --home /var/lib/retention-agent notifier --once
+    """
+    socket = state.home.socket
+    remembered = state_file(socket)
+    lang = user_language(click.get_current_context().find_root().params.get("lang"))
+    if once:
+        result = poll_once(socket, remembered, echo=click.echo, lang=lang)
+        if not result.texts:
+            click.echo(t("No new notifications."))
+        return
+    logging.basicConfig(level=logging.INFO, format="retention-agent notifier: %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    run(socket, remembered, interval=interval, echo=click.echo, stop=stop, lang=lang)
