@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 ROLES = ("import", "read", "modify", "destroy", "officer")
+PURPOSES = ("invite", "phone", "attendance", "correction", "other")  # why a delivery is opened (nr. 64)
+OPEN_MODES = ("workspace", "stdout", "to-dir")
 READERS = frozenset({"read", "modify", "destroy", "officer"})
 OFFICER = frozenset({"officer"})
 ANY_STAFF = frozenset(ROLES)

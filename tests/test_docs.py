@@ -24,8 +24,7 @@ from types import ModuleType
 import pytest
 
 from retention_agent import errors, proof, sshsig
-from retention_agent.access import ROLES
-from retention_agent.api.ops_vault import PURPOSES
+from retention_agent.access import PURPOSES, ROLES
 from retention_agent.checklist import IDS as CHECKLIST_IDS
 from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext

@@ -8,19 +8,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import DataWriter, Session
 from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import LIVE_STATES, get_live, list_deliveries, public_view
-from retention_agent.errors import DeliveryStateError, PurposeRequiredError, UsageError, VaultIntegrityError
+from retention_agent.errors import (
+    DeliveryStateError,
+    FormatVersionError,
+    PurposeRequiredError,
+    UsageError,
+    VaultIntegrityError,
+)
 from retention_agent.intake.rules import detect_file_type
 from retention_agent.vault import workspace
 from retention_agent.vault.vault import ChunkReader
 
-PURPOSES = ("invite", "phone", "attendance", "correction", "other")
-OPEN_MODES = ("workspace", "stdout", "to-dir")
 MAX_NOTE = 200
 
 
@@ -195,6 +200,6 @@ def _check_object(ctx: AgentContext, row: dict[str, Any], on_disk: set[str]) -> 
         return "keyless"
     try:
         result = ctx.vault.read(row["id"], row["key_id"], None)
-    except VaultIntegrityError:
+    except (VaultIntegrityError, FormatVersionError):  # this agent wrote it: a "newer" header was altered
         return "corrupt"
     return "" if result.plaintext_sha256 == row["sha256"] else "mismatch"

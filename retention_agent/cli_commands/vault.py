@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from retention_agent.api.ops_vault import OPEN_MODES, PURPOSES
+from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.protocol import ConnectionClosed, ProtocolViolation
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
@@ -43,7 +43,7 @@ def ingest(state: State, paths: tuple[Path, ...]) -> None:
         try:
             result = ingest_one(state, path)
         except RetentionAgentError as exc:
-            exc.params.setdefault("file", str(path))
+            exc.params["file"] = str(path)  # the agent only knows the stream as "manual"; the user knows the path
             click.echo(f"retention-agent: {exc.render(current_language())}", err=True)
             worst = max(worst, exc.exit_code)
             continue
