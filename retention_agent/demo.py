@@ -103,7 +103,18 @@ def _walk_through(client: Client, home: Home, inbox: Path, me: str) -> None:
 
 def _extra_steps(client: Client) -> None:
     """Capabilities that extend the demo register here (status, report)."""
-    del client
+    from retention_agent.reports.period import containing
+    from retention_agent.status_view import echo_status
+
+    step(t("7. The privacy officer's status"))
+    echo_status(client.call("status"))
+    step(t("8. A signed report for the DPO (this month so far: an interim report)"))
+    report = client.call("report", {"period": containing(SystemClock().now(), "month").label})
+    folder = Path(report["folder"])
+    for kind in ("json", "sig", "html", "pdf"):
+        click.echo(t("Report written: {path}", path=folder / report["files"][kind]))
+    click.echo(t("The DPO checks a folder of reports with: retention-agent dpo verify FOLDER"))
+    click.echo(t("Run 'retention-agent demo --keep' to keep the demo home and open the report."))
 
 
 def _deliver(client: Client, inbox: Path) -> str:

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from retention_agent.errors import SchemaVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,7 +71,15 @@ CREATE TABLE reports (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+# Migration 2: partial indexes over the few audit entries that status and reports count (refused requests,
+# openings), so they are found without reading a log of a million entries. The WHERE terms must be repeated
+# verbatim in a query for SQLite to use these indexes (see retention_agent/audit_query.py).
+_SCHEMA_V2 = """
+CREATE INDEX audit_denied ON audit(seq) WHERE instr(entry, '"outcome":"denied"') > 0;
+CREATE INDEX audit_opened ON audit(seq) WHERE instr(entry, '"action":"delivery.opened"') > 0;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 class Store:
@@ -132,7 +140,12 @@ class Store:
                 raise
             self._depth -= 1
             if outer:
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:  # a full disk or an I/O error: SQLite may leave the transaction open
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self.lock:

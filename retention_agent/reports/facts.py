@@ -1,0 +1,203 @@
+"""What happened in a report period, gathered from the audit log and the store. No personal data.
+
+Events (receipts, openings, refusals, holds, ceremonies, staff changes, clock jumps, integrity failures) come
+from the audit log, which keeps them after a purge deleted the rows they touched; purges and their proofs
+come from the ``purges`` tombstones. Free texts (notes, reasons, evidence) appear as their SHA-256 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from retention_agent import audit_query, retention
+from retention_agent.clock import local_date, parse_utc, utc_iso
+from retention_agent.context import AgentContext
+from retention_agent.reports.period import Period
+
+EVENT_ACTIONS = ("delivery.received", "delivery.duplicate", "hold.set", "hold.released", "ceremony.set",
+                 "staff.changed", "clock.jump", "delivery.integrity-failure", "checklist.set",
+                 "purge.awaiting-clock-confirmation")
+MAX_ITEMS = 500
+
+
+def period_events(ctx: AgentContext, period: Period, until: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The period's audit entries of interest, by kind: ``events`` (by action), ``opened``, ``denied``."""
+    first, stop = audit_query.seq_range(ctx.store, utc_iso(period.start_utc), utc_iso(min(period.end_utc, until)))
+    events = audit_query.with_actions(ctx.store, EVENT_ACTIONS, first, stop)
+    return {
+        "events": events,
+        "opened": [e for e in audit_query.indexed(ctx.store, audit_query.OPENED, first, stop)
+                   if e.get("action") == "delivery.opened"],
+        "denied": [e for e in audit_query.indexed(ctx.store, audit_query.DENIED, first, stop)
+                   if e.get("outcome") == "denied"],
+    }
+
+
+def _of(events: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("action") == action]
+
+
+def _details(entry: dict[str, Any]) -> dict[str, Any]:
+    details = entry.get("details")
+    return details if isinstance(details, dict) else {}
+
+
+def received(events: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = _of(events, "delivery.received")
+    channels = Counter(str(_details(e).get("channel", "?")) for e in rows)
+    return {"count": len(rows), "by_channel": dict(sorted(channels.items())),
+            "quarantined": sum(1 for e in rows if _details(e).get("quarantined")),
+            "duplicates_refused": len(_of(events, "delivery.duplicate")),
+            "bytes": sum(int(_details(e).get("size", 0) or 0) for e in rows)}
+
+
+def openings(opened: list[dict[str, Any]]) -> dict[str, Any]:
+    by_purpose = Counter((str(e["actor"]), str(_details(e).get("purpose", "?"))) for e in opened)
+    modes = Counter(str(_details(e).get("mode", "?")) for e in opened)
+    return {"count": len(opened), "by_mode": dict(sorted(modes.items())),
+            "by_account_purpose": [{"account": a, "purpose": p, "count": n}
+                                   for (a, p), n in sorted(by_purpose.items())]}
+
+
+def refusals(denied: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = Counter((str(e["actor"]), str(e["action"])) for e in denied)
+    return {"count": len(denied), "by_account_action": [{"account": a, "action": act, "count": n}
+                                                        for (a, act), n in sorted(counts.items())]}
+
+
+def holds(events: list[dict[str, Any]]) -> dict[str, Any]:
+    placed = [{"delivery": _subject(e), "at": e["time"], "until": _details(e).get("until"),
+               "reason_sha256": _details(e).get("reason_sha256", ""), "by": e["actor"]}
+              for e in _of(events, "hold.set")]
+    released = [{"delivery": _subject(e), "at": e["time"], "by": e["actor"]} for e in _of(events, "hold.released")]
+    return {"placed": placed[:MAX_ITEMS], "released": released[:MAX_ITEMS]}
+
+
+def ceremonies(events: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = _of(events, "ceremony.set")
+    return {"dates_recorded": len(rows), "extensions": sum(1 for e in rows if _details(e).get("extends"))}
+
+
+def staff_changes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"account": _subject(e), "at": e["time"], "by": e["actor"],
+             "before": _details(e).get("before", []), "after": _details(e).get("after", [])}
+            for e in _of(events, "staff.changed")][:MAX_ITEMS]
+
+
+def _subject(entry: dict[str, Any]) -> str:
+    subject = entry.get("subject") or [""]
+    return str(subject[0])
+
+
+# ---- purges and proofs ------------------------------------------------------------------------------------
+
+
+def purges(ctx: AgentContext, period: Period) -> list[dict[str, Any]]:
+    """Purges finished in the period, with their lateness against the deadline day (nr. 41)."""
+    rows = ctx.store.query(
+        "SELECT p.delivery_id, p.trigger, p.due_at, p.finished_at, p.proof_sha256, d.deadline, d.channel "
+        "FROM purges p JOIN deliveries d ON d.id = p.delivery_id "
+        "WHERE p.finished_at >= ? AND p.finished_at < ? ORDER BY p.finished_at, p.delivery_id",
+        (utc_iso(period.start_utc), utc_iso(period.end_utc)))
+    return [_purge_row(row) for row in rows]
+
+
+def _purge_row(row: dict[str, Any]) -> dict[str, Any]:
+    purged_at = parse_utc(row["finished_at"])
+    lateness, late = 0, False
+    if row["due_at"] and row["trigger"] != "early":
+        due = parse_utc(row["due_at"])
+        lateness = max(0, int((purged_at - due).total_seconds()))
+        late = local_date(purged_at) > local_date(due)  # on time while still on the deadline day
+    return {"delivery": row["delivery_id"], "trigger": row["trigger"], "due_at": row["due_at"],
+            "deadline": row["deadline"], "purged_at": row["finished_at"], "lateness_seconds": lateness,
+            "late": late, "proof_sha256": row["proof_sha256"]}
+
+
+def purge_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    triggers = Counter(str(r["trigger"]) for r in rows)
+    return {"count": len(rows), "on_time": sum(1 for r in rows if not r["late"]),
+            "late": sum(1 for r in rows if r["late"]),
+            "max_lateness_seconds": max((r["lateness_seconds"] for r in rows), default=0),
+            "by_trigger": dict(sorted(triggers.items())), "items": rows[:MAX_ITEMS]}
+
+
+def proofs(ctx: AgentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The signed proofs of deletion of the period, embedded so the DPO holds them (JSON text + signature)."""
+    found = []
+    for row in rows:
+        delivery = row["delivery"]
+        json_path, sig_path = ctx.home.proofs / f"{delivery}.json", ctx.home.proofs / f"{delivery}.json.sig"
+        try:
+            data, signature = json_path.read_bytes(), sig_path.read_text(encoding="ascii")
+        except (OSError, UnicodeError):
+            found.append({"delivery_id": delivery, "sha256": row["proof_sha256"], "missing": True})
+            continue
+        found.append({"delivery_id": delivery, "sha256": hashlib.sha256(data).hexdigest(),
+                      "json": data.decode("ascii"), "signature": signature, "missing": False})
+    return found
+
+
+# ---- incidents ---------------------------------------------------------------------------------------------
+
+
+def incidents(ctx: AgentContext, period: Period, events: list[dict[str, Any]],
+              purge_rows: list[dict[str, Any]], proof_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Integrity failures, late or failed purges, clock jumps, deliveries on a lapsed channel, missing proofs."""
+    found: list[dict[str, Any]] = []
+    for entry in _of(events, "delivery.integrity-failure"):
+        found.append(_incident("integrity-failure", entry["time"], _subject(entry)))
+    for entry in _of(events, "clock.jump"):
+        details = _details(entry)
+        found.append(_incident("clock-jump", entry["time"], None, direction=details.get("direction"),
+                               hours=details.get("hours")))
+    for entry in _of(events, "purge.awaiting-clock-confirmation"):
+        found.append(_incident("purge-awaiting-clock-confirmation", entry["time"], None,
+                               deliveries=len(entry.get("subject") or [])))
+    for row in purge_rows:
+        if row["late"]:
+            found.append(_incident("late-purge", row["purged_at"], row["delivery"],
+                                   lateness_seconds=row["lateness_seconds"]))
+    for row in proof_rows:
+        if row["missing"]:
+            found.append(_incident("proof-file-missing", None, row["delivery_id"]))
+    found += _failed_purges(ctx, period)
+    found += _lapsed_receipts(ctx, events)
+    return sorted(found, key=lambda i: (i["at"] or "", i["kind"], i["delivery"] or ""))[:MAX_ITEMS]
+
+
+def _incident(kind: str, at: str | None, delivery: str | None, **details: Any) -> dict[str, Any]:
+    return {"kind": kind, "at": at, "delivery": delivery, "details": details}
+
+
+def _failed_purges(ctx: AgentContext, period: Period) -> list[dict[str, Any]]:
+    rows = ctx.store.query("SELECT params, created_at FROM notifications WHERE kind = 'purge-failed' "
+                           "AND created_at >= ? AND created_at < ?",
+                           (utc_iso(period.start_utc), utc_iso(period.end_utc)))
+    found = []
+    for row in rows:
+        params = json.loads(row["params"] or "{}")
+        found.append(_incident("purge-failed", row["created_at"], str(params.get("delivery", "")) or None,
+                               error=str(params.get("error", ""))))
+    return found
+
+
+def _lapsed_receipts(ctx: AgentContext, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deliveries received by a channel whose legal basis had lapsed on the day they arrived (nr. 43)."""
+    basis_id = ctx.config.legal_basis
+    try:
+        basis = retention.legal_basis(basis_id)
+    except KeyError:
+        return []
+    found = []
+    for entry in _of(events, "delivery.received"):
+        channel = str(_details(entry).get("channel", ""))
+        if retention.channel_lapsed(basis, channel, local_date(parse_utc(entry["time"]))):
+            found.append(_incident("received-after-legal-basis-lapsed", entry["time"], _subject(entry),
+                                   channel=channel, legal_basis=basis_id))
+    return found
+
