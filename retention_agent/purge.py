@@ -13,11 +13,11 @@ import hashlib
 import json
 import logging
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retention_agent import merkle, proof, proof_pdf
+from retention_agent import merkle, proof, proof_pdf, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
@@ -39,12 +39,13 @@ PROOF_TRIGGERS = {"schedule": "schedule", "due-command": "due-command", "clock-c
 class Purger:
     def __init__(self, ctx: AgentContext) -> None:
         self.ctx = ctx
-        self.purging: set[str] = set()  # read by open: the purge wins over an opening in progress
+        # read by open: the purge wins over an opening in progress. An id is added once its purge has
+        # started and stays (also after it finished), so an opening that was mid-way cannot go on.
+        self.purging: set[str] = set()
 
     def __call__(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str,
                  due_at: datetime | None) -> dict[str, Any]:
         with _lock:
-            self.purging.add(delivery_id)
             try:
                 return self._purge(delivery_id, trigger, reason, requested_by, due_at)
             except RetentionAgentError:
@@ -53,14 +54,13 @@ class Purger:
                 log.exception("purge of %s failed", delivery_id)
                 raise PurgeFailedError(delivery=delivery_id, step=self._current_step(delivery_id),
                                        problem=type(exc).__name__) from exc
-            finally:
-                self.purging.discard(delivery_id)
 
     # ---- the state machine ---------------------------------------------------------------------------
 
     def _purge(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
                due_at: datetime | None) -> dict[str, Any]:
         record = self._start(delivery_id, trigger, reason, requested_by, due_at)
+        self.purging.add(delivery_id)  # started (nothing destroyed yet): from now on the purge wins
         if record["finished_at"]:
             return self._result(delivery_id)
         steps: dict[str, Any] = json.loads(record["steps"])
@@ -90,17 +90,18 @@ class Purger:
             delivery = get_delivery(self.ctx.store, delivery_id)
             if delivery["state"] not in LIVE_STATES:
                 raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
-            if delivery["state"] == "held" and trigger != "early":
+            if delivery["state"] == "held" and trigger != "early" and _hold_blocks(delivery, self.ctx.clock.now()):
                 raise DeliveryStateError(delivery=delivery_id, state="held")
             now = utc_iso(self.ctx.clock.now())
+            stored = _stored_reason(trigger, reason)
             self.ctx.store.conn.execute(
                 "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
                 "VALUES (?, ?, ?, ?, ?, ?, '{}')",
-                (delivery_id, trigger, reason, requested_by, utc_iso(due_at) if due_at else None, now))
+                (delivery_id, trigger, stored, requested_by, utc_iso(due_at) if due_at else None, now))
             self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purging' WHERE id = ?", (delivery_id,))
+            code, digest = _reason_facts(trigger, stored)
             self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
-                                  {"trigger": trigger, "reason": reason if trigger != "early" else "early",
-                                   "reason_sha256": note_digest(reason) if trigger == "early" else ""})
+                                  {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
         fault_point("purge.after-start")
         return dict(self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,)) or {})
 
@@ -137,7 +138,12 @@ class Purger:
             with self.ctx.store.transaction():
                 self.ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
                                             (utc_iso(self.ctx.clock.now()), row["id"]))
-        return f"wiped {len(rows)}"
+        # a copy an opening was still writing when the purge began is not recorded yet: wipe it by its name
+        # (the same pattern the verification looks for)
+        untracked = [p for p in self.ctx.home.workspace.rglob(f"{delivery['id']}-*") if p.is_file()]
+        for path in untracked:
+            workspace.wipe(path)
+        return f"wiped {len(rows) + len(untracked)}"
 
     def _delete_rows(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Keep counts in the tombstone, then delete what described the content (notes, reasons)."""
@@ -211,9 +217,10 @@ class Purger:
         seq = int(steps["audit_seq"])
         entry = self.ctx.audit.entry_bytes(seq)
         purged_at = json.loads(entry)["time"]
-        note = self.ctx.audit.checkpoint()
-        size = self.ctx.audit.size
-        leaves = self.ctx.audit.leaf_hashes()[:size]
+        with self.ctx.store.lock:  # checkpoint, size and leaves of one tree: other threads append entries too
+            note = self.ctx.audit.checkpoint()
+            size = self.ctx.audit.size
+            leaves = self.ctx.audit.leaf_hashes()[:size]
         counts = steps.get("counts", {})
         facts = proof.ProofFacts(
             municipality=self.ctx.config.municipality, installation_id=self.ctx.installation_id,
@@ -222,8 +229,8 @@ class Purger:
             ceremony_date=delivery["ceremony_date"], deadline=delivery["deadline"], due_at=record["due_at"],
             purged_at=purged_at, lateness_seconds=_lateness(record, parse_utc(purged_at)),
             trigger=PROOF_TRIGGERS.get(record["trigger"], "due-command"),
-            reason=record["reason"] if record["trigger"] != "early" else "early",
-            reason_sha256=note_digest(record["reason"]) if record["trigger"] == "early" else None,
+            reason=_reason_facts(record["trigger"], record["reason"])[0],
+            reason_sha256=_reason_facts(record["trigger"], record["reason"])[1],
             steps=[{"step": name, "done_at": steps[name]["done_at"], "result": steps[name]["result"]}
                    for name in ("key", "object", "workspace", "rows", "scrub")],
             verification=steps["verification"], key_store_backend=self.ctx.keys.backend_name,
@@ -239,6 +246,29 @@ class Purger:
         json_name, _ = proof.proof_file_names(delivery_id)
         return {"delivery": delivery_id, "purged_at": row.get("finished_at"),
                 "proof": str(self.ctx.home.proofs / json_name), "proof_sha256": row.get("proof_sha256")}
+
+
+FREE_TEXT_TRIGGERS = ("early", "quarantine")  # a person typed the reason: it may hold personal data
+_DIGEST_PREFIX = "sha256:"
+
+
+def _stored_reason(trigger: str, reason: str) -> str:
+    """What the purge record keeps of the reason: a code as is, a person's free text only as its hash."""
+    return _DIGEST_PREFIX + note_digest(reason) if trigger in FREE_TEXT_TRIGGERS else reason
+
+
+def _reason_facts(trigger: str, stored: str) -> tuple[str, str | None]:
+    """``(reason code, SHA-256 of the free text or None)`` for the audit entry and the proof."""
+    if trigger not in FREE_TEXT_TRIGGERS:
+        return stored, None
+    digest = stored.removeprefix(_DIGEST_PREFIX) if stored.startswith(_DIGEST_PREFIX) else note_digest(stored)
+    return trigger, digest or None
+
+
+def _hold_blocks(delivery: dict[str, Any], now: datetime) -> bool:
+    """A hold blocks until the start of its end date (as in ``retention.purge_plan``); none: until released."""
+    until = delivery.get("hold_until")
+    return until is None or now < retention.due_moment(date.fromisoformat(until))
 
 
 def _lateness(record: dict[str, Any], purged_at: datetime) -> int:

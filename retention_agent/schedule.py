@@ -94,6 +94,7 @@ class Schedule:
         self.notifier = notifier
         self.wake_at = wake_at
         self.guard = ClockGuard(timedelta(hours=ctx.config.retention.clock_forward_margin_hours))
+        self.wall_now: datetime | None = None  # the wall clock at the latest check (before ``effective_now``)
         self.reminder_settings = retention.ReminderSettings.from_config(ctx.config.retention)
 
     # ---- the tick ---------------------------------------------------------------------------------------
@@ -108,9 +109,10 @@ class Schedule:
                         plan.deadline.isoformat() if plan.deadline else None,
                         utc_iso(plan.due_at) if plan.due_at else None):
                     store_plan(self.ctx, plan)
+        self._finish_unfinished()
         awaiting = self.awaiting()
         for _row, plan in plans:
-            if plan.is_due and plan.delivery_id not in awaiting:
+            if plan.is_due and plan.delivery_id not in awaiting and not self._due_only_by_memory(plan):
                 self._purge(plan, "schedule", requested_by="agent")
         self._remind([(row, plan) for row, plan in plans if not plan.is_due], now)
         self.ctx.health["last_tick"] = utc_iso(now)
@@ -118,6 +120,7 @@ class Schedule:
 
     def _now_checked(self) -> datetime:
         now, mono = self.ctx.clock.now(), self.ctx.clock.monotonic()
+        self.wall_now = now
         last_seen_text = self.ctx.store.get_meta(LAST_SEEN)
         last_seen = parse_utc(last_seen_text) if last_seen_text else None
         first = self.guard.last_mono is None
@@ -129,6 +132,16 @@ class Schedule:
         effective = retention.effective_now(last_seen, now)
         self.ctx.store.set_meta(LAST_SEEN, utc_iso(effective))
         return effective
+
+    def _due_only_by_memory(self, plan: retention.PurgePlan) -> bool:
+        """Due by the latest time remembered, not by the wall clock now (it went back since).
+
+        Remembering that time keeps a clock set back from un-doing a due purge; but if the remembered time
+        came from a clock that was wrong (a jump ahead, corrected since), purging at the wall clock's due
+        moments would destroy data early. Such a purge waits: for the officer (``--confirm-clock``) or for
+        the wall clock to reach its due moment, whichever comes first.
+        """
+        return plan.due_at is not None and self.wall_now is not None and plan.due_at > self.wall_now
 
     def _record_jump(self, jump: retention.ClockJump, last_seen: datetime, now: datetime) -> None:
         hours = round(abs(jump.delta.total_seconds()) / 3600, 1)
@@ -156,6 +169,18 @@ class Schedule:
             return False
         return True
 
+    def _finish_unfinished(self) -> None:
+        """Finish every purge that stopped half-way (a step failed): the database says it started."""
+        rows = self.ctx.store.query("SELECT delivery_id, trigger, reason, requested_by, due_at FROM purges "
+                                    "WHERE finished_at IS NULL ORDER BY started_at")
+        for row in rows:
+            try:
+                self.purge(row["delivery_id"], trigger=row["trigger"], reason=row["reason"],
+                           requested_by=row["requested_by"],
+                           due_at=parse_utc(row["due_at"]) if row["due_at"] else None)
+            except RetentionAgentError as exc:
+                log.warning("purge of %s still unfinished: %s", row["delivery_id"], exc.error_id)
+
     def run_due(self, requested_by: str, *, confirm_clock: bool) -> dict[str, list[str]]:
         """``purge --due``: everything due now; with ``confirm_clock`` also what waits for confirmation."""
         now = self._now_checked()
@@ -167,10 +192,11 @@ class Schedule:
             plan = plan_for(self.ctx, row, now)
             if not plan.is_due:
                 continue
-            if plan.delivery_id in awaiting and not confirm_clock:
+            jumped = plan.delivery_id in awaiting or self._due_only_by_memory(plan)
+            if jumped and not confirm_clock:
                 waiting.append(plan.delivery_id)
                 continue
-            trigger = "due-command" if plan.delivery_id not in awaiting else "clock-confirmed"
+            trigger = "clock-confirmed" if jumped else "due-command"
             (done if self._purge(plan, trigger, requested_by) else failed).append(plan.delivery_id)
         if confirm_clock:
             self._set_awaiting(set())
@@ -211,5 +237,8 @@ class Schedule:
 
     def _arm_timer(self, plans: list[tuple[dict[str, Any], retention.PurgePlan]], now: datetime) -> None:
         upcoming = [p.due_at for _, p in plans if p.due_at and p.due_at > now and not p.blocked_by_hold]
+        # a hold that ends after the deadline makes the purge due the moment it ends
+        upcoming += [p.hold_ends_at for _, p in plans if p.blocked_by_hold and p.hold_ends_at
+                     and p.hold_ends_at > now and p.due_at and p.due_at <= p.hold_ends_at]
         if self.wake_at and upcoming:
             self.wake_at(min(upcoming))

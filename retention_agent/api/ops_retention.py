@@ -9,7 +9,7 @@ from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import get_live
-from retention_agent.errors import ReasonRequiredError, UsageError
+from retention_agent.errors import ReasonRequiredError, RetentionAgentError, UsageError
 from retention_agent.purge import Purger
 from retention_agent.schedule import Schedule
 
@@ -30,9 +30,15 @@ def _delivery_ids(args: dict[str, Any]) -> list[str]:
 
 
 def _ceremony_action(ctx: AgentContext, args: dict[str, Any]) -> str:
-    """Moving a deadline later keeps data longer: only the officer may, with a reason (nr. 41)."""
-    day = ceremonies.parse_user_date(args.get("date"))
-    return "ceremony.extend" if ceremonies.extends_any(ctx, _delivery_ids(args), day) else "ceremony.set"
+    """Moving a deadline later keeps data longer: only the officer may, with a reason (nr. 41).
+
+    Never raises: a bad date or an unknown delivery is reported by the operation itself, after the
+    request was authorised and audited (invariant 5: every request is in the audit log)."""
+    try:
+        day = ceremonies.parse_user_date(args.get("date"))
+        return "ceremony.extend" if ceremonies.extends_any(ctx, _delivery_ids(args), day) else "ceremony.set"
+    except RetentionAgentError:
+        return "ceremony.set"
 
 
 @operation("ceremony.set", action=_ceremony_action)
@@ -72,7 +78,12 @@ def purge_due(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
 
 
 def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
-    row = get_live(ctx.store, arg_str(args, "delivery", max_len=64))
+    """Never raises (see ``_ceremony_action``): an unknown delivery needs ``destroy`` like any early purge,
+    so whoever lacks it learns nothing about which ids exist, and the refusal is audited."""
+    try:
+        row = get_live(ctx.store, arg_str(args, "delivery", max_len=64))
+    except RetentionAgentError:
+        return "purge.early"
     return "purge.quarantined" if row["state"] == "quarantined" else "purge.early"
 
 

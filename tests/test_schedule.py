@@ -1,0 +1,632 @@
+"""The retention schedule (issue 5): the database is the truth of what is due, and purges run on time —
+after downtime, across clock jumps, after a crash in the middle — exactly once.
+
+In process: the real Purger, Notifier and Schedule on a real home, ticked by the test while the injected
+ManualClock moves (``advance`` moves wall and monotonic time together, as time passing; ``set`` moves only
+the wall clock, as someone changing the system clock). End to end: the real agent process, its real CLI,
+and its test-only clock file to travel in time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from retention_agent import ceremonies, retention
+from retention_agent.capabilities import WakeTimer
+from retention_agent.clock import BRUSSELS, ManualClock, parse_utc, start_of_local_day
+from retention_agent.context import AgentContext
+from retention_agent.errors import DeliveryStateError
+from retention_agent.notify import Notifier
+from retention_agent.purge import Purger
+from retention_agent.schedule import AWAITING, Schedule
+from tests.conftest import ME, AgentProcess
+from tests.retention_support import (
+    Agents,
+    ClockFile,
+    Rig,
+    agents_fixture,  # noqa: F401 - the agents fixture
+    api,
+    audit_entries,
+    db_audit,
+    delivery_row,
+    due_moment,
+    entries,
+    grant_me,
+    ingest,
+    ingest_bytes,
+    notifications,
+    proof_doc,
+    proofs_of,
+    reminder_keys,
+    set_ceremony,
+    set_ceremony_api,
+    started_at,
+    state_of,
+    view,
+    wait_for,
+)
+
+SECOND = timedelta(seconds=1)
+DAY = timedelta(days=1)
+
+
+def assert_purged_once(ctx: AgentContext, delivery_id: str) -> dict[str, object]:
+    """Purged, with exactly one proof (JSON, signature, PDF) and one ``delivery.purged`` audit entry."""
+    assert state_of(ctx, delivery_id) == "purged"
+    assert [p.name for p in proofs_of(ctx.home.root, delivery_id)] == [
+        f"{delivery_id}.json", f"{delivery_id}.json.sig", f"{delivery_id}.pdf"]
+    assert len(entries(ctx, "delivery.purged", delivery_id)) == 1
+    assert len(entries(ctx, "purge.started", delivery_id)) == 1
+    assert len(entries(ctx, "proof.written", delivery_id)) == 1
+    doc = proof_doc(ctx.home.root, delivery_id)
+    assert all(doc["verification"].values()), doc["verification"]
+    return doc
+
+
+def assert_not_purged(ctx: AgentContext, delivery_id: str) -> None:
+    assert state_of(ctx, delivery_id) != "purged"
+    assert proofs_of(ctx.home.root, delivery_id) == []
+    assert entries(ctx, "purge.started", delivery_id) == []
+
+
+# ---- ceremonies and deadlines ------------------------------------------------------------------------------
+
+
+def test_a_recorded_ceremony_stores_the_deadline_that_deliveries_shows(ctx: AgentContext) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    rig.tick()
+    before = view(ctx, delivery)
+    assert (before["state"], before["ceremony_date"]) == ("vaulted", None)
+    assert before["deadline"] == "2028-11-02"  # no ceremony: the 24-month maximum from receipt
+
+    changed = set_ceremony(ctx, [delivery], date(2026, 11, 20))
+    assert changed == [{"delivery": delivery, "ceremony_date": "2026-11-20", "deadline": "2026-12-20",
+                        "due_now": False}]
+    shown = view(ctx, delivery)
+    assert (shown["state"], shown["ceremony_date"], shown["deadline"], shown["due_at"]) == (
+        "scheduled", "2026-11-20", "2026-12-20", "2026-12-19T23:00:00Z")
+    [entry] = entries(ctx, "ceremony.set", delivery)
+    assert entry["details"]["old_date"] is None and entry["details"]["new_date"] == "2026-11-20"
+    assert entry["details"]["new_deadline"] == "2026-12-20"
+    rig.tick(2)
+    assert view(ctx, delivery) == shown  # a tick keeps what the ceremony stored
+
+
+@pytest.mark.parametrize(("ceremony", "due"), [
+    (date(2026, 11, 10), "2026-12-09T23:00:00Z"),  # winter time: 00:00 CET
+    (date(2026, 9, 25), "2026-10-24T22:00:00Z"),  # deadline on the day summer time ends: 00:00 is still CEST
+    (date(2026, 9, 26), "2026-10-25T23:00:00Z"),  # the first day of winter time
+    (date(2027, 2, 28), "2027-03-27T23:00:00Z"),  # deadline on the day summer time starts: 00:00 is still CET
+    (date(2027, 3, 1), "2027-03-31T22:00:00Z"),  # summer time: 00:00 CEST
+])
+def test_purged_at_midnight_brussels_on_the_deadline_day_exactly_once(ctx: AgentContext, clock: ManualClock,
+                                                                      ceremony: date, due: str) -> None:
+    clock.set(datetime(2026, 9, 1, 9, 0, tzinfo=UTC))  # before any tick: the start of this home's life
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], ceremony)
+    assert view(ctx, delivery)["due_at"] == due
+    rig.tick()
+
+    rig.advance_to(parse_utc(due) - SECOND)
+    rig.tick(2)
+    assert_not_purged(ctx, delivery)
+
+    rig.advance_to(parse_utc(due))
+    rig.tick()
+    rig.tick()
+    doc = assert_purged_once(ctx, delivery)
+    assert (doc["due_at"], doc["purged_at"], doc["lateness_seconds"]) == (due, due, 0)
+    assert (doc["trigger"], doc["reason"], doc["ceremony_date"]) == ("schedule", "deadline", ceremony.isoformat())
+    assert entries(ctx, "clock.jump") == []
+
+
+def test_after_downtime_a_restarted_agent_purges_at_once_and_records_the_lateness(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    due = due_moment(date(2026, 11, 10))
+    rig.tick()
+
+    # the workstation is off for weeks: the wall clock moves, the next agent process has a fresh monotonic clock
+    clock.set(due + timedelta(days=21, hours=3))
+    restarted = rig.restart()
+    restarted.tick()
+    doc = assert_purged_once(ctx, delivery)
+    assert doc["lateness_seconds"] == (21 * 24 + 3) * 3600
+    assert doc["trigger"] == "schedule"
+    [purged] = entries(ctx, "delivery.purged", delivery)
+    assert purged["details"]["lateness_seconds"] == (21 * 24 + 3) * 3600
+    assert entries(ctx, "clock.jump") == []  # downtime is not a clock jump
+    assert restarted.schedule.awaiting() == set()
+
+
+# ---- clock jumps ---------------------------------------------------------------------------------------------
+
+
+def test_a_forward_jump_while_running_makes_newly_due_purges_wait_for_the_officer(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    later = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    set_ceremony(ctx, [later], date(2027, 6, 1))
+    due = due_moment(date(2026, 11, 10))
+    rig.advance_to(due - DAY)
+    rig.tick()
+
+    clock.set(due + 2 * DAY)  # the wall clock jumps 3 days while the monotonic clock does not move
+    rig.tick(3)
+    assert_not_purged(ctx, delivery)
+    [jump] = entries(ctx, "clock.jump")
+    assert jump["details"] == {"direction": "forward", "hours": 72.0}
+    [waiting] = entries(ctx, "purge.awaiting-clock-confirmation")
+    assert waiting["subject"] == [delivery]
+    assert [n["audience"] for n in notifications(ctx, "clock-jump")] == ["officer"]
+
+    assert rig.schedule.run_due(ME, confirm_clock=False) == {
+        "purged": [], "awaiting_clock_confirmation": [delivery], "failed": []}
+    rig.restart().tick()  # the wait survives a restart: it is in the database, not in memory
+    assert_not_purged(ctx, delivery)
+
+    result = rig.schedule.run_due(ME, confirm_clock=True)
+    assert result == {"purged": [delivery], "awaiting_clock_confirmation": [], "failed": []}
+    doc = assert_purged_once(ctx, delivery)
+    assert doc["trigger"] == "due-command"
+    assert state_of(ctx, later) == "scheduled"  # not due: confirming the clock purges nothing else
+    assert ctx.store.get_meta(AWAITING) == "[]"
+    rig.tick(2)
+    assert_purged_once(ctx, delivery)
+
+
+def test_a_forward_step_within_the_margin_is_time_passing_not_a_jump(ctx: AgentContext,
+                                                                     clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    due = due_moment(date(2026, 11, 10))
+    rig.advance_to(due - timedelta(hours=1))
+    rig.tick()
+    clock.set(due + timedelta(hours=46))  # 47 h: below the 48 h margin
+    rig.tick()
+    assert_purged_once(ctx, delivery)
+    assert entries(ctx, "clock.jump") == []
+
+
+def test_a_backward_jump_is_audited_and_makes_nothing_undue(ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    waiting = ingest(ctx)
+    set_ceremony(ctx, [waiting], date(2026, 11, 10))
+    due = due_moment(date(2026, 11, 10))
+    rig.advance_to(due - DAY)
+    rig.tick()
+    clock.set(due + 3 * DAY)
+    rig.tick()
+    assert rig.schedule.awaiting() == {waiting}
+
+    clock.set(due - 10 * DAY)  # set back, past the due moment
+    rig.tick(2)
+    jumps = [e["details"]["direction"] for e in entries(ctx, "clock.jump")]
+    assert jumps == ["forward", "backward"]
+    assert view(ctx, waiting)["due_at"] == "2026-12-09T23:00:00Z"
+    assert rig.schedule.run_due(ME, confirm_clock=False)["awaiting_clock_confirmation"] == [waiting]
+    assert rig.schedule.run_due(ME, confirm_clock=True)["purged"] == [waiting]
+    assert_purged_once(ctx, waiting)
+
+
+def test_a_clock_set_back_while_the_agent_was_down_is_audited_and_the_due_purge_is_not_forgotten(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    ceremonies.hold(ctx, ME, delivery, "complaint pending", date(2027, 1, 31))
+    due = due_moment(date(2026, 11, 10))
+    rig.advance_to(due + timedelta(hours=2))
+    rig.tick()
+    assert state_of(ctx, delivery) == "held"
+
+    clock.set(due - 5 * DAY)  # set back while the agent was off
+    restarted = rig.restart()
+    restarted.tick()
+    [jump] = entries(ctx, "clock.jump")
+    assert jump["details"]["direction"] == "backward"
+    ceremonies.release(ctx, ME, delivery)
+    restarted.tick()
+    # not forgotten: either purged, or listed for the officer's confirmation
+    result = restarted.schedule.run_due(ME, confirm_clock=False)
+    if state_of(ctx, delivery) != "purged":
+        assert result["awaiting_clock_confirmation"] == [delivery]
+        assert restarted.schedule.run_due(ME, confirm_clock=True)["purged"] == [delivery]
+    assert_purged_once(ctx, delivery)
+
+
+def test_a_corrected_forward_jump_does_not_purge_later_deliveries_before_their_deadline(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    """A clock that was wrong for one tick (a year ahead, then corrected by NTP) must not make every
+    deadline before that wrong date due: data needed for a ceremony would be destroyed weeks early."""
+    rig = Rig.on(ctx)
+    rig.tick()
+    real = clock.now()
+    clock.set(real + timedelta(days=365))
+    rig.tick()
+    clock.set(real + timedelta(minutes=1))
+    rig.tick()
+    assert [e["details"]["direction"] for e in entries(ctx, "clock.jump")] == ["forward", "backward"]
+
+    delivery = ingest(ctx)  # arrives after the correction; its ceremony is next week
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    rig.tick(2)
+    assert_not_purged(ctx, delivery)
+    assert state_of(ctx, delivery) == "scheduled"
+
+    rig.advance_to(due_moment(date(2026, 11, 10)))  # its real deadline: purged then, without anyone acting
+    rig.tick()
+    assert_purged_once(ctx, delivery)
+
+
+# ---- reminders -----------------------------------------------------------------------------------------------
+
+
+def tick_through(rig: Rig, until: datetime, step: timedelta = timedelta(hours=12), ticks: int = 2) -> None:
+    while rig.clock.now() + step <= until:
+        rig.clock.advance(step)
+        rig.tick(ticks)
+
+
+def test_reminders_seven_days_and_one_day_before_fire_once_each(ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    rig.tick()
+    due = due_moment(date(2026, 11, 10))
+    first_seen: dict[int, date] = {}
+    while clock.now() + timedelta(hours=12) < due:
+        clock.advance(timedelta(hours=12))
+        rig.tick(2)
+        for note in notifications(ctx, "purge-soon"):
+            first_seen.setdefault(note["days"], clock.now().astimezone(BRUSSELS).date())
+    soon = notifications(ctx, "purge-soon")
+    assert [(n["audience"], n["days"], n["deadline"]) for n in soon] == [
+        ("staff", 7, "2026-12-10"), ("staff", 1, "2026-12-10")]
+    assert first_seen == {7: date(2026, 12, 3), 1: date(2026, 12, 9)}  # 7 and 1 local days before
+    assert reminder_keys(ctx) == [f"purge-1d:{delivery}:2026-12-10", f"purge-7d:{delivery}:2026-12-10"]
+
+
+def test_no_ceremony_reminders_go_to_staff_after_14_days_and_to_the_officer_after_30(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    received = clock.now()
+    firsts: dict[str, datetime] = {}
+    while clock.now() < received + 35 * DAY:
+        clock.advance(timedelta(hours=12))
+        rig.tick(2)
+        for note in notifications(ctx, "no-ceremony"):
+            firsts.setdefault(note["audience"], clock.now())
+    sent = notifications(ctx, "no-ceremony")
+    assert [(n["audience"], n["delivery"]) for n in sent] == [("staff", delivery), ("officer", delivery)]
+    assert (firsts["staff"] - received).days == 14
+    assert (firsts["officer"] - received).days == 30
+    assert_not_purged(ctx, delivery)
+
+
+def test_a_moved_ceremony_moves_its_purge_and_reminds_afresh(ctx: AgentContext, clock: ManualClock) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    first_due = due_moment(date(2026, 11, 10))
+    tick_through(rig, first_due - 5 * DAY)
+    assert [n["days"] for n in notifications(ctx, "purge-soon")] == [7]
+
+    set_ceremony(ctx, [delivery], date(2026, 11, 24), reason="ceremony postponed by the mayor")
+    [moved] = [e for e in entries(ctx, "ceremony.set", delivery) if e["details"].get("old_date")]
+    assert moved["details"]["old_date"] == "2026-11-10" and moved["details"]["new_date"] == "2026-11-24"
+    assert moved["details"]["extends"] is True
+    assert view(ctx, delivery)["deadline"] == "2026-12-24"
+
+    tick_through(rig, first_due + DAY)
+    assert_not_purged(ctx, delivery)  # the old deadline passes: nothing happens
+    second_due = due_moment(date(2026, 11, 24))
+    tick_through(rig, second_due - SECOND)
+    assert_not_purged(ctx, delivery)
+    soon = notifications(ctx, "purge-soon")
+    assert [(n["days"], n["deadline"]) for n in soon] == [(7, "2026-12-10"), (7, "2026-12-24"), (1, "2026-12-24")]
+    rig.advance_to(second_due)
+    rig.tick(2)
+    doc = assert_purged_once(ctx, delivery)
+    assert (doc["deadline"], doc["ceremony_date"], doc["lateness_seconds"]) == ("2026-12-24", "2026-11-24", 0)
+
+
+# ---- holds, the no-ceremony maximum, crashes -----------------------------------------------------------------
+
+
+def test_a_hold_blocks_the_purge_until_released_and_then_the_next_tick_purges(ctx: AgentContext) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", date(2027, 3, 1))
+    due = due_moment(date(2026, 11, 10))
+    tick_through(rig, due + 10 * DAY)
+    assert state_of(ctx, delivery) == "held"
+    assert_not_purged(ctx, delivery)
+    assert rig.schedule.run_due(ME, confirm_clock=False)["purged"] == []  # purge --due skips it too
+
+    assert ceremonies.release(ctx, ME, delivery)["due_now"] is True
+    rig.tick()
+    doc = assert_purged_once(ctx, delivery)
+    assert doc["lateness_seconds"] >= 9 * 24 * 3600  # the hold kept it past the deadline, and that is shown
+
+
+def test_a_hold_that_ends_lets_the_schedule_purge_without_a_release(ctx: AgentContext) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", date(2026, 12, 20))
+    hold_ends = start_of_local_day(date(2026, 12, 20))  # "until 20 December": the hold ends as that day starts
+    tick_through(rig, hold_ends - SECOND)
+    assert_not_purged(ctx, delivery)
+    rig.advance_to(hold_ends)
+    rig.tick(2)
+    assert_purged_once(ctx, delivery)
+    assert notifications(ctx, "purge-failed") == []
+
+
+def test_without_a_ceremony_a_delivery_is_purged_after_24_months_with_that_reason(ctx: AgentContext) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)  # received 2026-11-02 10:00 Brussels
+    rig.tick()
+    due = datetime(2028, 11, 1, 23, 0, tzinfo=UTC)  # 00:00 Brussels on 2 November 2028
+    rig.advance_to(due - SECOND)
+    rig.tick(2)
+    assert_not_purged(ctx, delivery)
+    rig.advance_to(due)
+    rig.tick(2)
+    doc = assert_purged_once(ctx, delivery)
+    assert (doc["reason"], doc["trigger"], doc["ceremony_date"], doc["deadline"]) == (
+        "no-ceremony-maximum", "schedule", None, "2028-11-02")
+
+
+STEPS = ["_destroy_key", "_erase_object", "_wipe_copies", "_delete_rows", "_scrub", "_verify", "_write_proof"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_in_the_middle_of_a_purge_is_finished_at_restart_with_one_proof(
+        ctx: AgentContext, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 9, 1))  # due already
+
+    def crash(self: Purger, *args: object) -> object:
+        raise OSError(5, "simulated crash")
+
+    monkeypatch.setattr(Purger, step, crash)
+    rig.tick()
+    unfinished = ctx.store.one("SELECT steps, finished_at FROM purges WHERE delivery_id = ?", (delivery,))
+    assert unfinished is not None and unfinished["finished_at"] is None
+    # the state says "purged" only once the purge's audit entry is written, in the same transaction
+    assert state_of(ctx, delivery) == ("purged" if step == "_write_proof" else "purging")
+    assert proofs_of(ctx.home.root, delivery) == []
+    assert [n["delivery"] for n in notifications(ctx, "purge-failed")] == [delivery]
+    monkeypatch.undo()
+
+    restarted = rig.restart()  # a new Purger and resume_unfinished, as at start-up
+    restarted.tick(2)
+    doc = assert_purged_once(ctx, delivery)
+    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "rows", "scrub"]
+    assert not ctx.vault.path(delivery).exists()
+
+
+def test_a_purge_that_failed_midway_is_retried_by_the_next_tick_without_a_restart(
+        ctx: AgentContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 9, 1))
+
+    def unavailable(self: Purger, *args: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Purger, "_scrub", unavailable)
+    rig.tick(2)
+    assert state_of(ctx, delivery) == "purging"
+    monkeypatch.undo()
+    rig.tick()
+    assert_purged_once(ctx, delivery)
+
+
+def test_a_held_delivery_is_refused_by_the_scheduled_purge_path(ctx: AgentContext) -> None:
+    rig = Rig.on(ctx)
+    delivery = ingest(ctx)
+    set_ceremony(ctx, [delivery], date(2026, 9, 1))
+    ceremonies.hold(ctx, ME, delivery, "court order", date(2027, 6, 1))
+    with pytest.raises(DeliveryStateError):
+        rig.purger(delivery, trigger="schedule", reason="deadline", requested_by="agent", due_at=None)
+    assert_not_purged(ctx, delivery)
+
+
+def test_the_wake_timer_is_armed_for_the_next_due_moment_and_for_the_end_of_a_hold(ctx: AgentContext) -> None:
+    """The in-memory timer (APScheduler in the agent) wakes the ticker exactly when the next purge is due,
+    so a running agent is not up to a whole tick interval late; a hold's end counts as such a moment."""
+    armed: list[datetime] = []
+    purger = Purger(ctx)
+    schedule = Schedule(ctx, purger, Notifier(ctx.store, ctx.clock, desktop=False), wake_at=armed.append)
+    soon, later = ingest(ctx), ingest(ctx)
+    set_ceremony(ctx, [soon], date(2026, 11, 10))
+    set_ceremony(ctx, [later], date(2026, 11, 20))
+    schedule.tick()
+    assert armed[-1] == due_moment(date(2026, 11, 10))
+    ceremonies.hold(ctx, ME, soon, "court order", date(2026, 12, 15))
+    schedule.tick()
+    assert armed[-1] == start_of_local_day(date(2026, 12, 15))  # before the other deadline (20 December)
+
+
+def test_the_wake_timer_fires_at_its_moment_even_when_armed_before_it_started() -> None:
+    """The real APScheduler timer: the agent's first tick runs before the timer service starts, and what
+    that tick asks for must not be dropped."""
+    woken = threading.Event()
+    fired: list[float] = []
+    timer = WakeTimer(lambda: (fired.append(time.time()), woken.set()))
+    target = datetime.now(UTC) + timedelta(seconds=0.5)
+    timer.at(target)  # before start, as from the first tick
+    timer.start()
+    try:
+        assert woken.wait(5), "the timer armed before start-up never fired"
+        assert -0.05 <= fired[0] - target.timestamp() < 0.5
+        woken.clear()
+        again = datetime.now(UTC) + timedelta(seconds=0.3)
+        timer.at(again)
+        assert woken.wait(5)
+        assert -0.05 <= fired[1] - again.timestamp() < 0.5
+    finally:
+        timer.stop()
+
+
+# ---- end to end: the real agent process ----------------------------------------------------------------------
+
+
+def _set(agent: AgentProcess, delivery: str, day: date, *extra: str) -> str:
+    done = agent.cli("ceremony", "set", delivery, "--date", day.isoformat(), *extra)
+    return f"{done.returncode}|{done.stdout.decode()}|{done.stderr.decode()}"
+
+
+def test_the_real_agent_purges_a_ceremony_40_days_ago_at_once_and_schedules_a_future_one(
+        agents: Agents, tmp_path: Path) -> None:
+    agent = agents.start()
+    grant_me(agent.home, "import", "modify")
+    past = ingest_bytes(agent.home, b"past ceremony " + tmp_path.name.encode())
+    future = ingest_bytes(agent.home, b"future ceremony " + tmp_path.name.encode())
+    today = datetime.now(BRUSSELS).date()
+    recorded = datetime.now(UTC).replace(microsecond=0)
+    out = _set(agent, past, today - timedelta(days=40))
+    assert out.startswith("0|") and "purge due now" in out, out
+    in_20_days = today + timedelta(days=20)
+    deadline = retention.deadline(in_20_days, retention.VCMP_05_2024)
+    out = _set(agent, future, in_20_days)
+    assert out.startswith("0|") and f"purged on {deadline.isoformat()}" in out, out
+
+    wait_for(lambda: (agent.home / "proofs" / f"{past}.json.sig").exists(), 30, "the proof")
+    assert (started_at(agent.home, past) - recorded).total_seconds() < 5  # due at once: it did not wait a tick
+    listed = {r["id"]: r for r in json.loads(agent.cli("deliveries", "--json").stdout)}
+    assert listed[past]["state"] == "purged"
+    assert (listed[future]["state"], listed[future]["ceremony_date"], listed[future]["deadline"]) == (
+        "scheduled", in_20_days.isoformat(), deadline.isoformat())
+    assert listed[future]["due_at"] == due_moment(in_20_days).strftime("%Y-%m-%dT%H:%M:%SZ")
+    time.sleep(1.5)  # more ticks: the future one stays, the purged one is not purged twice
+    assert delivery_row(agent.home, future)["state"] == "scheduled"
+    assert [e["subject"] for e in audit_entries(agent.home, "delivery.purged")] == [[past]]
+    assert sorted(p.name for p in (agent.home / "proofs").iterdir()) == [
+        f"{past}.json", f"{past}.json.sig", f"{past}.pdf"]
+
+
+def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, tmp_path: Path) -> None:
+    agent = agents.start()
+    grant_me(agent.home, "import", "modify")
+    delivery = ingest_bytes(agent.home, b"moving " + tmp_path.name.encode())
+    today = datetime.now(BRUSSELS).date()
+    first, later, latest = (today + timedelta(days=d) for d in (10, 17, 24))
+    assert _set(agent, delivery, first).startswith("0|")
+
+    no_reason = agent.cli("ceremony", "set", delivery, "--date", later.isoformat())
+    assert no_reason.returncode == 2, no_reason.stderr
+    assert delivery_row(agent.home, delivery)["ceremony_date"] == first.isoformat()
+
+    reason = "ceremony postponed: the hall is closed"
+    assert _set(agent, delivery, later, "--reason", reason).startswith("0|")
+    [extended] = [e for e in audit_entries(agent.home, "ceremony.set") if e["details"].get("old_date")]
+    assert (extended["details"]["old_date"], extended["details"]["new_date"]) == (
+        first.isoformat(), later.isoformat())
+    assert extended["details"]["extends"] is True
+    assert extended["details"]["reason_sha256"] == hashlib.sha256(reason.encode()).hexdigest()
+    assert reason not in json.dumps(audit_entries(agent.home))
+    assert [e["outcome"] for e in audit_entries(agent.home, "ceremony.extend")] == ["granted", "granted"]
+
+    # the officer hands the officer role to someone else and keeps only modify
+    api(agent.home, "staff.add", {"account": "nobody", "name": "Other officer", "roles": ["officer"]})
+    api(agent.home, "staff.add", {"account": ME, "name": "Staff", "roles": ["modify"]})
+    denied = agent.cli("ceremony", "set", delivery, "--date", latest.isoformat(), "--reason", "why not")
+    assert denied.returncode == 3, denied.stderr
+    last = db_audit(agent.home, "ceremony.extend")[-1]
+    assert (last["outcome"], last["actor"], last["subject"]) == ("denied", ME, [delivery])
+    assert delivery_row(agent.home, delivery)["ceremony_date"] == later.isoformat()
+    earlier = agent.cli("ceremony", "set", delivery, "--date", first.isoformat())  # shortening: modify may
+    assert earlier.returncode == 0, earlier.stderr
+    assert delivery_row(agent.home, delivery)["ceremony_date"] == first.isoformat()
+
+
+def test_the_running_agent_purges_when_the_deadline_passes_within_a_tick(agents: Agents, tmp_path: Path) -> None:
+    """Lateness while running: the agent's clock is put 40 h before a deadline (set before start-up), then
+    2 s before it (a step below the 48 h jump margin: time passing, not a jump)."""
+    ceremony = datetime.now(BRUSSELS).date() + timedelta(days=20)
+    due = due_moment(ceremony)
+    clock = ClockFile(tmp_path / "clock-offset")
+    clock.set(due - timedelta(hours=40) - datetime.now(UTC))
+    agent = agents.start(clock.env)
+    grant_me(agent.home, "import", "modify")
+    delivery = ingest_bytes(agent.home, b"running " + tmp_path.name.encode())
+    assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
+    clock.set(due - timedelta(seconds=2) - datetime.now(UTC))
+    wait_for(lambda: (agent.home / "proofs" / f"{delivery}.json.sig").exists(), 20, "the proof")
+    doc = json.loads((agent.home / "proofs" / f"{delivery}.json").read_bytes())
+    assert doc["trigger"] == "schedule" and doc["due_at"] == due.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (started_at(agent.home, delivery) - due).total_seconds() <= 2  # the goal: under 2 s
+    assert doc["lateness_seconds"] <= 10  # purge start + the purge itself (PDF included), on a busy machine
+    assert audit_entries(agent.home, "clock.jump") == []
+
+
+def test_a_clock_jump_seen_by_the_running_agent_waits_for_confirmation(agents: Agents, tmp_path: Path) -> None:
+    clock = ClockFile(tmp_path / "clock-offset")
+    agent = agents.start(clock.env)
+    grant_me(agent.home, "import", "modify")
+    delivery = ingest_bytes(agent.home, b"jump " + tmp_path.name.encode())
+    ceremony = datetime.now(BRUSSELS).date() + timedelta(days=20)
+    assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
+    clock.set(timedelta(days=55))
+    wait_for(lambda: audit_entries(agent.home, "purge.awaiting-clock-confirmation"), 10, "the jump")
+    time.sleep(2)  # a few more ticks: it keeps waiting
+    assert delivery_row(agent.home, delivery)["state"] == "scheduled"
+    assert not (agent.home / "proofs" / f"{delivery}.json").exists()
+    [jump] = audit_entries(agent.home, "clock.jump")
+    assert jump["details"]["direction"] == "forward"
+
+    waiting = agent.cli("purge", "--due", "--json")
+    assert waiting.returncode == 0, waiting.stderr
+    assert json.loads(waiting.stdout)["awaiting_clock_confirmation"] == [delivery]
+    assert delivery_row(agent.home, delivery)["state"] == "scheduled"
+    confirmed = agent.cli("purge", "--due", "--confirm-clock", "--json")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert json.loads(confirmed.stdout)["purged"] == [delivery]
+    doc = json.loads((agent.home / "proofs" / f"{delivery}.json").read_bytes())
+    assert doc["trigger"] == "due-command" and all(doc["verification"].values())
+    assert len(audit_entries(agent.home, "delivery.purged")) == 1
+
+
+def test_after_downtime_the_restarted_agent_purges_within_seconds_without_confirmation(
+        agents: Agents, tmp_path: Path) -> None:
+    clock = ClockFile(tmp_path / "clock-offset")
+    agent = agents.start(clock.env)
+    grant_me(agent.home, "import", "modify")
+    delivery = ingest_bytes(agent.home, b"downtime " + tmp_path.name.encode())
+    ceremony = datetime.now(BRUSSELS).date() + timedelta(days=20)
+    assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
+    due_at = parse_utc(delivery_row(agent.home, delivery)["due_at"])
+    assert agent.stop() == 0
+
+    clock.set(timedelta(days=55))
+    launched = datetime.now(UTC)
+    agent = agents.start(clock.env)
+    wait_for(lambda: (agent.home / "proofs" / f"{delivery}.json.sig").exists(), 30, "the proof")
+    doc = json.loads((agent.home / "proofs" / f"{delivery}.json").read_bytes())
+    agent_launch = launched + timedelta(days=55)
+    assert doc["lateness_seconds"] >= int((agent_launch - due_at).total_seconds()) - 1
+    assert doc["trigger"] == "schedule" and all(doc["verification"].values())
+    assert audit_entries(agent.home, "clock.jump") == []
+    assert audit_entries(agent.home, "purge.awaiting-clock-confirmation") == []
+    assert (started_at(agent.home, delivery) - agent_launch).total_seconds() < 5  # the goal: < 5 s from start-up
