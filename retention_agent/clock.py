@@ -25,25 +25,22 @@ class Clock(Protocol):
         ...
 
 
+def _steady() -> float:
+    """A clock that never jumps and keeps counting while the machine sleeps (Linux CLOCK_BOOTTIME).
+
+    The schedule's clock guard compares wall time with it: with CLOCK_MONOTONIC, which stops during
+    suspend, a laptop closed over a weekend would look like a forward jump of the wall clock.
+    """
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
-        return time.monotonic()
-
-
-class OffsetClock:
-    """The system clock shifted by a fixed offset (used by the test-only clock setting)."""
-
-    def __init__(self, offset: timedelta) -> None:
-        self.offset = offset
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+        return _steady()
 
 
 class ManualClock:

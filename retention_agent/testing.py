@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from retention_agent.clock import SystemClock
 from retention_agent.errors import ConfigError
 
 FAULTS_ENV = "RETENTION_AGENT_FAULTS"
@@ -83,7 +83,7 @@ class FileOffsetClock:
         return datetime.now(UTC) + self._offset()
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return SystemClock().monotonic()
 
 
 def test_clock() -> FileOffsetClock | None:

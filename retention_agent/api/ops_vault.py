@@ -18,12 +18,14 @@ from retention_agent.deliveries import LIVE_STATES, get_live, list_deliveries, p
 from retention_agent.errors import (
     DeliveryStateError,
     FormatVersionError,
+    KeyMissingError,
     PurposeRequiredError,
     UsageError,
     VaultIntegrityError,
 )
 from retention_agent.intake.rules import detect_file_type
 from retention_agent.vault import workspace
+from retention_agent.vault.format import DecryptResult
 from retention_agent.vault.vault import ChunkReader
 
 MAX_NOTE = 200
@@ -79,8 +81,7 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         return
 
     def produce(writer: DataWriter) -> dict[str, Any]:
-        out = _PurgeAware(ctx, delivery["id"], writer)
-        result = ctx.vault.read(delivery["id"], delivery["key_id"], out)  # type: ignore[arg-type]
+        result = _read_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], writer))
         return {"sha256": result.plaintext_sha256, "size": result.plaintext_size}
 
     session.send_stream({"delivery": delivery["id"], "size": delivery["size"]}, produce)
@@ -100,6 +101,16 @@ def _purging(ctx: AgentContext) -> set[str]:
     return getattr(purger, "purging", set())
 
 
+def _read_unless_purged(ctx: AgentContext, delivery: dict[str, Any], out: Any) -> DecryptResult:
+    """Decrypt; a failure caused by a purge that started meanwhile is reported as the purge, not as damage."""
+    try:
+        return ctx.vault.read(delivery["id"], delivery["key_id"], out)
+    except (VaultIntegrityError, KeyMissingError):
+        if delivery["id"] in _purging(ctx):
+            raise DeliveryStateError(delivery=delivery["id"], state="purging") from None
+        raise
+
+
 class _PurgeAware:
     """Passes plaintext on unless a purge of the delivery started meanwhile: the purge wins."""
 
@@ -117,7 +128,7 @@ def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[s
     if delivery["id"] in _purging(ctx):
         raise DeliveryStateError(delivery=delivery["id"], state="purging")
     try:
-        ctx.vault.read(delivery["id"], delivery["key_id"], None)
+        _read_unless_purged(ctx, delivery, None)
     except VaultIntegrityError:
         ctx.audit.append(session.peer.account, "delivery.integrity-failure", "failed", [delivery["id"]])
         ctx.health.setdefault("integrity_failures", []).append(delivery["id"])
@@ -130,7 +141,7 @@ def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], o
     try:
         fd = workspace.create_copy(path)
         with os.fdopen(fd, "wb") as out:
-            ctx.vault.read(delivery["id"], delivery["key_id"], _PurgeAware(ctx, delivery["id"], out))  # type: ignore[arg-type]
+            _read_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], out))
             out.flush()
             os.fsync(out.fileno())
         workspace.grant(path, account, "r")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from retention_agent.api.server import Handler, Session, UnixApiServer, serve_connection
+if TYPE_CHECKING:
+    from retention_agent.api.server import Handler
 
 
 class ApiServer(Protocol):
@@ -16,6 +17,8 @@ class ApiServer(Protocol):
 
 
 def make_server(socket_path: Path, handler: Handler) -> ApiServer:
+    from retention_agent.api.server import Session, UnixApiServer, serve_connection
+
     if sys.platform != "win32":
         return UnixApiServer(socket_path, handler)
     from retention_agent.api.windows_pipe import PipeApiServer, PipeConnection
