@@ -25,7 +25,7 @@ from retention_agent.agent import Agent
 from retention_agent.api.client import Client
 from retention_agent.clock import SystemClock, local_date
 from retention_agent.home import Home
-from retention_agent.i18n import t
+from retention_agent.i18n import t, translate
 from retention_agent.installation import init_home
 from retention_agent.platform_accounts import current_account
 
@@ -81,7 +81,7 @@ def _walk_through(client: Client, home: Home, inbox: Path, me: str) -> None:
     delivery_id = _deliver(client, inbox)
     rows = client.call("deliveries")
     click.echo(t("In the vault: {id} ({size} bytes, state {state}).", id=delivery_id, size=rows[0]["size"],
-                 state=rows[0]["state"]))
+                 state=translate(rows[0]["state"])))
     step(t("3. Opened for a purpose (invite); the opening is logged"))
     sink = io.BytesIO()
     client.download("open", {"delivery": delivery_id, "purpose": "invite", "note": "", "mode": "stdout"}, sink)
@@ -122,8 +122,8 @@ def _deliver(client: Client, inbox: Path) -> str:
     (inbox / "agii-demo.zip").write_bytes(synthetic_delivery())
     try:
         _wait_for(lambda: bool(client.call("deliveries")), 20)
-        click.echo(t("The agent took the file out of the drop folder: {gone}.",
-                     gone=not (inbox / "agii-demo.zip").exists()))
+        _wait_for(lambda: not (inbox / "agii-demo.zip").exists(), 10)
+        click.echo(t("The agent took the file out of the drop folder and removed it there."))
     except TimeoutError:
         data = (inbox / "agii-demo.zip").read_bytes()
         client.upload("ingest", {}, [data])

@@ -11,6 +11,7 @@ from typing import Any
 
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.i18n import translate
+from retention_agent.msgids import N_
 from retention_agent.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,14 @@ MESSAGES = {
 }
 
 
+CODES = {"forward": N_("forward"), "backward": N_("backward")}  # code values shown inside a sentence
+
+
 def render(kind: str, params: dict[str, Any], lang: str | None = None) -> str:
     template = translate(MESSAGES.get(kind, kind), lang)
+    shown = {k: translate(CODES[v], lang) if isinstance(v, str) and v in CODES else v for k, v in params.items()}
     try:
-        return template.format(**params)
+        return template.format(**shown)
     except (KeyError, IndexError, ValueError):
         return template
 
