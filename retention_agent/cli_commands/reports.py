@@ -17,7 +17,13 @@ from typing import Any
 import click
 
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
-from retention_agent.errors import EXIT_INTEGRITY, ReportNotSentError, UsageError
+from retention_agent.errors import (
+    EXIT_INTEGRITY,
+    DocumentInvalidError,
+    ReportNotSentError,
+    SignatureInvalidError,
+    UsageError,
+)
 from retention_agent.i18n import t, translate
 
 
@@ -219,13 +225,17 @@ def _proof_key(data: bytes, file: Path, allowed_signers: Path | None, public_key
         raise UsageError(problem=t("give --allowed-signers FILE or --public-key KEY"), command="proof verify")
     try:
         signers = sshsig.parse_allowed_signers(signers_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeError) as exc:
+        raise UsageError(problem=str(exc)[:200], command="proof verify") from exc
+    try:  # the proof itself is unreadable: a verification failure (exit 4), not a usage error
         identity = str(json.loads(data).get("signer", ""))
     except (ValueError, UnicodeError, AttributeError) as exc:
-        raise UsageError(problem=str(exc)[:200], command="proof verify") from exc
+        raise DocumentInvalidError(file=str(file), kind="proof of deletion",
+                                   finding=t("it is not a readable proof")) from exc
     keys = [s.public_key for s in signers if identity in s.identity.split(",") and s.allows("deletion-proof")]
     if not keys:
-        raise UsageError(problem=t("{identity} is not in {file} for deletion-proof", identity=identity[:128],
-                                   file=signers_file), command="proof verify")
+        raise SignatureInvalidError(file=str(file), finding=t("{identity} is not in {file} for deletion-proof",
+                                                              identity=identity[:128], file=signers_file))
     return keys[0]
 
 
