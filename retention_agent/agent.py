@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,13 @@ from retention_agent.api.transport import make_server
 from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, SystemClock
 from retention_agent.context import AgentContext, log_origin
-from retention_agent.errors import AlreadyRunningError, HomeMissingError, KeyStoreUnavailableError
+from retention_agent.errors import (
+    AlreadyRunningError,
+    DatabaseLockedError,
+    DiskFullError,
+    HomeMissingError,
+    RetentionAgentError,
+)
 from retention_agent.home import PRIVATE_FILE_MODE, Home, check_permissions
 from retention_agent.installation import load_signing_key
 from retention_agent.staff import StaffList
@@ -160,8 +167,17 @@ class Agent:
 def _dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, object]) -> None:
     try:
         handlers.dispatch(ctx, session, op, dict(args))
-    except KeyStoreUnavailableError as exc:
+    except RetentionAgentError as exc:  # e.g. the key store is locked, or the audit log refuses an entry
         session.fail(exc)
+    except sqlite3.OperationalError as exc:  # nothing was committed: say why instead of dropping the line
+        if "full" in str(exc):
+            log.error("request %s refused: the disk that holds the database is full", op[:40])
+            session.fail(DiskFullError(file=str(ctx.home.database)))
+        elif "locked" in str(exc) or "busy" in str(exc):
+            log.error("request %s refused: the database is locked by another program", op[:40])
+            session.fail(DatabaseLockedError(file=str(ctx.home.database)))
+        else:
+            raise
 
 
 def socket_path(home_root: Path) -> Path:

@@ -225,6 +225,12 @@ class VaultIntegrityError(RetentionAgentError):
     hint = "Run 'retention-agent vault verify' and report this as a security incident to the privacy officer."
 
 
+class DatabaseLockedError(RetentionAgentError):
+    error_id = "database-locked"
+    message = "The agent's database {file} is locked by another program; the request was not carried out."
+    hint = "Close the program that holds {file} (a backup tool or an SQLite browser), then try again."
+
+
 class PurposeRequiredError(RetentionAgentError):
     error_id = "purpose-required"
     exit_code = EXIT_USAGE

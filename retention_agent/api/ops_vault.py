@@ -185,23 +185,32 @@ def vault_verify(ctx: AgentContext, session: Session, args: dict[str, Any]) -> N
 
 
 def verify_vault(ctx: AgentContext) -> dict[str, Any]:
-    """Every live object decrypts and matches its hash; report missing, extra, corrupt and key-less ones."""
+    """Every live object decrypts and matches its hash; report missing, extra, corrupt and key-less ones.
+
+    Ingests and purges go on meanwhile: the listing and the rows are one view (taken under the store's lock),
+    an object whose ingest is in progress or whose purge has started is not "extra", and a problem found with
+    a delivery that a purge took meanwhile is not reported (its key and object go on purpose).
+    """
     marks = ",".join("?" * len(LIVE_STATES))
-    rows = ctx.store.query(f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN ({marks})", LIVE_STATES)
-    on_disk = ctx.vault.object_ids()
+    with ctx.store.lock:
+        rows = ctx.store.query(f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN ({marks})", LIVE_STATES)
+        pending = {r["delivery_id"] for r in ctx.store.query("SELECT delivery_id FROM pending_objects")}
+        purging = {r["id"] for r in ctx.store.query("SELECT id FROM deliveries WHERE state = 'purging'")}
+        on_disk = ctx.vault.object_ids()
     problems: dict[str, list[str]] = {"missing": [], "corrupt": [], "keyless": [], "mismatch": []}
     for row in rows:
         problem = _check_object(ctx, row, on_disk)
-        if problem:
+        if problem and _still_live(ctx, row["id"]):
             problems[problem].append(row["id"])
-    # an ingest in progress has its object in place before its delivery row: not "extra" (a crashed one is
-    # removed by recovery at the next start)
-    pending = {r["delivery_id"] for r in ctx.store.query("SELECT delivery_id FROM pending_objects")}
-    extra = sorted(on_disk - {r["id"] for r in rows} - pending)
+    extra = sorted(on_disk - {r["id"] for r in rows} - pending - purging)
     result = {"checked": len(rows), "ok": not any(problems.values()) and not extra, "extra": extra,
               **problems, "at": utc_iso(ctx.clock.now())}
     ctx.health["vault_verified"] = {"at": result["at"], "ok": result["ok"], "checked": len(rows)}
     return result
+
+
+def _still_live(ctx: AgentContext, delivery_id: str) -> bool:
+    return ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)) in LIVE_STATES
 
 
 def _check_object(ctx: AgentContext, row: dict[str, Any], on_disk: set[str]) -> str:

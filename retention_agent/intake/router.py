@@ -20,7 +20,9 @@ from retention_agent.intake.rules import HEAD_BYTES, detect_file_type
 from retention_agent.vault.vault import ChunkReader
 
 AGII_FILE_TYPES = frozenset({"xlsx-encrypted", "xlsx", "zip", "7z", "pdf"})
-MAX_MAIL_FILE = 200 * 1024 * 1024
+MAX_MAIL_FILE = 32 * 1024 * 1024
+"""A mail file is opened in memory up to this size (mail servers refuse larger messages: 25-35 MB); a larger
+one is vaulted whole, as quarantined, so the agent's memory stays bounded whatever is dropped."""
 _HEAD = HEAD_BYTES  # enough to find an encrypted workbook's OLE directory
 MAIL_FILE_CHANNELS = ("folder", "zivver")  # the mailbox unpacks its own messages
 
@@ -52,9 +54,12 @@ class Router:
 
     def _mail_file(self, stream: BinaryIO, *, channel: str, source: str) -> DeliverResult:
         data = stream.read(MAX_MAIL_FILE + 1)
+        if len(data) > MAX_MAIL_FILE:  # too large to open in memory: the whole file, as it is, quarantined
+            rest = iter(lambda: stream.read(1 << 20), b"")
+            whole = cast(BinaryIO, io.BufferedReader(ChunkReader(itertools.chain([data], rest)), 1 << 20))
+            del data
+            return self._one(whole, channel=channel, source=source, quarantine=True)
         try:
-            if len(data) > MAX_MAIL_FILE:
-                raise MailFileError("too large")
             parts = attachments(data, MAX_MAIL_FILE)
         except MailFileError:
             return self._one(io.BytesIO(data), channel=channel, source=source, quarantine=True)
