@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retention_agent import merkle, proof, proof_pdf, retention
+from retention_agent import merkle, proof, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
@@ -204,6 +204,8 @@ class Purger:
         folder = self.ctx.home.proofs
         write_private(folder / json_name, data)
         write_private(folder / sig_name, signature.encode())
+        from retention_agent import proof_pdf  # imported when needed: fpdf costs the idle agent 30 MB
+
         write_private(folder / f"{delivery['id']}.pdf", proof_pdf.render_certificate(doc))
         fault_point("purge.after-proof")
         with self.ctx.store.transaction():

@@ -23,7 +23,6 @@ from retention_agent.reports import outbox
 from retention_agent.reports.build import build_report
 from retention_agent.reports.format import NAMESPACE, report_bytes
 from retention_agent.reports.period import Kind, Period, last_complete, months_from
-from retention_agent.reports.render import render_html, render_pdf
 
 FORMATS = ("json", "html", "pdf")
 _lock = threading.Lock()  # one report at a time: each continues from the previous one
@@ -78,6 +77,8 @@ def _write(ctx: AgentContext, period: Period, now: datetime, actor: str) -> dict
              "pdf": f"report-{name}.pdf"}
     write_private(folder / files["json"], data)
     write_private(folder / files["sig"], signature.encode("ascii"))
+    from retention_agent.reports.render import render_html, render_pdf  # fpdf costs the idle agent 30 MB
+
     write_private(folder / files["html"], render_html(doc, lang).encode("utf-8"))
     write_private(folder / files["pdf"], render_pdf(doc, lang))
     digest = hashlib.sha256(data).hexdigest()
