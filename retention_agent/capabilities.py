@@ -17,6 +17,7 @@ from retention_agent.context import AgentContext
 from retention_agent.notify import Notifier
 from retention_agent.purge import Purger, resume_unfinished
 from retention_agent.schedule import Schedule
+from retention_agent.status import note_test_hooks
 from retention_agent.vault import workspace
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
 
     assert isinstance(ticker, Ticker)
     register_operations()
+    note_test_hooks(ctx)  # at start, so even an agent killed before its first tick is on record
     ctx.ingest.recover()
     notifier = Notifier(ctx.store, ctx.clock)
     purger = Purger(ctx)

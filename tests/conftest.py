@@ -133,3 +133,20 @@ def agent(home: Home) -> Iterator[AgentProcess]:
     process = AgentProcess(home.root).start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def require_ssh_keygen() -> None:
+    """Fail, not skip, when a tool the test command installs is missing: a skip would hide a broken setup."""
+    import shutil
+
+    if shutil.which("ssh-keygen") is None:
+        pytest.fail("ssh-keygen is missing: run scripts/test.sh, which installs openssh-client")
+
+
+@pytest.fixture
+def require_systemd_analyze() -> None:
+    import shutil
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: run scripts/test.sh, which installs systemd")

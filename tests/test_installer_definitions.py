@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import plistlib
 import shlex
-import shutil
 import subprocess
 import sys
 import types
@@ -45,7 +44,7 @@ LOCAL_SYSTEM = {"system", "localsystem", "s-1-5-18", "nt authority\\system", ".\
 SCRIPT = Path(sys.executable).with_name("retention-agent")
 ODD_WINDOWS_PYTHON = "C:\\Program Files & <Co>\\Python 3.11\\python.exe"
 
-needs_systemd_analyze = pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="no systemd-analyze")
+needs_systemd_analyze = pytest.mark.usefixtures("require_systemd_analyze")
 
 
 def linux_shared(**changes: object) -> ServiceParams:

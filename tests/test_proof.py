@@ -35,7 +35,7 @@ from retention_agent.errors import (
 )
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen (OpenSSH >= 8.1) not installed")
+needs_ssh_keygen = pytest.mark.usefixtures("require_ssh_keygen")
 
 KEY = SigningKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = SigningKey.from_private_bytes(bytes(range(32, 64)))

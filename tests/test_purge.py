@@ -68,7 +68,7 @@ from tests.retention_support import (
 )
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen (OpenSSH >= 8.1) not installed")
+needs_ssh_keygen = pytest.mark.usefixtures("require_ssh_keygen")
 
 PURGE_POINTS = ["purge.after-start", "purge.after-key", "purge.after-object", "purge.after-workspace",
                 "purge.after-rows", "purge.after-scrub", "purge.after-proof"]

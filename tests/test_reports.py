@@ -129,7 +129,7 @@ def test_report_fields(office: Office) -> None:
         assert stat.S_IMODE((office.home.reports / name).stat().st_mode) == 0o600
 
 
-@pytest.mark.skipif(not SSH_KEYGEN, reason="ssh-keygen is not installed")
+@pytest.mark.usefixtures("require_ssh_keygen")
 def test_ssh_keygen_verifies_the_report(office: Office, tmp_path: Path) -> None:
     october(office)
     folder = tmp_path / "dpo"

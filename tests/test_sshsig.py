@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from retention_agent import crypto, sshsig
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen (OpenSSH >= 8.1) not installed")
+needs_ssh_keygen = pytest.mark.usefixtures("require_ssh_keygen")
 
 IDENTITY = "retention-agent@de-panne"
 NS = sshsig.NAMESPACE_DELETION_PROOF
