@@ -11,7 +11,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 
 from retention_agent import config as configuration
@@ -179,6 +178,3 @@ def _dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, obje
         else:
             raise
 
-
-def socket_path(home_root: Path) -> Path:
-    return Home(home_root).socket
