@@ -30,13 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from retention_agent import merkle
 from retention_agent.api.client import Client
-from retention_agent.audit import ENTRY_VERSION, AuditLog, canonical
+from retention_agent.audit import AuditLog, Record
 from retention_agent.clock import SystemClock, utc_iso
 from retention_agent.context import log_origin
 from retention_agent.home import Home
@@ -109,16 +109,13 @@ def _audit(store: Store, home: Home, count: int, now: datetime) -> None:
     installation = store.get_meta("installation_id") or ""
     audit = AuditLog(store, SystemClock(), load_signing_key(FileKeyStore(home.keys)),
                      log_origin("benchmarkgemeente", installation))
-    frontier, head = audit._load_frontier()
     rng = random.Random(11)
     names = [a for a, _, _ in ACTIONS]
     weights = [w for _, _, w in ACTIONS]
     outcomes = {a: o for a, o, _ in ACTIONS}
-    start_seq = frontier.size + 1
-    batch: list[tuple[int, bytes]] = []
-    with store.transaction():
+
+    def records() -> Iterator[Record]:
         for n in range(count):
-            seq = start_seq + n
             action = rng.choices(names, weights)[0]
             details: dict[str, Any] = {"uid": 1000}
             if action == "delivery.opened":
@@ -127,19 +124,11 @@ def _audit(store: Store, home: Home, count: int, now: datetime) -> None:
             elif action == "delivery.received":
                 details = {"channel": "zivver", "source": "agii", "size": 40000, "sha256": "0" * 64,
                            "quarantined": False}
-            moment = now - SPAN + SPAN * (n / count)
-            entry = canonical({"v": ENTRY_VERSION, "seq": seq, "time": utc_iso(moment),
-                               "actor": "intruder" if outcomes[action] == "denied" else rng.choice(STAFF),
-                               "action": action, "subject": [f"D{rng.randrange(10**6):025d}"],
-                               "outcome": outcomes[action], "details": details, "prev": head})
-            head = hashlib.sha256(entry).hexdigest()
-            frontier.append(merkle.leaf_hash(entry))
-            batch.append((seq, entry))
-            if len(batch) >= 50_000:
-                store.conn.executemany("INSERT INTO audit(seq, entry) VALUES (?, ?)", batch)
-                batch.clear()
-        store.conn.executemany("INSERT INTO audit(seq, entry) VALUES (?, ?)", batch)
-        audit._save_frontier(frontier, head)
+            actor = "intruder" if outcomes[action] == "denied" else rng.choice(STAFF)
+            yield (now - SPAN + SPAN * (n / count), actor, action, outcomes[action],
+                   [f"D{rng.randrange(10**6):025d}"], details)
+
+    audit.append_many(records())
     audit.checkpoint()
 
 

@@ -48,9 +48,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retention_agent import merkle  # noqa: E402
 from retention_agent.api.client import Client  # noqa: E402
-from retention_agent.audit import ENTRY_VERSION, AuditLog, canonical  # noqa: E402
+from retention_agent.audit import AuditLog  # noqa: E402
 from retention_agent.clock import SystemClock, utc_iso  # noqa: E402
 from retention_agent.context import log_origin  # noqa: E402
 from retention_agent.crypto import SigningKey  # noqa: E402
@@ -445,26 +444,11 @@ def bench_audit_append(work: Path, count: int, out: dict[str, Any]) -> None:
 
 
 def fill_audit(store: Store, signing_key: SigningKey, origin: str, count: int) -> AuditLog:
-    """Real canonical, hash-chained entries with the Merkle frontier saved as ``AuditLog.append`` saves it."""
+    """Real canonical, hash-chained entries in the Merkle frontier, written as the agent writes them."""
     audit = AuditLog(store, SystemClock(), signing_key, origin)
-    frontier, head = audit._load_frontier()
-    start = frontier.size + 1
     moment = datetime(2025, 1, 1, tzinfo=UTC)
-    batch: list[tuple[int, bytes]] = []
-    with store.transaction():
-        for n in range(count):
-            seq = start + n
-            entry = canonical({"v": ENTRY_VERSION, "seq": seq, "time": utc_iso(moment + timedelta(seconds=n * 60)),
-                               "actor": f"medewerker{n % 8}", "action": "deliveries", "subject": [f"D{n:025d}"],
-                               "outcome": "granted", "details": {"uid": 1000 + n % 8}, "prev": head})
-            head = hashlib.sha256(entry).hexdigest()
-            frontier.append(merkle.leaf_hash(entry))
-            batch.append((seq, entry))
-            if len(batch) >= 50_000:
-                store.conn.executemany("INSERT INTO audit(seq, entry) VALUES (?, ?)", batch)
-                batch.clear()
-        store.conn.executemany("INSERT INTO audit(seq, entry) VALUES (?, ?)", batch)
-        audit._save_frontier(frontier, head)
+    audit.append_many((moment + timedelta(seconds=n * 60), f"medewerker{n % 8}", "deliveries", "granted",
+                       [f"D{n:025d}"], {"uid": 1000 + n % 8}) for n in range(count))
     audit.checkpoint()
     return audit
 

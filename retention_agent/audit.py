@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from retention_agent import checkpoint as notes
@@ -28,6 +29,8 @@ from retention_agent.store import Store
 
 ENTRY_VERSION = 1
 _FRONTIER = "audit.frontier"
+_BATCH = 50_000
+Record = tuple[datetime, str, str, str, Sequence[str], dict[str, Any]]  # time, actor, action, outcome, …
 
 
 def canonical(obj: Any) -> bytes:
@@ -69,27 +72,42 @@ class AuditLog:
 
     def append(self, actor: str, action: str, outcome: str, subject: Sequence[str] = (),
                details: dict[str, Any] | None = None) -> int:
-        """Append one entry, in the caller's transaction if there is one.
+        """Append one entry, in the caller's transaction if there is one."""
+        return self.append_many([(self.clock.now(), actor, action, outcome, subject, details or {})])
+
+    def append_many(self, records: Iterable[Record]) -> int:
+        """Append entries (time, actor, action, outcome, subject, details) in one transaction; returns the
+        last sequence number.
 
         The chain head and Merkle frontier are read from the database inside the transaction, so a caller's
         rollback can never leave an in-memory head ahead of what was committed.
         """
         with self.store.transaction():
             frontier, head = self._load_frontier()
-            seq = frontier.size + 1
-            entry = canonical({
-                "v": ENTRY_VERSION, "seq": seq, "time": utc_iso(self.clock.now()), "actor": actor,
-                "action": action, "subject": list(subject), "outcome": outcome,
-                "details": details or {}, "prev": head,
-            })
-            try:
-                self.store.conn.execute("INSERT INTO audit(seq, entry) VALUES (?, ?)", (seq, entry))
-            except sqlite3.IntegrityError as exc:  # rows were added behind the agent's back
-                raise AuditIntegrityError(finding=f"an entry {seq} exists, but the agent recorded "
-                                                  f"{frontier.size} entries") from exc
-            frontier.append(merkle.leaf_hash(entry))
-            self._save_frontier(frontier, hashlib.sha256(entry).hexdigest())
-        return seq
+            batch: list[tuple[int, bytes]] = []
+            for moment, actor, action, outcome, subject, details in records:
+                seq = frontier.size + 1
+                entry = canonical({
+                    "v": ENTRY_VERSION, "seq": seq, "time": utc_iso(moment), "actor": actor,
+                    "action": action, "subject": list(subject), "outcome": outcome, "details": details,
+                    "prev": head,
+                })
+                batch.append((seq, entry))
+                frontier.append(merkle.leaf_hash(entry))
+                head = hashlib.sha256(entry).hexdigest()
+                if len(batch) >= _BATCH:
+                    self._insert(batch)
+            self._insert(batch)
+            self._save_frontier(frontier, head)
+        return frontier.size
+
+    def _insert(self, batch: list[tuple[int, bytes]]) -> None:
+        try:
+            self.store.conn.executemany("INSERT INTO audit(seq, entry) VALUES (?, ?)", batch)
+        except sqlite3.IntegrityError as exc:  # rows were added behind the agent's back
+            raise AuditIntegrityError(finding=f"an entry {batch[0][0]} exists, but the agent recorded "
+                                              f"{batch[0][0] - 1} entries") from exc
+        batch.clear()
 
     def _load_frontier(self) -> tuple[merkle.CompactRange, str]:
         raw = self.store.get_meta(_FRONTIER)

@@ -92,7 +92,7 @@ class AgentProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"agent exited: {self.output.read_text(errors='replace')}")
-            if _socket_answers(self.home / "agent.sock"):
+            if socket_answers(self.home / "agent.sock"):
                 return self
             time.sleep(0.05)
         raise AssertionError("agent did not start")
@@ -117,7 +117,8 @@ class AgentProcess:
         return self.proc.wait(timeout=timeout)
 
 
-def _socket_answers(path: Path) -> bool:
+def socket_answers(path: Path) -> bool:
+    """Whether something accepts connections on the Unix socket at ``path``."""
     if not path.exists():
         return False
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

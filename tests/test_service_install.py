@@ -32,7 +32,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -65,7 +64,7 @@ from retention_agent.errors import (
 from retention_agent.home import Home
 from retention_agent.installation import init_home
 from tests.accounts import as_account, needs_root
-from tests.conftest import ME, cli
+from tests.conftest import ME, cli, socket_answers
 
 PROJECT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -208,7 +207,7 @@ class FakeSystemd(SystemRunner):
         while time.monotonic() < deadline:
             if self.agent.poll() is not None:
                 raise AssertionError("the agent exited: " + self.output.read_text(errors="replace"))
-            if answers(self.socket):
+            if socket_answers(self.socket):
                 return
             time.sleep(0.05)
         raise AssertionError("the agent did not start: " + self.output.read_text(errors="replace"))
@@ -221,14 +220,6 @@ class FakeSystemd(SystemRunner):
     def systemctl_calls(self) -> list[tuple[str, ...]]:
         return [c for c in self.calls if c[0] == "systemctl"]
 
-
-def answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 # ---- the API, as a client
@@ -356,7 +347,7 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
              "SUDO_GID": str(staff.pw_gid)})
     assert denied.returncode == 3, denied.stderr
     assert f"The account {machine.staff} may not purge.all." in denied.stderr
-    assert answers(home.socket) and machine.home.is_dir() and pwd.getpwnam(machine.account)
+    assert socket_answers(home.socket) and machine.home.is_dir() and pwd.getpwnam(machine.account)
     assert live_count(home, api_caller(home.socket)) == 1
     # with the agent stopped, root counts from the database, as its owner: no root-owned file is left behind
     runner.stop_unit()

@@ -37,7 +37,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -59,7 +58,7 @@ from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
 from retention_agent.proof import verify_proof
 from retention_agent.testing import FAULT_POINTS, FAULTS_ENV, TESTING_ENV
-from tests.conftest import ME, make_home
+from tests.conftest import ME, make_home, socket_answers
 
 POINTS = tuple(p for p in FAULT_POINTS if not p.startswith("mailbox."))  # no IMAP server in this harness
 ROLES = ("officer", "import", "read", "modify", "destroy")
@@ -144,7 +143,7 @@ class _Agent:
         while time.monotonic() < deadline:
             if not self.alive():
                 return False
-            if _socket_answers(self.home / "agent.sock"):
+            if socket_answers(self.home / "agent.sock"):
                 return True
             time.sleep(0.03)
         raise HarnessFailure("the agent did not start in time")
@@ -642,16 +641,6 @@ class _Killer:
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-
-def _socket_answers(path: Path) -> bool:
-    if not path.exists():
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 def default_seed() -> int:
