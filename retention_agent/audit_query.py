@@ -66,7 +66,7 @@ def indexed(store: Store, where: str, first: int, stop: int) -> list[dict[str, A
 
 
 # The action of an entry without parsing it: canonical JSON sorts its keys, and "action" sorts first, so every
-# entry starts with {"action":"<action>", (checked by audit verify, which refuses non-canonical entries).
+# entry starts with {"action":"<action>", (an entry changed by hand breaks the chain: audit verify says so).
 _ACTION = "CAST(substr(entry, 12, instr(substr(entry, 12, 80), '\"') - 1) AS TEXT)"
 _JSON_PATH = re.compile(r"\$(\.[a-z_]+)+")
 

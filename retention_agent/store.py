@@ -147,6 +147,19 @@ class Store:
                         self.conn.execute("ROLLBACK")
                     raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection holding one consistent view of the database (WAL keeps it while others
+        write), for long reads that must neither block the agent nor load everything into memory."""
+        reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                 timeout=10)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the view starts at the first read
+            yield reader
+        finally:
+            reader.close()
+
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self.lock:
             return list(self.db.query(sql, params))

@@ -20,6 +20,7 @@ from retention_agent.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     root,
     verify_consistency,
@@ -327,6 +328,33 @@ def test_compact_range_restores_and_continues(n: int, more: int) -> None:
     for leaf in leaves[n:]:
         restored.append(leaf)
     assert restored.root() == ref_mth(leaves)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=700), max_size=5))  # blocks of 256 and loose leaves
+def test_extending_in_parts_equals_appending_one_by_one(parts: list[int]) -> None:
+    leaves = leaves_of(sum(parts))
+    compact, start = CompactRange(), 0
+    for part in parts:
+        compact.extend(leaves[start:start + part])
+        start += part
+        assert compact == compact_of(leaves[:start])
+    assert compact.root() == ref_mth(leaves)
+
+
+def test_extend_refuses_a_bad_hash_and_names_it() -> None:
+    compact = CompactRange()
+    with pytest.raises(ValueError, match="hash 2 must be 32 bytes"):
+        compact.extend([SOME_HASH, SOME_HASH, b"short", SOME_HASH])
+    with pytest.raises(ValueError, match="hash 0 must be 32 bytes"):
+        compact.extend(["0" * 32])  # type: ignore[list-item]
+    assert compact.size == 0
+
+
+def test_leaf_hashes_of_many_entries_equal_leaf_hash_of_each() -> None:
+    entries = [b"", b"\x00", b"entry", bytes(range(256))]
+    assert leaf_hashes(entries) == [leaf_hash(entry) for entry in entries]
+    assert leaf_hashes(iter(entries)) == [leaf_hash(entry) for entry in entries]
 
 
 def test_compact_range_to_hashes_is_a_copy() -> None:
