@@ -344,13 +344,14 @@ def _links_hold(first: int, seqs: list[int], entries: list[bytes], links: list[b
         return False
     tails = [entry.rpartition(_PREV_KEY)[2] for entry in entries]
     heads = [b'%s","seq":%d,' % (link, seq) for link, seq in zip(links, seqs, strict=True)]
-    ones = [1] * count
-    return (all(map(bytes.startswith, tails, heads)) and all(map(bytes.endswith, tails, repeat(b"}")))
-            and all(map(bytes.startswith, entries, repeat(_FIRST_KEY)))
-            and list(map(bytes.count, tails, repeat(b"}"))) == ones
-            and list(map(bytes.count, tails, repeat(b'"seq"'))) == ones
-            and not any(map(bytes.count, tails, repeat(b'"prev"')))
-            and not any(map(bytes.count, tails, repeat(b"\\"))))
+    if not (all(map(bytes.startswith, tails, heads)) and all(map(bytes.endswith, tails, repeat(b"}")))
+            and all(map(bytes.startswith, entries, repeat(_FIRST_KEY)))):
+        return False
+    # Every tail holds at least one "seq" (its head) and one brace (its end); counted over all of them at once,
+    # exactly one each. Each ends with a brace and the next starts with a hash: nothing is counted across two.
+    joined = b"".join(tails)
+    return (joined.count(b"}") == joined.count(b'"seq"') == count
+            and b'"prev"' not in joined and b"\\" not in joined)
 
 
 def as_bytes(stored: object) -> bytes:
