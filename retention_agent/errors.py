@@ -200,6 +200,12 @@ class DeliveryStateError(RetentionAgentError):
     hint = "See 'retention-agent deliveries'."
 
 
+class DeliveryHeldError(RetentionAgentError):
+    error_id = "delivery-held"
+    message = "Delivery {delivery} is under a legal hold until {until}: it is not purged while the hold lasts."
+    hint = "Ask the privacy officer to release the hold first ('retention-agent release DELIVERY')."
+
+
 class SourceRefusedError(RetentionAgentError):
     error_id = "source-refused"
     message = "{file} was not taken: {why}"

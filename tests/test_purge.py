@@ -280,6 +280,28 @@ def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Ag
     assert_completely_purged(agent.home, delivery, [])
 
 
+def test_an_early_purge_does_not_overrule_a_legal_hold(agents: Agents) -> None:
+    agent = agents.start()
+    grant_me(agent.home, "import", "modify", "destroy")
+    delivery = ingest_bytes(agent.home, b"held, then early " + secrets.token_bytes(1000))
+    until = (today() + timedelta(days=90)).isoformat()
+    assert agent.cli("hold", delivery, "--reason", "complaint 2026/18", "--until", until).returncode == 0
+
+    refused = agent.cli("purge", delivery, "--reason", "ceremony cancelled", "--yes")
+    assert refused.returncode == 1, refused.stderr
+    assert f"Delivery {delivery} is under a legal hold until {until}" in refused.stderr.decode()
+    assert "release the hold first" in refused.stderr.decode()
+    assert delivery_row(agent.home, delivery)["state"] == "held"
+    assert [(e["outcome"], e["subject"], e["details"]) for e in audit_entries(agent.home, "purge.refused")] == [
+        ("denied", [delivery], {"why": "held"})]
+    assert audit_entries(agent.home, "purge.started") == [] and proofs_of(agent.home, delivery) == []
+
+    assert agent.cli("release", delivery).returncode == 0
+    done = agent.cli("purge", delivery, "--reason", "ceremony cancelled", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert_completely_purged(agent.home, delivery, [])
+
+
 def test_a_quarantined_delivery_is_purged_by_the_officer_and_the_reason_stays_out_of_the_proof(
         agents: Agents) -> None:
     home = Home(agents.home)

@@ -9,7 +9,7 @@ from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import get_live
-from retention_agent.errors import ReasonRequiredError, RetentionAgentError, UsageError
+from retention_agent.errors import DeliveryHeldError, ReasonRequiredError, RetentionAgentError, UsageError
 from retention_agent.purge import Purger
 from retention_agent.schedule import Schedule
 
@@ -95,6 +95,9 @@ def purge_one(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
     if not reason.strip():
         raise ReasonRequiredError()
     row = get_live(ctx.store, delivery_id)
+    if row["state"] == "held":  # a legal hold is the officer's to lift, not the destroy role's to overrule
+        ctx.audit.append(session.peer.account, "purge.refused", "denied", [delivery_id], {"why": "held"})
+        raise DeliveryHeldError(delivery=delivery_id, until=row["hold_until"] or "-")
     trigger = "quarantine" if row["state"] == "quarantined" else "early"
     session.reply(purger_of(ctx)(delivery_id, trigger=trigger, reason=reason, requested_by=session.peer.account,
                                  due_at=None))
