@@ -16,6 +16,7 @@ import pytest
 from retention_agent.agent import single_instance
 from retention_agent.api import protocol
 from retention_agent.api.client import Client
+from retention_agent.api.server import ConnectionSlots
 from retention_agent.errors import ProtocolError, UsageError
 from retention_agent.home import Home
 from tests.conftest import ME, AgentProcess, cli
@@ -179,6 +180,17 @@ def test_a_flood_of_idle_connections_does_not_take_the_agent_down(server: AgentP
     for sock in idle:
         sock.close()
     still_answers(server)
+
+
+def test_connection_slots_are_capped_in_all_and_for_each_account() -> None:
+    slots = ConnectionSlots(total=3, per_account=2)
+    assert slots.take(1000) and slots.take(1000)
+    assert not slots.take(1000)  # this account's share is used up
+    assert slots.take(1001)  # another account still gets in
+    assert not slots.take(1002)  # and now every slot is taken
+    slots.give_back(1000)
+    assert slots.take(1002)
+    assert not slots.take(1000)
 
 
 def test_a_second_agent_on_the_same_home_exits_with_a_clear_message(server: AgentProcess) -> None:

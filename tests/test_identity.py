@@ -16,10 +16,12 @@ import pytest
 
 from retention_agent.api import protocol
 from retention_agent.api.client import Client
-from retention_agent.errors import EXIT_DENIED, UnknownStaffError
+from retention_agent.api.server import MAX_CONNECTIONS_PER_ACCOUNT
+from retention_agent.errors import EXIT_DENIED, ProtocolError, UnknownStaffError
 from retention_agent.home import Home
 from tests.conftest import ME, AgentProcess
 from tests.helpers_accounts import NEEDS_ROOT, TempAccount, cli_in_process, run_as, shared_agent
+from tests.retention_support import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,36 @@ def call_as(account: TempAccount, server: AgentProcess, op: str, args: dict[str,
 
 
 # ---- a second OS account -----------------------------------------------------------------------------
+
+
+@NEEDS_ROOT
+def test_one_account_holding_its_share_of_connections_does_not_lock_another_out(server: AgentProcess,
+                                                                               account: TempAccount) -> None:
+    path = str(server.home / "agent.sock")
+    held = []
+    try:
+        for _ in range(MAX_CONNECTIONS_PER_ACCOUNT):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(path)
+            held.append(sock)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as extra:
+            extra.connect(path)  # the kernel queues it; the agent then closes it unanswered
+            extra.settimeout(10)
+            assert extra.recv(1) == b""
+        answer = call_as(account, server, "whoami")  # another account is still served (and refused: not on the list)
+        assert answer["error_id"] == "access-denied"
+    finally:
+        for sock in held:
+            sock.close()
+    wait_for(lambda: whoami_answers(server), 10, "the slots to come back once the connections closed")
+
+
+def whoami_answers(server: AgentProcess) -> bool:
+    try:
+        with officer(server) as client:
+            return bool(client.call("whoami")["account"] == ME)
+    except ProtocolError:  # refused while the closed connections still held their slots
+        return False
 
 
 @pytest.mark.root

@@ -20,6 +20,7 @@ from retention_agent.errors import ProtocolError, RetentionAgentError
 
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 32
+MAX_CONNECTIONS_PER_ACCOUNT = 8  # so that no one account can hold every slot and lock the others out
 IDLE_TIMEOUT_S = 300.0
 
 
@@ -76,13 +77,36 @@ class DataWriter:
 Handler = Callable[[Session, str, dict[str, Any]], None]
 
 
+class ConnectionSlots:
+    """How many connections the agent serves at once: so many in all, and so many for each account."""
+
+    def __init__(self, total: int = MAX_CONNECTIONS, per_account: int = MAX_CONNECTIONS_PER_ACCOUNT) -> None:
+        self.total = total
+        self.per_account = per_account
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, uid: int) -> bool:
+        with self._lock:
+            if sum(self._held.values()) >= self.total or self._held.get(uid, 0) >= self.per_account:
+                return False
+            self._held[uid] = self._held.get(uid, 0) + 1
+            return True
+
+    def give_back(self, uid: int) -> None:
+        with self._lock:
+            self._held[uid] -= 1
+            if not self._held[uid]:
+                del self._held[uid]
+
+
 class UnixApiServer:
     def __init__(self, path: Path, handler: Handler) -> None:
         self.path = path
         self.handler = handler
         self._listener: socket.socket | None = None
         self._stopping = threading.Event()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._slots = ConnectionSlots()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -118,22 +142,27 @@ class UnixApiServer:
                     return
                 log.exception("accept failed")
                 continue
-            if not self._slots.acquire(blocking=False):
+            try:
+                peer = peer_of(conn)
+            except OSError:
                 conn.close()
-                log.warning("too many API connections; one refused")
+                log.exception("the identity of an API client could not be read; connection closed")
                 continue
-            threading.Thread(target=self._serve, args=(conn,), name="api-conn", daemon=True).start()
+            if not self._slots.take(peer.uid):
+                conn.close()
+                log.warning("too many API connections (uid %s); one refused", peer.uid)
+                continue
+            threading.Thread(target=self._serve, args=(conn, peer), name="api-conn", daemon=True).start()
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, peer: Peer) -> None:
         try:
             conn.settimeout(IDLE_TIMEOUT_S)
-            session = Session(conn, peer_of(conn))
-            serve_connection(session, self.handler)
+            serve_connection(Session(conn, peer), self.handler)
         except Exception:
             log.exception("API connection failed")
         finally:
             conn.close()
-            self._slots.release()
+            self._slots.give_back(peer.uid)
 
 
 def serve_connection(session: Session, handler: Handler) -> None:
