@@ -207,6 +207,17 @@ def test_the_plaintext_file_backend_of_keyrings_alt_is_refused(tmp_path: Path) -
     assert not (tmp_path / "never-written.cfg").exists()
 
 
+class SomebodysPlaintextKeyring(keyrings.alt.file.PlaintextKeyring):
+    """A plaintext backend under another module's name, as a third-party package could ship one."""
+
+
+def test_a_subclass_of_a_plaintext_backend_is_refused_whatever_its_module(tmp_path: Path) -> None:
+    backend = SomebodysPlaintextKeyring()
+    backend.file_path = str(tmp_path / "never-written.cfg")
+    assert type(backend).__module__ == __name__
+    assert_refused(backend, "readable by anyone who can read the account's files")
+
+
 def test_an_empty_chainer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keyring.backend, "_limit", lambda _backend: False)  # keyring's own backend filter
     chainer = keyring.backends.chainer.ChainerBackend()
@@ -216,7 +227,7 @@ def test_an_empty_chainer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_chainer_over_a_plaintext_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keyring.backend, "_limit",
-                        lambda backend: isinstance(backend, keyrings.alt.file.PlaintextKeyring))
+                        lambda backend: type(backend) is keyrings.alt.file.PlaintextKeyring)
     chainer = keyring.backends.chainer.ChainerBackend()
     assert [type(b).__name__ for b in chainer.backends] == ["PlaintextKeyring"]
     assert_refused(chainer, "readable by anyone")

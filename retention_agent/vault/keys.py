@@ -127,25 +127,28 @@ def backend_description(backend: keyring.backend.KeyringBackend) -> str:
 
 def check_backend(backend: keyring.backend.KeyringBackend) -> None:
     """Refuse backends that would store keys in plaintext, drop them, or fail (FIELD-NOTES: keyring)."""
-    name = backend_description(backend)
-    why = _unsafe_reason(backend, name)
+    why = _unsafe_reason(backend)
     if why:
-        raise KeyStoreRefusedError(backend=name, why=why)
+        raise KeyStoreRefusedError(backend=backend_description(backend), why=why)
 
 
-def _unsafe_reason(backend: keyring.backend.KeyringBackend, name: str) -> str:
-    if name.startswith("keyring.backends.fail."):
-        return "no key store is available on this system"
-    if name.startswith("keyring.backends.null."):
-        return "it throws keys away"
-    if name.startswith("keyrings.alt."):
-        return "it keeps keys in a file readable by anyone who can read the account's files"
-    if name.startswith("keyring.backends.chainer."):
+_UNSAFE = (("keyring.backends.fail.", "no key store is available on this system"),
+           ("keyring.backends.null.", "it throws keys away"),
+           ("keyrings.alt.", "it keeps keys in a file readable by anyone who can read the account's files"))
+
+
+def _unsafe_reason(backend: keyring.backend.KeyringBackend) -> str:
+    # Every class the backend is made of counts: a subclass of a plaintext backend, defined elsewhere, is one.
+    lineage = [f"{cls.__module__}." for cls in type(backend).__mro__]
+    for prefix, why in _UNSAFE:
+        if any(module.startswith(prefix) for module in lineage):
+            return why
+    if any(module.startswith("keyring.backends.chainer.") for module in lineage):
         children = getattr(backend, "backends", [])
         if not children:
             return "no key store is available on this system"
         for child in children:
-            reason = _unsafe_reason(child, backend_description(child))
+            reason = _unsafe_reason(child)
             if reason:
                 return reason
     return ""
