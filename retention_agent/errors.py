@@ -33,11 +33,12 @@ class RetentionAgentError(Exception):
     def render(self, lang: str = "nl") -> str:
         from retention_agent.i18n import translate
 
-        text = translate(self.message, lang).format_map(_Lenient(self.params))
+        params = _Lenient(self.params)
+        if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
+            params["state"] = translate(params["state"], lang)
+        text = translate(self.message, lang).format_map(params)
         if self.hint:
-            text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(
-                _Lenient(self.params)
-            )
+            text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(params)
         return text
 
     def to_wire(self) -> dict[str, Any]:

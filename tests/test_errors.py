@@ -88,3 +88,12 @@ def test_a_missing_parameter_is_visible_not_a_crash() -> None:
 
 def test_unknown_ids_map_to_the_generic_error() -> None:
     assert by_id("no-such-error") is RetentionAgentError
+
+
+def test_a_delivery_state_in_a_message_is_a_word_of_the_language() -> None:
+    from retention_agent.errors import DeliveryStateError
+
+    error = DeliveryStateError(delivery="01JD5Z8K3Q4W7E2R9T6YABCDEF", state="held")
+    assert "heeft de status juridisch geblokkeerd;" in error.render("nl")
+    assert "is held;" in error.render("en")
+    assert error.to_wire()["params"]["state"] == "held"  # the wire keeps the code; each client says it its way

@@ -81,7 +81,7 @@ def release(state: State, delivery: str) -> None:
     Example: retention-agent release 01JD5Z8K3Q4W7E2R9T6Y
     """
     result = state.call("release", {"delivery": delivery})
-    click.echo(t("{delivery} released ({state}).", **result))
+    click.echo(t("{delivery} released ({state}).", delivery=result["delivery"], state=t(result["state"])))
 
 
 @main.command()
