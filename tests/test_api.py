@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import signal
 import socket
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,6 +130,42 @@ def test_a_client_that_disconnects_mid_frame(server: AgentProcess, cut: int) -> 
         answers = replies(sock)
     assert all(a["ok"] is False for a in answers)
     still_answers(server)
+
+
+DATA_STREAMS: dict[str, tuple[bytes, bytes | str]] = {  # what arrives after "send", and what it reads as
+    "frames of any size": (b"".join(frame(b"D", p) for p in (b"ab", b"", b"c" * 300_000, b"d")) + frame(b"E", b""),
+                           b"ab" + b"c" * 300_000 + b"d"),
+    "nothing": (frame(b"E", b""), b""),
+    "bytes after the end": (frame(b"D", b"x") + frame(b"E", b"") + frame(b"D", b"never read"), b"x"),
+    "cut inside a frame": (frame(b"D", b"x" * 1000)[:500], "connection closed in the middle of a frame"),
+    "cut inside a header": (frame(b"D", b"x") + b"D\x00", "connection closed in the middle of a frame"),
+    "a request instead of data": (frame(b"D", b"x") + request({"v": 1}), "expected data"),
+    "oversize frame": (b"D" + struct.pack(">I", protocol.MAX_FRAME + 1), "frame too large"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_STREAMS))
+def test_a_data_stream_reads_as_its_bytes_or_fails_as_a_protocol_violation(name: str) -> None:
+    """The agent's side of an upload (``Session.receive_stream``), over a real socket pair."""
+    sent, expected = DATA_STREAMS[name]
+    left, right = socket.socketpair()
+
+    def send() -> None:  # more than the socket's buffer holds: sent while the stream is read
+        with contextlib.suppress(OSError):
+            left.sendall(sent)
+            left.shutdown(socket.SHUT_WR)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    with left, right:
+        stream = io.BufferedReader(protocol.DataReader(right), protocol.DATA_CHUNK)
+        if isinstance(expected, bytes):
+            assert stream.read() == expected
+        else:
+            with pytest.raises(protocol.ProtocolViolation, match=expected):
+                stream.read()
+        right.shutdown(socket.SHUT_RD)
+        sender.join(timeout=10)
 
 
 def test_a_client_that_vanishes_before_reading_its_answer(server: AgentProcess) -> None:

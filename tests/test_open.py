@@ -30,11 +30,13 @@ from retention_agent.cli import State
 from retention_agent.cli_commands.vault import _download_to
 from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext
-from retention_agent.errors import ProtocolError, PurposeRequiredError
+from retention_agent.errors import ProtocolError, PurposeRequiredError, VaultIntegrityError
 from retention_agent.home import Home
 from retention_agent.testing import CLOCK_ENV
 from retention_agent.vault import ingest as ingest_module
+from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.conftest import ME, AgentProcess
+from tests.report_support import FakeSession
 from tests.vault_support import (
     Accounts,
     accounts_fixture,  # noqa: F401 - the fixture `accounts`
@@ -119,7 +121,7 @@ def test_a_purpose_is_required_and_checked_by_the_agent(staff: AgentProcess, tmp
 def test_each_mode_releases_the_exact_bytes_and_every_opening_is_audited_with_a_note_hash(
         staff: AgentProcess, tmp_path: Path) -> None:
     home = Home(staff.home)
-    data = bytes(range(256)) * 1000 + secrets.token_bytes(4097)  # several 64 KiB chunks, every byte value
+    data = bytes(range(256)) * 1000 + secrets.token_bytes(4097)  # several vault chunks, every byte value
     delivery = put(staff, tmp_path / "in", data)
     empty = put(staff, tmp_path / "in", b"", name="leeg.xlsx")
     out = tmp_path / "uit"
@@ -213,7 +215,7 @@ def _flip_last_byte(path: Path) -> None:
 def test_a_damaged_object_exits_4_naming_the_delivery_and_releases_not_one_byte(staff: AgentProcess,
                                                                                 tmp_path: Path) -> None:
     home = Home(staff.home)
-    delivery = put(staff, tmp_path / "in", secrets.token_bytes(1024 * 1024))  # 16 chunks; damage the last
+    delivery = put(staff, tmp_path / "in", secrets.token_bytes(1024 * 1024))  # several chunks; damage the last
     _flip_last_byte(home.objects / f"{delivery}.rav")
     out = tmp_path / "uit"
     out.mkdir()
@@ -231,6 +233,28 @@ def test_a_damaged_object_exits_4_naming_the_delivery_and_releases_not_one_byte(
     entries = audit_entries(staff)
     assert [e["subject"] for e in entries if e["action"] == "delivery.integrity-failure"] == [[delivery]] * 3
     assert [e for e in entries if e["action"] == "delivery.opened"] == []
+
+
+def test_stdout_sends_the_recorded_hash_and_refuses_an_authentic_object_of_another_size(ctx: AgentContext) -> None:
+    """In process: the second pass is not hashed again, so the trailer carries the recorded SHA-256; the first
+    pass also checks the size the database records, and a mismatch releases nothing."""
+    data = secrets.token_bytes(3 * DEFAULT_CHUNK_SIZE + 5)
+    delivery = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
+                                  actor=ME).delivery_id
+    args = {"delivery": delivery, "purpose": "invite", "note": "", "mode": "stdout"}
+
+    served = FakeSession(ME)
+    ops_vault.open_delivery(ctx, served, args)  # type: ignore[arg-type]
+    assert served.streamed == data
+    assert served.replies[-1]["trailer"] == {"sha256": sha(data), "size": len(data)}
+
+    with ctx.store.transaction():
+        ctx.store.conn.execute("UPDATE deliveries SET size = size - 1 WHERE id = ?", (delivery,))
+    refused = FakeSession(ME)
+    with pytest.raises(VaultIntegrityError):
+        ops_vault.open_delivery(ctx, refused, args)  # type: ignore[arg-type]
+    assert (refused.streamed, refused.replies) == (b"", [])
+    assert [e["subject"] for e in ctx.audit.entries() if e["action"] == "delivery.integrity-failure"] == [[delivery]]
 
 
 def test_vault_verify_reports_corrupt_missing_keyless_and_extra_objects_all_at_once(staff: AgentProcess,

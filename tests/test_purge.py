@@ -48,6 +48,7 @@ from retention_agent.proof import verify_proof
 from retention_agent.purge import Purger
 from retention_agent.testing import FAULTS_ENV
 from retention_agent.vault import workspace
+from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import ME, make_home
 from tests.retention_support import (
@@ -351,7 +352,7 @@ class PurgeOnFirstWrite:
 def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(ctx: AgentContext) -> None:
     purger = Purger(ctx)
     ctx.components["purger"] = purger  # what the opening consults, as in the running agent
-    content = secrets.token_bytes(5 * 64 * 1024 + 100)  # several vault chunks
+    content = secrets.token_bytes(5 * DEFAULT_CHUNK_SIZE + 100)  # several vault chunks
     delivery = ingest(ctx, content)
     key_id = str(ctx.store.scalar("SELECT key_id FROM deliveries WHERE id = ?", (delivery,)))
     sink = PurgeOnFirstWrite(ctx, purger, delivery)
@@ -361,7 +362,7 @@ def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(c
     # reported to the owner of ops_vault) rather than "purging". Either way it ends, and nothing more leaks.
     with pytest.raises((DeliveryStateError, VaultIntegrityError)):
         ctx.vault.read(delivery, key_id, _PurgeAware(ctx, delivery, sink))  # type: ignore[arg-type]
-    assert sink.received == [64 * 1024]  # not one byte after the purge began
+    assert sink.received == [DEFAULT_CHUNK_SIZE]  # not one byte after the purge began
     assert sink.purge_result is not None and sink.purge_result["purged_at"]
     doc = json.loads((ctx.home.proofs / f"{delivery}.json").read_bytes())
     assert all(doc["verification"].values())

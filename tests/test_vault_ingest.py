@@ -28,6 +28,7 @@ from retention_agent.cli_commands.vault import _download_to, ingest_one
 from retention_agent.errors import RetentionAgentError, SourceRefusedError
 from retention_agent.home import Home
 from retention_agent.testing import FAULTS_ENV
+from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.conftest import AgentProcess
 from tests.vault_support import (
     Accounts,
@@ -253,7 +254,8 @@ def test_no_plaintext_reaches_any_file_of_the_home(importer: AgentProcess, tmp_p
     small = inbox / f"{canaries[3].decode()}.xlsx"  # names may be personal data too
     small.write_bytes(b"naam;adres\n" + canaries[0] + b";Dorpsstraat 1\n")
     large = bytearray(secrets.token_bytes(1024 * 1024))
-    large[65536 - 8:65536 - 8 + len(canaries[1])] = canaries[1]  # across the first chunk boundary
+    boundary = DEFAULT_CHUNK_SIZE - 8
+    large[boundary:boundary + len(canaries[1])] = canaries[1]  # across the first chunk boundary
     (inbox / "groot.zip").write_bytes(bytes(large))
     (inbox / "tekst.csv").write_bytes((canaries[2] + b"\n") * 1000)
     refused = inbox / f"link-{canaries[3].decode()}.xlsx"

@@ -73,8 +73,7 @@ class Client:
         header = _result(first)
         if not first.get("stream"):
             return header, None
-        for chunk in protocol.read_data(sock):
-            sink.write(chunk)
+        _copy(protocol.DataReader(sock), sink)
         return header, _result(self._read(sock))
 
     def _read(self, sock: socket.socket) -> dict[str, Any]:
@@ -82,6 +81,13 @@ class Client:
             return protocol.read_json(sock)
         except (protocol.ConnectionClosed, protocol.ProtocolViolation, OSError) as exc:
             raise ProtocolError(problem="the agent closed the connection") from exc
+
+
+def _copy(stream: protocol.DataReader, sink: BinaryIO) -> None:
+    """Copy a data stream to ``sink`` through one reused buffer (nothing allocated per frame)."""
+    buffer = memoryview(bytearray(protocol.DATA_CHUNK))
+    while count := stream.readinto(buffer):
+        sink.write(buffer[:count])
 
 
 def _connect_unix(path: Path) -> socket.socket:

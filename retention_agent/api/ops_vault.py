@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.protocol import DATA_CHUNK
 from retention_agent.api.server import DataWriter, Session
 from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
@@ -25,17 +27,16 @@ from retention_agent.errors import (
 )
 from retention_agent.intake.rules import detect_file_type
 from retention_agent.vault import workspace
-from retention_agent.vault.format import DecryptResult
-from retention_agent.vault.vault import ChunkReader
 
 MAX_NOTE = 200
+T = TypeVar("T")
 
 
 @operation("ingest")
 def ingest(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
     """The client reads the file with its own permissions and streams it; it removes the source itself."""
     session.reply("send")
-    stream = cast(BinaryIO, io.BufferedReader(ChunkReader(session.receive_stream()), 1 << 20))
+    stream = cast(BinaryIO, io.BufferedReader(session.receive_stream(), DATA_CHUNK))
     received = ctx.ingest.receive(stream, channel="manual", source="manual",
                                   quarantine=False, actor=session.peer.account)
     session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
@@ -81,8 +82,10 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         return
 
     def produce(writer: DataWriter) -> dict[str, Any]:
-        result = _read_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], writer))
-        return {"sha256": result.plaintext_sha256, "size": result.plaintext_size}
+        size = _release_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], writer))
+        # The recorded SHA-256, not hashed again: every chunk sent was authenticated as part of this object,
+        # whose plaintext was checked against that hash when it was written (Vault.write).
+        return {"sha256": delivery["sha256"], "size": size}
 
     session.send_stream({"delivery": delivery["id"], "size": delivery["size"]}, produce)
 
@@ -101,10 +104,15 @@ def _purging(ctx: AgentContext) -> set[str]:
     return getattr(purger, "purging", set())
 
 
-def _read_unless_purged(ctx: AgentContext, delivery: dict[str, Any], out: Any) -> DecryptResult:
-    """Decrypt; a failure caused by a purge that started meanwhile is reported as the purge, not as damage."""
+def _release_unless_purged(ctx: AgentContext, delivery: dict[str, Any], out: Any) -> int:
+    """Write the plaintext to ``out``, each chunk once it is authenticated (see :func:`_unless_purged`)."""
+    return _unless_purged(ctx, delivery, lambda: ctx.vault.authenticate(delivery["id"], delivery["key_id"], out))
+
+
+def _unless_purged(ctx: AgentContext, delivery: dict[str, Any], read: Callable[[], T]) -> T:
+    """Read the object; a failure caused by a purge that started meanwhile is reported as the purge, not as damage."""
     try:
-        return ctx.vault.read(delivery["id"], delivery["key_id"], out)
+        return read()
     except (VaultIntegrityError, KeyMissingError):
         if delivery["id"] in _purging(ctx):
             raise DeliveryStateError(delivery=delivery["id"], state="purging") from None
@@ -124,11 +132,18 @@ class _PurgeAware:
 
 
 def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[str, Any]) -> None:
-    """Authenticate the whole object before a single byte of plaintext leaves the vault."""
+    """Authenticate the whole object before a single byte of plaintext leaves the vault.
+
+    Every chunk's tag and the object's end are checked, and its size against the recorded one. Nothing is
+    hashed: under its own key an object authenticates only as the plaintext that was sealed, and that
+    plaintext's SHA-256 was checked against the recorded one when the object was written.
+    """
     if delivery["id"] in _purging(ctx):
         raise DeliveryStateError(delivery=delivery["id"], state="purging")
     try:
-        _read_unless_purged(ctx, delivery, None)
+        size = _unless_purged(ctx, delivery, lambda: ctx.vault.authenticate(delivery["id"], delivery["key_id"]))
+        if size != delivery["size"]:  # authentic, but not what the database describes
+            raise VaultIntegrityError(delivery=delivery["id"])
     except VaultIntegrityError:
         ctx.audit.append(session.peer.account, "delivery.integrity-failure", "failed", [delivery["id"]])
         ctx.health.setdefault("integrity_failures", []).append(delivery["id"])
@@ -141,7 +156,7 @@ def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], o
     try:
         fd = workspace.create_copy(path)
         with os.fdopen(fd, "wb") as out:
-            _read_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], out))
+            _release_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], out))
             out.flush()
             os.fsync(out.fileno())
         workspace.grant(path, account, "r")
@@ -173,7 +188,7 @@ class _Head:
 def _first_bytes(ctx: AgentContext, delivery: dict[str, Any]) -> bytes:
     head = _Head()
     try:
-        ctx.vault.read(delivery["id"], delivery["key_id"], head)  # type: ignore[arg-type]
+        ctx.vault.authenticate(delivery["id"], delivery["key_id"], head)  # type: ignore[arg-type]
     except _HeadComplete:
         pass
     return head.data

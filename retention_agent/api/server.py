@@ -10,7 +10,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,9 @@ class Session:
         protocol.write_frame(self.sock, protocol.END)
         protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": trailer})
 
-    def receive_stream(self) -> Iterator[bytes]:
-        return protocol.read_data(self.sock)
+    def receive_stream(self) -> protocol.DataReader:
+        """The data stream the client sends next, as a readable binary stream."""
+        return protocol.DataReader(self.sock)
 
 
 class DataWriter:
@@ -68,6 +69,9 @@ class DataWriter:
         self.sock = sock
 
     def write(self, data: bytes) -> int:
+        if len(data) <= protocol.DATA_CHUNK:  # a whole vault chunk: sent as it is, not copied
+            protocol.write_frame(self.sock, protocol.DATA, data)
+            return len(data)
         view = memoryview(data)
         for start in range(0, len(view), protocol.DATA_CHUNK):
             protocol.write_frame(self.sock, protocol.DATA, bytes(view[start:start + protocol.DATA_CHUNK]))

@@ -44,6 +44,9 @@ class _FileTransport:
     def recv(self, size: int) -> bytes:
         return bytes(self.handle.read(size) or b"")
 
+    def recv_into(self, buffer: memoryview, nbytes: int) -> int:
+        return int(self.handle.readinto(buffer[:nbytes]) or 0)
+
     def close(self) -> None:
         self.handle.close()
 

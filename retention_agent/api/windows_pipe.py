@@ -37,7 +37,7 @@ def pipe_name(home: Path) -> str:
 
 
 class PipeConnection:
-    """A connected pipe instance with the two methods the protocol needs."""
+    """A connected pipe instance with the methods the protocol needs."""
 
     def __init__(self, handle: int) -> None:
         self.handle = handle
@@ -57,6 +57,11 @@ class PipeConnection:
         if not self._k32.ReadFile(self.handle, buffer, size, ctypes.byref(read), None):
             return b""  # broken pipe: the client went away
         return buffer.raw[: read.value]
+
+    def recv_into(self, buffer: memoryview, nbytes: int) -> int:
+        data = self.recv(nbytes)
+        buffer[: len(data)] = data
+        return len(data)
 
     def peer(self) -> Peer:
         """Impersonate the client just long enough to read the account from its token."""

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import click
 
 from retention_agent.access import OPEN_MODES, PURPOSES
-from retention_agent.api.protocol import ConnectionClosed, ProtocolViolation
+from retention_agent.api.protocol import DATA_CHUNK, ConnectionClosed, ProtocolViolation
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
@@ -25,7 +25,7 @@ from retention_agent.errors import (
 )
 from retention_agent.i18n import current_language, t
 
-READ_BLOCK = 1 << 20
+READ_BLOCK = DATA_CHUNK  # one data frame per block read
 
 
 @main.command()

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from retention_agent import crypto
 
@@ -32,7 +33,10 @@ NONCE_PREFIX_SIZE = 7
 TAG_SIZE = crypto.GCM_TAG_SIZE
 MIN_CHUNK_SIZE = 4 * 1024
 MAX_CHUNK_SIZE = 16 * 1024 * 1024
-DEFAULT_CHUNK_SIZE = 64 * 1024
+# Each object records its own chunk size, so objects written with another default (64 KiB before) stay readable.
+# 128 KiB: half the chunks, and still below the size from which glibc's malloc maps fresh (page-faulting)
+# memory for every chunk; 1 MiB chunks cost more in page faults than they save.
+DEFAULT_CHUNK_SIZE = 128 * 1024
 MAX_CHUNKS = 2**32  # the chunk counter is a u32
 
 _HEADER = struct.Struct(f">{len(MAGIC)}sBBI{KEY_ID_SIZE}s{NONCE_PREFIX_SIZE}s")
@@ -122,6 +126,15 @@ class Header:
         return self.nonce_prefix + _COUNTER.pack(counter) + (_LAST if last else _NOT_LAST)
 
 
+class Digest(Protocol):
+    """What :func:`decrypt` hashes the plaintext with: ``hashlib.sha256()`` or a stand-in that hashes in
+    another thread (it is given each chunk once; a chunk never changes afterwards)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class EncryptResult:
     plaintext_sha256: str
@@ -196,31 +209,50 @@ def encrypt(
     raise ValueError("the plaintext is too large for one vault object (2**32 chunks)")
 
 
-def decrypt(source: BinaryIO, dest: BinaryIO | None, key: bytes) -> DecryptResult:
-    """Decrypt and authenticate one vault object; ``dest=None`` only verifies.
+def decrypt(source: BinaryIO, dest: BinaryIO | None, key: bytes, *, digest: Digest | None = None) -> DecryptResult:
+    """Decrypt and authenticate one vault object; ``dest=None`` only verifies (and hashes).
 
     A chunk reaches ``dest`` only after its tag verified, and the last one only after the end of the
     stream was confirmed. On :class:`ObjectCorrupt` the chunks already written are authentic but the
     object is incomplete or altered: discard ``dest`` (write to a temporary file, keep it on success).
+    ``digest`` replaces the default ``hashlib.sha256()`` (e.g. to hash in another thread).
     """
+    hasher = hashlib.sha256() if digest is None else digest
+    plaintext_size = 0
+    for chunk in _open_chunks(source, key):
+        if dest is not None:
+            dest.write(chunk)
+        hasher.update(chunk)
+        plaintext_size += len(chunk)
+    return DecryptResult(hasher.hexdigest(), plaintext_size)
+
+
+def authenticate(source: BinaryIO, key: bytes, dest: BinaryIO | None = None) -> int:
+    """Like :func:`decrypt` without the SHA-256: checks every chunk's tag and the object's end, writes the
+    plaintext to ``dest`` if given (under the same rules), and returns the plaintext size."""
+    plaintext_size = 0
+    for chunk in _open_chunks(source, key):
+        if dest is not None:
+            dest.write(chunk)
+        plaintext_size += len(chunk)
+    return plaintext_size
+
+
+def _open_chunks(source: BinaryIO, key: bytes) -> Iterator[bytes]:
+    """Yield the authenticated plaintext chunks; the last one only once the end of the stream is confirmed."""
     header = read_header(source)
     cipher = crypto.ChunkCipher(key)
     aad = header.to_bytes()
     sealed_size = header.chunk_size + TAG_SIZE
-    hasher = hashlib.sha256()
-    plaintext_size = 0
     for counter in range(MAX_CHUNKS):
         sealed = _read_exact(source, sealed_size)
         last = len(sealed) < sealed_size
         chunk = _open_chunk(cipher, header.nonce(counter, last=last), sealed, aad)
         if last and source.read(1):
             raise ObjectCorrupt()
-        if dest is not None:
-            dest.write(chunk)
-        hasher.update(chunk)
-        plaintext_size += len(chunk)
+        yield chunk
         if last:
-            return DecryptResult(hasher.hexdigest(), plaintext_size)
+            return
     raise ObjectCorrupt()
 
 

@@ -1,9 +1,10 @@
 """The vault on disk: one encrypted object per delivery, written crash-safely, erased by destroying its key.
 
-An object is written to ``vault/tmp`` first, fsynced, renamed into ``vault/objects`` and the folder fsynced;
-then it is decrypted back and its SHA-256 compared with what was received. Its data key lives only in the
-key store. Overwriting the object at purge is done too, but on SSDs and copy-on-write filesystems that is
-not sanitisation: the erase rests on destroying the key (NIST SP 800-88 cryptographic erase).
+An object is written to ``vault/tmp`` and fsynced, while a second thread reads it back behind the writer,
+decrypting it and comparing its SHA-256 with what was received; only then is it renamed into
+``vault/objects`` and the folder fsynced. Its data key lives only in the key store. Overwriting the object
+at purge is done too, but on SSDs and copy-on-write filesystems that is not sanitisation: the erase rests on
+destroying the key (NIST SP 800-88 cryptographic erase).
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import contextlib
 import errno
 import io
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar, cast
 
 from retention_agent.crypto import new_data_key
 from retention_agent.errors import DiskFullError, FormatVersionError, KeyMissingError, VaultIntegrityError
 from retention_agent.home import PRIVATE_FILE_MODE, Home, fsync_dir
 from retention_agent.vault import format as vault_format
 from retention_agent.vault.keys import KeyStore, data_key_name
+from retention_agent.vault.streams import BackgroundSha256, FileFollower, ReportingWriter
 
 OBJECT_SUFFIX = ".rav"
 _WIPE_BLOCK = 1 << 20
+T = TypeVar("T")
 
 
 class ChunkReader(io.RawIOBase):
@@ -72,13 +76,19 @@ class Vault:
 
     def write(self, stream: BinaryIO, delivery_id: str, key_id: str, key: bytes,
               source_name: str) -> vault_format.EncryptResult:
-        """Encrypt ``stream`` into the vault durably, then read it back to prove it decrypts."""
+        """Encrypt ``stream`` into the vault durably, and prove that the object decrypts back to it.
+
+        The read-back follows the writer through the temporary file in a thread of its own (decrypting and
+        hashing each chunk once it is in the file), so it costs little extra time. The object is renamed into
+        ``vault/objects`` only when it is fsynced AND the read-back reached its end with the SHA-256 and size
+        of the received bytes.
+        """
         temp = self.temp_path(delivery_id)
         try:
-            with _create_private(temp) as out:
-                result = vault_format.encrypt(stream, out, key, bytes.fromhex(key_id))
-                out.flush()
-                os.fsync(out.fileno())
+            written, read_back = _write_and_read_back(stream, temp, key, bytes.fromhex(key_id))
+            if (read_back.plaintext_sha256, read_back.plaintext_size) != (written.plaintext_sha256,
+                                                                           written.plaintext_size):
+                raise VaultIntegrityError(delivery=delivery_id)
             temp.replace(self.path(delivery_id))
             fsync_dir(self.home.objects)
         except OSError as exc:
@@ -87,17 +97,30 @@ class Vault:
             if exc.errno == errno.ENOSPC:
                 raise DiskFullError(file=source_name) from exc
             raise
-        check = self.read(delivery_id, key_id, None)
-        if check.plaintext_sha256 != result.plaintext_sha256:
-            raise VaultIntegrityError(delivery=delivery_id)
-        return result
+        except (vault_format.ObjectCorrupt, vault_format.UnsupportedVersion) as exc:  # from the read-back
+            raise VaultIntegrityError(delivery=delivery_id) from exc
+        return written
 
     def read(self, delivery_id: str, key_id: str, dest: BinaryIO | None) -> vault_format.DecryptResult:
-        """Decrypt and authenticate an object; ``dest=None`` only verifies."""
+        """Decrypt and authenticate an object (hashing it in a second thread); ``dest=None`` only verifies."""
+
+        def decrypt(source: BinaryIO, key: bytes) -> vault_format.DecryptResult:
+            with BackgroundSha256() as digest:
+                return vault_format.decrypt(source, dest, key, digest=digest)
+
+        return self._with_object(delivery_id, key_id, decrypt)
+
+    def authenticate(self, delivery_id: str, key_id: str, dest: BinaryIO | None = None) -> int:
+        """Check that the whole object is authentic and complete, writing its plaintext to ``dest`` if given,
+        without hashing it; returns the plaintext size."""
+        return self._with_object(delivery_id, key_id, lambda source, key: vault_format.authenticate(source, key, dest))
+
+    def _with_object(self, delivery_id: str, key_id: str, action: Callable[[BinaryIO, bytes], T]) -> T:
+        """Run ``action`` on the open object and its key, with the format's errors turned into the catalogue's."""
         key = self.key(key_id)
         try:
-            with open(self.path(delivery_id), "rb") as source:
-                return vault_format.decrypt(source, dest, key)
+            with open(self.path(delivery_id), "rb", buffering=0) as source:  # whole chunks: no buffer needed
+                return action(source, key)
         except FileNotFoundError as exc:
             raise VaultIntegrityError(delivery=delivery_id) from exc
         except vault_format.ObjectCorrupt as exc:
@@ -123,6 +146,57 @@ class Vault:
 
     def object_ids(self) -> set[str]:
         return {p.name[: -len(OBJECT_SUFFIX)] for p in self.home.objects.glob(f"*{OBJECT_SUFFIX}")}
+
+
+def _write_and_read_back(stream: BinaryIO, temp: Path, key: bytes,
+                         key_id: bytes) -> tuple[vault_format.EncryptResult, vault_format.DecryptResult]:
+    """Encrypt ``stream`` into ``temp`` and fsync it, while another thread decrypts ``temp`` back.
+
+    This thread hashes, encrypts and writes; the other reads the file back behind it (authenticating,
+    decrypting, hashing). Hashing each chunk where it was just read is cheaper than in a third thread (the
+    chunk is still in this core's cache). Returns both outcomes; raises what the writer or the read-back raised.
+    """
+    with _create_private(temp) as out:
+        follower = FileFollower(temp)
+        read_back = _ReadBack(follower, key)
+        try:
+            written = vault_format.encrypt(stream, cast(BinaryIO, ReportingWriter(out, follower)), key, key_id)
+            follower.finish()
+            os.fsync(out.fileno())  # meanwhile the read-back catches up
+        except BaseException:
+            follower.abandon()
+            raise
+        finally:
+            read_back.join()
+            follower.close()
+    return written, read_back.result()
+
+
+class _ReadBack:
+    """The read-back check in a thread of its own: decrypts the object a :class:`FileFollower` reads."""
+
+    def __init__(self, source: FileFollower, key: bytes) -> None:
+        self._source, self._key = source, key
+        self._result: vault_format.DecryptResult | None = None
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="vault-read-back", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = vault_format.decrypt(cast(BinaryIO, self._source), None, self._key)
+        except Exception as exc:  # handed to the writer's thread by result()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> vault_format.DecryptResult:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def _create_private(path: Path) -> BinaryIO:
