@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retention_agent.api.client import Client  # noqa: E402
-from retention_agent.audit import AuditLog, verify_entries  # noqa: E402
+from retention_agent.audit import AuditLog  # noqa: E402
 from retention_agent.clock import SystemClock, utc_iso  # noqa: E402
 from retention_agent.context import log_origin  # noqa: E402
 from retention_agent.crypto import SigningKey  # noqa: E402
@@ -484,7 +484,6 @@ def bench_audit_verify(work: Path, count: int, out: dict[str, Any]) -> None:
         runs.append(time.perf_counter() - started)
     seconds = min(runs)
     profile = _profile(lambda: audit.verify()) if size / seconds < 200_000 else None
-    unvouched_s = _verify_without_checkpoints(store)
     store.close()
     with running(home_root) as agent:
         ready = agent.ready_s
@@ -496,24 +495,12 @@ def bench_audit_verify(work: Path, count: int, out: dict[str, Any]) -> None:
         peak = memory_kib(agent.pid)["VmHWM"]
     out["audit_verify_entries_s"] = figure(size / seconds, "entries/s", "> 200000", entries=size, ok=report.ok,
                                            seconds=round(seconds, 3), runs_s=[round(r, 3) for r in runs],
-                                           without_checkpoints_s=round(unvouched_s, 3),
                                            home_build_s=round(build_s, 1),
                                            cli_audit_verify_s=round(cli_s, 3), cli_exit=done.returncode,
                                            agent_start_with_this_log_s=round(ready, 3),
                                            agent_rss_before_mb=round(before / 1024, 1),
                                            agent_peak_during_verify_mb=round(peak / 1024, 1),
                                            **({"profile_top": profile} if profile else {}))
-
-
-def _verify_without_checkpoints(store: Store) -> float:
-    """The walk when no signed checkpoint vouches for the entries (the chain is followed through all of them):
-    a log whose stored checkpoints were removed."""
-    with store.snapshot() as reader:
-        started = time.perf_counter()
-        report = verify_entries(lambda position: reader.execute(
-            "SELECT seq, entry FROM audit ORDER BY rowid LIMIT -1 OFFSET ?", (position - 1,)))
-        assert not report.findings
-        return time.perf_counter() - started
 
 
 def _profile(action: Callable[[], object]) -> list[str]:

@@ -15,7 +15,7 @@ import bisect
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice, repeat
@@ -193,8 +193,7 @@ class AuditLog:
                 recorded = None
             stored, rejected = parse_checkpoints(
                 [(f"stored checkpoint {size}", str(note)) for size, note in stored_rows], self.origin, public_key)
-            report = verify_entries(lambda position: reader.execute(
-                "SELECT seq, entry FROM audit ORDER BY rowid LIMIT -1 OFFSET ?", (position - 1,)), stored + given)
+            report = verify_entries(reader.execute("SELECT seq, entry FROM audit ORDER BY rowid"), stored + given)
             report.findings[:0] = rejected + rejected_given
             self._compare_with_record(report, recorded)
             if any(cp.size <= report.size for _, cp in given):
@@ -253,144 +252,76 @@ def parse_checkpoints(sources: Sequence[tuple[str, str]], origin: str,
     return accepted, rejected
 
 
-Reader = Callable[[int], Iterable[tuple[int, object]]]  # the rows (seq, entry) from a 1-based position on
-
-
-def verify_entries(read: Reader, expected: Sequence[tuple[str, notes.Checkpoint]] = (), *,
-                   batch_size: int = _VERIFY_BATCH) -> Verification:
-    """Check the log: at most two passes over ``read``.
-
-    The first hashes every entry into the Merkle tree, compares the root at each expected checkpoint's size,
-    and checks that every row is numbered by its place. The chain (each entry names the hash of the one
-    before it) is followed, entry by entry where a link is broken to say what changed where, except through
-    the entries that a signed checkpoint vouches for, whose root they reproduce: those are, byte for byte,
-    the entries the agent wrote, and the agent wrote them linked. After the last expected checkpoint nothing
-    can vouch, so the first pass follows the chain there itself; a second pass reads again only the entries
-    before it that no checkpoint vouched for, and rows out of place. The findings come out in the order of
-    the entries they concern.
-    """
+def verify_entries(rows: Iterable[tuple[int, object]], expected: Sequence[tuple[str, notes.Checkpoint]] = (),
+                   *, batch_size: int = _VERIFY_BATCH) -> Verification:
+    """Walk the entries once: sequence, chain, and the Merkle root at every expected checkpoint size."""
     walk = _Walk(expected)
-    for batch in _batches(read(1), batch_size):
-        walk.hash(batch)
-    for first, last in walk.unvouched():
-        rows = iter(read(max(first - 1, 1)))
-        previous = b""
-        if first > 1:  # the entry before the range: its hash is the first link
-            previous = _digest(_as_entry(next(rows)[1]))
-        position = first
-        for batch in _batches(islice(rows, last - first + 1), batch_size):
-            position, previous = walk.follow_chain(position, batch, previous)
+    cursor = iter(rows)
+    while batch := list(islice(cursor, batch_size)):
+        walk.take(batch)
     return walk.result()
 
 
-def _batches(rows: Iterable[tuple[int, object]], size: int) -> Iterator[list[tuple[int, object]]]:
-    cursor = iter(rows)
-    while batch := list(islice(cursor, size)):
-        yield batch
-
-
-def _as_entry(stored: object) -> bytes:
-    return stored if type(stored) is bytes else as_bytes(stored)
-
-
-def _digest(entry: bytes) -> bytes:
-    """The link to an entry: its SHA-256 in hex, as the next entry's ``prev`` holds it."""
-    return hashlib.sha256(entry).hexdigest().encode()
-
-
 class _Walk:
-    """The state of :func:`verify_entries`: the Merkle tree, what the checkpoints vouch for, the findings."""
+    """The state of one pass over the log, taken in batches.
+
+    A batch whose links all hold (:func:`_links_hold`) is only hashed; a batch where any link is broken is
+    checked entry by entry (:func:`_check_entry`), which parses each entry to say what is wrong where. The
+    canonical form of an entry is checked only there: what the log's integrity rests on is the bytes of every
+    entry, and those are bound by the chain, the agent's record of the root, and the signed checkpoints.
+    """
 
     def __init__(self, expected: Sequence[tuple[str, notes.Checkpoint]]) -> None:
         self.expected = expected
-        self.findings: list[tuple[int, int, Finding]] = []  # (position, entry 0 / root 1, finding): sortable
-        self.entry_findings = [0, 0]  # up to and after the last checkpoint: each part is walked in order
+        self.findings: list[Finding] = []
+        self.entry_findings = 0
         self.frontier = merkle.CompactRange()
-        self.previous = b""  # the link to the last entry hashed
-        self.vouched = 0  # entries 1..vouched reproduce the root of a signed checkpoint
-        self.misnumbered: list[tuple[int, int]] = []  # ranges of positions with a row not numbered by its place
+        self.previous = b""
         self.by_size: dict[int, list[tuple[str, notes.Checkpoint]]] = {}
         for source, cp in expected:
             self.by_size.setdefault(cp.size, []).append((source, cp))
         self.sizes = sorted(self.by_size)
-        self.last_checkpoint = self.sizes[-1] if self.sizes else 0
         self._check_roots()
 
-    # ---- the first pass: the Merkle tree and the numbering ----
-
-    def hash(self, rows: list[tuple[int, object]]) -> None:
-        """Hash the next rows into the tree, stopping at every checkpoint size among them to compare roots."""
+    def take(self, rows: list[tuple[int, object]]) -> None:
+        """Take the next rows, stopping at every checkpoint size among them to compare the root there."""
         while rows:
             following = bisect.bisect_right(self.sizes, self.frontier.size)
             room = self.sizes[following] - self.frontier.size if following < len(self.sizes) else len(rows)
-            part, rows = rows[:room], rows[room:]
-            first = self.frontier.size + 1
-            if first > self.last_checkpoint:
-                _, self.previous = self.follow_chain(first, part, self.previous)
-            else:
-                if [seq for seq, _ in part] != list(range(first, first + len(part))):
-                    self.misnumbered.append((first, first + len(part) - 1))
-                self.previous = _digest(_as_entry(part[-1][1]))
-            self.frontier.extend(merkle.leaf_hashes(_as_entry(stored) for _, stored in part))
+            self._take_part(rows[:room])
+            rows = rows[room:]
             self._check_roots()
 
-    def _check_roots(self) -> None:
-        size = self.frontier.size
-        for source, cp in self.by_size.get(size, []):
-            if self.frontier.root() == cp.root_hash:
-                self.vouched = size
-            else:
-                self.findings.append((size, 1, (N_("the first {size} entries no longer match {source}: "
-                                                   "entries were changed"), {"size": cp.size, "source": source})))
-
-    def unvouched(self) -> list[tuple[int, int]]:
-        """The ranges of positions up to the last checkpoint that the chain must still be followed through,
-        in order, none overlapping."""
-        last = min(self.last_checkpoint, self.frontier.size)
-        ranges = sorted([*self.misnumbered, *([(self.vouched + 1, last)] if self.vouched < last else [])])
-        merged: list[tuple[int, int]] = []
-        for first, last in ranges:
-            if merged and first <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-            else:
-                merged.append((first, last))
-        return merged
-
-    # ---- the second pass: the chain ----
-
-    def follow_chain(self, first: int, rows: list[tuple[int, object]], previous: bytes) -> tuple[int, bytes]:
-        """Check the links of rows at positions ``first``, …; returns the next position and the last link."""
+    def _take_part(self, rows: list[tuple[int, object]]) -> None:
+        first = self.frontier.size + 1
         seqs = [seq for seq, _ in rows]
-        entries = [_as_entry(stored) for _, stored in rows]
-        digests = [_digest(entry) for entry in entries]
-        links = [previous, *digests[:-1]]
+        entries = [stored if type(stored) is bytes else as_bytes(stored) for _, stored in rows]
+        digests = [hashlib.sha256(entry).hexdigest().encode() for entry in entries]
+        links = [self.previous, *digests[:-1]]
         if not _links_hold(first, seqs, entries, links):
-            for position, (seq, entry, link) in enumerate(zip(seqs, entries, links, strict=True), start=first):
-                problem = _check_entry(position, seq, entry, link.decode())
-                part = int(position > self.last_checkpoint)
-                if problem and self.entry_findings[part] < _MAX_ENTRY_FINDINGS:
-                    self.entry_findings[part] += 1
-                    self.findings.append((position, 0, (problem, {"n": position, "prev": position - 1,
-                                                                  "seq": seq})))
-        return first + len(rows), digests[-1]
+            for position, (seq, entry, previous) in enumerate(zip(seqs, entries, links, strict=True), start=first):
+                problem = _check_entry(position, seq, entry, previous.decode())
+                if problem and self.entry_findings < _MAX_ENTRY_FINDINGS:
+                    self.entry_findings += 1
+                    self.findings.append((problem, {"n": position, "prev": position - 1, "seq": seq}))
+        self.frontier.extend(merkle.leaf_hashes(entries))
+        self.previous = digests[-1]
+
+    def _check_roots(self) -> None:
+        for source, cp in self.by_size.get(self.frontier.size, []):
+            if self.frontier.root() != cp.root_hash:
+                self.findings.append((N_("the first {size} entries no longer match {source}: entries were changed"),
+                                      {"size": cp.size, "source": source}))
 
     def result(self) -> Verification:
         found = self.frontier.size
-        findings: list[Finding] = []
-        entry_findings = 0
-        for _, kind, finding in sorted(self.findings, key=lambda f: f[:2]):
-            if kind == 0:  # an entry: the first ones only, as many as each part may hold
-                entry_findings += 1
-                if entry_findings > _MAX_ENTRY_FINDINGS:
-                    continue
-            findings.append(finding)
         for size, sources in self.by_size.items():
             if size > found:
                 for source, _ in sources:
-                    findings.append((N_("the log has {found} entries but {source} covers {size}: "
-                                        "the log was truncated"), {"found": found, "source": source,
-                                                                   "size": size}))
-        return Verification(size=found, root=self.frontier.root().hex(), findings=findings,
+                    self.findings.append((N_("the log has {found} entries but {source} covers {size}: "
+                                             "the log was truncated"), {"found": found, "source": source,
+                                                                        "size": size}))
+        return Verification(size=found, root=self.frontier.root().hex(), findings=self.findings,
                             checkpoints_checked=len(self.expected))
 
 
