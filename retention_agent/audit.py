@@ -33,7 +33,7 @@ ENTRY_VERSION = 1
 _FRONTIER = "audit.frontier"
 _BATCH = 50_000
 _VERIFY_BATCH = 8192
-_MAX_ENTRY_FINDINGS = 20
+_MAX_FINDINGS = 20
 Record = tuple[datetime, str, str, str, Sequence[str], dict[str, Any]]  # time, actor, action, outcome, …
 
 
@@ -178,7 +178,8 @@ class AuditLog:
         and any checkpoint held elsewhere (only that one catches a rewrite of all of these on this host).
 
         Reads one snapshot of the database, row by row: the agent goes on appending meanwhile, and memory
-        stays flat however long the log is.
+        stays flat however long the log is (unless a checkpoint held elsewhere needs a consistency proof:
+        that takes every leaf hash, 32 bytes an entry).
         """
         public_key = self.signing_key.public_bytes()
         given, rejected_given = parse_checkpoints(
@@ -274,7 +275,6 @@ class _Walk:
     def __init__(self, expected: Sequence[tuple[str, notes.Checkpoint]]) -> None:
         self.expected = expected
         self.findings: list[Finding] = []
-        self.entry_findings = 0
         self.frontier = merkle.CompactRange()
         self.previous = b""
         self.by_size: dict[int, list[tuple[str, notes.Checkpoint]]] = {}
@@ -301,8 +301,7 @@ class _Walk:
         if not _links_hold(first, seqs, entries, links):
             for position, (seq, entry, previous) in enumerate(zip(seqs, entries, links, strict=True), start=first):
                 problem = _check_entry(position, seq, entry, previous.decode())
-                if problem and self.entry_findings < _MAX_ENTRY_FINDINGS:
-                    self.entry_findings += 1
+                if problem and len(self.findings) < _MAX_FINDINGS:  # the first ones say enough
                     self.findings.append((problem, {"n": position, "prev": position - 1, "seq": seq}))
         self.frontier.extend(merkle.leaf_hashes(entries))
         self.previous = digests[-1]
@@ -326,7 +325,7 @@ class _Walk:
 
 
 _FIRST_KEY = b'{"action":"'  # keys are sorted: the reports read an entry's action from here (audit_query)
-_PREV_KEY = b'"prev":"'
+_PREV_KEY = b',"prev":"'  # a quote after a comma is not escaped: this opens a key, not text inside one
 
 
 def _links_hold(first: int, seqs: list[int], entries: list[bytes], links: list[bytes]) -> bool:
@@ -334,8 +333,8 @@ def _links_hold(first: int, seqs: list[int], entries: list[bytes], links: list[b
     the previous entry's hash (hex) as the agent writes them: one pass of C string methods over the batch, no
     parse of each entry. Each entry must also start as the agent's do, with its action.
 
-    What follows an entry's last ``"prev":"`` (a quote inside a JSON string is escaped, so this is a key) must
-    start with the hash and ``"seq":<number>``, hold no other "prev" or "seq" key, no backslash that could
+    What follows an entry's last ``,"prev":"`` (a quote after a comma opens a string: in JSON this is a key)
+    must start with the hash and ``"seq":<number>``, hold no other "prev" or "seq" key, no backslash that could
     spell one, and no brace but the final one, which closes the entry: in any entry that is JSON, these are
     the "prev" and "seq" that a parser reads.
     """

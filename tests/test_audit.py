@@ -277,6 +277,17 @@ def test_an_edit_with_the_chain_and_the_record_rewritten_is_caught_by_a_signed_c
                      for n in (12, 22, 32, 42)]  # the chain and the agent's record are whole again: only these
 
 
+def test_an_edit_with_the_record_rewritten_and_signed_again_is_still_found_by_the_chain(
+        log: AuditLog, attacker: Tamperer) -> None:
+    """The agent signs the root it keeps in the database; rewritten there, the next checkpoint signs it. The
+    broken link stays, and verification follows every link, also under a checkpoint."""
+    attacker.edit(45, outcome="forged")
+    attacker.rewrite_frontier()
+    log.checkpoint()  # signs the rewritten record: the entries reproduce its root
+    found = assert_finding(log, "entry 46 does not follow entry 45")
+    assert len(found) == 1
+
+
 def test_an_edit_of_the_last_entry_is_found(log: AuditLog, attacker: Tamperer) -> None:
     """Nothing follows the last entry and no checkpoint covers it yet: the agent's own record catches it."""
     attacker.edit(47, outcome="forged")

@@ -503,11 +503,10 @@ def _reference_walk(rows: list[tuple[int, bytes]], expected: list[tuple[str, che
                                  {"size": cp.size, "source": source}))
 
     check_roots(0)
-    previous, reported = "", 0
+    previous = ""
     for position, (seq, entry) in enumerate(rows, start=1):
         problem = _reference_check_entry(position, seq, entry, previous)
-        if problem and reported < 20:
-            reported += 1
+        if problem and len(findings) < 20:
             findings.append((problem, {"n": position, "prev": position - 1, "seq": seq}))
         previous = hashlib.sha256(entry).hexdigest()
         leaves.append(merkle.leaf_hash(entry))
@@ -587,6 +586,22 @@ def test_the_batched_walk_says_what_the_entry_by_entry_walk_said(
     assert (report.size, report.root, report.findings) == _reference_walk(rows, expected)
 
 
+@pytest.mark.parametrize("checkpoint_sizes", [[], [30], [10, 50], [60]])
+@pytest.mark.parametrize("batch_size", [7, 8192])
+def test_when_every_entry_is_broken_the_first_findings_are_named_as_before(checkpoint_sizes: list[int],
+                                                                           batch_size: int) -> None:
+    entries = _chain(60)
+    for fields in entries:
+        fields["prev"] = "ab" * 32  # every link broken
+    rows = [(e["seq"], canonical(e)) for e in entries]
+    expected = [(f"checkpoint {size}", checkpoint.Checkpoint(ORIGIN, size, hashlib.sha256(b"other").digest()))
+                for size in checkpoint_sizes]
+    report = verify_entries(iter(rows), expected, batch_size=batch_size)
+    assert (report.size, report.root, report.findings) == _reference_walk(rows, expected)
+    assert len([message for message, _ in report.findings if message.startswith("entry ")]) == 20 - sum(
+        size <= 20 for size in checkpoint_sizes)
+
+
 def test_the_fast_link_check_takes_entries_as_the_agent_writes_them_and_nothing_broken() -> None:
     from retention_agent.audit import _links_hold
 
@@ -601,6 +616,11 @@ def test_the_fast_link_check_takes_entries_as_the_agent_writes_them_and_nothing_
     last = entries[8][:-1]
     for hiding in (b',"w":{}}', b',"seq":10}', b',"prev":1}', b',"pr\\u0065v":1}', b'} '):
         assert not _links_hold(1, numbers, [*entries[:8], last + hiding], links), hiding
+    # a key that ends in "prev" (its first quote escaped) is not the entry's prev
+    fields = json.loads(entries[8])
+    sneaky = canonical({**fields, "prev": "evil", 'prev"prev': fields["prev"]})
+    assert json.loads(sneaky)["prev"] == "evil"
+    assert not _links_hold(1, numbers, [*entries[:8], sneaky], links)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
