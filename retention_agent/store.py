@@ -94,6 +94,8 @@ class Store:
             self.conn.execute(f"PRAGMA {pragma}")
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
+        self._readers = 0  # open snapshots: while one is open, the WAL cannot be truncated
+        self._no_readers = threading.Condition()
 
     @classmethod
     def create(cls, path: Path) -> Store:
@@ -150,15 +152,23 @@ class Store:
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read-only connection holding one consistent view of the database (WAL keeps it while others
-        write), for long reads that must neither block the agent nor load everything into memory."""
-        reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                 timeout=10)
+        write), for long reads that must neither block the agent nor load everything into memory. Never open
+        one while holding :attr:`lock`: a scrub takes the two the other way round."""
+        with self._no_readers:  # waits while a scrub runs
+            self._readers += 1
         try:
-            reader.execute("BEGIN")
-            reader.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the view starts at the first read
-            yield reader
+            reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                     timeout=10)
+            try:
+                reader.execute("BEGIN")
+                reader.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the view starts here
+                yield reader
+            finally:
+                reader.close()
         finally:
-            reader.close()
+            with self._no_readers:
+                self._readers -= 1
+                self._no_readers.notify_all()
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self.lock:
@@ -185,18 +195,24 @@ class Store:
         """Leave no deleted bytes behind: WAL checkpoint (TRUNCATE), VACUUM, checkpoint again.
 
         Returns what it left: ``secure_delete`` (1 = on), the WAL's size and the free pages, which a
-        purge records as its evidence that the database holds no residue of the deleted rows.
+        purge records as its evidence that the database holds no residue of the deleted rows. An open
+        snapshot keeps the WAL from being truncated, so the scrub waits for those to end and lets none start.
         """
-        with self.lock:
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self.conn.execute("VACUUM")
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            wal = self.path.with_name(self.path.name + "-wal")
-            return {
-                "secure_delete": int(self.conn.execute("PRAGMA secure_delete").fetchone()[0]),
-                "wal_bytes": wal.stat().st_size if wal.exists() else 0,
-                "free_pages": int(self.conn.execute("PRAGMA freelist_count").fetchone()[0]),
-            }
+        with self._no_readers:  # taken before the store's lock (never the other way round)
+            self._no_readers.wait_for(lambda: self._readers == 0)
+            with self.lock:
+                return self._scrub()
+
+    def _scrub(self) -> dict[str, int]:
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.execute("VACUUM")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal = self.path.with_name(self.path.name + "-wal")
+        return {
+            "secure_delete": int(self.conn.execute("PRAGMA secure_delete").fetchone()[0]),
+            "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+            "free_pages": int(self.conn.execute("PRAGMA freelist_count").fetchone()[0]),
+        }
 
     def close(self) -> None:
         with self.lock:

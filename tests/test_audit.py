@@ -425,6 +425,28 @@ def new_log() -> Iterator[tuple[AuditLog, Tamperer]]:
             store.close()
 
 
+def test_a_scrub_waits_for_an_open_snapshot_and_then_leaves_no_wal(tmp_path: Path) -> None:
+    """An audit verify in progress holds a snapshot, which keeps the WAL from being truncated: a purge's
+    scrub that ran meanwhile would leave deleted pages behind and record it in the proof."""
+    from retention_agent.store import Store
+
+    store = Store.create(tmp_path / "agent.db")
+    log = AuditLog(store, ManualClock(), KEY, ORIGIN)
+    for n in range(50):
+        log.append("officer", "deliveries", "granted", [f"d{n}"], {"n": n})
+    scrubbed: list[dict[str, int]] = []
+    scrubber = threading.Thread(target=lambda: scrubbed.append(store.scrub()))
+    with store.snapshot() as reader:
+        scrubber.start()
+        scrubber.join(0.5)
+        assert scrubber.is_alive()  # waits for the snapshot to end
+        assert reader.execute("SELECT count(*) FROM audit").fetchone()[0] == 50
+    scrubber.join(30)
+    assert scrubbed and scrubbed[0]["wal_bytes"] == 0
+    assert log.verify().ok
+    store.close()
+
+
 entry_specs = st.tuples(st.sampled_from(["officer", "mpeeters", "agent", "uid:1001"]),
                         st.sampled_from(["deliveries", "open", "staff.changed", "request"]),
                         st.sampled_from(["granted", "denied", "ok"]),
