@@ -22,7 +22,7 @@ from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import LIVE_STATES, get_delivery
-from retention_agent.errors import DeliveryStateError, PurgeFailedError, RetentionAgentError
+from retention_agent.errors import DeliveryHeldError, DeliveryStateError, PurgeFailedError, RetentionAgentError
 from retention_agent.home import write_private
 from retention_agent.testing import fault_point
 from retention_agent.vault import workspace
@@ -90,7 +90,9 @@ class Purger:
             delivery = get_delivery(self.ctx.store, delivery_id)
             if delivery["state"] not in LIVE_STATES:
                 raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
-            if delivery["state"] == "held" and trigger != "early" and _hold_blocks(delivery, self.ctx.clock.now()):
+            if delivery["state"] == "held" and _hold_blocks(delivery, self.ctx.clock.now()):
+                if trigger == "early":  # a hold is the officer's to lift, not the destroy role's to overrule
+                    raise DeliveryHeldError(delivery=delivery_id, until=delivery["hold_until"] or "-")
                 raise DeliveryStateError(delivery=delivery_id, state="held")
             now = utc_iso(self.ctx.clock.now())
             stored = _stored_reason(trigger, reason)

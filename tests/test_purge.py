@@ -32,10 +32,11 @@ import pytest
 from retention_agent import sshsig
 from retention_agent.agent import build_context
 from retention_agent.api.ops_vault import _PurgeAware
-from retention_agent.clock import BRUSSELS, SystemClock
+from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
 from retention_agent.context import AgentContext
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
+    DeliveryHeldError,
     DeliveryStateError,
     DocumentInvalidError,
     RetentionAgentError,
@@ -301,6 +302,26 @@ def test_an_early_purge_does_not_overrule_a_legal_hold(agents: Agents) -> None:
     done = agent.cli("purge", delivery, "--reason", "ceremony cancelled", "--yes")
     assert done.returncode == 0, done.stderr
     assert_completely_purged(agent.home, delivery, [])
+
+
+def test_the_purge_itself_refuses_an_early_purge_while_a_hold_lasts_and_not_after(ctx: AgentContext,
+                                                                                    clock: ManualClock) -> None:
+    """Decided in the purge's own transaction: a hold set after the request was checked still counts; a hold
+    that has ended (not yet released) no longer blocks, as for the schedule."""
+    from retention_agent import ceremonies
+
+    purger = Purger(ctx)
+    delivery = ingest(ctx, b"held in process " + secrets.token_bytes(500))
+    until = (clock.now() + timedelta(days=10)).date()
+    ceremonies.hold(ctx, ME, delivery, "complaint 2026/19", until)
+    with pytest.raises(DeliveryHeldError):
+        purger(delivery, trigger="early", reason="cancelled", requested_by=ME, due_at=None)
+    assert ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery,)) == "held"
+    assert ctx.store.scalar("SELECT count(*) FROM purges") == 0
+
+    clock.advance(timedelta(days=11))  # past the hold's end date
+    purger(delivery, trigger="early", reason="cancelled", requested_by=ME, due_at=None)
+    assert ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery,)) == "purged"
 
 
 def test_a_quarantined_delivery_is_purged_by_the_officer_and_the_reason_stays_out_of_the_proof(

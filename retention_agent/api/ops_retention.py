@@ -95,9 +95,11 @@ def purge_one(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
     if not reason.strip():
         raise ReasonRequiredError()
     row = get_live(ctx.store, delivery_id)
-    if row["state"] == "held":  # a legal hold is the officer's to lift, not the destroy role's to overrule
-        ctx.audit.append(session.peer.account, "purge.refused", "denied", [delivery_id], {"why": "held"})
-        raise DeliveryHeldError(delivery=delivery_id, until=row["hold_until"] or "-")
     trigger = "quarantine" if row["state"] == "quarantined" else "early"
-    session.reply(purger_of(ctx)(delivery_id, trigger=trigger, reason=reason, requested_by=session.peer.account,
-                                 due_at=None))
+    try:
+        result = purger_of(ctx)(delivery_id, trigger=trigger, reason=reason, requested_by=session.peer.account,
+                                due_at=None)
+    except DeliveryHeldError:  # decided in the purge's own transaction, so a hold set meanwhile counts too
+        ctx.audit.append(session.peer.account, "purge.refused", "denied", [delivery_id], {"why": "held"})
+        raise
+    session.reply(result)
