@@ -31,13 +31,14 @@ def account_name(uid: int) -> str:
         return f"uid:{uid}"
 
 
-def peer_of(sock: socket.socket) -> Peer:
+def peer_credentials(sock: socket.socket) -> tuple[int, int | None]:
+    """The peer's uid (and pid where the OS says it), without looking up the account's name (a directory
+    lookup that can be slow where accounts come from the network)."""
     if sys.platform.startswith("linux"):
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, _gid = struct.unpack("3i", raw)
-        return Peer(account=account_name(uid), uid=uid, pid=pid)
-    uid = _getpeereid(sock.fileno())
-    return Peer(account=account_name(uid), uid=uid, pid=None)
+        return uid, pid
+    return _getpeereid(sock.fileno()), None
 
 
 def _getpeereid(fd: int) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.api import protocol
-from retention_agent.api.peer import Peer, peer_of
+from retention_agent.api.peer import Peer, account_name, peer_credentials
 from retention_agent.errors import ProtocolError, RetentionAgentError
 
 log = logging.getLogger(__name__)
@@ -147,26 +147,26 @@ class UnixApiServer:
                 log.exception("accept failed")
                 continue
             try:
-                peer = peer_of(conn)
+                uid, pid = peer_credentials(conn)
             except OSError:
                 conn.close()
                 log.exception("the identity of an API client could not be read; connection closed")
                 continue
-            if not self._slots.take(peer.uid):
+            if not self._slots.take(uid):
                 conn.close()
-                log.warning("too many API connections (uid %s); one refused", peer.uid)
+                log.warning("too many API connections (uid %s); one refused", uid)
                 continue
-            threading.Thread(target=self._serve, args=(conn, peer), name="api-conn", daemon=True).start()
+            threading.Thread(target=self._serve, args=(conn, uid, pid), name="api-conn", daemon=True).start()
 
-    def _serve(self, conn: socket.socket, peer: Peer) -> None:
+    def _serve(self, conn: socket.socket, uid: int, pid: int | None) -> None:
         try:
             conn.settimeout(IDLE_TIMEOUT_S)
-            serve_connection(Session(conn, peer), self.handler)
+            serve_connection(Session(conn, Peer(account=account_name(uid), uid=uid, pid=pid)), self.handler)
         except Exception:
             log.exception("API connection failed")
         finally:
             conn.close()
-            self._slots.give_back(peer.uid)
+            self._slots.give_back(uid)
 
 
 def serve_connection(session: Session, handler: Handler) -> None:
