@@ -11,6 +11,7 @@ import pickle
 import pwd
 import secrets
 import subprocess
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,43 +23,75 @@ from retention_agent.errors import RetentionAgentError
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creates operating-system accounts: needs root")
 
 
+def create_account(name: str, *, home: bool = False) -> pwd.struct_passwd:
+    """A new login-less OS account (and its group); ``home`` also makes its home folder."""
+    subprocess.run(["useradd", "--create-home" if home else "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    name], check=True, capture_output=True)
+    return pwd.getpwnam(name)
+
+
+def remove_account(name: str, *, home: bool = False) -> None:
+    subprocess.run(["userdel", *(["-r"] if home else []), name], capture_output=True, check=False)
+    subprocess.run(["groupdel", name], capture_output=True, check=False)
+
+
+def in_child_as(uid: int, gid: int, produce: Callable[[], bytes]) -> bytes:
+    """Run ``produce`` in a forked child that has dropped to ``uid``/``gid``; return the bytes it produced.
+
+    The child never returns into pytest: whatever happens it leaves through ``os._exit``, and a failure is
+    printed there and fails the caller.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 70
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            data = produce()
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as incoming:
+        data = incoming.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child process failed (see the captured stderr)"
+    return data
+
+
 @contextmanager
 def temporary_account(prefix: str = "ra-test") -> Iterator[str]:
     """A new login-less account with a unique name, removed afterwards whatever happened."""
     name = f"{prefix}-{secrets.token_hex(4)}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+    create_account(name)
     try:
         yield name
     finally:
-        subprocess.run(["userdel", name], capture_output=True, check=False)
-        subprocess.run(["groupdel", name], capture_output=True, check=False)
+        remove_account(name)
 
 
 def as_account(account: str, action: Callable[[], Any]) -> Any:
     """Run ``action`` in a child of this process that has become ``account``; return its result, or raise
     again the catalogue error it met (same class)."""
     entry = pwd.getpwnam(account)
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
+
+    def outcome() -> bytes:
         try:
-            os.setgroups([])
-            os.setgid(entry.pw_gid)
-            os.setuid(entry.pw_uid)
-            outcome: tuple[str, Any] = ("ok", action())
+            result: tuple[str, Any] = ("ok", action())
         except RetentionAgentError as exc:
-            outcome = ("error", (type(exc), exc.params))
+            result = ("error", (type(exc), exc.params))
         except BaseException as exc:
-            outcome = ("crash", repr(exc))
-        with os.fdopen(write_fd, "wb") as out:
-            out.write(pickle.dumps(outcome))
-        os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as source:
-        data = source.read()
-    os.waitpid(pid, 0)
-    kind, value = pickle.loads(data)
+            result = ("crash", repr(exc))
+        return pickle.dumps(result)
+
+    kind, value = pickle.loads(in_child_as(entry.pw_uid, entry.pw_gid, outcome))
     if kind == "error":
         cls, params = value
         raise cls(**params)

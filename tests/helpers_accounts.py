@@ -14,13 +14,10 @@ import contextlib
 import io
 import json
 import os
-import pwd
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ import pytest
 
 import retention_agent.cli  # noqa: F401 - imported before any fork: the child cannot read /root
 from retention_agent.home import Home
+from tests.accounts import create_account, in_child_as, remove_account
 from tests.conftest import AgentProcess, make_home
 
 IS_ROOT = os.geteuid() == 0
@@ -77,14 +75,12 @@ class TempAccount:
         self.name = f"rat{secrets.token_hex(4)}"
 
     def __enter__(self) -> TempAccount:
-        subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", self.name], check=True,
-                       capture_output=True)
-        entry = pwd.getpwnam(self.name)
+        entry = create_account(self.name, home=True)
         self.uid, self.gid = entry.pw_uid, entry.pw_gid
         return self
 
     def __exit__(self, *exc: object) -> None:
-        subprocess.run(["userdel", "-r", self.name], check=False, capture_output=True)
+        remove_account(self.name, home=True)
 
 
 def run_as(account: TempAccount, fn: Callable[[], Any]) -> dict[str, Any]:
@@ -93,29 +89,8 @@ def run_as(account: TempAccount, fn: Callable[[], Any]) -> dict[str, Any]:
     ``{"value": ...}`` on success, ``{"error": type name, "error_id": ..., "exit_code": ..., "message": ...}``
     when it raised, ``{"exit": code, "stdout": ..., "stderr": ...}`` when it called ``sys.exit``.
     """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        status = 0
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(account.gid)
-            os.setuid(account.uid)
-            result = _call(fn)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(json.dumps(result, default=str).encode())
-        except BaseException:
-            traceback.print_exc()
-            status = 70
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as incoming:
-        data = incoming.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the child process failed (see the captured stderr)"
-    return dict(json.loads(data))
+    return dict(json.loads(in_child_as(account.uid, account.gid,
+                                       lambda: json.dumps(_call(fn), default=str).encode())))
 
 
 def _call(fn: Callable[[], Any]) -> dict[str, Any]:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import secrets
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from retention_agent.api.client import Client
 from retention_agent.cli import main
 from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
+from tests.accounts import create_account, in_child_as, remove_account
 from tests.conftest import ME, AgentProcess, make_home
 
 
@@ -129,9 +128,7 @@ class Accounts:
 
 
 def _create_account(name: str) -> Account:
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name],
-                   check=True, capture_output=True)
-    entry = pwd.getpwnam(name)
+    entry = create_account(name)
     return Account(name, entry.pw_uid, entry.pw_gid)
 
 
@@ -150,7 +147,7 @@ def accounts_fixture() -> Iterator[Accounts]:
         yield Accounts(reader, outsider)
     finally:
         for name in made:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
+            remove_account(name)
 
 
 @pytest.fixture(name="shared_root")
@@ -181,34 +178,19 @@ def run_as(account: Account, fn: Callable[[], Any]) -> dict[str, Any]:
     ``{"ok": value}``, ``{"error": error_id, "exit": code, "message": text}`` for the catalogue's errors,
     or ``{"exception": class name, "message": text}`` for anything else.
     """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: no pytest machinery from here on, leave only through os._exit
-        code = 70
+
+    def outcome() -> bytes:
+        result: dict[str, Any]
         try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(account.gid)
-            os.setuid(account.uid)
-            outcome: dict[str, Any]
-            try:
-                outcome = {"ok": fn()}
-            except RetentionAgentError as exc:
-                outcome = {"error": exc.error_id, "exit": exc.exit_code, "message": exc.render("en")}
-            except BaseException as exc:
-                outcome = {"exception": type(exc).__name__, "message": str(exc)}
-            with os.fdopen(write_end, "wb") as out:
-                out.write(json.dumps(outcome, default=str).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as incoming:
-        data = incoming.read()
-    _pid, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, f"child failed (status {status})"
-    result: dict[str, Any] = json.loads(data)
-    return result
+            result = {"ok": fn()}
+        except RetentionAgentError as exc:
+            result = {"error": exc.error_id, "exit": exc.exit_code, "message": exc.render("en")}
+        except BaseException as exc:
+            result = {"exception": type(exc).__name__, "message": str(exc)}
+        return json.dumps(result, default=str).encode()
+
+    answer: dict[str, Any] = json.loads(in_child_as(account.uid, account.gid, outcome))
+    return answer
 
 
 def cli_as(account: Account, home: Path, *args: str) -> dict[str, Any]:
