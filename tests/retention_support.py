@@ -189,13 +189,22 @@ def delivery_row(home: Path, delivery_id: str) -> dict[str, Any]:
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> float:
-    """Poll until ``condition()`` is truthy; return the seconds it took."""
+    """Poll until ``condition()`` is truthy; return the seconds it took.
+
+    An exception raised by the condition counts as "not yet" (the agent may be between two states, a
+    socket may refuse for a moment); the last one is named if the time runs out.
+    """
     start = time.monotonic()
+    last_error: BaseException | None = None
     while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
+        try:
+            if condition():
+                return time.monotonic() - start
+        except Exception as exc:
+            last_error = exc
         time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}"
+                         + (f" (last error: {last_error!r})" if last_error else ""))
 
 
 class ClockFile:

@@ -26,7 +26,7 @@ import sys
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from retention_agent.api import protocol
 from retention_agent.api.client import Client
 from retention_agent.intake import mailfile
 from tests.conftest import ME, AgentProcess, make_home
+from tests.retention_support import wait_for
 
 EN = {"RETENTION_AGENT_LANG": "en"}
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount, chattr); CI runs the tests as root")
@@ -47,15 +48,6 @@ HUGE_MB = int(os.environ.get("RA_HUGE_MB") or 300)  # RA_HUGE_MB=2048 for the 2 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _wait(condition: Callable[[], object], seconds: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not met within {seconds} s")
 
 
 def _call(home: Path, op: str, args: dict[str, Any] | None = None) -> Any:
@@ -223,7 +215,7 @@ def test_a_corpus_of_broken_files_is_taken_whole_and_nothing_is_left_behind(inta
     names.update({name: files[f"odd-{i}"] for i, name in enumerate(ODD_NAMES)})
     for name, data in names.items():
         _drop(inbox, name, data)
-    _wait(lambda: not any(inbox.iterdir()), 60, "every file taken out of the drop folder")
+    wait_for(lambda: not any(inbox.iterdir()), 60, "every file taken out of the drop folder")
 
     vaulted = _shas(agent.home)
     for name, data in names.items():
@@ -272,7 +264,7 @@ def test_a_zip_bomb_is_vaulted_as_it_is_never_expanded(intake: tuple[AgentProces
     assert pid_alive(agent)
     baseline = _reset_peak(agent.proc.pid)  # type: ignore[union-attr]
     _drop(inbox, "bom.zip", bomb)
-    _wait(lambda: sha(bomb) in _shas(agent.home), 60, "the bomb vaulted")
+    wait_for(lambda: sha(bomb) in _shas(agent.home), 60, "the bomb vaulted")
     grew_mib = _growth_mib(agent.proc.pid, baseline)  # type: ignore[union-attr]
     row = next(r for r in _call(agent.home, "deliveries") if r["sha256"] == sha(bomb))
     assert row["size"] == len(bomb) and row["state"] == "vaulted"  # the archive as received, not its content
@@ -315,7 +307,7 @@ def test_a_huge_file_that_looks_like_mail_is_vaulted_whole(intake: tuple[AgentPr
     data = b"From: agii@integratie-inburgering.be\r\nSubject: x\r\n\r\n" + os.urandom(33 << 20)
     baseline = _reset_peak(agent.proc.pid)  # type: ignore[union-attr]
     _drop(inbox, "groot.eml", data)
-    _wait(lambda: not (inbox / "groot.eml").exists(), 60, "the big mail file taken")
+    wait_for(lambda: not (inbox / "groot.eml").exists(), 60, "the big mail file taken")
     assert _shas(agent.home).get(sha(data)) == "quarantined"
     grew_mib = _growth_mib(agent.proc.pid, baseline)  # type: ignore[union-attr]
     assert grew_mib < 130, f"a {len(data) >> 20} MiB mail file took {grew_mib:.0f} MiB more agent memory"
@@ -340,7 +332,7 @@ def test_links_and_special_files_are_never_followed_and_left_in_place(intake: tu
     other_name = tmp_path / "andere-naam.zip"
     other_name.write_bytes(hard_data)
     os.link(other_name, inbox / "harde-link.zip")
-    _wait(lambda: not (inbox / "harde-link.zip").exists(), 30, "the hard link taken")
+    wait_for(lambda: not (inbox / "harde-link.zip").exists(), 30, "the hard link taken")
     time.sleep(2.5)  # two more scans over what stays
     assert sorted(p.name for p in inbox.iterdir()) == ["dangling.xlsx", "link-to-folder.zip", "link.xlsx",
                                                      "pijp.zip", "submap.zip"]
@@ -364,14 +356,14 @@ def test_a_file_that_cannot_be_removed_is_vaulted_once_and_kept_until_it_can(int
     if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode != 0:
         pytest.fail("this file system has no immutable flag (chattr +i); the test needs ext4, as in CI")
     try:
-        _wait(lambda: sha(data) in _shas(agent.home), 30, "vaulted although it cannot be removed")
+        wait_for(lambda: sha(data) in _shas(agent.home), 30, "vaulted although it cannot be removed")
         time.sleep(3)  # several retries of the removal
         assert path.exists() and path.read_bytes() == data
         rows = [r for r in _call(agent.home, "deliveries") if r["sha256"] == sha(data)]
         assert len(rows) == 1, "every retry must be recognised as the same delivery"
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
-    _wait(lambda: not path.exists(), 30, "removed once it could be")
+    wait_for(lambda: not path.exists(), 30, "removed once it could be")
     assert len([r for r in _call(agent.home, "deliveries") if r["sha256"] == sha(data)]) == 1
 
 
@@ -428,7 +420,7 @@ def test_a_full_vault_disk_names_the_file_and_the_fix_and_loses_nothing(tmp_path
             assert agent.cli("ingest", str(small), env=EN).returncode == 0, "the agent goes on working"
 
             subprocess.run(["mount", "-o", "remount,size=64m", str(vault)], check=True)  # space freed
-            _wait(lambda: not dropped.exists(), 30, "taken once there is room")
+            wait_for(lambda: not dropped.exists(), 30, "taken once there is room")
             assert agent.cli("ingest", str(big), env=EN).returncode == 0
             assert {sha(data), sha(data[:-1] + b"!"), sha(b"PK\x03\x04 small")} <= set(_shas(home.root))
             assert _call(home.root, "vault.verify")["ok"] is True
@@ -510,7 +502,7 @@ def test_a_locked_database_makes_requests_wait_or_fail_and_the_agent_survives(in
     message = done.stderr.decode()
     assert done.returncode == 1 and "Traceback" not in message, message
     assert pid_alive(agent)
-    _wait(lambda: sha(data) in _shas(agent.home), 30, "the file dropped during the lock is taken after it")
+    wait_for(lambda: sha(data) in _shas(agent.home), 30, "the file dropped during the lock is taken after it")
     assert agent.cli("staff", "list", env=EN).returncode == 0
     assert agent.cli("audit", "verify", env=EN).returncode == 0
     assert "agent.db" in message and "locked" in message, message  # names the file and what to do
@@ -535,7 +527,7 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(intake: tuple[Agent
     elif cut == "before the end frame":
         protocol.write_frame(sock, protocol.DATA, block[:10])
     sock.close()
-    _wait(lambda: _leftovers(agent.home) == [], 10, "the half upload cleaned up")
+    wait_for(lambda: _leftovers(agent.home) == [], 10, "the half upload cleaned up")
     assert _call(agent.home, "deliveries") == before
     assert pid_alive(agent)
     assert _call(agent.home, "vault.verify")["ok"] is True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import zipfile
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ME, AgentProcess, make_home
+from tests.retention_support import wait_for
 
 
 def _zip_bytes(tag: str) -> bytes:
@@ -27,15 +27,6 @@ def _deliveries(agent: AgentProcess) -> list[dict[str, object]]:
     done = agent.cli("deliveries", "--json")
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout))
-
-
-def _wait(condition: object, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -58,7 +49,7 @@ def intake_agent(tmp_path: Path, inbox: Path) -> Iterator[AgentProcess]:
 
 def test_a_dropped_delivery_is_vaulted_and_removed_from_the_folder(intake_agent: AgentProcess, inbox: Path) -> None:
     (inbox / "agii lijst ü.zip").write_bytes(_zip_bytes("one"))
-    _wait(lambda: len(_deliveries(intake_agent)) == 1 and not any(inbox.iterdir()))
+    wait_for(lambda: len(_deliveries(intake_agent)) == 1 and not any(inbox.iterdir()), 20, "the intake")
     row = _deliveries(intake_agent)[0]
     assert (row["state"], row["channel"], row["source"]) == ("vaulted", "folder", "inbox-1")
     opened = intake_agent.cli("open", str(row["id"]), "--purpose", "invite", "--stdout")
@@ -67,7 +58,7 @@ def test_a_dropped_delivery_is_vaulted_and_removed_from_the_folder(intake_agent:
 
 def test_an_unrecognised_file_is_quarantined_not_left_behind(intake_agent: AgentProcess, inbox: Path) -> None:
     (inbox / "notes.zip").write_bytes(b"plain text, not an AgII file")
-    _wait(lambda: len(_deliveries(intake_agent)) == 1 and not any(inbox.iterdir()))
+    wait_for(lambda: len(_deliveries(intake_agent)) == 1 and not any(inbox.iterdir()), 20, "the intake")
     assert _deliveries(intake_agent)[0]["state"] == "quarantined"
 
 
@@ -79,7 +70,7 @@ def test_an_eml_file_gives_one_delivery_per_attachment(intake_agent: AgentProces
     for tag in ("a", "b"):
         message.add_attachment(_zip_bytes(tag), maintype="application", subtype="zip", filename=f"{tag}.zip")
     (inbox / "bericht.eml").write_bytes(message.as_bytes())
-    _wait(lambda: len(_deliveries(intake_agent)) == 2 and not any(inbox.iterdir()))
+    wait_for(lambda: len(_deliveries(intake_agent)) == 2 and not any(inbox.iterdir()), 20, "the intake")
     assert {r["state"] for r in _deliveries(intake_agent)} == {"vaulted"}
 
 
@@ -93,7 +84,7 @@ def test_a_crash_between_commit_and_removal_finishes_without_duplicate(tmp_path:
     agent = AgentProcess(home.root).start()
     try:
         agent.cli("staff", "add", ME, "--name", "O", "--role", "officer", "--role", "read")
-        _wait(lambda: not (inbox / "lijst.zip").exists())
+        wait_for(lambda: not (inbox / "lijst.zip").exists(), 20, "the intake")
         rows = _deliveries(agent)
         assert len(rows) == 1  # the retry was recognised as the same delivery
         assert not list((home.root / "vault" / "tmp").iterdir())
@@ -130,12 +121,12 @@ def test_a_mailbox_message_becomes_deliveries_and_leaves_the_server(tmp_path: Pa
             with server.client() as imap:
                 imap.append("INBOX", message.as_bytes())
                 imap.append("INBOX", other.as_bytes())
-            _wait(lambda: len(_deliveries(agent)) == 1, 30)
+            wait_for(lambda: len(_deliveries(agent)) == 1, 30, "the intake")
             row = _deliveries(agent)[0]
             assert (row["channel"], row["source"], row["state"]) == ("email", "agii", "vaulted")
             with server.client() as imap:
                 imap.select_folder("INBOX")
-                _wait(lambda: len(imap.search("ALL")) == 1, 15)
+                wait_for(lambda: len(imap.search("ALL")) == 1, 15, "the intake")
                 left = imap.fetch(imap.search("ALL"), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
                 assert b"Niet voor de agent" in next(iter(left.values()))[b"BODY[HEADER.FIELDS (SUBJECT)]"]
         finally:

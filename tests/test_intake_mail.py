@@ -102,6 +102,9 @@ def _rows() -> str:
     return "".join(cells)
 
 
+FIXED_ZIP_TIME = (2026, 11, 1, 9, 0, 0)
+
+
 def plain_xlsx() -> bytes:
     ns = "http://schemas.openxmlformats.org"
     parts = {
@@ -137,7 +140,8 @@ def plain_xlsx() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:  # stored, not deflated: stays above 4 KiB
         for name, text in parts.items():
-            archive.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + text)
+            entry = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)  # the same bytes at every call
+            archive.writestr(entry, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + text)
     return buffer.getvalue()
 
 
