@@ -103,8 +103,8 @@ def _this_executable() -> str:
 
 
 def _default_home(mode: Mode, platform: Platform, user: str, *, native: bool) -> str:
-    if mode == "shared":
-        return "C:\\ProgramData\\retention-agent" if platform == "windows" else "/var/lib/retention-agent"
+    if mode == "shared":  # on Windows inside the pointer's folder, with an ACL of its own
+        return "C:\\ProgramData\\retention-agent\\agent" if platform == "windows" else "/var/lib/retention-agent"
     if native:
         import platformdirs
 

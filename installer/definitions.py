@@ -1,7 +1,8 @@
 """Render the service definitions of every platform from ``templates/``. Pure: no I/O but reading templates.
 
 ``render(params)`` returns ``{file name: content}``: systemd units (Linux), Task Scheduler XML and silent
-install/uninstall scripts (Windows), a LaunchAgent property list (macOS).
+install/uninstall scripts (Windows), a LaunchAgent property list (macOS), and in shared mode the pointer
+``client.toml`` that tells every client where the agent lives.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import PurePosixPath
 from . import winsteps
 from .params import (
     AGENT_TASK_XML,
+    CLIENT_POINTER,
     MACOS_LABEL,
     MACOS_PLIST,
     NOTIFIER_TASK_XML,
@@ -25,7 +27,7 @@ from .params import (
     state_directory,
     template,
 )
-from .quoting import systemd_line, systemd_text, systemd_word, windows_cmdline, xml_text
+from .quoting import systemd_line, systemd_text, systemd_word, toml_string, windows_cmdline, xml_text
 
 __all__ = ["ServiceParams", "render"]
 
@@ -62,7 +64,12 @@ def _linux(params: ServiceParams) -> dict[str, str]:
     notifier = template(NOTIFIER_UNIT).substitute(
         description=description, exec_start=systemd_line(agent_command(params, "notifier"))
     )
-    return {SYSTEM_UNIT: unit, NOTIFIER_UNIT: notifier}
+    return {SYSTEM_UNIT: unit, NOTIFIER_UNIT: notifier, CLIENT_POINTER: client_pointer(params)}
+
+
+def client_pointer(params: ServiceParams) -> str:
+    """Shared mode: the pointer that lets every account's command line find the agent without --home."""
+    return template(CLIENT_POINTER).substitute(home=toml_string(params.home), account=toml_string(params.account))
 
 
 def protect_home(params: ServiceParams) -> str:
@@ -105,6 +112,7 @@ def _windows(params: ServiceParams) -> dict[str, str]:
             params, "notifier", comment="retention-agent shared mode: the notifier at every user's logon",
             trigger=_logon_trigger(None), principal=f"      <GroupId>{USERS_GROUP_SID}</GroupId>",
         )
+        out[CLIENT_POINTER] = client_pointer(params)
     out.update(winsteps.scripts(params))
     return out
 

@@ -1,5 +1,7 @@
 """Linux: systemd. Shared mode is a hardened system unit under the ``retention-agent`` system account (created
-here) plus a notifier user unit enabled for every user; user mode is a ``systemd --user`` unit."""
+here, and given access to the drop folders by ACL), a notifier user unit enabled for every user, and the
+pointer /etc/retention-agent/client.toml through which every account's command line finds the agent; user
+mode is a ``systemd --user`` unit."""
 
 from __future__ import annotations
 
@@ -8,7 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .definitions import render
-from .params import NOTIFIER_UNIT, SYSTEM_UNIT, USER_UNIT, ServiceParams, agent_command
+from .params import (
+    CLIENT_POINTER,
+    NOTIFIER_UNIT,
+    SYSTEM_UNIT,
+    USER_UNIT,
+    ServiceParams,
+    agent_command,
+    pointer_dir,
+    pointer_path,
+)
 from .runner import Runner
 from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
 
@@ -38,8 +49,13 @@ def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | 
             why="the service account", unless=("getent", "passwd", account)),
         # Also done by StateDirectory= at start; created now so `init` can run as the account first.
         Run(("install", "-d", "-m", "0711", "-o", account, "-g", account, home), why="the home"),
+        *[Run(("setfacl", "-m", f"u:{account}:rwx,d:u:{account}:rwx", folder),
+              why="the agent moves files out of this drop folder") for folder in params.drop_folders],
         WriteFile(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}", SYSTEM_UNIT),
         WriteFile(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}", NOTIFIER_UNIT),
+        Run(("install", "-d", "-m", "0755", "-o", "root", "-g", "root", pointer_dir(params)),
+            why="the folder of the pointer: root changes it, every account reads it"),
+        WriteFile(pointer_path(params), CLIENT_POINTER),
         Run(("systemctl", "daemon-reload")),
         Run(("systemctl", "--global", "enable", NOTIFIER_UNIT), why="the notifier, for every user"),
         Run(("systemctl", *enable, SYSTEM_UNIT)),
@@ -60,8 +76,13 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | N
         Remove(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}"),
         Remove(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}"),
         Run(("systemctl", "daemon-reload")),
+        Remove(pointer_path(params)),
+        Run(("rmdir", "--ignore-fail-on-non-empty", pointer_dir(params)), check=False),
     ]
     if not keep_home:
+        # the account's uid may be given to a new account later: it must not inherit the drop folders' ACL
+        steps += [Run(("setfacl", "-x", f"u:{params.account},d:u:{params.account}", folder), check=False)
+                  for folder in params.drop_folders]
         steps += [Remove(params.home), Run(("userdel", params.account), check=False)]
     return steps
 

@@ -30,6 +30,14 @@ INSTALL_CMD = "install.cmd"
 UNINSTALL_CMD = "uninstall.cmd"
 MACOS_LABEL = "be.vlaanderen.retention-agent"
 MACOS_PLIST = MACOS_LABEL + ".plist"
+CLIENT_POINTER = "client.toml"  # shared mode: tells every client where the agent lives
+
+# Where the shared-mode installation writes CLIENT_POINTER (retention_agent/home.py reads the same paths).
+POINTER_PATHS = {
+    "linux": "/etc/retention-agent/client.toml",
+    "windows": "C:\\ProgramData\\retention-agent\\client.toml",
+    "macos": "/Library/Application Support/retention-agent/client.toml",
+}
 
 # Windows Task Scheduler names (a folder of their own in the Task Scheduler library)
 TASK_FOLDER = "retention-agent"
@@ -44,6 +52,7 @@ _WINDOWS_USER_ACCOUNT = re.compile(r"^(?:[\w.-]{1,15}\\)?[\w.-](?:[\w. -]{0,18}[
 _BUILTIN_ACCOUNTS = {"root", "system", "localsystem", "localservice", "networkservice", "administrator",
                      "administrators", "trustedinstaller", "nobody"}
 _SIMPLE = re.compile(r"^[A-Za-z0-9._/-]+$")
+_PRIVATE_TMP = (PurePosixPath("/tmp"), PurePosixPath("/var/tmp"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -103,6 +112,12 @@ def validate(params: ServiceParams) -> None:
                 f"not {params.executable!r}: the task then starts pythonw.exe, which opens no console window"
             )
     if params.platform == "linux" and params.mode == "shared":
+        for folder in params.drop_folders:
+            if any(PurePosixPath(folder).is_relative_to(tmp) for tmp in _PRIVATE_TMP):
+                raise ValueError(
+                    f"the drop folder {folder!r} lies under /tmp or /var/tmp, which the service does not see "
+                    f"(its unit has PrivateTmp=yes): use a folder such as /srv/agii-inbox"
+                )
         home = PurePosixPath(params.home)
         under = home != PurePosixPath("/var/lib") and home.is_relative_to("/var/lib")
         if not under or not _SIMPLE.match(params.home):
@@ -183,3 +198,13 @@ def user_task_name(params: ServiceParams) -> str:
     """Per-user logon task: one per staff member, so installing for one does not replace another's."""
     user = params.account.rsplit("\\", 1)[-1]
     return f"{TASK_FOLDER}\\agent-{user}"
+
+
+def pointer_path(params: ServiceParams) -> str:
+    """Shared mode: the file that tells every client on the machine where the agent's home is."""
+    return POINTER_PATHS[params.platform]
+
+
+def pointer_dir(params: ServiceParams) -> str:
+    path = pointer_path(params)
+    return str(PureWindowsPath(path).parent if params.windows else PurePosixPath(path).parent)

@@ -56,3 +56,8 @@ def cmd_word(value: str) -> str:
 def xml_text(value: str) -> str:
     """Text or attribute content for XML (``& < > "`` escaped)."""
     return _xml_escape(value, {'"': "&quot;"})
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string: backslash and double quote escaped (control characters are refused earlier)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

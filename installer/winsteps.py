@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from .params import (
     AGENT_TASK_XML,
+    CLIENT_POINTER,
     INSTALL_CMD,
     NOTIFIER_TASK,
     NOTIFIER_TASK_XML,
     SERVICE_TASK,
     SERVICE_TASK_XML,
     UNINSTALL_CMD,
+    USERS_GROUP_SID,
     ServiceParams,
+    pointer_dir,
+    pointer_path,
     program,
     template,
     user_task_name,
@@ -40,9 +44,16 @@ def install_steps(params: ServiceParams) -> list[Step]:
         ]
     python = program(params)[0]
     account = params.account
+    folder = pointer_dir(params)
     steps: list[Step] = [
         Run((python, "-m", ACCOUNT_MODULE, account),
             why=f"the dedicated local account {account} (never LocalSystem); nobody knows its password"),
+        MakeDir(folder),
+        Run(("icacls", folder, "/setowner", _ADMINISTRATORS_SID, "/Q"),
+            why="the pointer's folder belongs to the administrators, whoever created it first"),
+        Run(("icacls", folder, "/inheritance:r", "/grant:r", f"{_SYSTEM_SID}:(OI)(CI)F",
+             f"{_ADMINISTRATORS_SID}:(OI)(CI)F", f"*{USERS_GROUP_SID}:(OI)(CI)RX", "/Q"),
+            why="the pointer's folder: administrators change it, every user reads it"),
         MakeDir(params.home),
         Run(("icacls", params.home, "/inheritance:r", "/grant:r", f"{account}:(OI)(CI)F",
              f"{_SYSTEM_SID}:(OI)(CI)F", f"{_ADMINISTRATORS_SID}:(OI)(CI)F", "/Q"),
@@ -58,6 +69,8 @@ def install_steps(params: ServiceParams) -> list[Step]:
             why=f"the agent: at boot, as {account}, restarted when it fails"),
         Run(("schtasks", "/Create", "/XML", FileRef(NOTIFIER_TASK_XML), "/TN", NOTIFIER_TASK, "/F"),
             why="the notifier: at every user's logon, in that user's session"),
+        Run(("cmd", "/c", "copy", "/Y", FileRef(CLIENT_POINTER), pointer_path(params)),
+            why="the pointer through which every user's retention-agent finds the agent"),
         Run(("schtasks", "/Run", "/TN", SERVICE_TASK), why="start the agent now"),
     ]
     return steps
@@ -69,10 +82,15 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool) -> list[Step]:
     for task in tasks:
         steps.append(Run(("schtasks", "/End", "/TN", task), why=f"stop {task}", check=False))
         steps.append(Run(("schtasks", "/Delete", "/TN", task, "/F"), why=f"unregister {task}", check=False))
+    if params.mode == "shared":
+        steps.append(Run(("cmd", "/c", "del", "/f", "/q", pointer_path(params)), why="the pointer",
+                         check=False))
     if not keep_home:
         steps.append(Remove(params.home))
         if params.mode == "shared":
             steps.append(Run(("net", "user", params.account, "/delete"), why="the service account",
+                             check=False))
+            steps.append(Run(("cmd", "/c", "rd", pointer_dir(params)), why="the pointer's folder, when empty",
                              check=False))
     return steps
 

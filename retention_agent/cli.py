@@ -19,15 +19,28 @@ import click
 
 from retention_agent import i18n
 from retention_agent.api.client import Client
-from retention_agent.errors import EXIT_INTEGRITY, RetentionAgentError
-from retention_agent.home import Home, resolve_home
+from retention_agent.errors import EXIT_INTEGRITY, AgentUnreachableError, RetentionAgentError
+from retention_agent.home import Home, describe_origin, resolve_home
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class State:
-    def __init__(self, home: Home) -> None:
-        self.home = home
+    """What every command receives: the home (found on first use, so that ``--help`` and the offline
+    commands never read the shared-agent pointer) and the way to call its agent."""
+
+    def __init__(self, home: Home | Callable[[], Home]) -> None:
+        self._home = home
+
+    @property
+    def home(self) -> Home:
+        if not isinstance(self._home, Home):
+            self._home = self._home()
+        return self._home
+
+    def known_home(self) -> Home | None:
+        """The home if it was already found (for an error message), without looking for it now."""
+        return self._home if isinstance(self._home, Home) else None
 
     def client(self) -> Client:
         return Client(self.home.socket)
@@ -46,9 +59,25 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except RetentionAgentError as exc:
             click.echo(f"retention-agent: {exc.render(i18n.current_language())}", err=True)
+            if isinstance(exc, AgentUnreachableError):
+                _say_where_the_agent_was_looked_for()
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say_where_the_agent_was_looked_for() -> None:
+    context = click.get_current_context(silent=True)
+    state = context.find_object(State) if context is not None else None
+    home = state.known_home() if state is not None else None
+    if home is not None:
+        click.echo(i18n.t("The agent was looked for in {home} ({origin}).", home=home.root,
+                          origin=describe_origin(home)), err=True)
+
+
+def echo_agent(state: State) -> None:
+    """Which agent answered: its home, and how this command found it."""
+    click.echo(i18n.t("Agent: {home} ({origin})", home=state.home.root, origin=describe_origin(state.home)))
 
 
 def emit_json(value: Any) -> None:
@@ -91,9 +120,15 @@ class LazyGroup(click.Group):
         return self.commands.get(cmd_name)
 
 
+# Commands that make or run an agent in a home of the caller's own choosing: they never follow the shared-agent
+# pointer (root running the agent in the service account's home would leave root-owned files there).
+OWN_HOME_COMMANDS = frozenset({"init", "run"})
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, readable=False, path_type=Path), default=None,
-              help="The agent's home (default: $RETENTION_AGENT_HOME or the platform's data folder).")
+              help="The agent's home (default: $RETENTION_AGENT_HOME, else the shared agent this computer's "
+                   "administrator set up, else your own data folder).")
 @click.option("--lang", type=click.Choice(i18n.LANGUAGES), default=None,
               help="Language of messages: nl (default) or en; also $RETENTION_AGENT_LANG.")
 @click.version_option(package_name="retention-agent")
@@ -105,7 +140,8 @@ def main(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     Example: retention-agent status
     """
     i18n.set_language(lang)
-    ctx.obj = State(resolve_home(home))
+    follow_pointer = ctx.invoked_subcommand not in OWN_HOME_COMMANDS
+    ctx.obj = State(lambda: resolve_home(home, follow_pointer=follow_pointer))
 
 
 def register_commands() -> None:

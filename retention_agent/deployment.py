@@ -16,16 +16,18 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from retention_agent import config as configuration
 from retention_agent import proof, sshsig
 from retention_agent.api.client import Client, remote_error
 from retention_agent.clock import SystemClock
 from retention_agent.errors import (
     AccessDeniedError,
     AgentUnreachableError,
+    InboxMissingError,
     ProtocolError,
     PurgeAllConfirmationError,
     RetentionAgentError,
@@ -127,6 +129,9 @@ def install_service(params: ServiceParams, runner: Runner, *, setup: HomeSetup |
     missing = ["--municipality", "--officer"] if setup is None else setup.missing()
     if new_home and missing:
         raise ServiceInitOptionsError(home=params.home, missing=" and ".join(missing))
+    for folder in params.drop_folders:  # before any step: init would refuse it after the units were written
+        if not Path(folder).is_dir():
+            raise InboxMissingError(folder=folder)
     module = platform_module(params.platform)
     try:
         if params.mode == "user":
@@ -327,6 +332,16 @@ def _signing_facts(database: Path) -> list[str]:
 # ---- uninstalling ---------------------------------------------------------------------------------------
 
 
+def _with_drop_folders(params: ServiceParams, home: Home) -> ServiceParams:
+    """The drop folders of the home's configuration, so that the uninstallation can take back the access it
+    gave the service account to them (a later account with the same uid must not inherit it)."""
+    try:
+        folders = tuple(inbox.path for inbox in configuration.load(home.config).inbox)
+        return replace(params, drop_folders=folders)
+    except (OSError, RetentionAgentError, ValueError):
+        return params  # no readable configuration (or folders the installer refuses): nothing to take back
+
+
 def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, purge: bool, keep_home: bool,
                       export_dir: Path, confirm: Callable[[int], bool] | None = None) -> UninstallResult:
     """Refuse, or purge (with proofs), stop, count again, export the records, then remove.
@@ -334,6 +349,8 @@ def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, pu
     ``confirm(count)`` is asked before the purge (the command line asks the person at the terminal).
     """
     home = Home(Path(params.home))
+    if not keep_home and not params.drop_folders:
+        params = _with_drop_folders(params, home)
     module = platform_module(params.platform)
     result = UninstallResult()
 

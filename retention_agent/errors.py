@@ -25,6 +25,8 @@ class RetentionAgentError(Exception):
     exit_code: ClassVar[int] = EXIT_ERROR
     message: ClassVar[str] = "Something went wrong."
     hint: ClassVar[str] = ""
+    # parameters that hold an English text of the catalogue (marked with N_) rather than a value
+    translated_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -36,6 +38,9 @@ class RetentionAgentError(Exception):
         params = _Lenient(self.params)
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
             params["state"] = translate(params["state"], lang)
+        for name in self.translated_params:
+            if isinstance(params.get(name), str):
+                params[name] = translate(params[name], lang)
         text = translate(self.message, lang).format_map(params)
         if self.hint:
             text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(params)
@@ -114,6 +119,32 @@ class AgentUnreachableError(RetentionAgentError):
     hint = "Start it with 'retention-agent run' (or start the installed service), then try again."
 
 
+class PointerInvalidError(RetentionAgentError):
+    error_id = "home-pointer-invalid"
+    message = "The file {file}, which tells this computer where the shared agent lives, cannot be used: {problem}."
+    hint = ("An administrator writes it again with 'sudo retention-agent service install --mode shared' or removes "
+            "it; until then, name the home with --home DIR.")
+    translated_params = ("problem",)
+
+
+class PointerUnsafeError(RetentionAgentError):
+    error_id = "home-pointer-unsafe"
+    message = ("The file {file}, which tells this computer where the shared agent lives, was not used: {path} "
+               "{problem}.")
+    hint = ("An administrator makes it safe: 'sudo chown root:root {path}' and 'sudo chmod go-w {path}' (or "
+            "writes it again with 'sudo retention-agent service install --mode shared').")
+    translated_params = ("problem",)
+
+
+class SharedAgentPresentError(RetentionAgentError):
+    error_id = "shared-agent-present"
+    exit_code = EXIT_USAGE
+    message = ("This computer has a shared agent in {shared} (named in {pointer}); an agent of your own in {home} "
+               "would not be found by the other commands.")
+    hint = ("Use the shared agent (leave out init and run), or name your own home with --home DIR in every "
+            "command.")
+
+
 class ProtocolError(RetentionAgentError):
     error_id = "protocol"
     message = "The agent and this command do not understand each other: {problem}"
@@ -127,10 +158,19 @@ class KeyStoreRefusedError(RetentionAgentError):
     error_id = "keystore-refused"
     message = "The key store backend {backend} is not safe for keys: {why}"
     hint = (
-        "Install and unlock an OS key store (Windows Credential Manager, macOS Keychain, GNOME Keyring "
-        "or KWallet), or set key_store = \"file\" in the configuration to keep keys in a private file "
-        "in the home."
+        "Install and unlock the OS key store this home was made with (Windows Credential Manager, macOS "
+        "Keychain, GNOME Keyring or KWallet). Changing key_store in the configuration does not help: the "
+        "keys of this home are in that key store."
     )
+    translated_params = ("why",)
+
+
+class KeyStoreChoiceError(RetentionAgentError):
+    error_id = "keystore-choose-file"
+    message = "This computer has no safe key store for the keys: {why}. Nothing was created."
+    hint = ("Run the same command again with --key-store file: the keys are then kept in a private file in the "
+            "home (see docs/administrator.md).")
+    translated_params = ("why",)
 
 
 class KeyStoreUnavailableError(RetentionAgentError):
@@ -153,6 +193,13 @@ class AccessDeniedError(RetentionAgentError):
     exit_code = EXIT_DENIED
     message = "The account {account} may not {action}."
     hint = "Ask the privacy officer to give the account the role {role} ('retention-agent staff add')."
+
+
+class StaffListDeniedError(AccessDeniedError):
+    error_id = "access-denied-staff-list"
+    message = "The account {account} may not manage the staff list: only a privacy officer may."
+    hint = ("Run the command logged in as the privacy officer's account (the one given to 'init --officer'), "
+            "or ask the privacy officer to do it.")
 
 
 class LastOfficerError(RetentionAgentError):
@@ -474,6 +521,13 @@ class ProofNotFoundError(RetentionAgentError):
 
 
 # ---- service installation and the notifier -----------------------------------------------------------
+
+
+class InboxMissingError(RetentionAgentError):
+    error_id = "inbox-missing"
+    message = "The drop folder {folder} does not exist, or this account cannot reach it; nothing was created."
+    hint = ("Create the folder first (mkdir \"{folder}\"), then run the same command again; 'service install "
+            "--mode shared' gives the service account access to it.")
 
 
 class HomeNotEmptyError(RetentionAgentError):

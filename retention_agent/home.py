@@ -14,18 +14,34 @@ Layout (everything 0700/0600 and owned by the agent's account, except as noted):
       workspace/          0711; one folder per account for opened copies
       proofs/             deletion proofs (JSON + .sig + PDF)
       reports/            DPO reports
+
+Where a client finds the agent, in this order (:func:`resolve_home`): ``--home``, ``$RETENTION_AGENT_HOME``,
+the system-wide pointer that ``service install --mode shared`` writes (:data:`POINTER_PATHS`; only an
+administrator may be able to change it, or it is refused), then the per-user home. ``init`` and ``run``
+never follow the pointer: they make or run an agent in a home of the caller's own choosing.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_path
 
-from retention_agent.errors import HomeMissingError, HomeOwnerError, HomePermissionError
+from retention_agent.errors import (
+    HomeMissingError,
+    HomeOwnerError,
+    HomePermissionError,
+    PointerInvalidError,
+    PointerUnsafeError,
+    SharedAgentPresentError,
+)
+from retention_agent.i18n import translate
+from retention_agent.msgids import N_
 
 HOME_ENV = "RETENTION_AGENT_HOME"
 HOME_MODE = 0o711
@@ -33,10 +49,25 @@ PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 POSIX = os.name == "posix"
 
+FoundBy = Literal["option", "environment", "pointer", "user"]
+POINTER_FORMAT = 1
+# The system-wide pointer to the shared agent, per platform (installer/params.py writes the same paths).
+POINTER_PATHS = {
+    "linux": "/etc/retention-agent/client.toml",
+    "windows": "C:\\ProgramData\\retention-agent\\client.toml",
+    "macos": "/Library/Application Support/retention-agent/client.toml",
+}
+
 
 @dataclass(frozen=True)
 class Home:
+    """An agent's home. ``found_by`` says how a client found it: ``option`` (``--home``, or given directly),
+    ``environment`` (``$RETENTION_AGENT_HOME``), ``pointer`` (the shared agent named in the file ``pointer``)
+    or ``user`` (the account's own per-user home)."""
+
     root: Path
+    found_by: FoundBy = field(default="option", compare=False)
+    pointer: Path | None = field(default=None, compare=False)
 
     @property
     def config(self) -> Path:
@@ -94,10 +125,113 @@ class Home:
         return self
 
 
-def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Home:
-    """``--home``, else ``$RETENTION_AGENT_HOME``, else the platform's per-user data folder."""
-    chosen = explicit or os.environ.get(HOME_ENV) or user_data_path("retention-agent", appauthor=False)
-    return Home(Path(chosen).expanduser().absolute())
+def resolve_home(explicit: str | os.PathLike[str] | None = None, *, follow_pointer: bool = True) -> Home:
+    """``--home``, else ``$RETENTION_AGENT_HOME``, else the shared agent named by the system-wide pointer
+    (unless ``follow_pointer`` is false), else the platform's per-user data folder.
+
+    Raises :class:`PointerInvalidError` or :class:`PointerUnsafeError` for a pointer that cannot be trusted:
+    a client that silently skipped it would talk to another agent than the administrator set up.
+    """
+    if explicit:
+        return Home(_absolute(explicit), "option")
+    if os.environ.get(HOME_ENV):
+        return Home(_absolute(os.environ[HOME_ENV]), "environment")
+    if follow_pointer:
+        pointer = system_pointer()
+        target = read_pointer(pointer)
+        if target is not None:
+            return Home(target, "pointer", pointer)
+    return Home(_absolute(user_data_path("retention-agent", appauthor=False)), "user")
+
+
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    return Path(path).expanduser().absolute()
+
+
+def system_pointer() -> Path:
+    """Where ``service install --mode shared`` writes the pointer on this machine."""
+    if sys.platform == "win32":
+        import platformdirs
+
+        # %ProgramData% as Windows knows it (SHGetFolderPath), not as an environment variable says
+        return platformdirs.site_config_path("retention-agent", appauthor=False) / "client.toml"
+    return Path(POINTER_PATHS["macos" if sys.platform == "darwin" else "linux"])
+
+
+def read_pointer(path: Path) -> Path | None:
+    """The home a pointer file names; None when there is no pointer. Refuses a pointer that an account other
+    than root could have written (POSIX: the file and every folder above it), and one that is malformed."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except PermissionError as exc:
+        raise PointerInvalidError(file=str(path), problem=N_("this account may not read it")) from exc
+    except OSError as exc:
+        raise PointerInvalidError(file=str(path), problem=N_("it cannot be read")) from exc
+    if POSIX:
+        _check_pointer_owner(path)
+    return parse_pointer(data, path)
+
+
+def parse_pointer(data: bytes, path: Path) -> Path:
+    """The home a pointer's content names (``path`` is only named in errors)."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PointerInvalidError(file=str(path), problem=N_("it is not a TOML file")) from exc
+    version = raw.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PointerInvalidError(file=str(path), problem=N_("'version' is missing or not a whole number"))
+    if version > POINTER_FORMAT:
+        raise PointerInvalidError(file=str(path), problem=N_("it was written by a newer retention-agent"))
+    if set(raw) - {"version", "home", "account"}:
+        raise PointerInvalidError(file=str(path), problem=N_("it holds keys this version does not know"))
+    home = raw.get("home")
+    if not isinstance(home, str) or not home or not Path(home).is_absolute() or "\0" in home:
+        raise PointerInvalidError(file=str(path), problem=N_("'home' is missing or not an absolute path"))
+    return Path(home)
+
+
+def _check_pointer_owner(path: Path) -> None:
+    """The pointer and every folder above it belong to root and nobody else may change them (a folder that
+    others may write is accepted only with the sticky bit, where they cannot replace root's entries)."""
+    real = Path(os.path.realpath(path))
+    for entry in (real, *real.parents):
+        info = entry.stat()
+        sticky_dir = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+        if info.st_uid != 0:
+            raise PointerUnsafeError(file=str(path), path=str(entry), problem=N_("does not belong to root"))
+        if info.st_mode & 0o022 and not sticky_dir:
+            raise PointerUnsafeError(file=str(path), path=str(entry),
+                                     problem=N_("can be changed by accounts other than root"))
+        if entry == real and not stat.S_ISREG(info.st_mode):
+            raise PointerInvalidError(file=str(path), problem=N_("it is not a regular file"))
+
+
+def refuse_hidden_home(home: Home) -> None:
+    """``init`` and ``run`` without --home on a machine with a shared agent: a per-user agent there would be
+    hidden from every client (they find the shared one first), so refuse and name the way out."""
+    if home.found_by != "user":
+        return
+    pointer = system_pointer()
+    shared = read_pointer(pointer)
+    if shared is not None:
+        raise SharedAgentPresentError(home=str(home.root), shared=str(shared), pointer=str(pointer))
+
+
+def describe_origin(home: Home, lang: str | None = None) -> str:
+    """How a client found ``home``, for people (``whoami``, ``status``, an unreachable agent)."""
+    texts = {
+        "option": N_("given with --home"),
+        "environment": N_("from RETENTION_AGENT_HOME"),
+        "pointer": N_("the shared agent named in {pointer}"),
+        "user": N_("this account's own home; no shared agent is set up in {pointer}"),
+    }
+    pointer = home.pointer or system_pointer()
+    return translate(texts[home.found_by], lang).format(pointer=pointer)
 
 
 def create_layout(home: Home) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from retention_agent import home as home_module
 from retention_agent.agent import build_context
 from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext
@@ -27,11 +28,14 @@ ME = current_account()
 
 @pytest.fixture(autouse=True)
 def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No setting of the developer's machine leaks into a test (borg's conftest does the same)."""
+    """No setting of the developer's machine leaks into a test (borg's conftest does the same), nor a shared
+    agent installed on it: in this process the system-wide pointer is looked for where none exists (the
+    tests that want one move it into their own folder; the real one is written under a lock)."""
     for name in list(os.environ):
         if name.startswith("RETENTION_AGENT_") or name.startswith("PYTHON_KEYRING"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RETENTION_AGENT_LANG", "en")
+    monkeypatch.setattr(home_module, "system_pointer", lambda: Path("/nonexistent/retention-agent/client.toml"))
 
 
 def make_home(root: Path, *, municipality: str = "De Panne", key_store: str = "file",

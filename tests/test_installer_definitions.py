@@ -277,6 +277,8 @@ def test_install_cmd_is_silent_quoted_and_powershell_free(tmp_path: Path) -> Non
     assert 'icacls "D:\\AgII drop & <in>" /grant "retention-agent:(OI)(CI)M" /Q || goto :failed' in lines
     for name in ("retention-agent-service-task.xml", "retention-agent-notifier-task.xml"):
         assert f'schtasks /Create /XML "%~dp0{name}" /TN' in script and name in written
+    pointer = 'cmd /c copy /Y "%~dp0client.toml" C:\\ProgramData\\retention-agent\\client.toml || goto :failed'
+    assert pointer in lines and "client.toml" in written
     # outside double quotes no line carries a bare & < > | except the script's own operators
     for line in lines:
         bare = "".join(part for i, part in enumerate(line.split('"')) if i % 2 == 0)
@@ -349,14 +351,57 @@ def test_linux_shared_install_issues_the_commands_in_order() -> None:
         "$ useradd --system --user-group --home-dir /var/lib/retention-agent --no-create-home --shell "
         "/usr/sbin/nologin --comment 'retention-agent service account' retention-agent",
         "$ install -d -m 0711 -o retention-agent -g retention-agent /var/lib/retention-agent",
+        "$ setfacl -m u:retention-agent:rwx,d:u:retention-agent:rwx '/srv/agii drop & <inbox>'",
+        "$ setfacl -m u:retention-agent:rwx,d:u:retention-agent:rwx '/home/events team/100% AgII'",
+        "$ setfacl -m u:retention-agent:rwx,d:u:retention-agent:rwx /srv/plain",
         "# write /etc/systemd/system/retention-agent.service",
         "# write /etc/systemd/user/retention-agent-notifier.service",
+        "$ install -d -m 0755 -o root -g root /etc/retention-agent",
+        "# write /etc/retention-agent/client.toml",
         "$ systemctl daemon-reload",
         "$ systemctl --global enable retention-agent-notifier.service",
         "$ systemctl enable --now retention-agent.service",
     ]
     assert runner.files["/etc/systemd/system/retention-agent.service"] == render(params)[
         "retention-agent.service"].encode()
+    assert runner.files["/etc/retention-agent/client.toml"] == render(params)["client.toml"].encode()
+    assert "# write /etc/retention-agent/client.toml (mode 0644," in " ".join(runner.calls)
+
+
+def test_the_pointer_names_the_home_and_the_client_reads_it_where_the_installer_writes_it() -> None:
+    from retention_agent.installer.params import POINTER_PATHS
+
+    from retention_agent import home
+
+    assert POINTER_PATHS == home.POINTER_PATHS
+    text = render(linux_shared())["client.toml"]
+    assert home.parse_pointer(text.encode(), Path("client.toml")) == Path("/var/lib/retention-agent")
+    assert "client.toml" not in render(linux_user()) and "client.toml" not in render(windows_params("user"))
+
+
+def test_linux_shared_uninstall_removes_the_pointer_and_takes_back_the_drop_folder_access() -> None:
+    runner = RecordingRunner()
+    linux.uninstall(linux_shared(drop_folders=("/srv/plain",)), runner, has_live_deliveries=lambda: 0)
+    assert runner.calls[-6:] == [
+        "$ systemctl daemon-reload",
+        "# remove /etc/retention-agent/client.toml",
+        "$ rmdir --ignore-fail-on-non-empty /etc/retention-agent",
+        "$ setfacl -x u:retention-agent,d:u:retention-agent /srv/plain",
+        "# remove /var/lib/retention-agent",
+        "$ userdel retention-agent",
+    ]
+    kept = RecordingRunner()
+    linux.uninstall(linux_shared(drop_folders=("/srv/plain",)), kept, has_live_deliveries=lambda: 0,
+                    keep_home=True)
+    assert "# remove /etc/retention-agent/client.toml" in kept.calls  # the service is gone either way
+    assert not any("setfacl" in line or "userdel" in line for line in kept.calls)
+
+
+@pytest.mark.parametrize("folder", ["/tmp/agii", "/var/tmp/agii", "/tmp"])
+def test_a_drop_folder_the_service_cannot_see_is_refused_in_shared_mode(folder: str) -> None:
+    with pytest.raises(ValueError, match="PrivateTmp=yes"):
+        linux_shared(drop_folders=(folder,))
+    assert linux_user(drop_folders=(folder,)).drop_folders == (folder,)  # a user-mode agent sees the real /tmp
 
 
 def test_linux_install_keeps_an_existing_account_and_can_defer_the_start() -> None:
@@ -448,13 +493,19 @@ def test_windows_install_runs_the_install_cmd_steps(tmp_path: Path) -> None:
     programs = [shlex.split(line[2:])[:2] if line.startswith("$") else line.split()[:2]
                 for line in runner.calls]
     assert programs == [
-        ["#", "write"], ["#", "write"], [ODD_WINDOWS_PYTHON, "-m"], ["#", "mkdir"],
-        ["icacls", params.home], ["icacls", params.drop_folders[0]],
-        ["schtasks", "/Create"], ["schtasks", "/Create"], ["schtasks", "/Run"],
+        ["#", "write"], ["#", "write"], [ODD_WINDOWS_PYTHON, "-m"],
+        ["#", "mkdir"], ["icacls", "C:\\ProgramData\\retention-agent"], ["icacls", "C:\\ProgramData\\retention-agent"],
+        ["#", "mkdir"], ["icacls", params.home], ["icacls", params.drop_folders[0]],
+        ["schtasks", "/Create"], ["schtasks", "/Create"], ["cmd", "/c"], ["schtasks", "/Run"],
     ]
     xml = str(tmp_path / "retention-agent-service-task.xml")
     assert runner.files[xml].startswith(b"\xff\xfe")
     assert f"$ schtasks /Create /XML {xml} /TN 'retention-agent\\agent' /F" in runner.calls
+    pointer_acl = "$ icacls 'C:\\ProgramData\\retention-agent' /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' " \
+                  "'*S-1-5-32-544:(OI)(CI)F' '*S-1-5-32-545:(OI)(CI)RX' /Q"
+    assert pointer_acl in runner.calls
+    copy = f"$ cmd /c copy /Y {tmp_path / 'client.toml'} 'C:\\ProgramData\\retention-agent\\client.toml'"
+    assert copy in runner.calls
 
 
 def test_windows_user_uninstall_and_status() -> None:
@@ -485,10 +536,10 @@ def test_macos_install_bootstraps_the_agent() -> None:
 @pytest.mark.parametrize(
     ("mode", "platform", "names"),
     [
-        ("shared", "linux", {"retention-agent.service", "retention-agent-notifier.service"}),
+        ("shared", "linux", {"retention-agent.service", "retention-agent-notifier.service", "client.toml"}),
         ("user", "linux", {"retention-agent-user.service"}),
         ("shared", "windows", {"retention-agent-service-task.xml", "retention-agent-notifier-task.xml",
-                               "install.cmd", "uninstall.cmd"}),
+                               "install.cmd", "uninstall.cmd", "client.toml"}),
         ("user", "windows", {"retention-agent-task.xml", "install.cmd", "uninstall.cmd"}),
         ("user", "macos", {"be.vlaanderen.retention-agent.plist"}),
     ],

@@ -58,6 +58,7 @@ from retention_agent.deployment import (
 from retention_agent.errors import (
     AccessDeniedError,
     HomeNotEmptyError,
+    InboxMissingError,
     ServiceInitOptionsError,
     ServiceUninstallRefusedError,
 )
@@ -65,6 +66,7 @@ from retention_agent.home import Home
 from retention_agent.installation import init_home
 from tests.accounts import as_account, needs_root
 from tests.conftest import ME, cli, socket_answers
+from tests.shared_pointer import POINTER, real_pointer
 
 PROJECT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -264,13 +266,15 @@ class Machine:
 
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
+    """A shared-mode installation writes the machine's real pointer: held, and put back, by real_pointer."""
     for name in ("SUDO_UID", "SUDO_GID", "SUDO_USER"):
         monkeypatch.delenv(name, raising=False)
-    setup = Machine()
-    try:
-        yield setup
-    finally:
-        setup.teardown()
+    with real_pointer():
+        setup = Machine()
+        try:
+            yield setup
+        finally:
+            setup.teardown()
 
 
 def mode_of(path: Path) -> int:
@@ -317,6 +321,9 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
     uid_line = next(line for line in Path(f"/proc/{runner.agent.pid}/status").read_text().splitlines()
                     if line.startswith("Uid:"))
     assert uid_line.split()[1:] == [str(account.pw_uid)] * 4
+    # every account's command line finds this agent through the pointer, which only root may change
+    assert tomllib.loads(POINTER.read_text()) == {"version": 1, "home": str(machine.home), "account": machine.account}
+    assert (POINTER.stat().st_uid, mode_of(POINTER), mode_of(POINTER.parent)) == (0, 0o644, 0o755)
 
     # -- a staff account reaches the socket and is refused until the officer adds it ------------------------
     subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", machine.staff], check=True)
@@ -382,6 +389,7 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
         grp.getgrnam(machine.account)
     assert not runner.unit_file.exists()
     assert not Path(runner.staged("/etc/systemd/user/retention-agent-notifier.service")).exists()
+    assert not POINTER.exists()
     assert runner.systemctl_calls()[4:] == [
         ("systemctl", "stop", SYSTEM_UNIT),  # before the last count and the export
         ("systemctl", "disable", "--now", SYSTEM_UNIT),
@@ -461,7 +469,8 @@ def test_dry_run_writes_any_platform_and_changes_nothing(tmp_path: Path) -> None
                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "gpo").iterdir()) == [
-        "install.cmd", "retention-agent-notifier-task.xml", "retention-agent-service-task.xml", "uninstall.cmd"]
+        "client.toml", "install.cmd", "retention-agent-notifier-task.xml", "retention-agent-service-task.xml",
+        "uninstall.cmd"]
     assert "schtasks /Run /TN 'retention-agent\\agent'" in result.stdout
     assert "C:\\ProgramData\\retention-agent" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpo"]
@@ -474,3 +483,40 @@ def test_the_command_line_refuses_what_cannot_be_done(tmp_path: Path) -> None:
     assert other.returncode == 2 and b"--dry-run" in other.stderr
     no_out = cli(tmp_path / "home", "service", "install", "--dry-run")
     assert no_out.returncode == 2 and b"--out" in no_out.stderr
+
+
+def test_dry_run_shows_the_drop_folders_access_and_init_and_refuses_a_folder_the_service_cannot_see(
+        tmp_path: Path) -> None:
+    def dry_run(*inbox: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "retention_agent", "service", "install", "--platform", "linux",
+                               "--mode", "shared", "--municipality", "De Panne", "--officer", "jdewit", "--dry-run",
+                               "--out", str(tmp_path / "out"), *[a for f in inbox for a in ("--inbox", f)]],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+    shown = dry_run("/srv/agii-inbox", "/srv/zivver")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    for folder in ("/srv/agii-inbox", "/srv/zivver"):
+        assert f"$ setfacl -m u:retention-agent:rwx,d:u:retention-agent:rwx {folder}" in lines
+    init = next(line for line in lines if line.startswith("$ runuser ") and " init " in line)
+    assert shlex.split(init)[-4:] == ["--inbox", "/srv/agii-inbox", "--inbox", "/srv/zivver"]
+    assert "--municipality 'De Panne' --officer jdewit" in init
+    assert "# write /etc/retention-agent/client.toml (mode 0644" in shown.stdout
+    assert (tmp_path / "out" / "client.toml").is_file()
+
+    for hidden in ("/tmp/agii", "/var/tmp/agii"):
+        refused = dry_run(hidden)
+        assert refused.returncode == 2, refused.stdout
+        assert f"the drop folder '{hidden}' lies under /tmp or /var/tmp" in refused.stderr
+        assert "PrivateTmp=yes" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_missing_drop_folder_stops_the_installation_before_any_step(tmp_path: Path) -> None:
+    params = default_params("user", "linux", home=str(tmp_path / "home"), executable="/opt/ra/bin/retention-agent",
+                            drop_folders=(str(tmp_path / "not-there"),))
+    recorder = RecordingRunner()
+    with pytest.raises(InboxMissingError) as caught:
+        install_service(params, recorder, setup=HomeSetup(municipality="De Panne", officer=ME,
+                                                          inboxes=params.drop_folders))
+    assert f"The drop folder {tmp_path / 'not-there'} does not exist" in caught.value.render("en")
+    assert recorder.calls == [] and not (tmp_path / "home").exists()

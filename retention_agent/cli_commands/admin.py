@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from retention_agent.access import ROLES
-from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
-from retention_agent.errors import EXIT_INTEGRITY
+from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError, StaffListDeniedError
 from retention_agent.i18n import t, translate
 
 
@@ -29,8 +30,10 @@ def init(state: State, municipality: str, officer: str, officer_name: str, key_s
 
     Example: retention-agent init --municipality "De Panne" --officer jdewit --inbox /srv/agii
     """
+    from retention_agent.home import refuse_hidden_home
     from retention_agent.installation import init_home
 
+    refuse_hidden_home(state.home)
     installation_id = init_home(state.home, municipality=municipality, officer=officer,
                                 officer_name=officer_name or officer, key_store=key_store,
                                 inboxes=list(inboxes), clock=SystemClock())
@@ -47,7 +50,9 @@ def run(state: State) -> None:
     Example: retention-agent --home /var/lib/retention-agent run
     """
     from retention_agent.agent import Agent
+    from retention_agent.home import refuse_hidden_home
 
+    refuse_hidden_home(state.home)
     agent = Agent(state.home.require())
     agent.install_signal_handlers()
     agent.run(ready=lambda: click.echo(t("Agent running; the API listens on {socket}.",
@@ -88,7 +93,7 @@ def staff_add(state: State, account: str, name: str, roles: tuple[str, ...]) -> 
 
     Example: retention-agent staff add mpeeters --name "Mia Peeters" --role read --role modify
     """
-    result = state.call("staff.add", {"account": account, "name": name, "roles": list(roles)})
+    result = _staff_call(state, "staff.add", {"account": account, "name": name, "roles": list(roles)})
     message = "{account} updated: {roles}." if result["updated"] else "{account} added: {roles}."
     click.echo(t(message, account=account, roles=", ".join(result["roles"])))
 
@@ -102,7 +107,7 @@ def staff_remove(state: State, account: str) -> None:
 
     Example: retention-agent staff remove mpeeters
     """
-    state.call("staff.remove", {"account": account})
+    _staff_call(state, "staff.remove", {"account": account})
     click.echo(t("{account} removed from the staff list.", account=account))
 
 
@@ -115,12 +120,20 @@ def staff_list(state: State, as_json: bool) -> None:
 
     Example: retention-agent staff list --json
     """
-    members = state.call("staff.list")
+    members = _staff_call(state, "staff.list")
     if as_json:
         emit_json(members)
         return
     table([t("account"), t("name"), t("roles")],
           [(m["account"], m["name"], ", ".join(m["roles"])) for m in members])
+
+
+def _staff_call(state: State, op: str, args: dict[str, Any] | None = None) -> Any:
+    """The staff list is the officer's: a refusal says whose account to use instead of which role to get."""
+    try:
+        return state.call(op, args)
+    except AccessDeniedError as exc:
+        raise StaffListDeniedError(**exc.params) from None
 
 
 @main.group()
@@ -209,9 +222,14 @@ def keys_public(state: State) -> None:
 @pass_state
 @handle_errors
 def whoami(state: State) -> None:
-    """Show the account the agent sees for you, and your roles.
+    """Show the account the agent sees for you, your roles, and which agent answered.
 
     Example: retention-agent whoami
     """
-    result = state.call("whoami")  # an account not on the staff list is refused (exit 3) and audited
-    click.echo(t("{account}: {roles}", account=result["account"], roles=", ".join(result["roles"])))
+    try:
+        result = state.call("whoami")
+    except AccessDeniedError as exc:  # the agent refused (and audited) an account that is not on the list
+        click.echo(t("{account}: none (not on the staff list)", account=exc.params.get("account", "?")))
+    else:
+        click.echo(t("{account}: {roles}", account=result["account"], roles=", ".join(result["roles"])))
+    echo_agent(state)

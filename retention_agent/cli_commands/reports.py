@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
     DocumentInvalidError,
@@ -42,6 +42,7 @@ def status(state: State, as_json: bool) -> None:
         return
     from retention_agent.status_view import echo_status
 
+    echo_agent(state)
     echo_status(result)
 
 

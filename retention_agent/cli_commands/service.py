@@ -19,6 +19,7 @@ from retention_agent.home import HOME_ENV, Home
 from retention_agent.i18n import t
 from retention_agent.installer import ServiceParams, current_platform, default_params, linux, platform_module
 from retention_agent.installer import write_definitions as write_files
+from retention_agent.installer.params import pointer_path
 from retention_agent.installer.runner import RecordingRunner, Result, SystemRunner
 
 MODES = ("user", "shared")
@@ -88,7 +89,8 @@ def service_install(state: State, mode: str, target: str | None, account: str | 
         shared = mode == "shared"
         platform_module(params.platform).install(params, recorder, start=not no_start and not shared)
         if shared and params.platform == "linux":
-            recorder.run(linux.as_service_account(params, *_placeholder_setup(municipality, officer).init_args()))
+            setup = _placeholder_setup(municipality, officer, officer_name, key_store, inbox_paths)
+            recorder.run(linux.as_service_account(params, *setup.init_args()))
         if shared and not no_start:
             recorder.run(start_command(params))
         return
@@ -105,8 +107,10 @@ def service_install(state: State, mode: str, target: str | None, account: str | 
     else:
         click.echo(t("The agent was started."))
     if mode == "shared":
-        click.echo(t("Next: the privacy officer adds staff with "
-                     "'retention-agent --home {home} staff add ACCOUNT --name NAME --role ROLE'.", home=params.home))
+        click.echo(t("Every account on this computer now finds the agent through {pointer}.",
+                     pointer=pointer_path(params)))
+        click.echo(t("Next: the privacy officer, logged in as the account given to --officer, adds staff with "
+                     "'retention-agent staff add ACCOUNT --name NAME --role ROLE'."))
 
 
 @service.command("uninstall")
@@ -157,8 +161,10 @@ def _as_on_a_new_machine(argv: tuple[str, ...]) -> Result:
     return Result(2 if argv[:1] == ("getent",) else 0)
 
 
-def _placeholder_setup(municipality: str | None, officer: str | None) -> HomeSetup:
-    return HomeSetup(municipality=municipality or "NAME", officer=officer or "ACCOUNT")
+def _placeholder_setup(municipality: str | None, officer: str | None, officer_name: str, key_store: str | None,
+                       inboxes: tuple[str, ...]) -> HomeSetup:
+    return HomeSetup(municipality=municipality or "NAME", officer=officer or "ACCOUNT", officer_name=officer_name,
+                     key_store=key_store or "file", inboxes=inboxes)
 
 
 def _ask_confirmation(count: int) -> bool:
