@@ -136,11 +136,19 @@ def municipality_slug(name: str) -> str:
 
 def load(path: Path) -> Config:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigSyntaxError(file=str(path), problem=str(exc)) from exc
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigSyntaxError(file=str(path), problem="not UTF-8 text") from exc
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    """A configuration from its text (``init`` checks what it will write before writing it); ``path`` is
+    the file it is or will be, named in every error."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigSyntaxError(file=str(path), problem=str(exc)) from exc
     config = _build(Config, raw, path, prefix="")
     _validate(config, path)
     return config

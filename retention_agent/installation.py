@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import stat
 from pathlib import Path
 
 from retention_agent import config as configuration
@@ -10,13 +13,22 @@ from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.context import log_origin
 from retention_agent.crypto import SigningKey
-from retention_agent.errors import HomeExistsError, HomeNotEmptyError, UnknownAccountError
+from retention_agent.errors import (
+    HomeExistsError,
+    HomeNotEmptyError,
+    InboxMissingError,
+    KeyStoreChoiceError,
+    KeyStoreRefusedError,
+    UnknownAccountError,
+)
 from retention_agent.home import Home, create_layout, write_private
 from retention_agent.ids import random_hex
 from retention_agent.platform_accounts import account_exists
 from retention_agent.staff import StaffList
 from retention_agent.store import Store
 from retention_agent.vault.keys import KeyStore, open_key_store
+
+log = logging.getLogger(__name__)
 
 SIGNING_KEY = "signing-key"
 
@@ -25,8 +37,12 @@ def init_home(home: Home, *, municipality: str, officer: str, officer_name: str,
               inboxes: list[str], clock: Clock, language: str = "nl") -> str:
     """Create a home; refuse to touch an existing one. Returns the installation id.
 
-    The folder may already exist if it is empty: the shared-mode installer creates it for the service
-    account (owner and mode set), then runs ``init`` as that account.
+    All or nothing. Everything that can be checked is checked before anything is created: no home there yet,
+    the officer's account, the drop folders, a key store that is safe to use. A failure after that (a key store
+    that refuses the key, a full disk, Ctrl+C) removes what was made — the files and the signing key put into
+    the key store — and leaves a folder that existed before (empty: the shared-mode installer creates it for
+    the service account, owner and mode set) as it was. The configuration file is written last, since it is
+    what makes a folder a home.
     """
     if home.exists() or home.database.exists():
         raise HomeExistsError(home=str(home.root))
@@ -34,22 +50,71 @@ def init_home(home: Home, *, municipality: str, officer: str, officer_name: str,
         raise HomeNotEmptyError(home=str(home.root))
     if not account_exists(officer):
         raise UnknownAccountError(account=officer)
-    os.umask(0o077)  # the database's -wal and -shm files are created later with this mask
-    create_layout(home)
-    text = configuration.render_initial(municipality, key_store,
-                                        [str(Path(p).absolute()) for p in inboxes], language)
-    write_private(home.config, text.encode())
-    config = configuration.load(home.config)  # what init wrote must be what run reads
+    folders = [Path(p).absolute() for p in inboxes]
+    for folder in folders:
+        if not folder.is_dir():
+            raise InboxMissingError(folder=str(folder))
     installation_id = random_hex(8)
-    keys = open_key_store(config.key_store, home.keys, installation_id)
-    signing_key = SigningKey.generate()
-    keys.put(SIGNING_KEY, signing_key.private_bytes())
-    store = Store.create(home.database)
+    keys = _usable_key_store(key_store, home, installation_id)
+    text = configuration.render_initial(municipality, key_store, [str(f) for f in folders], language)
+    config = configuration.parse(text, home.config)
+    undo = _Undo(home)
     try:
-        _record(store, config, installation_id, signing_key, clock, officer, officer_name)
-    finally:
-        store.close()
+        os.umask(0o077)  # the database's -wal and -shm files are created later with this mask
+        create_layout(home)
+        signing_key = SigningKey.generate()
+        keys.put(SIGNING_KEY, signing_key.private_bytes())
+        undo.key_store = keys
+        store = Store.create(home.database)
+        try:
+            _record(store, config, installation_id, signing_key, clock, officer, officer_name)
+        finally:
+            store.close()
+        write_private(home.config, text.encode())
+        configuration.load(home.config)  # what init wrote must be what run reads
+    except BaseException:
+        undo.run()
+        raise
     return installation_id
+
+
+def _usable_key_store(kind: str, home: Home, installation_id: str) -> KeyStore:
+    """The key store ``init`` will use, refused before anything is created when it is not safe."""
+    try:
+        return open_key_store(kind, home.keys, installation_id)
+    except KeyStoreRefusedError as exc:
+        raise KeyStoreChoiceError(why=exc.params.get("why", "")) from exc
+
+
+class _Undo:
+    """What a failed ``init`` removes: the signing key from the key store, and the folders and files it made
+    (the topmost folder it created; in a folder that existed, everything inside it and its mode restored)."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.key_store: KeyStore | None = None
+        missing = [p for p in (home.root, *home.root.parents) if not p.exists()]
+        self.created_top = missing[-1] if missing else None
+        self.before = None if missing else home.root.stat()
+
+    def run(self) -> None:
+        if self.key_store is not None:
+            try:
+                self.key_store.delete(SIGNING_KEY)
+            except Exception:  # the original failure matters more; say what may be left
+                log.warning("a failed init could not remove its signing key from the key store %s",
+                            self.key_store.backend_name)
+        if self.created_top is not None:
+            shutil.rmtree(self.created_top, ignore_errors=True)
+            return
+        for entry in self.home.root.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        if self.before is not None:
+            self.home.root.chmod(stat.S_IMODE(self.before.st_mode))
+            os.utime(self.home.root, ns=(self.before.st_atime_ns, self.before.st_mtime_ns))
 
 
 def _record(store: Store, config: configuration.Config, installation_id: str, signing_key: SigningKey,

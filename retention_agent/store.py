@@ -89,9 +89,13 @@ class Store:
         self.path = path
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        for pragma in ("secure_delete = ON", "journal_mode = WAL", "foreign_keys = ON",
-                       "synchronous = FULL", "busy_timeout = 10000"):
-            self.conn.execute(f"PRAGMA {pragma}")
+        try:
+            for pragma in ("secure_delete = ON", "journal_mode = WAL", "foreign_keys = ON",
+                           "synchronous = FULL", "busy_timeout = 10000"):
+                self.conn.execute(f"PRAGMA {pragma}")
+        except BaseException:  # a full disk, say: no open handle is left behind on the files
+            self.conn.close()
+            raise
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
         self._readers = 0  # open snapshots: while one is open, the WAL cannot be truncated
@@ -101,7 +105,11 @@ class Store:
     def create(cls, path: Path) -> Store:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # private before SQLite opens it
         store = cls(path)
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod

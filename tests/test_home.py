@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import sqlite3
 import stat
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import keyring
 import pytest
 
 from retention_agent.clock import ManualClock
@@ -18,6 +20,7 @@ from retention_agent.errors import HomeExistsError, HomeOwnerError, HomePermissi
 from retention_agent.home import Home, check_permissions, resolve_home
 from retention_agent.installation import init_home
 from tests.conftest import ME, AgentProcess, cli
+from tests.test_keystore import MemoryKeyring
 
 NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root (CI runs as root)")
 
@@ -113,6 +116,96 @@ def test_init_refuses_an_unknown_officer_account_and_creates_nothing(tmp_path: P
         init_home(Home(root), municipality="X", officer="no-such-account-xyz", officer_name="X", key_store="file",
                   inboxes=[], clock=ManualClock())
     assert not root.exists()
+
+
+# ---- init is all or nothing ------------------------------------------------------------------------------
+
+
+def init_in_dutch(root: Path, *options: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``init`` as a person runs it: no language chosen (Dutch), the key store left to its default."""
+    environment = {k: v for k, v in os.environ.items() if k != "RETENTION_AGENT_LANG"}
+    return subprocess.run([sys.executable, "-m", "retention_agent", "--home", str(root), "init", "--municipality",
+                           "De Panne", "--officer", ME, *options], capture_output=True, text=True, timeout=60,
+                          env={**environment, **(env or {})}, check=False, cwd=root.parent)
+
+
+NO_SAFE_KEY_STORE = {
+    "headless": ("keyring.backends.fail.Keyring", "er is geen sleutelopslag beschikbaar op dit systeem"),
+    "plaintext": ("keyrings.alt.file.PlaintextKeyring", "ze bewaart sleutels in een bestand dat iedereen kan lezen "
+                                                        "die de bestanden van het account kan lezen"),
+}
+
+
+@pytest.mark.parametrize("store", NO_SAFE_KEY_STORE, ids=NO_SAFE_KEY_STORE.keys())
+@pytest.mark.parametrize("folder", ["new", "pre-created"])
+def test_init_without_a_safe_key_store_says_which_flag_to_add_and_creates_nothing(
+        tmp_path: Path, store: str, folder: str) -> None:
+    backend, why = NO_SAFE_KEY_STORE[store]
+    root = tmp_path / "home"
+    if folder == "pre-created":  # as the shared-mode installer leaves it for the service account
+        root.mkdir(mode=0o711)
+        root.chmod(0o711)
+    before = snapshot(root) if root.exists() else None
+    env = {"PYTHON_KEYRING_BACKEND": backend, "HOME": str(tmp_path / "account"), "XDG_DATA_HOME": str(tmp_path / "d")}
+    refused = init_in_dutch(root, env=env)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"retention-agent: Deze computer heeft geen veilige sleutelopslag voor de sleutels: {why}. Er werd niets "
+        "aangemaakt.\ntip: Voer dezelfde opdracht opnieuw uit met --key-store file: de sleutels worden dan bewaard "
+        "in een afgeschermd bestand in de map van de agent (zie docs/administrator.md).\n")
+    assert (snapshot(root) if root.exists() else None) == before
+    assert not (tmp_path / "account").exists() and not (tmp_path / "d").exists()  # no plaintext keyring file either
+
+    fixed = init_in_dutch(root, "--key-store", "file", env=env)  # the flag it names is the whole fix
+    assert fixed.returncode == 0, fixed.stderr
+    assert Home(root).exists()
+
+
+def test_init_refuses_a_drop_folder_that_does_not_exist_and_creates_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    refused = init_in_dutch(root, "--key-store", "file", "--inbox", str(tmp_path / "agii-inbox"))
+    assert refused.returncode == 1
+    assert f"De dropmap {tmp_path / 'agii-inbox'} bestaat niet, of dit account kan er niet bij; er werd niets " \
+           "aangemaakt." in refused.stderr
+    assert f'mkdir "{tmp_path / "agii-inbox"}"' in refused.stderr
+    assert not root.exists()
+    (tmp_path / "agii-inbox").mkdir()
+    assert init_in_dutch(root, "--key-store", "file", "--inbox", str(tmp_path / "agii-inbox")).returncode == 0
+
+
+class RecordingKeyring(MemoryKeyring):
+    """A safe key store that remembers every key ever put into it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.put: list[str] = []
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.put.append(f"{service}/{username}")
+        super().set_password(service, username, password)
+
+
+@NEEDS_ROOT
+def test_a_failure_after_the_key_was_stored_takes_the_key_back_and_leaves_the_folder_as_it_was(
+        tmp_path: Path) -> None:
+    """A real full disk: the pre-created home folder is a tmpfs of 8 KiB, too small for the database."""
+    root = tmp_path / "home"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k,mode=0711", "tmpfs", str(root)], check=True)
+    previous = keyring.get_keyring()
+    backend = RecordingKeyring()
+    keyring.set_keyring(backend)
+    try:
+        before = snapshot(root)
+        with pytest.raises((OSError, sqlite3.Error)):
+            init_home(Home(root), municipality="X", officer=ME, officer_name="X", key_store="keyring", inboxes=[],
+                      clock=ManualClock())
+        assert len(backend.put) == 1 and backend.put[0].endswith("/signing-key")  # it was stored...
+        assert backend.passwords == {}  # ...and taken back
+        assert snapshot(root) == before
+    finally:
+        keyring.set_keyring(previous)
+        subprocess.run(["umount", str(root)], check=True)
 
 
 # ---- start-up permission checks ----------------------------------------------------------------------

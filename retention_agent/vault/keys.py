@@ -19,6 +19,7 @@ import keyring.errors
 
 from retention_agent.errors import KeyStoreRefusedError, KeyStoreUnavailableError
 from retention_agent.home import PRIVATE_FILE_MODE, fsync_dir
+from retention_agent.msgids import N_
 
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9/._-]{0,120}$")
 
@@ -132,9 +133,9 @@ def check_backend(backend: keyring.backend.KeyringBackend) -> None:
         raise KeyStoreRefusedError(backend=backend_description(backend), why=why)
 
 
-_UNSAFE = (("keyring.backends.fail.", "no key store is available on this system"),
-           ("keyring.backends.null.", "it throws keys away"),
-           ("keyrings.alt.", "it keeps keys in a file readable by anyone who can read the account's files"))
+_UNSAFE = (("keyring.backends.fail.", N_("no key store is available on this system")),
+           ("keyring.backends.null.", N_("it throws keys away")),
+           ("keyrings.alt.", N_("it keeps keys in a file readable by anyone who can read the account's files")))
 
 
 def _unsafe_reason(backend: keyring.backend.KeyringBackend) -> str:
@@ -146,7 +147,7 @@ def _unsafe_reason(backend: keyring.backend.KeyringBackend) -> str:
     if any(module.startswith("keyring.backends.chainer.") for module in lineage):
         children = getattr(backend, "backends", [])
         if not children:
-            return "no key store is available on this system"
+            return N_("no key store is available on this system")
         for child in children:
             reason = _unsafe_reason(child)
             if reason:
