@@ -67,6 +67,30 @@ def save_last_id(path: Path, last_id: int) -> None:
     tmp.replace(path)
 
 
+class LastShown:
+    """The id of the last notification shown: kept in the user's state file, and in memory as well, so that
+    an account whose state folder cannot be written (no home folder) is not shown the same toasts at every
+    poll. ``problem`` names the file when it could not be written; the caller says so once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.in_memory: int | None = None
+        self.problem: str = ""
+
+    def get(self) -> int:
+        return self.in_memory if self.in_memory is not None else load_last_id(self.path)
+
+    def set(self, last_id: int) -> None:
+        self.in_memory = last_id
+        try:
+            save_last_id(self.path, last_id)
+        except OSError:
+            if not self.problem:
+                log.warning("cannot write %s; notifications are remembered only while this process runs",
+                            self.path)
+            self.problem = str(self.path)
+
+
 def user_language(explicit: str | None = None) -> str:
     """``explicit`` (``--lang``) or ``RETENTION_AGENT_LANG`` when given, else the session's locale (nl or en),
     else nl."""
@@ -89,13 +113,14 @@ class PollResult:
     printed: int  # lines written instead (no desktop session)
 
 
-def poll_once(socket: Path, state: Path, *, show: Show = notify.show_desktop, echo: Echo | None = None,
+def poll_once(socket: Path, state: Path | LastShown, *, show: Show = notify.show_desktop, echo: Echo | None = None,
               lang: str | None = None) -> PollResult:
     """Fetch and show what is new since the last id in ``state``; then remember the newest id.
 
     Raises the catalogue's errors (agent unreachable, access denied, protocol); :func:`run` handles them.
     """
-    last_id = load_last_id(state)
+    remembered = state if isinstance(state, LastShown) else LastShown(state)
+    last_id = remembered.get()
     with Client(socket) as client:
         answer = client.call("notifications", {"after": last_id, "limit": PER_POLL})
     items = _items(answer)
@@ -109,7 +134,7 @@ def poll_once(socket: Path, state: Path, *, show: Show = notify.show_desktop, ec
             echo(text)
             result.printed += 1
     if items:
-        save_last_id(state, int(items[-1]["id"]))
+        remembered.set(int(items[-1]["id"]))
     return result
 
 
@@ -134,10 +159,11 @@ def _to_show(texts: list[str], lang: str) -> list[str]:
 Wait = Callable[[float], bool]  # waits; True when the notifier should stop
 
 
-def run(socket: Path, state: Path, *, interval: float = POLL_SECONDS, show: Show = notify.show_desktop,
+def run(socket: Path, state: Path | LastShown, *, interval: float = POLL_SECONDS, show: Show = notify.show_desktop,
         echo: Echo | None = None, stop: threading.Event | None = None, wait: Wait | None = None,
         lang: str | None = None) -> None:
     """Poll until ``stop`` is set (or forever). Never raises because of the agent or the connection."""
+    remembered = state if isinstance(state, LastShown) else LastShown(state)
     stopping = stop or threading.Event()
     pause = wait or stopping.wait
     backoff = FIRST_BACKOFF_SECONDS
@@ -145,7 +171,7 @@ def run(socket: Path, state: Path, *, interval: float = POLL_SECONDS, show: Show
     while not stopping.is_set():
         delay = interval
         try:
-            poll_once(socket, state, show=show, echo=echo, lang=lang)
+            poll_once(socket, remembered, show=show, echo=echo, lang=lang)
             backoff, denied_reported = FIRST_BACKOFF_SECONDS, False
         except AccessDeniedError:
             if not denied_reported:

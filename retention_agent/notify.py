@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from typing import Any
 
 from retention_agent.clock import Clock, utc_iso
@@ -59,15 +60,33 @@ class Notifier:
 
 
 def show_desktop(title: str, message: str) -> bool:
-    """A desktop toast via plyer; any failure (no backend, no session) is logged and swallowed."""
+    """A desktop toast via plyer; any failure (no backend, no session) is logged and swallowed.
+
+    Without a desktop session plyer is not tried at all. Its own warnings ("dbus not installed",
+    "notify-send not found") are silenced: they would be repeated to a person who cannot act on them; the
+    caller falls back to printing, and the log says once why no toast was shown.
+    """
+    if not (_has_session() or os.environ.get("DBUS_SESSION_BUS_ADDRESS")):  # toasts go over the session bus
+        _not_shown("no desktop session")
+        return False
     try:
+        warnings.filterwarnings("ignore", module="plyer")
         from plyer import notification
 
         notification.notify(title=title, message=message[:250], app_name="retention-agent", timeout=10)
     except Exception as exc:  # plyer raises anything from NotImplementedError to D-Bus errors
-        log.info("desktop notification not shown (%s)", type(exc).__name__)
+        _not_shown(type(exc).__name__)
         return False
     return True
+
+
+_reasons_logged: set[str] = set()
+
+
+def _not_shown(reason: str) -> None:
+    if reason not in _reasons_logged:
+        _reasons_logged.add(reason)
+        log.info("desktop notifications not shown (%s); the text is printed or kept for status instead", reason)
 
 
 def _has_session() -> bool:

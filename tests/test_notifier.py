@@ -233,3 +233,65 @@ def test_the_users_language_comes_from_the_option_the_variable_or_the_session(
     assert notifier.user_language() == "nl"
     monkeypatch.setenv("RETENTION_AGENT_LANG", "en")
     assert notifier.user_language() == "en"
+
+
+def test_the_notification_librarys_warnings_are_not_shown_to_the_person(
+        running: AgentProcess, two_events: dict[str, str], tmp_path: Path) -> None:
+    """A desktop session (DISPLAY) without a notification backend: plyer is tried, fails and warns — silenced."""
+    env = {"XDG_STATE_HOME": str(tmp_path / "state"), "DISPLAY": ":99", "DBUS_SESSION_BUS_ADDRESS": ""}
+    result = running.cli("notifier", "--once", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.decode().splitlines()) == 2  # printed instead
+    assert result.stderr == b""  # no "UserWarning: The Python dbus package is not installed", no traceback
+
+
+@needs_root
+@pytest.mark.root
+def test_an_account_without_a_home_folder_gets_its_notifications_and_a_clear_line_not_a_traceback(
+        running: AgentProcess, two_events: dict[str, str]) -> None:
+    from click.testing import CliRunner
+
+    from retention_agent import i18n
+    from retention_agent.cli import main, register_commands
+
+    register_commands()  # the account's child process cannot read this Python's files under /root:
+    i18n.catalogue("nl")  # everything it runs is loaded beforehand
+    home = Home(running.home)
+    with temporary_account("ra-nohome") as staff:
+        call(home, "staff.add", {"account": staff, "name": "Medewerker", "roles": ["read"]})
+        missing_home = f"/home/{staff}"  # what useradd recorded; the folder was never made
+
+        def once() -> tuple[int, str, str]:
+            environment = {"HOME": missing_home, "XDG_STATE_HOME": None, "DISPLAY": None, "WAYLAND_DISPLAY": None}
+            result = CliRunner().invoke(main, ["--lang", "nl", "--home", str(home.root), "notifier", "--once"],
+                                        env=environment)
+            return result.exit_code, result.stdout, result.stderr + repr(result.exception or "")
+
+        code, out, err = as_account(staff, once)
+        assert code == 0, err
+        assert out.splitlines() == [f"Levering {two_events['delivery-received']} is aangekomen en zit in de kluis."]
+        assert "Traceback" not in err and "PermissionError" not in err
+        assert f"Deze meldingen konden niet als getoond genoteerd worden in {missing_home}/.local/state/" in err
+        assert not Path(missing_home).exists()
+
+
+def test_the_running_notifier_shows_each_notification_once_when_it_cannot_write_its_state(
+        running: AgentProcess, two_events: dict[str, str], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    state = blocked / "retention-agent" / "notifier.json"  # cannot be created, whoever asks
+    shown: list[str] = []
+    polls: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        polls.append(seconds)
+        return len(polls) >= 4
+
+    notifier.run(Home(running.home).socket, state, interval=60, show=lambda title, text: shown.append(text) or True,
+                 wait=wait, lang="en")
+    assert polls == [60, 60, 60, 60]  # every poll answered: the agent was reachable all along
+    assert shown == [QUARANTINED.format(two_events["delivery-quarantined"]),
+                     RECEIVED.format(two_events["delivery-received"])]  # once each, not at every poll
+    assert [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()] == [
+        f"cannot write {state}; notifications are remembered only while this process runs"]

@@ -11,7 +11,7 @@ import click
 
 from retention_agent.cli import State, handle_errors, main, pass_state
 from retention_agent.i18n import t
-from retention_agent.notifier import POLL_SECONDS, poll_once, run, state_file, user_language
+from retention_agent.notifier import POLL_SECONDS, LastShown, poll_once, run, state_file, user_language
 
 
 @main.command("notifier")
@@ -27,12 +27,16 @@ def notifier_command(state: State, once: bool, interval: float) -> None:
     Example: retention-agent --home /var/lib/retention-agent notifier --once
     """
     socket = state.home.socket
-    remembered = state_file(socket)
+    remembered = LastShown(state_file(socket))
     lang = user_language(click.get_current_context().find_root().params.get("lang"))
     if once:
         result = poll_once(socket, remembered, echo=click.echo, lang=lang)
         if not result.texts:
             click.echo(t("No new notifications."))
+        if remembered.problem:
+            click.echo(t("These notifications could not be marked as shown in {file}, so they will be shown "
+                         "again. Ask IT to give your account a home folder (or to set XDG_STATE_HOME).",
+                         file=remembered.problem), err=True)
         return
     logging.basicConfig(level=logging.INFO, format="retention-agent notifier: %(message)s")
     stop = threading.Event()
