@@ -572,9 +572,9 @@ class ServiceAdminRequiredError(RetentionAgentError):
 class ServiceExecutableError(RetentionAgentError):
     error_id = "service-executable"
     message = "The service account {account} cannot run {executable}."
-    hint = ("Install retention-agent where every account can run it, for example with "
-            "'python3 -m venv /opt/retention-agent' and '/opt/retention-agent/bin/pip install retention-agent', "
-            "then run that copy's 'service install'.")
+    hint = ("Install retention-agent where every account can run it, with the system's Python: "
+            "'/usr/bin/python3 -m venv /opt/retention-agent', then install the release's wheel into it "
+            "(docs/administrator.md), and run that copy's 'service install'.")
 
 
 class ServiceInitOptionsError(RetentionAgentError):

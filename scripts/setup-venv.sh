@@ -30,4 +30,6 @@ fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e "$extras"
+# The editable install maps installer/ into the package through a meta path finder, which setuptools
+# announces with a note on every install; it is expected here, so it is not shown.
+PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e "$extras"

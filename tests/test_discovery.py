@@ -173,6 +173,11 @@ def test_the_command_line_refuses_a_bad_pointer_but_help_and_an_explicit_home_st
     assert refused.exit_code == 1
     assert f"retention-agent: Het bestand {pointer}" in refused.stderr and "Traceback" not in refused.stderr
     assert invoke("whoami", "--help").exit_code == 0  # --help reads no pointer
+    delivery = tmp_path / "inburgeraars.xlsx"
+    delivery.write_bytes(b"PK synthetic")
+    ingest = invoke("ingest", str(delivery))
+    assert ingest.exit_code == 1 and f"The file {pointer}, which tells" in ingest.stderr  # not about the delivery
+    assert delivery.exists()
     explicit = invoke("--home", str(tmp_path / "none"), "whoami")
     assert explicit.exit_code == 1 and "cannot be reached" in explicit.stderr  # --home comes first
 

@@ -32,12 +32,14 @@ READ_BLOCK = DATA_CHUNK  # one data frame per block read
 # readable=False: the check is ours (ingest_one), so an unreadable file gets the catalogue error and exit 1
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @pass_state
+@handle_errors
 def ingest(state: State, paths: tuple[Path, ...]) -> None:
     """Move files into the vault now. Each file is read with your own permissions and removed only after
     the vault holds a verified copy.
 
     Example: retention-agent ingest "C:\\Users\\mia\\Downloads\\inburgeraars-2026-11.xlsx"
     """
+    state.home  # noqa: B018 - found first: an error finding the agent is not about any of the files
     worst = 0
     for path in paths:
         try:
