@@ -207,6 +207,19 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, step: floa
                          + (f" (last error: {last_error!r})" if last_error else ""))
 
 
+def wait_ticks(home: Path, count: int = 2, timeout: float = 60) -> None:
+    """Let the running agent's schedule tick at least ``count`` more times (``fast_ticks``: one a second), as
+    its status shows them, so that "nothing happened meanwhile" means something on a busy machine too."""
+    first: list[datetime] = []
+
+    def ticked() -> bool:
+        last = parse_utc(api(home, "status")["health"]["last_tick"])  # none yet: an error, "not yet"
+        first[:] = first or [last]
+        return last >= first[0] + timedelta(seconds=count)
+
+    wait_for(ticked, timeout, f"{count} more ticks of the schedule")
+
+
 class ClockFile:
     """The test-only clock of the real agent: system time plus the seconds written in a file."""
 

@@ -30,6 +30,7 @@ import pytest
 from watchdog.observers.api import ObservedWatch
 from watchdog.observers.inotify import InotifyObserver
 from watchdog.observers.polling import PollingObserver
+from watchdog.utils.dirsnapshot import EmptyDirectorySnapshot
 
 from retention_agent.clock import ManualClock, SystemClock
 from retention_agent.errors import DiskFullError
@@ -45,6 +46,7 @@ from retention_agent.intake.folder import (
     is_temporary_name,
 )
 from retention_agent.intake.stability import StabilityTracker
+from tests.retention_support import wait_for
 
 SETTLE = 0.3
 MakeWatcher = Callable[..., tuple[FolderWatcher, "RecordingDeliver"]]
@@ -106,6 +108,23 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 def state_of(watcher: FolderWatcher) -> str:
     return watcher.status.state
+
+
+def wait_until_watching(watcher: FolderWatcher) -> None:
+    """Until the watcher's first scan is done and its observer looks at the folder (inotify's watch is set up,
+    a polling observer has its first snapshot): from then on only an event, or the next scan, finds a file."""
+
+    def emitter_ready(emitter: object) -> bool:
+        if hasattr(emitter, "_inotify"):
+            return emitter._inotify is not None
+        return not isinstance(getattr(emitter, "_snapshot", None), EmptyDirectorySnapshot)
+
+    def ready() -> bool:
+        observer = watcher._observer
+        emitters = list(observer.emitters) if observer is not None else []
+        return watcher.status.last_success is not None and bool(emitters) and all(map(emitter_ready, emitters))
+
+    wait_for(ready, 10, "the watcher's first scan and its observer")
 
 
 def entries(folder: Path) -> set[str]:
@@ -616,8 +635,8 @@ def test_slow_writer_is_never_taken_before_complete(drop: Path, make_watcher: Ma
 
 
 def test_tmp_then_rename_writer_is_followed_by_its_moved_event(drop: Path, make_watcher: MakeWatcher) -> None:
-    _watcher, deliver = make_watcher(drop)  # scans every 600 s: only the moved event can find it
-    time.sleep(0.2)  # let the initial scan pass
+    watcher, deliver = make_watcher(drop)  # scans every 600 s: only the moved event can find it
+    wait_until_watching(watcher)
     temp = drop / "lijst.xlsx.tmp"
     temp.write_bytes(b"complete")
     temp.rename(drop / "lijst.xlsx")
@@ -627,7 +646,7 @@ def test_tmp_then_rename_writer_is_followed_by_its_moved_event(drop: Path, make_
 
 def test_hundred_files_at_once(drop: Path, make_watcher: MakeWatcher) -> None:
     watcher, deliver = make_watcher(drop)
-    time.sleep(0.2)
+    wait_until_watching(watcher)
     contents = {f"levering {i:03d}.xlsx": os.urandom(2048) for i in range(100)}
     for name, data in contents.items():
         (drop / name).write_bytes(data)
@@ -727,7 +746,7 @@ def test_native_observer_that_cannot_watch_falls_back_to_polling(drop: Path, mak
     try:
         assert isinstance(watcher._observer, PollingObserver)
         assert watcher.status.last_error_id == folder_mod.ERR_OBSERVER_FALLBACK
-        time.sleep(0.2)
+        wait_until_watching(watcher)
         (drop / "a.xlsx").write_bytes(b"seen by polling")
         assert wait_until(lambda: entries(drop) == set())
         assert deliver.delivered() == {b"seen by polling"}
@@ -738,7 +757,7 @@ def test_native_observer_that_cannot_watch_falls_back_to_polling(drop: Path, mak
 def test_polling_observer_mode(drop: Path, make_watcher: MakeWatcher) -> None:
     watcher, deliver = make_watcher(drop, polling=True)
     assert isinstance(watcher._observer, PollingObserver)
-    time.sleep(0.2)
+    wait_until_watching(watcher)
     (drop / "van de netwerkschijf.xlsx").write_bytes(b"share")
     assert wait_until(lambda: entries(drop) == set())
     assert deliver.delivered() == {b"share"}

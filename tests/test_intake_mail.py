@@ -75,6 +75,7 @@ from tests.dovecot import (  # noqa: F401
     dovecot_tls_fixture,
     dovecot_trash_fixture,
 )
+from tests.retention_support import wait_for
 
 AGII = "noreply@agii.be"
 PASSWORD = "Inburgering-2026!"
@@ -724,7 +725,8 @@ def test_idle_takes_new_mail_within_seconds_and_stop_is_prompt(dovecot: DovecotS
     w.start()
     try:
         assert wait_until(lambda: w.status.last_success is not None)
-        time.sleep(0.3)  # let it enter IDLE
+        # until it has sent IDLE (imapclient keeps the command's tag): from then on only IDLE wakes it early
+        wait_for(lambda: getattr(w._client, "_idle_tag", None) is not None, 10, "the watcher in IDLE")
         started = time.monotonic()
         append(dovecot, make_message([("lijst.zip", aes_zip())]))
         assert wait_until(lambda: len(recorder.calls) == 1, timeout=6)

@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from retention_agent.home import Home
 from retention_agent.notify import show_desktop
 from tests.accounts import as_account, needs_root, temporary_account
 from tests.conftest import AgentProcess, make_home
+from tests.retention_support import wait_for
 
 QUARANTINED = "A file that does not look like an AgII delivery was quarantined as {}."
 RECEIVED = "Delivery {} arrived and is in the vault."
@@ -68,13 +68,14 @@ def drop(home: Home, name: str, data: bytes) -> None:
 
 
 def wait_for_notifications(home: Home, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        items = call(home, "notifications", {"after": 0})["notifications"]
-        if len(items) >= count:
-            return items
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} notifications after {timeout} s")
+    found: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        found[:] = call(home, "notifications", {"after": 0})["notifications"]
+        return len(found) >= count
+
+    wait_for(enough, timeout, f"{count} notifications")
+    return found
 
 
 @pytest.fixture
@@ -177,12 +178,7 @@ def test_the_notifier_survives_an_agent_restart_and_backs_off_meanwhile(
 
 
 def _until(condition: Any, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+    wait_for(condition, timeout, "the notifier's progress")
 
 
 def test_backoff_doubles_to_a_ceiling_and_nothing_is_raised(tmp_path: Path) -> None:

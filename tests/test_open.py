@@ -14,7 +14,6 @@ import secrets
 import shutil
 import stat
 import subprocess
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from retention_agent.vault import ingest as ingest_module
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.conftest import ME, AgentProcess
 from tests.report_support import FakeSession
+from tests.retention_support import wait_for
 from tests.vault_support import (
     Accounts,
     accounts_fixture,  # noqa: F401 - the fixture `accounts`
@@ -327,11 +327,8 @@ def test_workspace_copy_exists_only_after_open_and_is_wiped_by_the_running_agent
         assert set(files_containing(home.root, [canary])) == {str(copy)}, "the copy is the one exception"
         assert copy.parent == home.workspace / ME and stat.S_IMODE(copy.stat().st_mode) == 0o600
         shift.write_text(str(9 * 3600))
-        deadline = time.monotonic() + 30  # generous: the ticker runs every second, the machine may be busy
-        while copy.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-        assert not copy.exists(), "the periodic duty wipes the copy after wipe_after_hours"
+        # generous: the ticker runs every second, the machine may be busy
+        wait_for(lambda: not copy.exists(), 30, "the periodic duty wiping the copy after wipe_after_hours")
         assert files_containing(home.root, [canary]) == {}
         wiped = [e for e in audit_entries(agent) if e["action"] == "workspace.wiped"]
         assert [(e["subject"], e["details"]["why"]) for e in wiped] == [([delivery], "expired")]

@@ -67,6 +67,7 @@ from tests.retention_support import (
     set_ceremony_api,
     started_at,
     wait_for,
+    wait_ticks,
 )
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
@@ -269,7 +270,7 @@ def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Ag
                      (today() + timedelta(days=90)).isoformat())
     assert held.returncode == 0, held.stderr
     set_ceremony_api(agent.home, delivery, today() - timedelta(days=40))
-    time.sleep(2.2)  # two ticks and more
+    wait_ticks(agent.home, 2)
     assert delivery_row(agent.home, delivery)["state"] == "held"
     assert api(agent.home, "purge.due", {})["purged"] == []
     assert proofs_of(agent.home, delivery) == []

@@ -51,6 +51,7 @@ from tests.retention_support import (
     state_of,
     view,
     wait_for,
+    wait_ticks,
 )
 
 SECOND = timedelta(seconds=1)
@@ -519,7 +520,7 @@ def test_the_real_agent_purges_a_ceremony_40_days_ago_at_once_and_schedules_a_fu
     assert (listed[future]["state"], listed[future]["ceremony_date"], listed[future]["deadline"]) == (
         "scheduled", in_20_days.isoformat(), deadline.isoformat())
     assert listed[future]["due_at"] == due_moment(in_20_days).strftime("%Y-%m-%dT%H:%M:%SZ")
-    time.sleep(1.5)  # more ticks: the future one stays, the purged one is not purged twice
+    wait_ticks(agent.home, 2)  # more ticks: the future one stays, the purged one is not purged twice
     assert delivery_row(agent.home, future)["state"] == "scheduled"
     assert [e["subject"] for e in audit_entries(agent.home, "delivery.purged")] == [[past]]
     assert sorted(p.name for p in (agent.home / "proofs").iterdir()) == [
@@ -590,7 +591,7 @@ def test_a_clock_jump_seen_by_the_running_agent_waits_for_confirmation(agents: A
     assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
     clock.set(timedelta(days=55))
     wait_for(lambda: audit_entries(agent.home, "purge.awaiting-clock-confirmation"), 10, "the jump")
-    time.sleep(2)  # a few more ticks: it keeps waiting
+    wait_ticks(agent.home, 2)  # a few more ticks: it keeps waiting
     assert delivery_row(agent.home, delivery)["state"] == "scheduled"
     assert not (agent.home / "proofs" / f"{delivery}.json").exists()
     [jump] = audit_entries(agent.home, "clock.jump")

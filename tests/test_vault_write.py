@@ -23,6 +23,7 @@ from retention_agent.context import AgentContext
 from retention_agent.errors import VaultIntegrityError
 from retention_agent.vault import format as vault_format
 from retention_agent.vault.streams import BackgroundSha256, FileFollower, ReportingWriter, WriterFailed
+from tests.retention_support import wait_for
 from tests.vault_support import assert_vault_consistent, db_rows
 
 WORKER_THREADS = ("vault-sha256", "vault-read-back")
@@ -88,7 +89,8 @@ def test_a_waiting_follower_is_released_when_the_writer_gives_up(tmp_path: Path)
 
     reader = threading.Thread(target=read)
     reader.start()
-    time.sleep(0.05)
+    # until the reader waits for the writer (a waiter on the follower's condition; CPython keeps them in a list)
+    wait_for(lambda: len(follower._ready._waiters) == 1, 10, "the reader waiting")
     follower.abandon()
     reader.join(timeout=10)
     follower.close()
