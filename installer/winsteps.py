@@ -69,6 +69,8 @@ def install_steps(params: ServiceParams) -> list[Step]:
             why=f"the agent: at boot, as {account}, restarted when it fails"),
         Run(("schtasks", "/Create", "/XML", FileRef(NOTIFIER_TASK_XML), "/TN", NOTIFIER_TASK, "/F"),
             why="the notifier: at every user's logon, in that user's session"),
+        Run(("cmd", "/c", "del", "/f", "/q", pointer_path(params)), check=False,
+            why="an older pointer is replaced, not written over: the new file takes the folder's ACL"),
         Run(("cmd", "/c", "copy", "/Y", FileRef(CLIENT_POINTER), pointer_path(params)),
             why="the pointer through which every user's retention-agent finds the agent"),
         Run(("schtasks", "/Run", "/TN", SERVICE_TASK), why="start the agent now"),

@@ -496,7 +496,7 @@ def test_windows_install_runs_the_install_cmd_steps(tmp_path: Path) -> None:
         ["#", "write"], ["#", "write"], [ODD_WINDOWS_PYTHON, "-m"],
         ["#", "mkdir"], ["icacls", "C:\\ProgramData\\retention-agent"], ["icacls", "C:\\ProgramData\\retention-agent"],
         ["#", "mkdir"], ["icacls", params.home], ["icacls", params.drop_folders[0]],
-        ["schtasks", "/Create"], ["schtasks", "/Create"], ["cmd", "/c"], ["schtasks", "/Run"],
+        ["schtasks", "/Create"], ["schtasks", "/Create"], ["cmd", "/c"], ["cmd", "/c"], ["schtasks", "/Run"],
     ]
     xml = str(tmp_path / "retention-agent-service-task.xml")
     assert runner.files[xml].startswith(b"\xff\xfe")
@@ -506,6 +506,8 @@ def test_windows_install_runs_the_install_cmd_steps(tmp_path: Path) -> None:
     assert pointer_acl in runner.calls
     copy = f"$ cmd /c copy /Y {tmp_path / 'client.toml'} 'C:\\ProgramData\\retention-agent\\client.toml'"
     assert copy in runner.calls
+    assert runner.calls[runner.calls.index(copy) - 1] == \
+        "$ cmd /c del /f /q 'C:\\ProgramData\\retention-agent\\client.toml'"
 
 
 def test_windows_user_uninstall_and_status() -> None:

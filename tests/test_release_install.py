@@ -21,12 +21,10 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import secrets
 import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -36,7 +34,7 @@ from retention_agent.cli import register_commands
 from retention_agent.deployment import HomeSetup, install_service
 from tests.accounts import create_account, needs_root, remove_account
 from tests.shared_pointer import POINTER, real_pointer
-from tests.test_service_install import FakeSystemd
+from tests.test_service_install import Machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 ADMIN_GUIDE = PROJECT / "docs" / "administrator.md"
@@ -74,29 +72,22 @@ def staff_guide_commands(text: str) -> list[list[str]]:
 # ---- the machine ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Site:
-    """One municipality's server for one test: unique names, and a teardown that removes all of it."""
+class Site(Machine):
+    """test_service_install's machine (a unique service account, home and work folder, systemd imitated),
+    plus an officer, a drop folder and the bin folder the installed program is linked into."""
 
-    token: str = field(default_factory=lambda: secrets.token_hex(4))
-    accounts: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.work = Path(f"/var/tmp/ra-release-{self.token}")  # every account can reach it; /tmp is private
-        self.work.mkdir(mode=0o755)
-        self.work.chmod(0o755)
-        self.service = f"ra-svc-{self.token}"
-        self.officer = f"ra-off-{self.token}"
-        self.staff = f"ra-mia-{self.token}"
-        self.home = Path(f"/var/lib/ra-svc-{self.token}")
-        self.inbox = Path(f"/srv/ra-inbox-{self.token}")
+    def __init__(self) -> None:
+        super().__init__()
+        token = self.account.removeprefix("ra-svc-")
+        self.officer = f"ra-off-{token}"
+        self.inbox = Path(f"/srv/ra-inbox-{token}")
         self.bin = self.work / "bin"
-        self.runner = FakeSystemd(self.work / "units", self.work / "agent-output.txt")
+        self.people: list[str] = []
 
     def person(self, name: str) -> pwd.struct_passwd:
-        entry = create_account(name, home=True)
-        self.accounts.append(name)
-        return entry
+        """A login account with a home folder, as staff have."""
+        self.people.append(name)
+        return create_account(name, home=True)
 
     def run_as(self, account: str, *args: str) -> subprocess.CompletedProcess[str]:
         """The installed program, as ``account`` logged in: its own HOME, a PATH, a locale, nothing else."""
@@ -107,14 +98,10 @@ class Site:
                               user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], umask=0o077, check=False)
 
     def teardown(self) -> None:
-        self.runner.stop_unit()
-        if self.runner.agent is not None and self.runner.agent.poll() is None:
-            self.runner.agent.kill()
-        for name in self.accounts:
+        for name in self.people:
             remove_account(name, home=True)
-        remove_account(self.service)
-        for path in (self.home, self.inbox, self.work):
-            shutil.rmtree(path, ignore_errors=True)
+        super().teardown()
+        shutil.rmtree(self.inbox, ignore_errors=True)
 
 
 @pytest.fixture
@@ -154,7 +141,8 @@ def install_as_the_guide_says(site: Site, release: Path) -> Path:
     assert [line.split()[0] for line in lines] == ["/usr/bin/python3", "/opt/retention-agent/bin/pip", "ln"]
     wheel = shlex.split(lines[1])[-1]
     assert (release / wheel).is_file(), f"the guide installs {wheel}, the build made {os.listdir(release / 'dist')}"
-    site.bin.mkdir(mode=0o755)
+    site.bin.mkdir()
+    site.bin.chmod(0o755)  # whatever the umask (init_home, run in this process by other tests, sets 077)
     for line in lines:
         line = line.replace("/opt/retention-agent", str(site.work / "opt")).replace("/usr/local/bin", str(site.bin))
         done = subprocess.run(shlex.split(line), cwd=release, capture_output=True, text=True, timeout=600,
@@ -177,8 +165,9 @@ def set_up_shared_mode(site: Site, program: Path) -> None:
 
     options = service_install.make_context("install", words[3:]).params
     assert options["mode"] == "shared" and options["officer"] == "jdewit" and options["inboxes"]
-    site.inbox.mkdir(mode=0o755)
-    params = default_params("shared", "linux", home=str(site.home), account=site.service, executable=str(program),
+    site.inbox.mkdir()
+    site.inbox.chmod(0o755)
+    params = default_params("shared", "linux", home=str(site.home), account=site.account, executable=str(program),
                             drop_folders=(str(site.inbox),))
     setup = HomeSetup(municipality=options["municipality"], officer=site.officer, inboxes=params.drop_folders)
     assert install_service(params, site.runner, setup=setup)
