@@ -43,7 +43,8 @@ class NullDeliver:
         self.count = 0
         self._lock = threading.Lock()
 
-    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
+                 reason: str = "") -> DeliverResult:
         digest = hashlib.sha256()
         with open(os.devnull, "wb") as sink:
             while chunk := stream.read(CHUNK):

@@ -153,6 +153,11 @@ NL: dict[str, str] = {
     "destruction of the key.":
         "Overschrijven is geen veilige verwijdering op SSD's en copy-on-write-bestandssystemen; het bewijs "
         "steunt op de vernietiging van de sleutel.",
+    "The plaintext file this delivery came from was removed without being overwritten first (the file system "
+    "or its permissions did not allow it): its bytes may remain on that disk.":
+        "Het onversleutelde bestand waaruit deze levering kwam, werd verwijderd zonder eerst overschreven te "
+        "worden (het bestandssysteem of de rechten lieten dat niet toe): de inhoud kan op die schijf "
+        "achterblijven.",
 }
 
 

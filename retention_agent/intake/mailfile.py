@@ -127,6 +127,16 @@ def message_id(message: bytes) -> str | None:
     return text or None
 
 
+def header_values(message: bytes, name: str) -> list[str]:
+    """Every value of header ``name``, top first, as written (unfolded); ``[]`` if absent or unreadable."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(bytes(message))
+        values = headers.get_all(name) or []
+    except Exception:
+        return []
+    return [" ".join(str(value).split()) for value in values]
+
+
 def looks_like_mail(head: bytes) -> bool:
     """Whether the first bytes of a file read as RFC 5322 headers (for ``.eml`` files in drop folders)."""
     try:
