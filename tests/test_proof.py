@@ -249,6 +249,16 @@ def test_round_trip(doc: dict[str, Any]) -> None:
     assert doc["untracked_copies_count"] == 1 and doc["not_covered"] == list(proof.NOT_COVERED)
 
 
+def test_a_source_that_was_not_overwritten_is_named_in_not_covered() -> None:
+    doc = proof.build_proof(_facts(source_not_overwritten="no-write-permission"))
+    assert doc["not_covered"] == [*proof.NOT_COVERED, proof.SOURCE_NOT_OVERWRITTEN]
+    data, signature = proof.sign_proof(doc, KEY)
+    assert proof.verify_proof(data, signature, KEY.public_bytes(), origin=ORIGIN)["not_covered"][-1] == (
+        "source-not-overwritten")
+    dutch = " ".join(_pdf_text(_certificate(doc)).split())
+    assert "zonder eerst overschreven te worden" in dutch
+
+
 def test_bytes_are_deterministic(doc: dict[str, Any]) -> None:
     again = proof.build_proof(_facts())
     assert proof.sign_proof(doc, KEY) == proof.sign_proof(again, KEY)

@@ -684,7 +684,7 @@ class FolderWatcher:
             st = folder.lstat(name)
         except FileNotFoundError:
             return self._drop(name)
-        refusal = self._refusal_for(st)
+        refusal = self._refusal_for(st) or self._still_sparse(name, st)
         if refusal:
             return self._refuse(name, refusal, st)
         self._clear_refusal(name)
@@ -707,6 +707,12 @@ class FolderWatcher:
         if self.config.refuse_agent_files and hasattr(os, "geteuid") and st.st_uid == os.geteuid():
             return ERR_AGENTS_OWN
         return None
+
+    def _still_sparse(self, name: str, st: os.stat_result) -> str | None:
+        """A file found sparse when it was opened, and unchanged since: refused again without opening it."""
+        with self._lock:
+            known = self._counters.refused_items.get(name)
+        return ERR_SPARSE if known == (ERR_SPARSE, _episode(st)) else None
 
     def _take(self, name: str, scanned: _Identity) -> _Outcome:
         folder = self._pin
@@ -784,6 +790,7 @@ class FolderWatcher:
                     self._record_kept(delivered.result, kept_because)
                 except Exception:  # not recorded: the claim stays and is delivered again (a duplicate) later
                     return self._problem(name, ERR_REMOVE, failed=True)
+            fault_point("intake.after-overwrite")
         try:
             folder.unlink(claim)
         except OSError:
@@ -859,7 +866,7 @@ class FolderWatcher:
     def _refuse(self, name: str, code: str, st: os.stat_result) -> _Outcome:
         """Leave the item where it is; report it once per episode (the same code for the same file)."""
         self._forget_progress(name)
-        episode = (code, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        episode = (code, _episode(st))
         with self._lock:
             if self._counters.refused_items.get(name) == episode:
                 return _Outcome.REFUSED
@@ -1059,6 +1066,11 @@ def _allocated(fd: int, st: os.stat_result) -> int:
         return min(size, fallback)
     finally:
         os.lseek(fd, 0, os.SEEK_SET)
+
+
+def _episode(st: os.stat_result) -> tuple[int, ...]:
+    """What must stay the same for a refused item to be the same refusal (reported once)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _only_zeros(stream: BinaryIO, size: int) -> bool:

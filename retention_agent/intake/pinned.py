@@ -190,6 +190,8 @@ def inside_protected(chain: Iterable[DirIdentity], protected: Iterable[DirIdenti
 # ---- POSIX ---------------------------------------------------------------------------------------------
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# Ancestors need only be searchable, not readable (a 0711 home): Linux opens them as O_PATH handles.
+_STEP_FLAGS = (_DIR_FLAGS & ~os.O_RDONLY) | os.O_PATH if hasattr(os, "O_PATH") else _DIR_FLAGS
 _READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
 _WRITE_FLAGS = (os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -306,12 +308,13 @@ def _walk(path: Path) -> tuple[int, list[_Level]]:
     normal = Path(os.path.normpath(path))
     if not normal.is_absolute():
         raise FolderRefused(FOLDER_UNAVAILABLE)
-    fd = os.open(normal.anchor, _DIR_FLAGS)
+    parts = normal.parts[1:]
+    fd = os.open(normal.anchor, _STEP_FLAGS if parts else _DIR_FLAGS)
     try:
         chain = [_level(fd)]
-        for part in normal.parts[1:]:
+        for depth, part in enumerate(parts, start=1):
             try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS if depth == len(parts) else _STEP_FLAGS, dir_fd=fd)
             except FileNotFoundError:
                 raise FolderRefused(FOLDER_MISSING) from None
             except OSError as exc:
@@ -332,11 +335,20 @@ def _level(fd: int) -> _Level:
     if not hasattr(os, "getxattr") or not info.st_mode & 0o070:
         return _Level(info, None)  # no ACLs here, or the group class (which holds the ACL mask) grants nothing
     try:
-        return _Level(info, os.getxattr(fd, _ACL_XATTR))
+        return _Level(info, _xattr(fd))
     except OSError as exc:
         if exc.errno in (errno.ENODATA, errno.EOPNOTSUPP, getattr(errno, "ENOATTR", errno.ENODATA)):
             return _Level(info, None)
         return _Level(info, b"")  # present but unreadable: judged as the worst case
+
+
+def _xattr(fd: int) -> bytes:
+    try:
+        return os.getxattr(fd, _ACL_XATTR)
+    except OSError as exc:
+        if exc.errno != errno.EBADF:
+            raise
+        return os.getxattr(f"/proc/self/fd/{fd}", _ACL_XATTR)  # an O_PATH handle: through its magic link
 
 
 def _judge(chain: Sequence[_Level], protected: Sequence[Path], agent_uid: int) -> None:
