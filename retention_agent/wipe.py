@@ -26,16 +26,41 @@ _BLOCK = 1 << 20
 
 
 def overwrite(fd: int, size: int) -> None:
-    """Write ``size`` zero bytes from offset 0 through ``fd`` and fsync; ``OSError`` if any of it failed."""
+    """Write zeros over the first ``size`` bytes through ``fd`` and fsync; ``OSError`` if any of it failed.
+
+    Holes of a sparse file hold no data and are skipped (writing them would allocate the whole file)."""
     block = bytes(min(_BLOCK, max(size, 1)))
     write_at = getattr(os, "pwrite", _write_at)
-    offset = 0
-    while offset < size:
-        written = write_at(fd, block[: min(_BLOCK, size - offset)], offset)
-        if written <= 0:
-            raise OSError(errno.EIO, "the overwrite wrote nothing")
-        offset += written
+    for start, end in data_ranges(fd, size):
+        offset = start
+        while offset < end:
+            written = write_at(fd, block[: min(_BLOCK, end - offset)], offset)
+            if written <= 0:
+                raise OSError(errno.EIO, "the overwrite wrote nothing")
+            offset += written
     os.fsync(fd)
+
+
+def data_ranges(fd: int, size: int) -> list[tuple[int, int]]:
+    """The ``[start, end)`` ranges of ``fd`` that hold data (SEEK_DATA/SEEK_HOLE); the whole file where the
+    file system or platform cannot tell."""
+    seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
+    if seek_data is None or seek_hole is None:
+        return [(0, size)]
+    ranges, offset = [], 0
+    while offset < size:
+        try:
+            start = os.lseek(fd, offset, seek_data)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # nothing but a hole from here on
+                break
+            return [(0, size)]
+        end = min(os.lseek(fd, start, seek_hole), size)
+        if start >= size or end <= start:
+            break
+        ranges.append((start, end))
+        offset = end
+    return ranges
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> int:  # pragma: no cover - Windows has no os.pwrite

@@ -28,8 +28,17 @@ DOMAIN = "agii.be"
 # ---- Authentication-Results (pure) ------------------------------------------------------------------------
 
 
+def fields(*headers: str) -> list[tuple[str, str]]:
+    """Header fields, top first: a value with a ``Name: `` prefix is that field, else Authentication-Results."""
+    found = []
+    for header in headers:
+        name, colon, value = header.partition(": ")
+        found.append((name, value) if colon and " " not in name and "=" not in name else (authresults.HEADER, header))
+    return found
+
+
 def verdict(*headers: str, from_domain: str = DOMAIN) -> tuple[bool, str]:
-    return authresults.verdict(list(headers), authserv_id=TRUSTED, domain=DOMAIN, from_domain=from_domain)
+    return authresults.verdict(fields(*headers), authserv_id=TRUSTED, domain=DOMAIN, from_domain=from_domain)
 
 
 def test_rfc8601_results_are_parsed_with_comments_quotes_and_versions() -> None:
@@ -60,8 +69,14 @@ def test_rfc8601_results_are_parsed_with_comments_quotes_and_versions() -> None:
     # the sender's own forged header sits below the trusted server's real one, and below another server's
     ((f"{TRUSTED}; dmarc=fail header.from=agii.be", "relay.example; dkim=pass header.d=relay.example",
       f"{TRUSTED}; dmarc=pass header.from=agii.be"), (False, authresults.NOT_PASSED)),
-    # two headers of the trusted server on top of each other both count
-    ((f"{TRUSTED}; spf=pass smtp.mailfrom=agii.be", f"{TRUSTED}; dkim=pass header.d=agii.be"),
+    # ... or below the Received header the trusted server added
+    ((f"{TRUSTED}; dmarc=fail header.from=agii.be", f"Received: from x by {TRUSTED}",
+      f"{TRUSTED}; dmarc=pass header.from=agii.be"), (False, authresults.NOT_PASSED)),
+    # two headers of the trusted server on top of each other both count (a DKIM and a DMARC milter)
+    ((f"{TRUSTED}; spf=pass smtp.mailfrom=agii.be", f"{TRUSTED}; dkim=pass header.d=agii.be",
+      f"Received: from x by {TRUSTED}"), (True, authresults.AUTHENTICATED_DKIM)),
+    # the local delivery's Received header on top does not hide them
+    ((f"Received: from {TRUSTED} by imap.gemeente.example", f"{TRUSTED}; dkim=pass header.d=agii.be"),
      (True, authresults.AUTHENTICATED_DKIM)),
     # a spam filter's header on top does not hide the trusted server's below it
     (("filter.internal; x-spam=pass", f"{TRUSTED}; dkim=pass header.d=agii.be"),
@@ -72,6 +87,27 @@ def test_rfc8601_results_are_parsed_with_comments_quotes_and_versions() -> None:
 def test_only_the_topmost_headers_of_the_trusted_server_count(headers: tuple[str, ...],
                                                               expected: tuple[bool, str]) -> None:
     assert verdict(*headers) == expected
+
+
+def test_exchange_onlines_header_without_an_authserv_id() -> None:
+    """Exchange Online writes no authserv-id; ``authserv_id = "exchange-online"`` trusts its topmost header."""
+    eop = ("spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=agii.be; dkim=pass (signature was verified) "
+           "header.d=agii.be;dmarc=pass action=none header.from=agii.be;compauth=pass reason=100")
+    parsed = authresults.parse(eop)
+    assert parsed is not None and parsed.authserv_id == ""
+    assert [r.method for r in parsed.results] == ["spf", "dkim", "dmarc", "compauth"]
+
+    def eop_verdict(*headers: str) -> tuple[bool, str]:
+        return authresults.verdict(fields(*headers), authserv_id="exchange-online", domain=DOMAIN,
+                                   from_domain=DOMAIN)
+
+    assert eop_verdict(eop) == (True, authresults.AUTHENTICATED_DKIM)  # the first passing result decides
+    failed = "spf=fail (sender IP is 198.51.100.7) smtp.mailfrom=agii.be; dkim=none (message not signed) " \
+             "header.d=none;dmarc=fail action=oreject header.from=agii.be;compauth=fail reason=000"
+    received = "Received: from attacker.example by AM0PR01MB1234.outlook.office365.com"
+    assert eop_verdict(failed, received, eop) == (False, authresults.NOT_PASSED)  # the forged copy below it
+    assert eop_verdict(f"{TRUSTED}; dkim=pass header.d=agii.be") == (False, authresults.NO_TRUSTED_HEADER)
+    assert verdict(eop) == (False, authresults.NO_TRUSTED_HEADER)  # a named server never trusts it
 
 
 def test_dmarc_without_header_from_uses_the_messages_own_from_domain() -> None:

@@ -8,10 +8,17 @@ policy and writes what it found in an ``Authentication-Results`` header, named b
         dmarc=pass (p=reject) header.from=integratie-inburgering.be
 
 A sender can put such headers in a message too, so only the **topmost** headers from the configured
-``authserv-id`` count: headers are added on top as mail travels, and a border server that follows RFC 8601
-section 5 removes (or places below its own) headers claiming its name. Concretely: the first
-``Authentication-Results`` header with the trusted ``authserv-id`` and the ones directly after it that carry
-the same id; a header from that id further down, after one from somebody else, is ignored.
+``authserv-id`` count: headers are added on top as mail travels, so the sender's own lie below at least the
+``Received`` header the receiving server added. Concretely: the first ``Authentication-Results`` header with
+the trusted ``authserv-id``, and those directly below it (no other header field in between) with the same
+id — a server's DKIM and DMARC milters often add one each. A header from that id further down is ignored.
+(A border server that follows RFC 8601 section 5 also removes such headers from incoming mail.)
+
+Exchange Online writes its header without an ``authserv-id`` (``Authentication-Results: spf=pass (sender IP
+is ...) smtp.mailfrom=...; dkim=pass ... header.d=...; dmarc=pass action=none header.from=...``). Configure
+``authserv_id = "exchange-online"`` there: the topmost headers *without* an ``authserv-id`` then count, by
+the same rule. (That is as strong as Exchange Online stamping every message that reaches the mailbox from
+outside, which it does; see docs/limitations.md.)
 
 A message is authenticated as AgII's when, in those headers, ``dmarc=pass`` with ``header.from`` equal to the
 AgII domain (or, without ``header.from``, a ``From`` address in that domain), or ``dkim=pass`` with
@@ -24,6 +31,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+HEADER = "Authentication-Results"
+EXCHANGE_ONLINE = "exchange-online"
+"""The configured ``authserv_id`` that stands for Exchange Online's header, which carries none."""
 AUTHENTICATED_DMARC = "dmarc-pass"
 AUTHENTICATED_DKIM = "dkim-pass"
 NO_TRUSTED_HEADER = "no-trusted-header"
@@ -53,39 +63,47 @@ def parse(value: str) -> AuthResults | None:
     segments = _segments(_without_comments(value))
     if not segments:
         return None
-    first = _TOKEN.match(segments[0])
-    if first is None:
-        return None
+    if _METHOD.fullmatch(segments[0].split()[0]) is not None:  # no authserv-id: Exchange Online's form
+        authserv_id, results_from = "", segments
+    else:
+        first = _TOKEN.match(segments[0])
+        if first is None:
+            return None
+        authserv_id, results_from = _unquote(first[1]).lower(), segments[1:]
     results = []
-    for segment in segments[1:]:
+    for segment in results_from:
         method = _METHOD.match(segment)
         if method is None:
             continue  # "none", or a result this parser does not know: it never authenticates
         rest = segment[method.end():]
         properties = {f"{m[1].lower()}.{m[2].lower()}": _unquote(m[3]).lower() for m in _PROPERTY.finditer(rest)}
         results.append(MethodResult(method[1].lower(), method[2].lower(), properties))
-    return AuthResults(_unquote(first[1]).lower(), tuple(results))
+    return AuthResults(authserv_id, tuple(results))
 
 
-def trusted_results(headers: Iterable[str], authserv_id: str) -> list[MethodResult] | None:
-    """The results of the topmost run of headers from ``authserv_id``; None when it added none."""
+def trusted_results(fields: Iterable[tuple[str, str]], authserv_id: str) -> list[MethodResult] | None:
+    """The results of the topmost run of headers from ``authserv_id``; None when it added none.
+
+    ``fields`` is every header field of the message as ``(name, value)``, top first.
+    """
     wanted = authserv_id.strip().lower()
+    wanted = "" if wanted == EXCHANGE_ONLINE else wanted
     found: list[MethodResult] = []
     started = False
-    for value in headers:
-        parsed = parse(value)
-        ours = parsed is not None and parsed.authserv_id == wanted
-        if ours and parsed is not None:
+    for name, value in fields:
+        parsed = parse(value) if name.lower() == HEADER.lower() else None
+        if parsed is not None and parsed.authserv_id == wanted:
             started = True
             found.extend(parsed.results)
         elif started:
-            break  # anything from that id below another server's header was not written by it
+            break  # below another header field (the server's own Received, at the latest): not the server's
     return found if started else None
 
 
-def verdict(headers: Iterable[str], *, authserv_id: str, domain: str, from_domain: str) -> tuple[bool, str]:
+def verdict(fields: Iterable[tuple[str, str]], *, authserv_id: str, domain: str,
+            from_domain: str) -> tuple[bool, str]:
     """``(authenticated, code)``: whether the trusted server vouches that the message is from ``domain``."""
-    results = trusted_results(headers, authserv_id)
+    results = trusted_results(fields, authserv_id)
     if results is None:
         return False, NO_TRUSTED_HEADER
     wanted = _domain(domain)

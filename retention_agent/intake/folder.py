@@ -1044,6 +1044,10 @@ def _put_back(folder: pinned.PinnedFolder, claim: str, name: str) -> None:
 def _allocated(fd: int, st: os.stat_result) -> int:
     """Bytes of the file that are not holes: SEEK_DATA/SEEK_HOLE where offered, else allocated blocks."""
     size = st.st_size
+    if _WINDOWS:  # pragma: no cover - Windows; not run on the Linux test machines
+        from retention_agent.intake.pinned_windows import allocated_bytes
+
+        return min(size, allocated_bytes(fd))
     seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
     fallback = getattr(st, "st_blocks", size // 512 + 1) * 512
     if seek_data is None or seek_hole is None or size == 0:

@@ -68,7 +68,7 @@ from retention_agent.clock import Clock
 
 from . import authresults
 from .base import Backoff, Channel, Deliver, DeliverMessage, DeliverResult, IntakeStatus, MessageFile, RefusalReport
-from .mailfile import Attachment, MailFileError, attachments, envelope, header_values, message_id
+from .mailfile import Attachment, MailFileError, attachments, envelope, header_fields, message_id
 from .rules import Rule, detect_file_type, matches, message_rules
 
 log = logging.getLogger(__name__)
@@ -446,7 +446,7 @@ class MailboxWatcher:
         """Without ``authserv_id``: recognition alone (status warns). With it: what that server says."""
         if not self.config.authserv_id:
             return True
-        found, code = authresults.verdict(header_values(raw, "Authentication-Results"),
+        found, code = authresults.verdict(header_fields(raw),
                                           authserv_id=self.config.authserv_id, domain=self.config.agii_domain,
                                           from_domain=sender.rpartition("@")[2])
         if not found:

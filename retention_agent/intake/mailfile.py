@@ -127,14 +127,13 @@ def message_id(message: bytes) -> str | None:
     return text or None
 
 
-def header_values(message: bytes, name: str) -> list[str]:
-    """Every value of header ``name``, top first, as written (unfolded); ``[]`` if absent or unreadable."""
+def header_fields(message: bytes) -> list[tuple[str, str]]:
+    """Every header field of the message as ``(name, value)``, top first, values unfolded; ``[]`` if unreadable."""
     try:
         headers = BytesHeaderParser(policy=policy.compat32).parsebytes(bytes(message))
-        values = headers.get_all(name) or []
+        return [(str(name), " ".join(str(value).split())) for name, value in headers.raw_items()]
     except Exception:
         return []
-    return [" ".join(str(value).split()) for value in values]
 
 
 def looks_like_mail(head: bytes) -> bool:

@@ -239,6 +239,13 @@ def pin_windows(path: Path, *, protected: Sequence[Path]) -> WindowsPinnedFolder
     return WindowsPinnedFolder(path, _Kernel32(), protected)
 
 
+def allocated_bytes(fd: int) -> int:  # pragma: no cover - Windows
+    """The bytes the file system allocated for an open file (``FILE_STANDARD_INFO.AllocationSize``)."""
+    import msvcrt
+
+    return _Kernel32().allocated(msvcrt.get_osfhandle(fd))  # type: ignore[attr-defined]
+
+
 class _Kernel32:  # pragma: no cover - Windows; not run on the Linux test machines
     """The real Win32 calls, through ctypes."""
 
@@ -305,6 +312,20 @@ class _Kernel32:  # pragma: no cover - Windows; not run on the Linux test machin
         return HandleInfo(attributes=data.attributes, volume=data.volume,
                           index=(data.index_high << 32) | data.index_low, links=data.links,
                           final_path=buffer.value)
+
+    def allocated(self, handle: int) -> int:
+        import ctypes
+        from ctypes import wintypes
+
+        class _Standard(ctypes.Structure):
+            _fields_ = [("allocation", ctypes.c_longlong), ("end", ctypes.c_longlong), ("links", wintypes.DWORD),
+                        ("delete_pending", wintypes.BOOLEAN), ("directory", wintypes.BOOLEAN)]
+
+        data = _Standard()
+        get = ctypes.WinDLL("kernel32", use_last_error=True).GetFileInformationByHandleEx  # type: ignore[attr-defined]
+        if not get(handle, 1, ctypes.byref(data), ctypes.sizeof(data)):  # 1: FileStandardInfo
+            raise ctypes.WinError(ctypes.get_last_error())  # type: ignore[attr-defined]
+        return int(data.allocation)
 
     def attributes(self, path: str) -> int:
         value = int(self._attributes(path))
