@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.intake.router import TOO_MANY_FILES
+from retention_agent.intake.base import TOO_MANY_FILES
 from retention_agent.notify import Notifier
 from retention_agent.purge import Purger, resume_unfinished
 from retention_agent.schedule import Schedule
@@ -111,7 +111,10 @@ def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]
     def refused(source: str, code: str, item: str) -> None:
         """Each refusal once (the watchers report an item once per episode, not per scan)."""
         details = {"why": code, **({"item": item} if item else {})}
-        ctx.audit.append("agent", "intake.refused", "refused", [source], details)
+        try:
+            ctx.audit.append("agent", "intake.refused", "refused", [source], details)
+        except Exception as exc:  # the audit log refused (a full disk): status still shows the refusal
+            log.error("intake %s: could not audit refusal %s (%s)", source, code, type(exc).__name__)
 
     def source_kept(delivery_ids: Sequence[str], why: str) -> None:
         ctx.ingest.source_not_overwritten(delivery_ids, why)

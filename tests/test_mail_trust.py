@@ -15,8 +15,7 @@ from email.message import EmailMessage
 import pytest
 
 from retention_agent.intake import authresults
-from retention_agent.intake.base import DeliverResult, MessageFile
-from retention_agent.intake.mailbox import NOT_AUTHENTICATED, TOO_MANY_FILES
+from retention_agent.intake.base import NOT_AUTHENTICATED, TOO_MANY_FILES, DeliverResult, MessageFile
 from retention_agent.intake.router import Router
 from tests.dovecot import DovecotServer, dovecot_fixture  # noqa: F401 - the dovecot fixture
 from tests.test_intake_mail import AGII, PDF, SUBJECT, Recorder, aes_zip, append, folder_state, make_message, watcher

@@ -33,6 +33,11 @@ from typing import BinaryIO, Literal, Protocol
 Channel = Literal["email", "zivver", "folder", "manual"]
 IntakeState = Literal["ok", "retrying", "failing", "stopped"]
 
+TOO_MANY_FILES = "mail-too-many-files"
+"""Quarantine reason: a message (or ``.eml``) with more files than allowed, vaulted whole as one delivery."""
+NOT_AUTHENTICATED = "mail-not-authenticated"
+"""Quarantine reason: the municipality's mail server did not vouch that the message came from AgII."""
+
 FAILING_AFTER = 3
 """Consecutive failed cycles after which a watcher reports ``failing`` instead of ``retrying``."""
 
@@ -74,7 +79,9 @@ class DeliverMessage(Protocol):
 
 class RefusalReport(Protocol):
     def __call__(self, source: str, code: str, item: str) -> None:
-        """``source`` refused something for reason ``code``; ``item`` is a keyed hash of its name or ``""``."""
+        """``source`` refused something for reason ``code``; ``item`` is a keyed hash of its name or ``""``.
+
+        Must not raise: a refusal that cannot be recorded is still shown by the watcher's status."""
         ...
 
 

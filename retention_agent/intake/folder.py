@@ -143,8 +143,6 @@ ERR_HARD_LINK = "source-hard-link"  # a file with more than one name
 ERR_SPARSE = "source-sparse"  # a file that is mostly holes
 ERR_TOO_LARGE = "source-too-large"  # larger than max_file_bytes
 ERR_AGENTS_OWN = "source-owned-by-agent"  # owned by the agent's own account (shared mode)
-FOLDER_REFUSALS = (pinned.FOLDER_SWAPPED, pinned.FOLDER_LINK, pinned.FOLDER_INSIDE_HOME, pinned.FOLDER_UNSAFE_PARENT)
-"""Refusals of the folder itself (from :mod:`.pinned`): no file is taken from it while one holds."""
 
 CHANNELS = ("folder", "zivver")
 _CLAIM_PREFIX = ".retention-agent-claim-"
@@ -284,7 +282,7 @@ class FolderStatus:
     waiting: int = 0  # files seen and not yet taken (settling, busy, or failing)
     last_taken: datetime | None = None
     refused_items: tuple[str, ...] = ()  # short keyed hashes of refused names still in the folder
-    stopped_because: str | None = None  # a refusal of the folder itself (FOLDER_REFUSALS)
+    stopped_because: str | None = None  # a refusal of the folder itself: a folder-* code of .pinned
 
     @property
     def state(self) -> IntakeState:
@@ -489,8 +487,11 @@ class FolderWatcher:
             self._thread.join(timeout)
             self._thread = None
         self._stop_observer()
-        with self._work:
-            self._unpin()
+        if self._work.acquire(timeout=1.0):  # a worker stuck in deliver keeps its handle; the process ends anyway
+            try:
+                self._unpin()
+            finally:
+                self._work.release()
         with self._lock:
             self._counters.intake = self._counters.intake.stopped()
 
@@ -880,12 +881,8 @@ class FolderWatcher:
         return _Outcome.REFUSED
 
     def _tell(self, code: str, item: str) -> None:
-        if self._report is None:
-            return
-        try:
+        if self._report is not None:
             self._report(self.config.name, code, item)
-        except Exception as exc:  # the audit log refused: the status still shows the refusal
-            log.error("intake %s: could not record refusal %s (%s)", self.config.name, code, type(exc).__name__)
 
     def _refresh_refusals(self) -> None:
         """Recount what is refused now into the shared status (``_lock`` held)."""

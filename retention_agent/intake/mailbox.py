@@ -67,7 +67,18 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from retention_agent.clock import Clock
 
 from . import authresults
-from .base import Backoff, Channel, Deliver, DeliverMessage, DeliverResult, IntakeStatus, MessageFile, RefusalReport
+from .base import (
+    NOT_AUTHENTICATED,
+    TOO_MANY_FILES,
+    Backoff,
+    Channel,
+    Deliver,
+    DeliverMessage,
+    DeliverResult,
+    IntakeStatus,
+    MessageFile,
+    RefusalReport,
+)
 from .mailfile import Attachment, MailFileError, attachments, envelope, header_fields, message_id
 from .rules import Rule, detect_file_type, matches, message_rules
 
@@ -86,8 +97,6 @@ ERR_DELIVER = "imap-deliver"
 ERR_TOO_LARGE = "imap-message-too-large"
 ERR_NO_ATTACHMENTS = "imap-no-attachments"
 ERR_UNEXPECTED = "imap-unexpected"
-TOO_MANY_FILES = "mail-too-many-files"  # quarantine reason: the whole message, as one delivery
-NOT_AUTHENTICATED = "mail-not-authenticated"  # quarantine reason: the mail server did not vouch for AgII
 PERMANENT_ERRORS = frozenset({ERR_AUTH, ERR_TLS, ERR_SECRET})
 """Errors that will not heal by retrying alone: the status shows ``failing`` at once."""
 
@@ -512,12 +521,8 @@ class MailboxWatcher:
             self._status = self._status.refusing(counts)
 
     def _tell(self, code: str, item: str) -> None:
-        if self._report is None:
-            return
-        try:
+        if self._report is not None:
             self._report(self.config.name, code, item)
-        except Exception as exc:  # the audit log refused: the status still shows the refusal
-            log.error("mailbox %s: could not record refusal %s (%s)", self.config.name, code, type(exc).__name__)
 
     def _item_id(self, uid: int) -> str:
         """A short keyed hash of a message's place: refers to it without its subject or sender."""

@@ -246,11 +246,7 @@ class PosixPinnedFolder:
         return os.stat(_one(name), dir_fd=self._fd, follow_symlinks=False)
 
     def exists(self, name: str) -> bool:
-        try:
-            self.lstat(name)
-        except (OSError, ValueError):  # as os.path.lexists: a name too long to exist does not exist
-            return False
-        return True
+        return lexists(self, name)
 
     def open_read(self, name: str) -> int:
         return os.open(_one(name), _READ_FLAGS, dir_fd=self._fd)
@@ -282,6 +278,15 @@ class PosixPinnedFolder:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
+
+
+def lexists(folder: PinnedFolder, name: str) -> bool:
+    """As ``os.path.lexists`` inside the folder: a name that cannot be looked up (too long) does not exist."""
+    try:
+        folder.lstat(name)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _one(name: str) -> str:

@@ -37,6 +37,7 @@ from retention_agent.intake.pinned import (
     FOLDER_UNAVAILABLE,
     DirIdentity,
     FolderRefused,
+    lexists,
 )
 
 FILE_ATTRIBUTE_DIRECTORY = 0x10
@@ -162,11 +163,7 @@ class WindowsPinnedFolder:
         return Path(self._inside(name)).lstat()
 
     def exists(self, name: str) -> bool:
-        try:
-            self.lstat(name)
-        except (OSError, ValueError):  # as os.path.lexists: a name too long to exist does not exist
-            return False
-        return True
+        return lexists(self, name)
 
     def open_read(self, name: str) -> int:
         return self._open_proven(name, write=False)

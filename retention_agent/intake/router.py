@@ -20,7 +20,7 @@ import itertools
 from collections.abc import Sequence
 from typing import BinaryIO, Protocol, cast
 
-from retention_agent.intake.base import Deliver, DeliverResult, MessageFile
+from retention_agent.intake.base import TOO_MANY_FILES, Deliver, DeliverResult, MessageFile
 from retention_agent.intake.mailfile import MailFileError, attachments, looks_like_mail
 from retention_agent.intake.rules import HEAD_BYTES, detect_file_type
 from retention_agent.vault.vault import ChunkReader
@@ -30,7 +30,6 @@ MAX_MAIL_FILE = 32 * 1024 * 1024
 """A mail file is opened in memory up to this size (mail servers refuse larger messages: 25-35 MB); a larger
 one is vaulted whole, as quarantined, so the agent's memory stays bounded whatever is dropped."""
 MAX_FILES_PER_MESSAGE = 20
-TOO_MANY_FILES = "mail-too-many-files"
 _HEAD = HEAD_BYTES  # enough to find an encrypted workbook's OLE directory
 MAIL_FILE_CHANNELS = ("folder", "zivver")  # the mailbox unpacks its own messages
 
@@ -69,8 +68,17 @@ class Router:
 
     def _files(self, files: Sequence[MessageFile], channel: str,
                source: str) -> list[tuple[DeliverResult, bool, str]]:
-        return [self._one(io.BytesIO(f.data), channel, source, quarantine=f.quarantine, reason=f.reason)
-                for f in files]
+        """Deliver each file; when one fails, those already stored are announced before the error goes on
+        (taken again later they are duplicates, which are never announced)."""
+        results: list[tuple[DeliverResult, bool, str]] = []
+        try:
+            for f in files:
+                results.append(self._one(io.BytesIO(f.data), channel, source, quarantine=f.quarantine,
+                                         reason=f.reason))
+        except BaseException:
+            self._announce(results)
+            raise
+        return results
 
     def _one(self, stream: BinaryIO, channel: str, source: str, *, quarantine: bool,
              reason: str = "") -> tuple[DeliverResult, bool, str]:
