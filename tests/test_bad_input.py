@@ -571,9 +571,11 @@ def test_a_locked_database_makes_requests_wait_or_fail_and_the_agent_survives(in
     holder.wait()
 
     holder = _hold_lock(agent.home / "agent.db", 12)  # longer than the agent waits (10 s)
+    # the request first: a delivery started before it would hold the agent's store while it waits for
+    # SQLite, and the request, queued behind it, would only reach SQLite when the lock is nearly gone
+    done = agent.cli("staff", "list", env=EN)
     data = b"PK\x03\x04 dropped while locked " + os.urandom(32)
     _drop(inbox, "tijdens-slot.zip", data)
-    done = agent.cli("staff", "list", env=EN)
     holder.wait()
     message = done.stderr.decode()
     assert done.returncode == 1 and "Traceback" not in message, message
