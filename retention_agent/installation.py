@@ -34,7 +34,7 @@ SIGNING_KEY = "signing-key"
 
 
 def init_home(home: Home, *, municipality: str, officer: str, officer_name: str, key_store: str,
-              inboxes: list[str], clock: Clock, language: str = "nl") -> str:
+              inboxes: list[str], clock: Clock, language: str = "nl", deployment: str = "user") -> str:
     """Create a home; refuse to touch an existing one. Returns the installation id.
 
     All or nothing. Everything that can be checked is checked before anything is created: no home there yet,
@@ -56,7 +56,7 @@ def init_home(home: Home, *, municipality: str, officer: str, officer_name: str,
             raise InboxMissingError(folder=str(folder))
     installation_id = random_hex(8)
     keys = _usable_key_store(key_store, home, installation_id)
-    text = configuration.render_initial(municipality, key_store, [str(f) for f in folders], language)
+    text = configuration.render_initial(municipality, key_store, [str(f) for f in folders], language, deployment)
     config = configuration.parse(text, home.config)
     undo = _Undo(home)
     try:

@@ -499,7 +499,7 @@ def test_dry_run_shows_the_drop_folders_access_and_init_and_refuses_a_folder_the
     for folder in ("/srv/agii-inbox", "/srv/zivver"):
         assert f"$ setfacl -m u:retention-agent:rwx,d:u:retention-agent:rwx {folder}" in lines
     init = next(line for line in lines if line.startswith("$ runuser ") and " init " in line)
-    assert shlex.split(init)[-4:] == ["--inbox", "/srv/agii-inbox", "--inbox", "/srv/zivver"]
+    assert shlex.split(init)[-6:] == ["--inbox", "/srv/agii-inbox", "--inbox", "/srv/zivver", "--deployment", "shared"]
     assert "--municipality 'De Panne' --officer jdewit" in init
     assert "# write /etc/retention-agent/client.toml (mode 0644" in shown.stdout
     assert (tmp_path / "out" / "client.toml").is_file()

@@ -164,7 +164,7 @@ def _as_on_a_new_machine(argv: tuple[str, ...]) -> Result:
 def _placeholder_setup(municipality: str | None, officer: str | None, officer_name: str, key_store: str | None,
                        inboxes: tuple[str, ...]) -> HomeSetup:
     return HomeSetup(municipality=municipality or "NAME", officer=officer or "ACCOUNT", officer_name=officer_name,
-                     key_store=key_store or "file", inboxes=inboxes)
+                     key_store=key_store or "file", inboxes=inboxes, deployment="shared")
 
 
 def _ask_confirmation(count: int) -> bool:
