@@ -342,6 +342,7 @@ def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, pu
 
     def purge_all() -> None:
         waiting = count()
+        api("purge.all", {"dry_run": True})  # may this caller? asked before the person confirms
         if confirm is not None and not confirm(waiting):
             raise PurgeAllConfirmationError(count=waiting)
         answer = api("purge.all", {})

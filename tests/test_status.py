@@ -56,14 +56,14 @@ def test_deliveries_purges_holds_and_quarantine(office: Office) -> None:
     assert upcoming[1] == ids["scheduled"]
     scheduled = status["next_purges"][1]
     assert scheduled["deadline"] == "2026-12-20" and scheduled["reason"] == "deadline"
-    assert scheduled["days_left"] == (date(2026, 12, 20) - date(2026, 10, 1)).days
+    assert scheduled["days_left"] == (date(2026, 12, 20) - date(2026, 10, 2)).days
     assert ids["held"] not in upcoming and ids["quarantined"] not in upcoming
     overdue = status["overdue_purges"]
     assert overdue["count"] == 1
     assert overdue["items"][0]["delivery"] == ids["overdue"]
-    assert overdue["items"][0]["due_at"] == "2026-08-31T22:00:00Z"
+    assert overdue["items"][0]["due_at"] == "2026-10-01T22:00:00Z"
     assert status["holds"] == {"count": 1, "items": [{"delivery": ids["held"], "hold_until": "2027-01-31",
-                                                      "deadline": "2026-11-05", "days_left": 122}]}
+                                                      "deadline": "2026-11-05", "days_left": 121}]}
     assert status["quarantined"]["count"] == 1
     assert status["quarantined"]["items"][0]["delivery"] == ids["quarantined"]
     assert status["quarantined"]["items"][0]["source"] == "agii-folder"
@@ -139,7 +139,7 @@ def test_test_hooks_are_remembered(office: Office, monkeypatch: pytest.MonkeyPat
     assert "test-hooks" in codes(seen["problems"])
     monkeypatch.delenv(FAULTS_ENV)
     later = build_status(office.ctx)
-    assert later["health"]["test_hooks"] == {"active": False, "first_seen": "2026-10-01T09:00:00Z"}
+    assert later["health"]["test_hooks"] == {"active": False, "first_seen": "2026-10-02T09:00:00Z"}
     assert "test-hooks" in codes(later["problems"])
 
 
@@ -153,7 +153,7 @@ def test_intake_watchers_are_shown(office: Office) -> None:
     status = build_status(office.ctx)
     assert status["health"]["intake"] == [
         {"name": "agii-mail", "state": "failing", "last_success": None, "last_error_id": "imap-auth"},
-        {"name": "drop", "state": "ok", "last_success": "2026-10-01T09:00:00Z", "last_error_id": None}]
+        {"name": "drop", "state": "ok", "last_success": "2026-10-02T09:00:00Z", "last_error_id": None}]
     assert "intake-failing" in codes(status["problems"])
 
 
