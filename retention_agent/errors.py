@@ -174,9 +174,10 @@ class AccessDeniedError(RetentionAgentError):
         params = _Lenient(self.params)
         params["action"] = translate(ACTION_WORDS.get(str(params.get("action")), UNKNOWN_ACTION_WORDS), lang)
         roles = params.get("roles")
-        if isinstance(roles, list) and roles:
+        if isinstance(roles, list) and roles:  # "destroy", "read or modify", "read, modify or destroy"
             names = [str(r) for r in roles]
-            params["roles"] = ", ".join(names[:-1]) + f" {translate('or', lang)} " + names[-1] if names[1:] else names[0]
+            params["roles"] = f" {translate('or', lang)} ".join([", ".join(names[:-1]), names[-1]] if names[1:]
+                                                                else names)
         hint = self.hints.get(str(params.get("who")), self.hint)
         return (translate(self.message, lang).format_map(params) + "\n" + translate("hint:", lang) + " "
                 + translate(hint, lang).format_map(params))

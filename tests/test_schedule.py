@@ -22,7 +22,7 @@ from retention_agent import ceremonies, retention
 from retention_agent.capabilities import WakeTimer
 from retention_agent.clock import BRUSSELS, ManualClock, parse_utc, start_of_local_day
 from retention_agent.context import AgentContext
-from retention_agent.errors import DeliveryStateError
+from retention_agent.errors import DeliveryHeldError, DeliveryStateError
 from retention_agent.notify import Notifier
 from retention_agent.purge import Purger
 from retention_agent.schedule import AWAITING, Schedule
@@ -455,6 +455,32 @@ def test_a_held_delivery_is_refused_by_the_scheduled_purge_path(ctx: AgentContex
     with pytest.raises(DeliveryStateError):
         rig.purger(delivery, trigger="schedule", reason="deadline", requested_by="agent", due_at=None)
     assert_not_purged(ctx, delivery)
+
+
+def test_a_date_recorded_after_the_fact_does_not_destroy_a_held_delivery_while_the_hold_lasts(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    """A hold is the officer's to lift: the date is refused while it lasts (not recorded, to destroy the
+    delivery the moment the hold ends); once released, it is an early destruction like any other."""
+    rig = Rig.on(ctx)
+    ctx.staff.put(ME, "Officer", ["officer", "destroy"])
+    delivery = ingest(ctx)
+    received = clock.now().date()
+    ceremonies.hold(ctx, ME, delivery, "court order", date(2027, 6, 1))
+    rig.advance_to(clock.now() + 40 * DAY)
+    with pytest.raises(DeliveryHeldError):
+        ceremonies.set_ceremony(ctx, ME, [delivery], received, reason="recorded late", confirm_destroy=[delivery])
+    assert (view(ctx, delivery)["state"], view(ctx, delivery)["ceremony_date"]) == ("held", None)
+    assert_not_purged(ctx, delivery)
+    later = received + 20 * DAY  # deadline still ahead: a date that destroys nothing is recorded as usual
+    set_ceremony(ctx, [delivery], later)
+    assert (view(ctx, delivery)["state"], view(ctx, delivery)["ceremony_date"]) == ("held", later.isoformat())
+
+    ceremonies.release(ctx, ME, delivery)
+    [changed] = ceremonies.set_ceremony(ctx, ME, [delivery], received, reason="recorded late",
+                                        confirm_destroy=[delivery])
+    assert (changed["early"], changed["after_the_fact"], changed["destroyed"]) == (True, True, True)
+    doc = assert_purged_once(ctx, delivery)
+    assert (doc["trigger"], doc["reason"], doc["lateness_seconds"]) == ("early", "ceremony-recorded-after-the-fact", 0)
 
 
 def test_the_wake_timer_is_armed_for_the_next_due_moment_and_for_the_end_of_a_hold(ctx: AgentContext) -> None:

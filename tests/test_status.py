@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from retention_agent import audit_query, checklist, status_view
+from retention_agent import audit_query, ceremonies, checklist, status_view
 from retention_agent.i18n import translate
 from retention_agent.status import build_status
 from retention_agent.testing import FAULTS_ENV
@@ -128,6 +128,33 @@ def test_a_home_in_order_is_compliant(tmp_path: Path) -> None:
         assert status["problems"] == [] and status["compliant"] is True
         office.ctx.health["integrity_failures"] = ["X"]
         assert codes(build_status(office.ctx)["problems"]) == {"integrity-failures"}
+    finally:
+        office.close()
+
+
+def test_a_ceremony_recorded_after_the_fact_is_a_warning_not_a_late_purge(tmp_path: Path) -> None:
+    """The delivery is destroyed when the date is recorded (an early destruction): nothing is overdue, no purge
+    is late, the home stays compliant, and for 30 days the officer is told the data was kept too long."""
+    office = new_office(tmp_path / "home")
+    try:
+        ctx = office.ctx
+        ctx.staff.put(ME, "Officer", ["officer", "destroy"])
+        for item in checklist.IDS:
+            checklist.set_item(ctx, ME, item, date(2026, 9, 1), "ok")
+        delivery = receive(ctx, "zivver")
+        office.rig.advance_to(office.clock.now() + timedelta(days=45))
+        ceremonies.set_ceremony(ctx, ME, [delivery], office.clock.now().date() - timedelta(days=44),
+                                reason="held in time, recorded late", confirm_destroy=[delivery])
+        status = build_status(ctx)
+        assert status["deliveries"]["by_state"]["purged"] == 1
+        assert status["overdue_purges"]["count"] == 0 and status["compliant"] is True
+        after = status["ceremonies_after_the_fact_30d"]
+        assert (after["count"], [i["delivery"] for i in after["items"]]) == (1, [delivery])
+        [warning] = [w for w in status["warnings"] if w["code"] == "ceremony-after-the-fact"]
+        assert warning["params"] == {"count": 1}
+        assert status_view.finding_text(warning).startswith("1 ceremony dates were recorded after their deadline")
+        office.rig.advance_to(office.clock.now() + timedelta(days=31))
+        assert build_status(ctx)["ceremonies_after_the_fact_30d"]["count"] == 0
     finally:
         office.close()
 
