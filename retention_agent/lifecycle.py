@@ -88,7 +88,8 @@ def sql_states(states: frozenset[DeliveryState] | tuple[DeliveryState, ...]) -> 
 
 # What describes a delivery, its ceremony date joined in (the columns of ``Delivery`` and ``deliveries --json``).
 COLUMNS: Final = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha256, d.key_id, d.legal_basis,
-    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at"""
+    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at,
+    d.quarantine_reason, d.source_not_overwritten"""
 FROM: Final = "deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id"
 
 
