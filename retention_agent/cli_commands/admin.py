@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from retention_agent.access import ROLES
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
-from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError, StaffListDeniedError
+from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError
 from retention_agent.i18n import t, translate
 
 
@@ -96,7 +95,7 @@ def staff_add(state: State, account: str, name: str, roles: tuple[str, ...]) -> 
 
     Example: retention-agent staff add mpeeters --name "Mia Peeters" --role read --role modify
     """
-    result = _staff_call(state, "staff.add", {"account": account, "name": name, "roles": list(roles)})
+    result = state.call("staff.add", {"account": account, "name": name, "roles": list(roles)})
     message = "{account} updated: {roles}." if result["updated"] else "{account} added: {roles}."
     click.echo(t(message, account=account, roles=", ".join(result["roles"])))
 
@@ -110,7 +109,7 @@ def staff_remove(state: State, account: str) -> None:
 
     Example: retention-agent staff remove mpeeters
     """
-    _staff_call(state, "staff.remove", {"account": account})
+    state.call("staff.remove", {"account": account})
     click.echo(t("{account} removed from the staff list.", account=account))
 
 
@@ -123,20 +122,12 @@ def staff_list(state: State, as_json: bool) -> None:
 
     Example: retention-agent staff list --json
     """
-    members = _staff_call(state, "staff.list")
+    members = state.call("staff.list")
     if as_json:
         emit_json(members)
         return
     table([t("account"), t("name"), t("roles")],
           [(m["account"], m["name"], ", ".join(m["roles"])) for m in members])
-
-
-def _staff_call(state: State, op: str, args: dict[str, Any] | None = None) -> Any:
-    """The staff list is the officer's: a refusal says whose account to use instead of which role to get."""
-    try:
-        return state.call(op, args)
-    except AccessDeniedError as exc:
-        raise StaffListDeniedError(**exc.params) from None
 
 
 @main.group()
