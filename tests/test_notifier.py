@@ -268,6 +268,7 @@ def test_an_account_without_a_home_folder_gets_its_notifications_and_a_clear_lin
         assert out.splitlines() == [f"Levering {two_events['delivery-received']} is aangekomen en zit in de kluis."]
         assert "Traceback" not in err and "PermissionError" not in err
         assert f"Deze meldingen konden niet als getoond genoteerd worden in {missing_home}/.local/state/" in err
+        assert f"Uw mappen werden niet doorzocht op kopieën van leveringen: {missing_home}" in err  # the sweep
         assert not Path(missing_home).exists()
 
 

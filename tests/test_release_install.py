@@ -19,6 +19,7 @@ bin folder, which is on the accounts' PATH), a desktop (``open`` finds no viewer
 from __future__ import annotations
 
 import os
+import pty
 import pwd
 import re
 import shlex
@@ -33,13 +34,15 @@ from retention_agent.installer import default_params
 from retention_agent.cli import register_commands
 from retention_agent.deployment import HomeSetup, install_service
 from tests.accounts import create_account, needs_root, remove_account
+from tests.copies_support import PASSWORD, agii_workbook
 from tests.shared_pointer import POINTER, real_pointer
 from tests.test_service_install import Machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 ADMIN_GUIDE = PROJECT / "docs" / "administrator.md"
 STAFF_GUIDE = PROJECT / "docs" / "gebruikershandleiding.md"
-EXAMPLE_DELIVERY = "01JD5Z8K3Q4W7E2R9T6Y"  # the staff guide's example id
+EXAMPLE_DELIVERY = ("01JD5Z8K3Q4W7E2R9T6Y", "<id>")  # how the staff guide writes a delivery's id
+LONG_RUNNING = (["notifier"], ["run"])  # named in the guide's prose as what runs for you, not typed
 UNCOPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc", "dist", "build", "*.egg-info",
                                   ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")
 
@@ -63,8 +66,8 @@ def staff_guide_commands(text: str) -> list[list[str]]:
         lines = match.group("block").splitlines() if match.group("block") else [match.group("inline")]
         for line in lines:
             if line.startswith("retention-agent ") and "…" not in line:
-                command = shlex.split(line)
-                if command not in found:
+                command = shlex.split(line, comments=True)
+                if command not in found and command[1:] not in LONG_RUNNING:
                     found.append(command)
     return found
 
@@ -89,13 +92,29 @@ class Site(Machine):
         self.people.append(name)
         return create_account(name, home=True)
 
-    def run_as(self, account: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """The installed program, as ``account`` logged in: its own HOME, a PATH, a locale, nothing else."""
+    def run_as(self, account: str, *args: str, typed: str = "") -> subprocess.CompletedProcess[str]:
+        """The installed program, as ``account`` logged in: its own HOME, a PATH, a locale, nothing else. Its
+        input is a terminal of its own; ``typed`` is typed there once the program asks (a prompt ending in
+        ": " on stderr), as a person would type a password."""
         entry = pwd.getpwnam(account)
         env = {"HOME": entry.pw_dir, "USER": account, "LOGNAME": account, "LANG": "C.UTF-8",
                "PATH": f"{self.bin}:/usr/bin:/bin"}
-        return subprocess.run(list(args), capture_output=True, text=True, timeout=120, env=env, cwd=entry.pw_dir,
-                              user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], umask=0o077, check=False)
+        terminal, keyboard = pty.openpty()
+        try:
+            with subprocess.Popen(list(args), stdin=keyboard, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, cwd=entry.pw_dir, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                                  umask=0o077, start_new_session=True) as process:
+                asked = b""
+                if typed:
+                    assert process.stderr is not None
+                    while not asked.endswith(b": ") and (chunk := process.stderr.read1(256)):
+                        asked += chunk
+                    os.write(terminal, typed.encode() + b"\n")
+                out, err = process.communicate(timeout=120)
+            return subprocess.CompletedProcess(args, process.returncode, out.decode(), (asked + err).decode())
+        finally:
+            os.close(terminal)
+            os.close(keyboard)
 
     def teardown(self) -> None:
         for name in self.people:
@@ -203,25 +222,29 @@ def test_from_the_built_wheel_to_the_staff_guide_without_home(site: Site) -> Non
     downloads = Path(staff.pw_dir) / "Downloads"
     downloads.mkdir()
     delivery_file = downloads / "inburgeraars-2026-11.xlsx"
-    delivery_file.write_bytes(b"PK\x03\x04 synthetic AgII list for a test")
+    delivery_file.write_bytes(agii_workbook(212)[0])  # AgII's password-protected workbook (synthetic people)
     for path in (downloads, delivery_file):
         os.chown(path, staff.pw_uid, staff.pw_gid)
     delivery = ""
     ran: list[str] = []
     for command in staff_guide_commands(STAFF_GUIDE.read_text(encoding="utf-8")):
-        args = [str(delivery_file) if arg.endswith(".xlsx") else delivery if arg == EXAMPLE_DELIVERY else arg
+        args = [str(delivery_file) if arg.endswith(".xlsx") else delivery if arg in EXAMPLE_DELIVERY else arg
                 for arg in command]
-        assert delivery or EXAMPLE_DELIVERY not in command, "the guide uses a delivery before importing one"
-        done = site.run_as(site.staff, *args)
+        assert delivery or not set(EXAMPLE_DELIVERY) & set(command), "a delivery is used before one is imported"
+        unlock = command[1:3] == ["delivery", "unlock"]
+        done = site.run_as(site.staff, *args, typed=PASSWORD if unlock else "")
         assert done.returncode == 0, f"{shlex.join(command)}:\n{done.stdout}{done.stderr}"
-        assert done.stderr == "", f"{shlex.join(command)}: {done.stderr}"
+        prompt = "Wachtwoord van de werkmap: \n" if unlock else ""  # what a password prompt leaves on stderr
+        assert done.stderr == prompt, f"{shlex.join(command)}: {done.stderr}"
         ran.append(command[1])
         if command[1] == "ingest":
             delivery = re.findall(r"[0-9A-HJKMNP-TV-Z]{26}", done.stdout)[0]
             assert not delivery_file.exists()  # the guide: the program removes your file
         if command[1] == "whoami":
             assert done.stdout.splitlines() == [f"{site.staff}: import, modify, read", agent_line]
-    assert ran == ["whoami", "ingest", "deliveries", "ceremony", "ceremony", "open", "notifier"]
+        if unlock:
+            assert done.stdout.startswith(f"Levering {delivery}: 212 inburgeraars in 212 rijen"), done.stdout
+    assert ran == ["whoami", "ingest", "deliveries", "ceremony", "ceremony", "open", "delivery", "copies", "notifier"]
 
     # the officer's own view names the same agent; the audit log holds what the staff member did
     status = site.run_as(site.officer, "retention-agent", "status")
