@@ -37,6 +37,7 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "report": OFFICER,
     "proof.list": OFFICER,
     "proof.show": OFFICER,
+    "proof.export": OFFICER,
     "ceremony.extend": OFFICER,
     "ingest": frozenset({"import"}),
     "deliveries": READERS,

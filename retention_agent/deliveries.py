@@ -10,7 +10,8 @@ from retention_agent.store import Store
 LIVE_STATES = ("vaulted", "scheduled", "held", "quarantined")
 
 _COLUMNS = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha256, d.key_id, d.legal_basis,
-    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at"""
+    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at,
+    (SELECT COUNT(*) FROM openings o WHERE o.delivery_id = d.id) AS openings"""
 
 
 def list_deliveries(store: Store, *, include_purged: bool = True) -> list[dict[str, Any]]:
@@ -39,4 +40,5 @@ def get_live(store: Store, delivery_id: str) -> dict[str, Any]:
 def public_view(row: dict[str, Any]) -> dict[str, Any]:
     """The documented fields of ``deliveries --json`` (the key id stays inside the agent)."""
     return {k: row.get(k) for k in ("id", "state", "received_at", "channel", "source", "size", "sha256",
-                                     "ceremony_date", "deadline", "due_at", "hold_until", "legal_basis")}
+                                     "ceremony_date", "deadline", "due_at", "hold_until", "legal_basis",
+                                     "openings")}
