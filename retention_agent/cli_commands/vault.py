@@ -55,14 +55,15 @@ def ingest(state: State, paths: tuple[Path, ...], overwrite: bool) -> None:
 
 def ingest_message(path: Path, result: dict[str, Any]) -> str:
     """What became of one file, in the user's language (the command line and the desktop app say the same)."""
-    message = ("{file}: already in the vault as {id}; the source was removed." if result["duplicate"]
-               else "{file}: in the vault as {id}; the source was removed.")
+    values = {"file": path, "id": result["delivery"], "problem": result.get("kept_because", "")}
     if not result["removed"] and result["kept_because"] == "changed":
-        message = "{file}: in the vault as {id}; the file changed meanwhile and was kept."
-    elif not result["removed"]:
-        message = ("{file}: in the vault as {id}; the source could not be removed ({problem}): "
-                   "delete it yourself, or ask whoever manages that folder.")
-    return t(message, file=path, id=result["delivery"], problem=result.get("kept_because", ""))
+        return t("{file}: in the vault as {id}; the file changed meanwhile and was kept.", **values)
+    if not result["removed"]:
+        return t("{file}: in the vault as {id}; the source could not be removed ({problem}): "
+                 "delete it yourself, or ask whoever manages that folder.", **values)
+    if result["duplicate"]:
+        return t("{file}: already in the vault as {id}; the source was removed.", **values)
+    return t("{file}: in the vault as {id}; the source was removed.", **values)
 
 
 class HasClient(Protocol):

@@ -1,0 +1,131 @@
+"""The app's calls to the agent's local API, and the files it reads or writes with the user's own rights.
+
+One connection per call (a few milliseconds over the local socket), so an agent that restarts is simply
+reached again at the next call. Every call raises the catalogue's errors as the agent sent them (an error id
+and its values), which the window shows in the user's language.
+
+What touches the user's files happens here, in the app's own process and so with the user's permissions,
+never in the agent: a file added to the vault is read here and streamed (and overwritten, then removed, when
+asked), exported proofs and reports are written here into the folder the user chose.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from retention_agent import exports
+from retention_agent.api.client import Client
+from retention_agent.app.audit_rows import window
+from retention_agent.home import Home
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Identity:
+    account: str
+    roles: frozenset[str]
+
+
+class Session:
+    def __init__(self, home: Home) -> None:
+        self.home = home
+
+    def client(self) -> Client:
+        return Client(self.home.socket)
+
+    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        with self.client() as client:
+            return client.call(op, args)
+
+    def identity(self) -> Identity:
+        answer = self.call("whoami")
+        return Identity(str(answer["account"]), frozenset(answer.get("roles") or ()))
+
+    def agent_is_me(self) -> bool:
+        """Whether the agent runs as this very account (per-user mode): it then shows its own desktop
+        notifications in this session, and the app must not show them a second time."""
+        try:
+            return self.home.socket.stat().st_uid == os.getuid()
+        except (OSError, AttributeError):  # no socket yet; Windows has no uid (the pipe's owner is not asked)
+            return False
+
+    # ---- deliveries -------------------------------------------------------------------------------------
+
+    def deliveries(self) -> list[Row]:
+        return list(self.call("deliveries"))
+
+    def add_file(self, path: Path, *, overwrite: bool) -> dict[str, Any]:
+        """Read the file with this user's permissions and stream it into the vault; then remove the source
+        (overwritten first with ``overwrite``) unless it changed meanwhile. The same code as ``ingest``."""
+        from retention_agent.cli_commands.vault import ingest_one
+
+        return ingest_one(self, path, overwrite=overwrite)
+
+    def set_ceremony(self, deliveries: list[str], day: date, reason: str = "") -> list[Row]:
+        return list(self.call("ceremony.set", {"deliveries": deliveries, "date": day.isoformat(), "label": "",
+                                               "reason": reason}))
+
+    def open_copy(self, delivery: str, purpose: str, note: str) -> Row:
+        """A tracked copy in the user's private workspace folder, wiped by the agent in time."""
+        return dict(self.call("open", {"delivery": delivery, "purpose": purpose, "note": note, "mode": "workspace"}))
+
+    def destroy_early(self, delivery: str, reason: str) -> Row:
+        return dict(self.call("purge.one", {"delivery": delivery, "reason": reason}))
+
+    # ---- the officer's views ----------------------------------------------------------------------------
+
+    def status(self) -> Row:
+        return dict(self.call("status"))
+
+    def audit_entries(self) -> tuple[int, list[Row]]:
+        """The log's size and its newest entries (:data:`audit_rows.SHOWN_ENTRIES` at most)."""
+        size = int(self.call("audit.show", {"after": 0, "limit": 1})["size"])
+        answer = self.call("audit.show", window(size))
+        return int(answer["size"]), list(answer["entries"])
+
+    def verify_audit(self) -> Row:
+        return dict(self.call("audit.verify", {"checkpoints": []}))
+
+    def proofs(self) -> list[Row]:
+        return list(self.call("proof.list"))
+
+    def export_proof(self, delivery: str, folder: Path) -> list[Path]:
+        with self.client() as client:
+            return exports.export_proof(client, delivery, folder)
+
+    def staff(self) -> list[Row]:
+        return list(self.call("staff.list"))
+
+    def add_staff(self, account: str, name: str, roles: list[str]) -> Row:
+        return dict(self.call("staff.add", {"account": account, "name": name, "roles": roles}))
+
+    def remove_staff(self, account: str) -> Row:
+        return dict(self.call("staff.remove", {"account": account}))
+
+    def make_report(self, period: str, *, send: bool = False) -> Row:
+        return dict(self.call("report", {"period": period, "send": send}))
+
+    def export_report(self, period: str, fmt: str, folder: Path) -> list[Path]:
+        exports.check_folder(folder)
+        header, data = self._report(period, fmt)
+        return exports.write_report(folder, header, fmt, data)
+
+    def report_for_viewing(self, period: str) -> Path:
+        """The report's PDF in a private temporary folder of this user, for the PDF viewer (a report holds no
+        personal data: ids, dates and counts only)."""
+        header, data = self._report(period, "pdf")
+        folder = Path(tempfile.mkdtemp(prefix="retention-agent-report-"))
+        return exports.write_new(folder / Path(header["files"]["pdf"]).name, data)
+
+    def _report(self, period: str, fmt: str) -> tuple[Row, bytes]:
+        sink = io.BytesIO()
+        with self.client() as client:
+            header, _trailer = client.download("report", {"period": period, "format": fmt}, sink)
+        return dict(header), sink.getvalue()

@@ -1,0 +1,307 @@
+"""Leveringen: every delivery, with the ones that need a ceremony date in a group on top; add a file (chooser
+or drag and drop), set the ceremony date on a calendar, open with a purpose, destroy early.
+
+Which buttons show depends on the user's roles (``roles.py``); what happens is decided by the agent, and its
+answer — a confirmation or a refusal — is shown in the message bar as the agent sent it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from retention_agent.app import roles as role_rules
+from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog
+from retention_agent.app.qt_models import FilterProxy, TableModel
+from retention_agent.app.qt_support import MessageBar, named, table_view
+from retention_agent.app.rows import STATE_CHOICES, DeliveryFilter, Row, deliveries_table, needs_ceremony_date
+from retention_agent.app.session import Session
+from retention_agent.errors import RetentionAgentError
+from retention_agent.i18n import format_day, format_moment, translate
+from retention_agent.msgids import N_
+
+
+def launch_file(path: Path) -> bool:
+    """Open a copy with the platform's default program (Excel, a PDF reader)."""
+    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
+
+
+class DeliveriesView(QWidget):
+    launcher: Callable[[Path], bool] = staticmethod(launch_file)
+
+    def __init__(self, session: Session, roles: frozenset[str], message: MessageBar, lang: str,
+                 today: Callable[[], date], on_change: Callable[[], None]) -> None:
+        super().__init__()
+        self.session, self.lang, self.message, self.today = session, lang, message, today
+        self.on_change = on_change
+        self.allowed = role_rules.delivery_actions(roles)
+        self.rows: list[Row] = []
+        self.dialog: Any = None
+        self.setAcceptDrops(self.allowed["add"])
+        named(self, N_("Deliveries"), lang=lang)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._actions())
+        self.model = TableModel(deliveries_table(today()), lang)
+        self.waiting_proxy = FilterProxy(self.model, needs_ceremony_date)
+        self.other_proxy = FilterProxy(self.model, self._shown)
+        self.waiting = table_view(self.waiting_proxy, N_("Deliveries that need a ceremony date"), lang)
+        self.others = table_view(self.other_proxy, N_("Deliveries"), lang)
+        self.current: QTableView = self.waiting
+        for view in (self.waiting, self.others):
+            view.doubleClicked.connect(lambda _i, v=view: self._use(v))
+            view.clicked.connect(lambda _i, v=view: self._use(v))
+        self.waiting_box = QGroupBox()
+        QVBoxLayout(self.waiting_box).addWidget(self.waiting)
+        self.others_box = QGroupBox(self.tr_("Deliveries"))
+        box_layout = QVBoxLayout(self.others_box)
+        box_layout.addLayout(self._filters())
+        box_layout.addWidget(self.others)
+        self.hidden_list = QLabel(self.tr_("Your roles let you add files, not see the list of deliveries."))
+        layout.addWidget(self.hidden_list)
+        layout.addWidget(self.waiting_box, 2)
+        layout.addWidget(self.others_box, 3)
+        self.hidden_list.setVisible(not self.allowed["list"])
+        self.waiting_box.setVisible(self.allowed["list"])
+        self.others_box.setVisible(self.allowed["list"])
+        self._update_counts()
+
+    def tr_(self, text: str) -> str:
+        return translate(text, self.lang)
+
+    # ---- building ---------------------------------------------------------------------------------------
+
+    def _button(self, text: str, description: str, slot: Callable[[], None], *,
+                allowed: bool) -> QPushButton:
+        button = named(QPushButton(self.tr_(text)), text, description, self.lang)
+        button.clicked.connect(slot)
+        button.setVisible(allowed)
+        return button
+
+    def _actions(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.add_button = self._button(N_("Add f&ile…"),
+                                       N_("Put a file you received into the vault (or drop it here)."),
+                                       self.choose_files, allowed=self.allowed["add"])
+        self.overwrite = named(QCheckBox(self.tr_("O&verwrite the source before removing it")),
+                               N_("O&verwrite the source before removing it"),
+                               N_("The added file's bytes are overwritten with zeros before it is removed."), self.lang)
+        self.overwrite.setChecked(True)
+        self.overwrite.setVisible(self.allowed["add"])
+        listed = self.allowed["list"]
+        self.ceremony_button = self._button(N_("Cere&mony date…"), N_("Record the date of the ceremony."),
+                                            self.ask_ceremony, allowed=self.allowed["ceremony"] and listed)
+        self.open_button = self._button(N_("&Open…"), N_("Open the selected delivery for a purpose."),
+                                        self.ask_open, allowed=self.allowed["open"] and self.allowed["list"])
+        self.destroy_button = self._button(N_("Destroy &early…"),
+                                           N_("Destroy the selected delivery before its deadline."),
+                                           self.ask_destroy, allowed=self.allowed["destroy"] and self.allowed["list"])
+        for widget in (self.add_button, self.overwrite, self.ceremony_button, self.open_button, self.destroy_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        return row
+
+    def _filters(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.state_choice = QComboBox()
+        for code, text in STATE_CHOICES:
+            self.state_choice.addItem(self.tr_(text), code)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(self.tr_("part of a delivery id"))
+        for label, widget in ((N_("Sho&w"), self.state_choice), (N_("Searc&h"), self.search)):
+            caption = QLabel(self.tr_(label))
+            caption.setBuddy(widget)
+            named(widget, label, lang=self.lang)
+            row.addWidget(caption)
+            row.addWidget(widget)
+        row.addStretch(1)
+        self.state_choice.currentIndexChanged.connect(self._refilter)
+        self.search.textChanged.connect(self._refilter)
+        return row
+
+    def _shown(self, row: Row) -> bool:
+        if needs_ceremony_date(row):
+            return False
+        choice = DeliveryFilter(str(self.state_choice.currentData() or "live"), self.search.text())
+        return choice.matches(row)
+
+    def _refilter(self) -> None:
+        self.other_proxy.set_filter(self._shown)
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        waiting = self.waiting_proxy.rowCount()
+        self.waiting_box.setTitle(self.tr_("Needs a ceremony date ({count})").format(count=waiting))
+        named(self.waiting_box, self.waiting_box.title(), lang=self.lang)
+
+    # ---- data -------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if not self.allowed["list"]:
+            return
+        try:
+            self.rows = self.session.deliveries()
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            return
+        self.model.set_rows(self.rows, deliveries_table(self.today()))
+        for view in (self.waiting, self.others):
+            header = view.horizontalHeader()
+            view.sortByColumn(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self._update_counts()
+
+    def _use(self, view: QTableView) -> None:
+        self.current = view
+
+    def selected_ids(self) -> list[str]:
+        for view in (self.current, self.others if self.current is self.waiting else self.waiting):
+            proxy = view.model()
+            assert isinstance(proxy, FilterProxy)
+            rows = sorted({index.row() for index in view.selectionModel().selectedRows(0)})
+            if rows:
+                return [str(proxy.row_at(r)["id"]) for r in rows]
+        return []
+
+    def select(self, delivery: str) -> bool:
+        """Select a delivery by id in whichever table shows it (for keyboard users: also the search field)."""
+        for view in (self.waiting, self.others):
+            proxy = view.model()
+            assert isinstance(proxy, FilterProxy)
+            for row in range(proxy.rowCount()):
+                if proxy.row_at(row).get("id") == delivery:
+                    view.selectRow(row)
+                    view.setFocus()
+                    self.current = view
+                    return True
+        return False
+
+    def _one_selected(self) -> str | None:
+        ids = self.selected_ids()
+        if len(ids) != 1:
+            self.message.say(self.tr_("Select one delivery first."), "error")
+            return None
+        return ids[0]
+
+    # ---- adding files -----------------------------------------------------------------------------------
+
+    def choose_files(self) -> None:
+        self.dialog = QFileDialog(self, self.tr_("Add files to the vault"))
+        self.dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        self.dialog.filesSelected.connect(lambda files: self.add_files([Path(f) for f in files]))
+        self.dialog.open()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if self.allowed["add"] and event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_files(paths)
+
+    def add_files(self, paths: list[Path]) -> None:
+        """Read each file with this user's permissions, stream it into the vault, then remove the source."""
+        from retention_agent.cli_commands.vault import ingest_message
+
+        said, failed = [], False
+        for path in paths:
+            try:
+                result = self.session.add_file(path, overwrite=self.overwrite.isChecked())
+            except RetentionAgentError as exc:
+                exc.params["file"] = str(path)
+                said.append(exc.render(self.lang))
+                failed = True
+                continue
+            said.append(ingest_message(path, result))
+        self.message.say("\n".join(said), "error" if failed else "info")
+        self.refresh()
+        self.on_change()
+
+    # ---- ceremony, open, destroy ------------------------------------------------------------------------
+
+    def ask_ceremony(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            self.message.say(self.tr_("Select one or more deliveries first."), "error")
+            return
+        current = next((r.get("ceremony_date") for r in self.rows if r["id"] == ids[0]), None)
+        self.dialog = CeremonyDialog(self, ids, date.fromisoformat(current) if current else None, self.today(),
+                                     self.lang)
+        self.dialog.accepted.connect(lambda d=self.dialog: self.set_ceremony(d.deliveries, d.day(), d.reason.text()))
+        self.dialog.open()
+
+    def set_ceremony(self, ids: list[str], day: date, reason: str) -> None:
+        try:
+            changed = self.session.set_ceremony(ids, day, reason)
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            return
+        lines = []
+        for row in changed:
+            text = ("{delivery}: ceremony {ceremony_date}; purge due now." if row["due_now"]
+                    else "{delivery}: ceremony {ceremony_date}; purged on {deadline} at the latest.")
+            lines.append(translate(text, self.lang).format(
+                delivery=row["delivery"], ceremony_date=format_day(row["ceremony_date"], self.lang),
+                deadline=format_day(row["deadline"], self.lang)))
+        self.message.say("\n".join(lines))
+        self.refresh()
+        self.on_change()
+
+    def ask_open(self) -> None:
+        delivery = self._one_selected()
+        if delivery is None:
+            return
+        self.dialog = OpenDialog(self, delivery, self.lang)
+        self.dialog.accepted.connect(
+            lambda d=self.dialog: self.open_delivery(d.delivery, d.purpose(), d.note.text().strip()))
+        self.dialog.open()
+
+    def open_delivery(self, delivery: str, purpose: str, note: str) -> None:
+        try:
+            result = self.session.open_copy(delivery, purpose, note)
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            return
+        self.message.say(translate("Opened copy: {path} (wiped automatically at {wipe_at}).", self.lang).format(
+            path=result["path"], wipe_at=format_moment(result["wipe_at"], self.lang)))
+        type(self).launcher(Path(result["path"]))
+        self.refresh()
+
+    def ask_destroy(self) -> None:
+        delivery = self._one_selected()
+        if delivery is None:
+            return
+        self.dialog = DestroyDialog(self, delivery, self.lang)
+        self.dialog.accepted.connect(lambda d=self.dialog: self.destroy_delivery(d.delivery, d.reason.text().strip()))
+        self.dialog.open()
+
+    def destroy_delivery(self, delivery: str, reason: str) -> None:
+        try:
+            result = self.session.destroy_early(delivery, reason)
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            return
+        self.message.say(translate("{delivery} was destroyed at {at}; its signed proof of deletion is ready.",
+                                   self.lang).format(delivery=delivery,
+                                                     at=format_moment(result.get("purged_at"), self.lang)))
+        self.refresh()
+        self.on_change()
+
