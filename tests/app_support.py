@@ -13,6 +13,7 @@ the test with its traceback on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import sys
@@ -33,10 +34,15 @@ from pytestqt.qtbot import QtBot
 
 import retention_agent.app.main
 import retention_agent.cli_commands.vault  # noqa: F401
+from retention_agent.api.client import Client
 from retention_agent.app.session import Session
-from retention_agent.app.window import MainWindow
+from retention_agent.app.window import MainWindow, brussels_today
+from retention_agent.demo import seed_app_demo
 from retention_agent.home import Home
 from tests.accounts import as_account, in_child_as
+from tests.conftest import ME, AgentProcess, make_home
+from tests.helpers_accounts import TempAccount, hermetic, traversable_folder
+from tests.retention_support import api, fast_ticks
 
 ALL_ROLES = ["officer", "import", "read", "modify", "destroy"]
 
@@ -185,3 +191,149 @@ def screen_grab(window: QWidget) -> bytes:
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     pixmap.save(buffer, "PNG")
     return bytes(data.data())
+
+
+# ---- a world to run the app in ----------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    agent: AgentProcess
+    home: Home
+    inbox: Path  # a drop folder the agent watches
+    clerk: str  # import, read, modify
+    officer: str  # officer, read, destroy
+    importer: str  # import only
+    outsider: str  # not on the staff list
+    seed: dict[str, Any]
+
+
+@contextlib.contextmanager
+def app_world() -> Iterator[World]:
+    """A real agent watching a drop folder, the demo's deliveries, and four real accounts with their roles."""
+    with traversable_folder() as folder, hermetic(), TempAccount() as clerk, TempAccount() as officer, \
+            TempAccount() as importer, TempAccount() as outsider:
+        inbox = folder / "inbox"
+        inbox.mkdir()
+        inbox.chmod(0o1733)  # staff may drop files in it, not list it
+        home = make_home(folder / "home", inboxes=[str(inbox)])
+        fast_ticks(home.root)
+        agent = AgentProcess(home.root).start()
+        api(agent.home, "staff.add", {"account": ME, "name": "Beheerder", "roles": ALL_ROLES})
+        for account, name, roles in ((clerk, "Mia Peeters", ["import", "read", "modify"]),
+                                     (officer, "Jan De Wit", ["officer", "read", "destroy"]),
+                                     (importer, "Ali Vermeulen", ["import"])):
+            api(agent.home, "staff.add", {"account": account.name, "name": name, "roles": roles})
+        try:
+            with Client(home.socket) as client:
+                seed = seed_app_demo(client, brussels_today())
+            yield World(agent, home, inbox, clerk.name, officer.name, importer.name, outsider.name, seed)
+        finally:
+            agent.stop()
+
+
+# ---- what a view shows, and the English words it must not show in Dutch -----------------------------------
+
+
+def shown_texts(root: QWidget) -> list[str]:
+    """Every text a person sees or a screen reader reads in ``root``: labels, buttons, tabs, menus, list items,
+    placeholders, table headers and cells, pages, tooltips, accessible names and descriptions."""
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QComboBox,
+        QGroupBox,
+        QLabel,
+        QLineEdit,
+        QMainWindow,
+        QTabBar,
+        QTextBrowser,
+    )
+
+    texts: list[str] = [root.windowTitle()]
+    for widget in visible_widgets(root):
+        texts += [widget.toolTip(), widget.accessibleName(), widget.accessibleDescription()]
+        if isinstance(widget, QLabel | QAbstractButton):
+            texts.append(widget.text())
+        elif isinstance(widget, QGroupBox):
+            texts.append(widget.title())
+        elif isinstance(widget, QLineEdit):
+            texts.append(widget.placeholderText())
+        elif isinstance(widget, QComboBox):
+            texts += [widget.itemText(i) for i in range(widget.count())]
+        elif isinstance(widget, QTabBar):
+            texts += [widget.tabText(i) for i in range(widget.count())]
+        elif isinstance(widget, QTextBrowser):
+            texts.append(widget.toPlainText())
+        elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            model = widget.model()
+            texts += [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())]
+            texts += [str(model.index(r, c).data()) for r in range(min(model.rowCount(), 200))
+                      for c in range(model.columnCount())]
+        if isinstance(widget, QMainWindow):
+            for action in widget.menuBar().actions():
+                texts.append(action.text())
+                if action.menu() is not None:
+                    texts += [a.text() for a in action.menu().actions()]
+    return [t.replace("&", "") for t in texts if t]
+
+
+def english_only_words() -> set[str]:
+    """Words of the catalogue's English source strings that no Dutch translation uses: in a Dutch view, each
+    of them is an untranslated English text."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from retention_agent.i18n import catalogue  # noqa: F401 - the file is the package's own catalogue
+
+    po_file = Path(__file__).resolve().parents[1] / "retention_agent" / "locale" / "nl.po"
+    with po_file.open("rb") as handle:
+        entries = [(str(m.id), str(m.string)) for m in read_po(handle, locale="nl") if m.id]
+
+    def words(text: str) -> set[str]:
+        text = re.sub(r"\{[^}]*\}", " ", text)
+        return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", text) if len(w) >= 3}
+
+    english = set().union(*(words(msgid) for msgid, _ in entries))
+    dutch = set().union(*(words(msgstr) for _, msgstr in entries))
+    return english - dutch
+
+
+def english_in(texts: list[str], vocabulary: set[str]) -> list[str]:
+    """The texts that hold a word of ``vocabulary``, each with those words."""
+    import re
+
+    found = []
+    for text in texts:
+        text = re.sub(r"\S*[/\\]\S*", " ", text)  # paths and web addresses are what someone typed or chose
+        hits = sorted({w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", text)} & vocabulary)
+        if hits:
+            found.append(f"{hits}: {text[:120]!r}")
+    return found
+
+
+# ---- a real X server ------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def xvfb(size: str = "1366x768x24") -> Iterator[str]:
+    """A real X server (Xvfb) on a free display; yields its name (``:N``). Fails when Xvfb is not installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is missing: run scripts/test.sh, which installs it (package xvfb)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", size, "-nolisten", "tcp"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as answer:
+            number = answer.readline().strip().decode()
+        if not number:
+            raise AssertionError("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

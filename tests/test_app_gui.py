@@ -11,7 +11,6 @@ import os
 import pwd
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,51 +23,21 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLineEdi
 from retention_agent.api.client import Client
 from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog, StaffDialog
 from retention_agent.app.window import brussels_today
-from retention_agent.demo import seed_app_demo, synthetic_delivery
+from retention_agent.demo import synthetic_delivery
 from retention_agent.errors import AccessDeniedError, SourceUnreadableError, UnknownAccountError
-from retention_agent.home import Home
 from retention_agent.i18n import format_day
-from tests.app_support import ALL_ROLES, App, run_app, visible_widgets
-from tests.conftest import ME, AgentProcess, make_home
-from tests.helpers_accounts import NEEDS_ROOT, TempAccount, hermetic, traversable_folder
-from tests.retention_support import api, fast_ticks, wait_for
+from tests.app_support import App, World, app_world, run_app, visible_widgets
+from tests.conftest import ME
+from tests.helpers_accounts import NEEDS_ROOT
+from tests.retention_support import api, wait_for
 
 pytestmark = NEEDS_ROOT
 
 
-@dataclass
-class World:
-    agent: AgentProcess
-    home: Home
-    inbox: Path  # a drop folder the agent watches
-    clerk: str  # import, read, modify
-    officer: str  # officer, read, destroy
-    importer: str  # import only
-    outsider: str  # not on the staff list
-    seed: dict[str, Any]
-
-
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with traversable_folder() as folder, hermetic(), TempAccount() as clerk, TempAccount() as officer, \
-            TempAccount() as importer, TempAccount() as outsider:
-        inbox = folder / "inbox"
-        inbox.mkdir()
-        inbox.chmod(0o1733)  # staff may drop files in it, not list it
-        home = make_home(folder / "home", inboxes=[str(inbox)])
-        fast_ticks(home.root)
-        agent = AgentProcess(home.root).start()
-        api(agent.home, "staff.add", {"account": ME, "name": "Beheerder", "roles": ALL_ROLES})
-        for account, name, roles in ((clerk, "Mia Peeters", ["import", "read", "modify"]),
-                                     (officer, "Jan De Wit", ["officer", "read", "destroy"]),
-                                     (importer, "Ali Vermeulen", ["import"])):
-            api(agent.home, "staff.add", {"account": account.name, "name": name, "roles": roles})
-        try:
-            with Client(home.socket) as client:
-                seed = seed_app_demo(client, brussels_today())
-            yield World(agent, home, inbox, clerk.name, officer.name, importer.name, outsider.name, seed)
-        finally:
-            agent.stop()
+    with app_world() as found:
+        yield found
 
 
 def _entries(world: World, action: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from retention_agent.app.rows import LAST, Column, Row, Table
-from retention_agent.app.words import AUDIT_ACTIONS, OUTCOMES, PURPOSES_SHORT, word
+from retention_agent.app.words import AUDIT_ACTIONS, CONDITIONS, OUTCOMES, PURPOSES_SHORT, word
 from retention_agent.clock import BRUSSELS, parse_utc
 from retention_agent.i18n import format_moment
 from retention_agent.msgids import N_
@@ -40,7 +40,8 @@ def audit_table() -> Table:
         Column(N_("Who"), lambda e, _lang: str(e.get("actor") or "-"), lambda e: str(e.get("actor") or LAST)),
         Column(N_("What"), lambda e, lang: word(AUDIT_ACTIONS, e.get("action"), lang), lambda e: str(e.get("action"))),
         Column(N_("Why"), lambda e, lang: word(PURPOSES_SHORT, purpose_of(e), lang), lambda e: purpose_of(e) or LAST),
-        Column(N_("Deliveries or subjects"), lambda e, _lang: ", ".join(map(str, e.get("subject") or [])) or "-",
+        Column(N_("Deliveries or subjects"), lambda e, lang: ", ".join(word(CONDITIONS, s, lang)
+                                                                        for s in e.get("subject") or []) or "-",
                lambda e: ",".join(map(str, e.get("subject") or [])) or LAST),
         Column(N_("Result"), lambda e, lang: word(OUTCOMES, e.get("outcome"), lang), lambda e: str(e.get("outcome"))),
         Column(N_("No."), lambda e, _lang: str(e.get("seq", "")), lambda e: int(e.get("seq") or 0), numeric=True),

@@ -17,6 +17,7 @@ from retention_agent.msgids import N_
 RED, ORANGE, GREEN, GREY = "#b00020", "#8a5300", "#1b6e20", "#555555"
 WATCHER_STATES = {"ok": N_("works"), "retrying": N_("retrying"), "failing": N_("failing"), "stopped": N_("stopped"),
                   "unknown": N_("unknown")}
+SOURCE_KINDS = {"folder": N_("drop folder"), "mailbox": N_("mailbox")}
 PURGE_REASONS = {"deadline": N_("one month after the ceremony"),
                  "no-ceremony-maximum": N_("maximum without a ceremony date")}
 
@@ -78,8 +79,9 @@ def _conditions(status: dict[str, Any], lang: str) -> str:
 
 def _areas(status: dict[str, Any], lang: str) -> str:
     health = status.get("health", {})
-    intake = [(w["name"], word(WATCHER_STATES, w.get("state"), lang), format_moment(w.get("last_success"), lang),
-               w.get("last_error_id") or "-") for w in health.get("intake", [])]
+    intake = [(_source(str(w["name"]), lang), word(WATCHER_STATES, w.get("state"), lang),
+               format_moment(w.get("last_success"), lang), w.get("last_error_id") or "-")
+              for w in health.get("intake", [])]
     key_store = health.get("key_store", {})
     store_text = (translate("file in the home", lang) if key_store.get("file_store")
                   else str(key_store.get("backend", "-")))
@@ -91,6 +93,12 @@ def _areas(status: dict[str, Any], lang: str) -> str:
             + _table([N_("source"), N_("state"), N_("last success"), N_("last error")], intake, lang,
                      empty=N_("no drop folders or mailboxes are watched"))
             + _h(N_("Agent, clock and key store"), lang) + _table([N_("what"), N_("value")], agent, lang))
+
+
+def _source(name: str, lang: str) -> str:
+    """A watcher's name (``folder:inbox``, ``mailbox:agii``) with its kind in words."""
+    kind, _, rest = name.partition(":")
+    return f"{word(SOURCE_KINDS, kind, lang)}: {rest}" if rest and kind in SOURCE_KINDS else name
 
 
 def _deliveries(status: dict[str, Any], lang: str) -> str:

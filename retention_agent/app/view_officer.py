@@ -243,8 +243,9 @@ class ReportsView(_OfficerView):
         self.period.setPlaceholderText("2026-10")
         self.labelled(row, N_("&Period"), self.period)
         self.format = QComboBox()
-        for code, text in (("pdf", "PDF"), ("json", self.tr_("signed JSON with its .sig")), ("html", "HTML")):
-            self.format.addItem(text, code)
+        for code, text in (("pdf", N_("PDF (to read and print)")), ("json", N_("signed JSON with its .sig")),
+                           ("html", N_("HTML (a web page)"))):
+            self.format.addItem(self.tr_(text), code)
         self.labelled(row, N_("&Format"), self.format)
         for text, description, slot in (
                 (N_("&Make"), N_("Make the report (or fetch it when it exists)."), self.make),
