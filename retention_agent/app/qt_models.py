@@ -114,7 +114,8 @@ def binding_keeps_none_alive(calls: int = 256) -> bool:
     """Whether this PySide6 keeps the reference count of None when Qt calls a Python ``data()`` that returns
     None (as every model does, for every role it does not show). PySide6 6.12.0 drops one reference per call:
     on Python 3.11, where None is not immortal, the app would abort after a few thousand repaints."""
-    index = _Probe().index(0, 0)
+    probe = _Probe()  # kept alive while its index is used
+    index = probe.index(0, 0)
     before = sys.getrefcount(None)
     for _ in range(calls):
         index.data(Qt.ItemDataRole.UserRole)
