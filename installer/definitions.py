@@ -12,6 +12,12 @@ from pathlib import PurePosixPath
 from . import winsteps
 from .params import (
     AGENT_TASK_XML,
+    APP_COMMENT,
+    APP_NAME,
+    DESKTOP_FILE,
+    LOGON_ARGS,
+    MACOS_APP_LAUNCHER,
+    MACOS_APP_PLIST,
     MACOS_LABEL,
     MACOS_PLIST,
     NOTIFIER_TASK_XML,
@@ -25,7 +31,7 @@ from .params import (
     state_directory,
     template,
 )
-from .quoting import systemd_line, systemd_text, systemd_word, windows_cmdline, xml_text
+from .quoting import desktop_exec, shell_word, systemd_line, systemd_text, systemd_word, windows_cmdline, xml_text
 
 __all__ = ["ServiceParams", "render"]
 
@@ -38,7 +44,8 @@ def render(params: ServiceParams) -> dict[str, str]:
         return _linux(params)
     if params.platform == "windows":
         return _windows(params)
-    return {MACOS_PLIST: launch_agent_plist(params)}
+    return {MACOS_PLIST: launch_agent_plist(params), MACOS_APP_PLIST: app_bundle_plist(),
+            MACOS_APP_LAUNCHER: app_bundle_launcher(params)}
 
 
 # ---- Linux: systemd ---------------------------------------------------------------------------------
@@ -50,7 +57,7 @@ def _linux(params: ServiceParams) -> dict[str, str]:
         unit = template(USER_UNIT).substitute(
             description=description, exec_start=systemd_line(agent_command(params, "run"))
         )
-        return {USER_UNIT: unit}
+        return {USER_UNIT: unit, DESKTOP_FILE: desktop_entry(params)}
     unit = template(SYSTEM_UNIT).substitute(
         description=description,
         account=params.account,
@@ -60,9 +67,9 @@ def _linux(params: ServiceParams) -> dict[str, str]:
         read_write_paths="\n".join(_drop_folder_line(params, folder) for folder in params.drop_folders),
     )
     notifier = template(NOTIFIER_UNIT).substitute(
-        description=description, exec_start=systemd_line(agent_command(params, "notifier"))
+        description=description, exec_start=systemd_line(agent_command(params, *LOGON_ARGS))
     )
-    return {SYSTEM_UNIT: unit, NOTIFIER_UNIT: notifier}
+    return {SYSTEM_UNIT: unit, NOTIFIER_UNIT: notifier, DESKTOP_FILE: desktop_entry(params)}
 
 
 def protect_home(params: ServiceParams) -> str:
@@ -102,15 +109,15 @@ def _windows(params: ServiceParams) -> dict[str, str]:
             principal=_user_principal(params.account, "S4U"),
         )
         out[NOTIFIER_TASK_XML] = task_xml(
-            params, "notifier", comment="retention-agent shared mode: the notifier at every user's logon",
+            params, *LOGON_ARGS, comment="retention-agent shared mode: the app in the tray at every user's logon",
             trigger=_logon_trigger(None), principal=f"      <GroupId>{USERS_GROUP_SID}</GroupId>",
         )
     out.update(winsteps.scripts(params))
     return out
 
 
-def task_xml(params: ServiceParams, command: str, *, comment: str, trigger: str, principal: str) -> str:
-    program, *arguments = agent_command(params, command, windowless=True)
+def task_xml(params: ServiceParams, *command: str, comment: str, trigger: str, principal: str) -> str:
+    program, *arguments = agent_command(params, *command, windowless=True)
     return template("task.xml").substitute(
         comment=comment,
         description=xml_text(params.description),
@@ -147,3 +154,28 @@ def launch_agent_plist(params: ServiceParams) -> str:
         "EnvironmentVariables": {"PYTHONUNBUFFERED": "1"},
     }
     return plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
+
+
+# ---- the desktop app's menu entries ------------------------------------------------------------------------
+
+
+def desktop_entry(params: ServiceParams) -> str:
+    """Linux: the app in the desktop's application menu (freedesktop.org Desktop Entry, version 1.5)."""
+    lines = ["[Desktop Entry]", "Type=Application", "Version=1.5", f"Name={APP_NAME}",
+             "GenericName=Leveringen van AgII", "GenericName[en]=AgII deliveries", f"Comment={APP_COMMENT}",
+             f"Exec={desktop_exec(agent_command(params, 'app'))}", "Icon=security-high", "Terminal=false",
+             "Categories=Office;", "Keywords=AgII;inburgering;ceremonie;privacy;", "StartupNotify=true"]
+    return "\n".join(lines) + "\n"
+
+
+def app_bundle_plist() -> str:
+    """macOS: the Info.plist of a small app bundle in ~/Applications whose executable starts the app."""
+    info = {"CFBundleName": APP_NAME, "CFBundleDisplayName": APP_NAME, "CFBundleIdentifier": MACOS_LABEL + ".app",
+            "CFBundleExecutable": "retention-agent", "CFBundlePackageType": "APPL", "CFBundleVersion": "1",
+            "LSMinimumSystemVersion": "11.0", "NSHighResolutionCapable": True,
+            "CFBundleDevelopmentRegion": "nl"}
+    return plistlib.dumps(info, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
+
+
+def app_bundle_launcher(params: ServiceParams) -> str:
+    return "#!/bin/sh\nexec " + " ".join(shell_word(w) for w in agent_command(params, "app")) + ' "$@"\n'

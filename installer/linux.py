@@ -1,5 +1,6 @@
 """Linux: systemd. Shared mode is a hardened system unit under the ``retention-agent`` system account (created
-here) plus a notifier user unit enabled for every user; user mode is a ``systemd --user`` unit."""
+here) plus a user unit enabled for every user that starts the desktop app in the tray (the notifier without Qt);
+user mode is a ``systemd --user`` unit. Both add the app to the desktop's application menu (a .desktop file)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .definitions import render
-from .params import NOTIFIER_UNIT, SYSTEM_UNIT, USER_UNIT, ServiceParams, agent_command
+from .params import DESKTOP_FILE, NOTIFIER_UNIT, SYSTEM_UNIT, USER_UNIT, ServiceParams, agent_command
 from .runner import Runner
 from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
 
 SYSTEM_UNIT_DIR = "/etc/systemd/system"
+SYSTEM_APPLICATIONS_DIR = "/usr/share/applications"
 GLOBAL_USER_UNIT_DIR = "/etc/systemd/user"
 NOLOGIN = "/usr/sbin/nologin"
 
@@ -22,12 +24,24 @@ def user_unit_dir() -> str:
     return str(Path(config) / "systemd" / "user")
 
 
+def user_applications_dir() -> str:
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(data) / "applications")
+
+
+def menu_entry(params: ServiceParams) -> str:
+    """Where the app's .desktop file goes: the user's applications, or every user's in shared mode."""
+    folder = user_applications_dir() if params.mode == "user" else SYSTEM_APPLICATIONS_DIR
+    return f"{folder}/{DESKTOP_FILE}"
+
+
 def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | None = None) -> list[Step]:
     enable = ("enable", "--now") if start else ("enable",)
     if params.mode == "user":
         directory = unit_dir or user_unit_dir()
         return [
             WriteFile(f"{directory}/{USER_UNIT}", USER_UNIT),
+            WriteFile(menu_entry(params), DESKTOP_FILE),
             Run(("systemctl", "--user", "daemon-reload")),
             Run(("systemctl", "--user", *enable, USER_UNIT)),
         ]
@@ -40,8 +54,10 @@ def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | 
         Run(("install", "-d", "-m", "0711", "-o", account, "-g", account, home), why="the home"),
         WriteFile(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}", SYSTEM_UNIT),
         WriteFile(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}", NOTIFIER_UNIT),
+        WriteFile(menu_entry(params), DESKTOP_FILE),
         Run(("systemctl", "daemon-reload")),
-        Run(("systemctl", "--global", "enable", NOTIFIER_UNIT), why="the notifier, for every user"),
+        Run(("systemctl", "--global", "enable", NOTIFIER_UNIT),
+            why="the app in the tray at every user's logon (the notifier where Qt is not installed)"),
         Run(("systemctl", *enable, SYSTEM_UNIT)),
     ]
 
@@ -51,6 +67,7 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | N
         steps: list[Step] = [
             Run(("systemctl", "--user", "disable", "--now", USER_UNIT), check=False),
             Remove(f"{unit_dir or user_unit_dir()}/{USER_UNIT}"),
+            Remove(menu_entry(params)),
             Run(("systemctl", "--user", "daemon-reload")),
         ]
         return steps + ([] if keep_home else [Remove(params.home)])
@@ -59,6 +76,7 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | N
         Run(("systemctl", "--global", "disable", NOTIFIER_UNIT), check=False),
         Remove(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}"),
         Remove(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}"),
+        Remove(menu_entry(params)),
         Run(("systemctl", "daemon-reload")),
     ]
     if not keep_home:

@@ -1,4 +1,5 @@
-"""macOS: a LaunchAgent in ~/Library/LaunchAgents for user mode (shared mode is not offered on macOS).
+"""macOS: a LaunchAgent in ~/Library/LaunchAgents for user mode (shared mode is not offered on macOS), and the
+desktop app as a small bundle in ~/Applications (its executable is a shell script that starts ``app``).
 
 Not run on the Linux test machines: the plist is checked there, ``launchctl`` is not.
 """
@@ -10,9 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .definitions import render
-from .params import MACOS_LABEL, MACOS_PLIST, ServiceParams
+from .params import MACOS_APP, MACOS_APP_LAUNCHER, MACOS_APP_PLIST, MACOS_LABEL, MACOS_PLIST, ServiceParams
 from .runner import Runner
 from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
+
+
+def app_bundle_path() -> str:
+    return str(Path.home() / "Applications" / MACOS_APP)
 
 
 def plist_path() -> str:
@@ -25,7 +30,9 @@ def _domain(uid: int | None) -> str:
 
 def install_steps(params: ServiceParams, *, start: bool = True, uid: int | None = None) -> list[Step]:
     path = plist_path()
-    steps: list[Step] = [WriteFile(path, MACOS_PLIST)]
+    bundle = str(Path(app_bundle_path()).parent)
+    steps: list[Step] = [WriteFile(path, MACOS_PLIST), WriteFile(f"{bundle}/{MACOS_APP_PLIST}", MACOS_APP_PLIST),
+                         WriteFile(f"{bundle}/{MACOS_APP_LAUNCHER}", MACOS_APP_LAUNCHER, mode=0o755)]
     if start:
         steps += [
             Run(("launchctl", "bootout", f"{_domain(uid)}/{MACOS_LABEL}"), why="an older copy", check=False),
@@ -38,6 +45,7 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, uid: int | None =
     steps: list[Step] = [
         Run(("launchctl", "bootout", f"{_domain(uid)}/{MACOS_LABEL}"), check=False),
         Remove(plist_path()),
+        Remove(app_bundle_path()),
     ]
     return steps + ([] if keep_home else [Remove(params.home)])
 

@@ -30,6 +30,15 @@ INSTALL_CMD = "install.cmd"
 UNINSTALL_CMD = "uninstall.cmd"
 MACOS_LABEL = "be.vlaanderen.retention-agent"
 MACOS_PLIST = MACOS_LABEL + ".plist"
+# the desktop app's menu entries: a .desktop file (Linux), an app bundle (macOS), a Start-menu shortcut (Windows)
+DESKTOP_FILE = "retention-agent.desktop"
+MACOS_APP = "retention-agent.app"
+MACOS_APP_PLIST = MACOS_APP + "/Contents/Info.plist"
+MACOS_APP_LAUNCHER = MACOS_APP + "/Contents/MacOS/retention-agent"
+APP_NAME = "retention-agent"
+APP_COMMENT = "Leveringen van AgII: ceremoniedatum, openen met een doel, status en bewijzen"
+# what each staff member's logon starts in shared mode: the app, minimised to the tray (without Qt: the notifier)
+LOGON_ARGS = ("app", "--minimized")
 
 # Windows Task Scheduler names (a folder of their own in the Task Scheduler library)
 TASK_FOLDER = "retention-agent"
