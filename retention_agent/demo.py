@@ -24,6 +24,7 @@ import click
 from retention_agent.agent import Agent
 from retention_agent.api.client import Client
 from retention_agent.clock import SystemClock, local_date
+from retention_agent.errors import AppUnavailableError
 from retention_agent.home import Home
 from retention_agent.i18n import t, translate
 from retention_agent.installation import init_home
@@ -143,11 +144,13 @@ def seed_app_demo(client: Client, today: date) -> dict[str, Any]:
 
 
 def _open_app(client: Client, home: Home) -> None:
-    """More demo data, then the desktop app on the demo home until its window is closed."""
-    step(t("9. The desktop app on the demo home (close its window to end the demo)"))
+    """More demo data, then the desktop app on the demo home until it is quit."""
+    step(t("9. The desktop app on the demo home (quit it with File > Quit to end the demo)"))
     seed_app_demo(client, local_date(SystemClock().now()))
-    from retention_agent.app.main import run
-
+    try:
+        from retention_agent.app.main import run
+    except ImportError as exc:
+        raise AppUnavailableError(problem=str(exc)[:200]) from exc
     run(home)
 
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent import exports
-from retention_agent.api.client import Client
 from retention_agent.app.audit_rows import window
-from retention_agent.home import Home
+from retention_agent.cli import State
 
 Row = dict[str, Any]
 
@@ -33,16 +32,8 @@ class Identity:
     roles: frozenset[str]
 
 
-class Session:
-    def __init__(self, home: Home) -> None:
-        self.home = home
-
-    def client(self) -> Client:
-        return Client(self.home.socket)
-
-    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
-        with self.client() as client:
-            return client.call(op, args)
+class Session(State):
+    """The command line's connection to the agent (``client()``, ``call()``), with the app's calls on top."""
 
     def identity(self) -> Identity:
         answer = self.call("whoami")
