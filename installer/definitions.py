@@ -160,8 +160,8 @@ def launch_agent_plist(params: ServiceParams) -> str:
 
 
 def desktop_entry(params: ServiceParams) -> str:
-    """Linux: the app in the desktop's application menu (freedesktop.org Desktop Entry, version 1.5)."""
-    lines = ["[Desktop Entry]", "Type=Application", "Version=1.5", f"Name={APP_NAME}",
+    """Linux: the app in the desktop's application menu (freedesktop.org Desktop Entry)."""
+    lines = ["[Desktop Entry]", "Type=Application", "Version=1.0", f"Name={APP_NAME}",
              "GenericName=Leveringen van AgII", "GenericName[en]=AgII deliveries", f"Comment={APP_COMMENT}",
              f"Exec={desktop_exec(agent_command(params, 'app'))}", "Icon=security-high", "Terminal=false",
              "Categories=Office;", "Keywords=AgII;inburgering;ceremonie;privacy;", "StartupNotify=true"]

@@ -20,7 +20,8 @@ fi
 if [ "${1:-}" = "--test" ]; then
     missing=()
     for pair in dovecot-imapd:/usr/sbin/dovecot acl:/usr/bin/setfacl openssh-client:/usr/bin/ssh-keygen \
-                age:/usr/bin/age systemd:/usr/bin/systemd-analyze; do
+                age:/usr/bin/age systemd:/usr/bin/systemd-analyze \
+                desktop-file-utils:/usr/bin/desktop-file-validate; do
         [ -x "${pair#*:}" ] || missing+=("${pair%%:*}")
     done
     # Qt's xcb plugin aborts without these (FIELD-NOTES); QtGui itself needs EGL, GL and fontconfig.

@@ -583,11 +583,12 @@ def test_the_desktop_entry_starts_the_app(tmp_path: Path) -> None:
     assert entry.startswith("[Desktop Entry]\nType=Application\n")
     [exec_line] = [line for line in entry.splitlines() if line.startswith("Exec=")]
     assert exec_line == f'Exec={SCRIPT} --home "/home/jan/Mijn map/\\\\$agent\\\\\\\\%%x" app'
-    if shutil.which("desktop-file-validate"):
-        path = tmp_path / "retention-agent.desktop"
-        path.write_text(entry)
-        done = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True, check=False)
-        assert done.returncode == 0 and not done.stdout.strip(), done.stdout
+    if shutil.which("desktop-file-validate") is None:
+        pytest.fail("desktop-file-validate is missing: run scripts/test.sh, which installs desktop-file-utils")
+    path = tmp_path / "retention-agent.desktop"
+    path.write_text(entry)
+    done = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout
 
 
 def test_the_macos_app_bundle_starts_the_app(tmp_path: Path) -> None:
