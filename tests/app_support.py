@@ -87,11 +87,21 @@ class App:
         self.bot.waitUntil(lambda: any(d.isVisible() for d in self.window.findChildren(kind)), timeout=5000)
         return next(d for d in self.window.findChildren(kind) if d.isVisible())
 
-    def press(self, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
-        """A key pressed on the keyboard: it goes to the focused widget of the active window (a dialog that just
-        closed hands activation back to the main window a moment later: wait for that first)."""
-        self.bot.waitUntil(lambda: QApplication.activeWindow() is not None and QApplication.focusWidget() is not None,
-                           timeout=5000)
+    def press(self, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier, *,
+              window: QWidget | None = None) -> None:
+        """A key pressed on the keyboard: it goes to the focused widget of the window in front — ``window`` (a
+        dialog just opened), or else the active window once activation has settled (a dialog that just closed
+        hands it back to the main window a moment later). Qt's offscreen platform may still be moving the
+        activation when a dialog opens; a person would be typing into the dialog they see."""
+        if window is not None:
+            self.bot.keyClick(window.focusWidget() or window, key, modifier)
+            return
+
+        def settled() -> bool:
+            focus, active = QApplication.focusWidget(), QApplication.activeWindow()
+            return focus is not None and active is not None and focus.window() is active
+
+        self.bot.waitUntil(settled, timeout=5000)
         self.bot.keyClick(QApplication.focusWidget(), key, modifier)
 
     def type(self, text: str) -> None:

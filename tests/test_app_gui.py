@@ -190,40 +190,40 @@ def test_open_with_a_purpose_gives_the_user_a_tracked_copy(world: World, request
 # ---- add a file ------------------------------------------------------------------------------------------------
 
 
-def test_a_dropped_file_is_read_as_the_user_and_overwritten_then_removed(world: World,
-                                                                          request: pytest.FixtureRequest) -> None:
+def test_dropped_files_are_read_as_the_user_then_removed_as_ingest_does(world: World,
+                                                                         request: pytest.FixtureRequest) -> None:
     entry = pwd.getpwnam(world.clerk)
     folder = Path(entry.pw_dir) / "Downloads"
     folder.mkdir(exist_ok=True)
-    source, link = folder / "agii-november.zip", folder / "second-link"
-    mine = synthetic_delivery(21)
-    source.write_bytes(mine)
-    os.link(source, link)
+    plain, linked, link = folder / "agii-november.zip", folder / "agii-december.zip", folder / "second-name"
+    plain.write_bytes(synthetic_delivery(21))
+    linked.write_bytes(synthetic_delivery(23))
+    os.link(linked, link)  # a file with another name is removed, not overwritten (that would wipe the other)
     secret = Path(entry.pw_dir) / "not-mine.zip"  # root's, unreadable for the clerk (the agent could read it)
     secret.write_bytes(synthetic_delivery(22))
     secret.chmod(0o600)
-    for path in (folder, source):
+    for path in (folder, plain, linked):
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def drop(app: App) -> tuple[str, str]:
         view = app.view("deliveries")
-        assert view.overwrite.isChecked()
         data = QMimeData()
-        data.setUrls([QUrl.fromLocalFile(str(source)), QUrl.fromLocalFile(str(secret))])
+        data.setUrls([QUrl.fromLocalFile(str(p)) for p in (plain, linked, secret)])
         event = QDropEvent(QPoint(20, 20), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton,
                            Qt.KeyboardModifier.NoModifier)
         view.dropEvent(event)
         return app.message()
 
     kind, text = run_app(world.clerk, world.home, request, drop)
-    assert kind == "error"  # one of the two could not be read
-    first, second = text.split("\n", 1)
-    assert "in de kluis als" in first and not source.exists()
-    assert link.read_bytes() == bytes(len(mine)), "overwritten with zeros before it was removed"
-    assert second.startswith(SourceUnreadableError(file=str(secret), problem="Permission denied").render("nl")[:40])
+    assert kind == "error"  # one of the three could not be read
+    first, second, third = text.split("\n", 2)
+    assert first.startswith(f"{plain}: in de kluis als ") and first.endswith("het bronbestand werd verwijderd.")
+    assert "kon niet eerst overschreven worden" in second and "bewijs van vernietiging" in second
+    assert not plain.exists() and not linked.exists() and link.read_bytes() == synthetic_delivery(23)
+    assert third.startswith(SourceUnreadableError(file=str(secret), problem="Permission denied").render("nl")[:40])
     assert secret.exists()
     added = [e for e in _entries(world, "delivery.received") if e["actor"] == world.clerk]
-    assert len(added) == 1
+    assert len(added) == 2
 
 
 # ---- destroy early ---------------------------------------------------------------------------------------------
@@ -460,13 +460,13 @@ def test_keyboard_only_from_the_list_to_a_recorded_date(world: World, request: p
         assert view.selected_ids() == [delivery], (view.selected_ids(), QApplication.focusWidget())
         app.press(Qt.Key.Key_D, alt)  # "Ceremonie&datum…"
         dialog = app.dialog(CeremonyDialog)
-        app.press(Qt.Key.Key_Right)  # tomorrow, on the calendar that has the focus
-        app.press(Qt.Key.Key_Return)
+        app.press(Qt.Key.Key_Right, window=dialog)  # tomorrow, on the calendar that has the focus
+        app.press(Qt.Key.Key_Return, window=dialog)
         app.bot.waitUntil(lambda: not dialog.isVisible())
         assert view.select(delivery)  # now in the lower list, with its date
         app.press(Qt.Key.Key_P, alt)  # "O&penen…"
         dialog = app.dialog(OpenDialog)
-        app.press(Qt.Key.Key_Escape)  # Escape cancels: nothing is opened
+        app.press(Qt.Key.Key_Escape, window=dialog)  # Escape cancels: nothing is opened
         app.bot.waitUntil(lambda: not dialog.isVisible())
         return focus
 

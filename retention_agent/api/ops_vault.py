@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
+from retention_agent import wipe
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.protocol import DATA_CHUNK
@@ -16,7 +17,7 @@ from retention_agent.api.server import DataWriter, Session
 from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES, get_live, list_deliveries, public_view
+from retention_agent.deliveries import LIVE_STATES, get_delivery, get_live, list_deliveries, public_view
 from retention_agent.errors import (
     DeliveryStateError,
     FormatVersionError,
@@ -41,6 +42,19 @@ def ingest(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
                                   quarantine=False, actor=session.peer.account)
     session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
                    "sha256": received.sha256, "size": received.size})
+
+
+@operation("ingest.source", "ingest")
+def ingest_source(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """The command line could not overwrite the source before removing it: the delivery records why.
+
+    Only ever makes the proof of deletion claim less, so any account with the import role may say it."""
+    why = arg_str(args, "why", max_len=32)
+    if why not in wipe.REASONS:
+        raise UsageError(problem=f"why must be one of {', '.join(wipe.REASONS)}", command="ingest")
+    delivery = get_delivery(ctx.store, arg_str(args, "delivery", max_len=64))
+    ctx.ingest.source_not_overwritten([delivery["id"]], why, actor=session.peer.account)
+    session.reply({"delivery": delivery["id"], "source_not_overwritten": why})
 
 
 @operation("deliveries")

@@ -5,8 +5,8 @@ reached again at the next call. Every call raises the catalogue's errors as the 
 and its values), which the window shows in the user's language.
 
 What touches the user's files happens here, in the app's own process and so with the user's permissions,
-never in the agent: a file added to the vault is read here and streamed (and overwritten, then removed, when
-asked), exported proofs and reports are written here into the folder the user chose.
+never in the agent: a file added to the vault is read here and streamed (then overwritten and removed, as
+``ingest`` does), exported proofs and reports are written here into the folder the user chose.
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ class Session(State):
     def deliveries(self) -> list[Row]:
         return list(self.call("deliveries"))
 
-    def add_file(self, path: Path, *, overwrite: bool) -> dict[str, Any]:
-        """Read the file with this user's permissions and stream it into the vault; then remove the source
-        (overwritten first with ``overwrite``) unless it changed meanwhile. The same code as ``ingest``."""
+    def add_file(self, path: Path) -> dict[str, Any]:
+        """Read the file with this user's permissions and stream it into the vault; then remove the source,
+        overwritten first (or the delivery records why not), unless it changed meanwhile. The code of ``ingest``."""
         from retention_agent.cli_commands.vault import ingest_one
 
-        return ingest_one(self, path, overwrite=overwrite)
+        return ingest_one(self, path)
 
     def set_ceremony(self, deliveries: list[str], day: date, reason: str = "") -> list[Row]:
         return list(self.call("ceremony.set", {"deliveries": deliveries, "date": day.isoformat(), "label": "",

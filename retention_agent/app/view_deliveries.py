@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QGroupBox,
@@ -100,11 +99,6 @@ class DeliveriesView(QWidget):
         self.add_button = self._button(N_("Add f&ile…"),
                                        N_("Put a file you received into the vault (or drop it here)."),
                                        self.choose_files, allowed=self.allowed["add"])
-        self.overwrite = named(QCheckBox(self.tr_("O&verwrite the source before removing it")),
-                               N_("O&verwrite the source before removing it"),
-                               N_("The added file's bytes are overwritten with zeros before it is removed."), self.lang)
-        self.overwrite.setChecked(True)
-        self.overwrite.setVisible(self.allowed["add"])
         listed = self.allowed["list"]
         self.ceremony_button = self._button(N_("Cere&mony date…"), N_("Record the date of the ceremony."),
                                             self.ask_ceremony, allowed=self.allowed["ceremony"] and listed)
@@ -113,7 +107,7 @@ class DeliveriesView(QWidget):
         self.destroy_button = self._button(N_("Destroy &early…"),
                                            N_("Destroy the selected delivery before its deadline."),
                                            self.ask_destroy, allowed=self.allowed["destroy"] and self.allowed["list"])
-        for widget in (self.add_button, self.overwrite, self.ceremony_button, self.open_button, self.destroy_button):
+        for widget in (self.add_button, self.ceremony_button, self.open_button, self.destroy_button):
             row.addWidget(widget)
         row.addStretch(1)
         return row
@@ -218,13 +212,14 @@ class DeliveriesView(QWidget):
             self.add_files(paths)
 
     def add_files(self, paths: list[Path]) -> None:
-        """Read each file with this user's permissions, stream it into the vault, then remove the source."""
+        """Read each file with this user's permissions, stream it into the vault, then remove the source,
+        overwritten first (or the delivery records why it could not be)."""
         from retention_agent.cli_commands.vault import ingest_message
 
         said, failed = [], False
         for path in paths:
             try:
-                result = self.session.add_file(path, overwrite=self.overwrite.isChecked())
+                result = self.session.add_file(path)
             except RetentionAgentError as exc:
                 exc.params["file"] = str(path)
                 said.append(exc.render(self.lang))

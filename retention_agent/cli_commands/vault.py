@@ -9,14 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import click
 
 from retention_agent.access import OPEN_MODES, PURPOSES
-from retention_agent.api.client import Client
 from retention_agent.api.protocol import DATA_CHUNK, ConnectionClosed, ProtocolViolation
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.cli_commands import source_removal
 from retention_agent.errors import (
     EXIT_INTEGRITY,
     ProtocolError,
@@ -32,18 +32,17 @@ READ_BLOCK = DATA_CHUNK  # one data frame per block read
 @main.command()
 # readable=False: the check is ours (ingest_one), so an unreadable file gets the catalogue error and exit 1
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
-@click.option("--overwrite", is_flag=True, help="Overwrite each file's bytes with zeros before removing it.")
 @pass_state
-def ingest(state: State, paths: tuple[Path, ...], overwrite: bool) -> None:
+def ingest(state: State, paths: tuple[Path, ...]) -> None:
     """Move files into the vault now. Each file is read with your own permissions and removed only after
-    the vault holds a verified copy (with --overwrite, its bytes are overwritten first).
+    the vault holds a verified copy.
 
     Example: retention-agent ingest "C:\\Users\\mia\\Downloads\\inburgeraars-2026-11.xlsx"
     """
     worst = 0
     for path in paths:
         try:
-            result = ingest_one(state, path, overwrite=overwrite)
+            result = ingest_one(state, path)
         except RetentionAgentError as exc:
             exc.params["file"] = str(path)  # the agent only knows the stream as "manual"; the user knows the path
             click.echo(f"retention-agent: {exc.render(current_language())}", err=True)
@@ -55,24 +54,24 @@ def ingest(state: State, paths: tuple[Path, ...], overwrite: bool) -> None:
 
 def ingest_message(path: Path, result: dict[str, Any]) -> str:
     """What became of one file, in the user's language (the command line and the desktop app say the same)."""
-    values = {"file": path, "id": result["delivery"], "problem": result.get("kept_because", "")}
+    values = {"file": path, "id": result["delivery"], "problem": result.get("kept_because", ""),
+              "why": result.get("not_overwritten", "")}
     if not result["removed"] and result["kept_because"] == "changed":
         return t("{file}: in the vault as {id}; the file changed meanwhile and was kept.", **values)
     if not result["removed"]:
         return t("{file}: in the vault as {id}; the source could not be removed ({problem}): "
                  "delete it yourself, or ask whoever manages that folder.", **values)
+    if result["not_overwritten"]:
+        return t("{file}: in the vault as {id}; the source was removed but could not be overwritten first "
+                 "({why}): its bytes may remain on that disk, and the proof of deletion will say so.", **values)
     if result["duplicate"]:
         return t("{file}: already in the vault as {id}; the source was removed.", **values)
     return t("{file}: in the vault as {id}; the source was removed.", **values)
 
 
-class HasClient(Protocol):
-    def client(self) -> Client: ...
-
-
-def ingest_one(state: HasClient, path: Path, *, overwrite: bool = False) -> dict[str, Any]:
-    """Stream one file to the agent, read with the caller's permissions; then remove the source (overwritten
-    first with ``overwrite``) unless it changed meanwhile. Also used by the desktop app."""
+def ingest_one(state: State, path: Path) -> dict[str, Any]:
+    """Send one file to the agent, then remove it — overwritten first, or the delivery records why not.
+    Also the desktop app's way to add a file (its session is a ``State``)."""
     before = _lstat_regular(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -87,8 +86,13 @@ def ingest_one(state: HasClient, path: Path, *, overwrite: bool = False) -> dict
                 result = client.upload("ingest", {}, _blocks(source, path))
             except OSError as exc:  # the agent went away while the file was being sent
                 raise ProtocolError(problem="the agent closed the connection") from exc
-    result = dict(result)
-    result["removed"], result["kept_because"] = _remove_if_unchanged(path, opened, overwrite=overwrite)
+            result = dict(result)
+
+            def record(why: str) -> None:
+                client.call("ingest.source", {"delivery": result["delivery"], "why": why})
+
+            removal = source_removal.remove(path, source, opened, record)
+    result["removed"], result["kept_because"], result["not_overwritten"] = removal
     return result
 
 
@@ -115,44 +119,6 @@ def _blocks(source: BinaryIO, path: Path) -> Iterator[bytes]:
         if not block:
             return
         yield block
-
-
-def _remove_if_unchanged(path: Path, opened: os.stat_result, *, overwrite: bool = False) -> tuple[bool, str]:
-    """Remove the source with the caller's permissions. Returns (removed, why it was kept)."""
-    try:
-        now = path.lstat()
-    except FileNotFoundError:
-        return True, ""
-    except OSError as exc:
-        return False, exc.strerror or type(exc).__name__
-    same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
-        opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
-    if not same:
-        return False, "changed"
-    try:
-        if overwrite and not _overwrite_unchanged(path, opened):
-            return False, "changed"
-        path.unlink()
-    except FileNotFoundError:
-        return True, ""
-    except OSError as exc:  # e.g. a sticky or read-only folder: the caller may read but not delete
-        return False, exc.strerror or type(exc).__name__
-    return True, ""
-
-
-def _overwrite_unchanged(path: Path, opened: os.stat_result) -> bool:
-    """Overwrite the file with zeros (and fsync) if it is still the very file that was read; False if not."""
-    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "wb", buffering=0) as handle:
-        now = os.fstat(fd)
-        if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != (
-                opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns):
-            return False
-        block, remaining = bytes(READ_BLOCK), now.st_size
-        while remaining > 0:
-            remaining -= handle.write(block[: min(remaining, READ_BLOCK)]) or 0
-        os.fsync(fd)
-    return True
 
 
 @main.command()
