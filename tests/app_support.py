@@ -242,6 +242,23 @@ def app_world() -> Iterator[World]:
             agent.stop()
 
 
+def refusal_text(world: World, account: str, action: str, lang: str = "nl") -> str:
+    """The refusal the agent gives ``account`` for ``action`` today, in words (``access.refusal``)."""
+    from retention_agent.access import StaffMember, refusal
+    from retention_agent.errors import AccessDeniedError
+
+    members = {m["account"]: StaffMember(m["account"], m["name"], frozenset(m["roles"]))
+               for m in api(world.agent.home, "staff.list")}
+    return AccessDeniedError(**refusal(members, account, action)).render(lang)
+
+
+def no_operation_code(text: str) -> bool:
+    """Whether ``text`` names no operation of the API (``ceremony.extend``, ``purge.early``, …)."""
+    from retention_agent.access import REQUIRED_ROLES
+
+    return not [code for code in REQUIRED_ROLES if "." in code and code in text]
+
+
 # ---- what a view shows, and the English words it must not show in Dutch -----------------------------------
 
 
