@@ -14,12 +14,16 @@ from .params import (
     AGENT_TASK_XML,
     APP_COMMENT,
     APP_NAME,
+    APP_TASK_XML,
+    AUTOSTART_FILE,
     DESKTOP_FILE,
     LOGON_ARGS,
     MACOS_APP_LAUNCHER,
     MACOS_APP_PLIST,
     MACOS_LABEL,
     MACOS_PLIST,
+    MACOS_TRAY_LABEL,
+    MACOS_TRAY_PLIST,
     NOTIFIER_TASK_XML,
     NOTIFIER_UNIT,
     SERVICE_TASK_XML,
@@ -44,8 +48,8 @@ def render(params: ServiceParams) -> dict[str, str]:
         return _linux(params)
     if params.platform == "windows":
         return _windows(params)
-    return {MACOS_PLIST: launch_agent_plist(params), MACOS_APP_PLIST: app_bundle_plist(),
-            MACOS_APP_LAUNCHER: app_bundle_launcher(params)}
+    return {MACOS_PLIST: launch_agent_plist(params), MACOS_TRAY_PLIST: tray_agent_plist(params),
+            MACOS_APP_PLIST: app_bundle_plist(), MACOS_APP_LAUNCHER: app_bundle_launcher(params)}
 
 
 # ---- Linux: systemd ---------------------------------------------------------------------------------
@@ -57,7 +61,7 @@ def _linux(params: ServiceParams) -> dict[str, str]:
         unit = template(USER_UNIT).substitute(
             description=description, exec_start=systemd_line(agent_command(params, "run"))
         )
-        return {USER_UNIT: unit, DESKTOP_FILE: desktop_entry(params)}
+        return {USER_UNIT: unit, DESKTOP_FILE: desktop_entry(params), AUTOSTART_FILE: autostart_entry(params)}
     unit = template(SYSTEM_UNIT).substitute(
         description=description,
         account=params.account,
@@ -99,6 +103,11 @@ def _windows(params: ServiceParams) -> dict[str, str]:
     if params.mode == "user":
         out[AGENT_TASK_XML] = task_xml(
             params, "run", comment="retention-agent per-user mode: the agent at logon, as the staff member",
+            trigger=_logon_trigger(params.account),
+            principal=_user_principal(params.account, "InteractiveToken"),
+        )
+        out[APP_TASK_XML] = task_xml(
+            params, *LOGON_ARGS, comment="retention-agent per-user mode: the app in the tray at the user's logon",
             trigger=_logon_trigger(params.account),
             principal=_user_principal(params.account, "InteractiveToken"),
         )
@@ -166,6 +175,28 @@ def desktop_entry(params: ServiceParams) -> str:
              f"Exec={desktop_exec(agent_command(params, 'app'))}", "Icon=security-high", "Terminal=false",
              "Categories=Office;", "Keywords=AgII;inburgering;ceremonie;privacy;", "StartupNotify=true"]
     return "\n".join(lines) + "\n"
+
+
+def autostart_entry(params: ServiceParams) -> str:
+    """Linux, per-user mode: the app in the tray when the staff member logs on to the desktop (XDG Autostart, which
+    every desktop runs in the graphical session; a console login starts nothing)."""
+    lines = ["[Desktop Entry]", "Type=Application", "Version=1.0", f"Name={APP_NAME}",
+             "Comment=Meldingen en leveringen van AgII in het systeemvak",
+             f"Exec={desktop_exec(agent_command(params, *LOGON_ARGS))}", "Icon=security-high", "Terminal=false",
+             "NoDisplay=true", "X-GNOME-Autostart-enabled=true"]
+    return "\n".join(lines) + "\n"
+
+
+def tray_agent_plist(params: ServiceParams) -> str:
+    """macOS: a second LaunchAgent, the app in the tray (the menu bar) at login; quitting it is respected."""
+    plist = {
+        "Label": MACOS_TRAY_LABEL,
+        "ProgramArguments": agent_command(params, *LOGON_ARGS),
+        "RunAtLoad": True,
+        "LimitLoadToSessionType": "Aqua",
+        "ProcessType": "Interactive",
+    }
+    return plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
 
 
 def app_bundle_plist() -> str:

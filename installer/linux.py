@@ -1,6 +1,7 @@
 """Linux: systemd. Shared mode is a hardened system unit under the ``retention-agent`` system account (created
 here) plus a user unit enabled for every user that starts the desktop app in the tray (the notifier without Qt);
-user mode is a ``systemd --user`` unit. Both add the app to the desktop's application menu (a .desktop file)."""
+user mode is a ``systemd --user`` unit for the agent and an XDG autostart entry that starts the app in the tray
+when the user logs on to the desktop. Both add the app to the desktop's application menu (a .desktop file)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .definitions import render
-from .params import DESKTOP_FILE, NOTIFIER_UNIT, SYSTEM_UNIT, USER_UNIT, ServiceParams, agent_command
+from .params import AUTOSTART_FILE, DESKTOP_FILE, NOTIFIER_UNIT, SYSTEM_UNIT, USER_UNIT, ServiceParams, agent_command
 from .runner import Runner
 from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
 
@@ -29,6 +30,12 @@ def user_applications_dir() -> str:
     return str(Path(data) / "applications")
 
 
+def autostart_entry_path() -> str:
+    """Per-user mode: the user's XDG autostart entry for the app in the tray."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return str(Path(config) / "autostart" / AUTOSTART_FILE)
+
+
 def menu_entry(params: ServiceParams) -> str:
     """Where the app's .desktop file goes: the user's applications, or every user's in shared mode."""
     folder = user_applications_dir() if params.mode == "user" else SYSTEM_APPLICATIONS_DIR
@@ -42,6 +49,7 @@ def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | 
         return [
             WriteFile(f"{directory}/{USER_UNIT}", USER_UNIT),
             WriteFile(menu_entry(params), DESKTOP_FILE),
+            WriteFile(autostart_entry_path(), AUTOSTART_FILE),
             Run(("systemctl", "--user", "daemon-reload")),
             Run(("systemctl", "--user", *enable, USER_UNIT)),
         ]
@@ -68,6 +76,7 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | N
             Run(("systemctl", "--user", "disable", "--now", USER_UNIT), check=False),
             Remove(f"{unit_dir or user_unit_dir()}/{USER_UNIT}"),
             Remove(menu_entry(params)),
+            Remove(autostart_entry_path()),
             Run(("systemctl", "--user", "daemon-reload")),
         ]
         return steps + ([] if keep_home else [Remove(params.home)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .params import (
     AGENT_TASK_XML,
+    APP_TASK_XML,
     INSTALL_CMD,
     NOTIFIER_TASK,
     NOTIFIER_TASK_XML,
@@ -18,6 +19,7 @@ from .params import (
     ServiceParams,
     program,
     template,
+    user_app_task_name,
     user_task_name,
 )
 from .quoting import cmd_word
@@ -40,13 +42,16 @@ def shortcut_step(params: ServiceParams, *, remove: bool = False) -> Run:
 
 def install_steps(params: ServiceParams) -> list[Step]:
     if params.mode == "user":
-        task = user_task_name(params)
+        task, app_task = user_task_name(params), user_app_task_name(params)
         return [
             shortcut_step(params),
             Run(("schtasks", "/Create", "/XML", FileRef(AGENT_TASK_XML), "/TN", task, "/F"),
                 why=f"the logon task: the agent starts as {params.account} at logon, with no console window"),
+            Run(("schtasks", "/Create", "/XML", FileRef(APP_TASK_XML), "/TN", app_task, "/F"),
+                why=f"the desktop app in the tray at {params.account}'s logon (it shows the notifications)"),
             Run(("schtasks", "/Run", "/TN", task), why="start it now (fails harmlessly when not logged on)",
                 check=False),
+            Run(("schtasks", "/Run", "/TN", app_task), why="and the app in the tray", check=False),
         ]
     python = program(params)[0]
     account = params.account
@@ -75,7 +80,8 @@ def install_steps(params: ServiceParams) -> list[Step]:
 
 
 def uninstall_steps(params: ServiceParams, *, keep_home: bool) -> list[Step]:
-    tasks = [user_task_name(params)] if params.mode == "user" else [SERVICE_TASK, NOTIFIER_TASK]
+    tasks = ([user_app_task_name(params), user_task_name(params)] if params.mode == "user"
+             else [SERVICE_TASK, NOTIFIER_TASK])
     steps: list[Step] = [shortcut_step(params, remove=True)]
     for task in tasks:
         steps.append(Run(("schtasks", "/End", "/TN", task), why=f"stop {task}", check=False))

@@ -16,18 +16,19 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shutil
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import PySide6
 import pytest
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QWidget
 from pytestqt.qtbot import QtBot
@@ -37,12 +38,17 @@ import retention_agent.cli_commands.vault  # noqa: F401
 from retention_agent.api.client import Client
 from retention_agent.app.session import Session
 from retention_agent.app.window import MainWindow, brussels_today
-from retention_agent.demo import seed_app_demo
+from retention_agent.demo import seed_app_demo, synthetic_delivery
 from retention_agent.home import Home
+from retention_agent.vault.keys import FileKeyStore
 from tests.accounts import as_account, in_child_as
 from tests.conftest import ME, AgentProcess, make_home
 from tests.helpers_accounts import TempAccount, hermetic, traversable_folder
-from tests.retention_support import api, fast_ticks
+from tests.report_support import write_config
+from tests.retention_support import api, fast_ticks, received_days_ago
+
+if TYPE_CHECKING:
+    from tests.smtp_support import SmtpServer
 
 ALL_ROLES = ["officer", "import", "read", "modify", "destroy"]
 
@@ -94,7 +100,8 @@ class App:
         hands it back to the main window a moment later). Qt's offscreen platform may still be moving the
         activation when a dialog opens; a person would be typing into the dialog they see."""
         if window is not None:
-            self.bot.keyClick(window.focusWidget() or window, key, modifier)
+            self.bot.waitUntil(lambda: window.focusWidget() is not None, timeout=5000)  # its focus is set
+            self.bot.keyClick(window.focusWidget(), key, modifier)
             return
 
         def settled() -> bool:
@@ -128,27 +135,46 @@ def check_qt_readable(account: str) -> None:
                     "read (the work tree, not /root), as scripts/setup-venv.sh does")
 
 
-def _user_environment(account: str, *, platform: str, display: str | None) -> None:
+def _user_environment(account: str, *, platform: str, display: str | None, settings: Path | None) -> None:
+    """The account's session: its home and runtime folder; ``settings`` (for root, whose home is the machine's)
+    holds its configuration and state instead of the home."""
     entry = pwd.getpwnam(account)
     runtime = Path(tempfile.gettempdir()) / f"runtime-{entry.pw_uid}"
     os.environ.update({"HOME": entry.pw_dir, "USER": account, "LOGNAME": account, "QT_QPA_PLATFORM": platform,
                        "XDG_RUNTIME_DIR": str(runtime)})
-    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "DBUS_SESSION_BUS_ADDRESS"):
         os.environ.pop(name, None)
+    if settings is not None:
+        os.environ.update({"XDG_CONFIG_HOME": str(settings / "config"), "XDG_STATE_HOME": str(settings / "state")})
     if display:
         os.environ["DISPLAY"] = display
     runtime.mkdir(mode=0o700, exist_ok=True)
 
 
+class SystemOpener(QObject):
+    """Stands in for the platform's default program (a spreadsheet, a PDF reader). Qt hands it every ``file:``
+    URL that the app asks it to open (``QDesktopServices.setUrlHandler``), so the app's own code runs up to the
+    one place where it asks the operating system to open a file (``qt_support.open_with_system``)."""
+
+    def __init__(self, launched: list[Path]) -> None:
+        super().__init__()
+        self.launched = launched
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.launched.append(Path(url.toLocalFile()))
+
+
 def run_app(account: str, home: Home, request: pytest.FixtureRequest, scenario: Callable[[App], Any], *,
             lang: str = "nl", platform: str = "offscreen", display: str | None = None,
-            size: tuple[int, int] = (1280, 800), agent_toasts: bool | None = None) -> Any:
+            size: tuple[int, int] = (1280, 800)) -> Any:
     """Start the app as ``account`` on ``home`` (its agent must be running), run ``scenario``, return its value."""
     check_qt_readable(account)
+    settings = Path(tempfile.mkdtemp(prefix="app-settings-")) if pwd.getpwnam(account).pw_uid == 0 else None
 
     def in_app() -> Any:
         try:
-            _user_environment(account, platform=platform, display=display)
+            _user_environment(account, platform=platform, display=display, settings=settings)
             app = QApplication([sys.argv[0], "-platform", platform])
             toasts: list[tuple[str, str]] = []
 
@@ -157,12 +183,9 @@ def run_app(account: str, home: Home, request: pytest.FixtureRequest, scenario: 
                 return True
 
             launched: list[Path] = []
-            from retention_agent.app.view_deliveries import DeliveriesView
-
-            DeliveriesView.launcher = staticmethod(lambda path: launched.append(path) or True)  # type: ignore[assignment]
+            opener = SystemOpener(launched)
+            QDesktopServices.setUrlHandler("file", opener, "open")
             window = MainWindow(Session(home), lang, show=toast, remember_language=False)
-            if agent_toasts is not None:
-                window.tray.agent_shows_toasts = agent_toasts
             window.resize(*size)
             window.show()
             bot = QtBot(request)
@@ -180,7 +203,11 @@ def run_app(account: str, home: Home, request: pytest.FixtureRequest, scenario: 
             sys.stderr.flush()
             raise
 
-    return as_account(account, in_app)
+    try:
+        return as_account(account, in_app)
+    finally:
+        if settings is not None:
+            shutil.rmtree(settings, ignore_errors=True)
 
 
 def visible_widgets(root: QWidget) -> Iterator[QWidget]:
@@ -216,30 +243,57 @@ class World:
     importer: str  # import only
     outsider: str  # not on the staff list
     seed: dict[str, Any]
+    old: list[str]  # received 60 days ago: a ceremony date can make these due now
+    quarantined: str  # a file the agent did not recognise as AgII's
+    smtp: SmtpServer  # the DPO's mail server, on loopback
+    agent_toasts: Path  # every desktop toast the agent process tried to show (there must be none)
+
+
+NOTIFY_SEND = """#!/bin/sh
+# stands in for the desktop's notify-send (what plyer runs on Linux): records who tried to show what
+printf '%s\\n' "$*" >> {log}
+"""
 
 
 @contextlib.contextmanager
 def app_world() -> Iterator[World]:
-    """A real agent watching a drop folder, the demo's deliveries, and four real accounts with their roles."""
+    """A real agent watching a drop folder, the demo's deliveries, two old deliveries and a quarantined file, a
+    real SMTP server for the reports, and four real accounts with their roles. The agent runs with a desktop
+    session's ``DISPLAY`` and a recording ``notify-send`` on its ``PATH``: it would show its toasts there."""
+    from tests.smtp_support import PASSWORD, SmtpServer, make_certificate, smtp_config
+
     with traversable_folder() as folder, hermetic(), TempAccount() as clerk, TempAccount() as officer, \
             TempAccount() as importer, TempAccount() as outsider:
         inbox = folder / "inbox"
         inbox.mkdir()
         inbox.chmod(0o1733)  # staff may drop files in it, not list it
         home = make_home(folder / "home", inboxes=[str(inbox)])
-        fast_ticks(home.root)
-        agent = AgentProcess(home.root).start()
-        api(agent.home, "staff.add", {"account": ME, "name": "Beheerder", "roles": ALL_ROLES})
-        for account, name, roles in ((clerk, "Mia Peeters", ["import", "read", "modify"]),
-                                     (officer, "Jan De Wit", ["officer", "read", "destroy"]),
-                                     (importer, "Ali Vermeulen", ["import"])):
-            api(agent.home, "staff.add", {"account": account.name, "name": name, "roles": roles})
-        try:
-            with Client(home.socket) as client:
-                seed = seed_app_demo(client, brussels_today())
-            yield World(agent, home, inbox, clerk.name, officer.name, importer.name, outsider.name, seed)
-        finally:
-            agent.stop()
+        tools = folder / "tools"
+        tools.mkdir()
+        toasts = folder / "agent-toasts.log"
+        (tools / "notify-send").write_text(NOTIFY_SEND.format(log=toasts))
+        (tools / "notify-send").chmod(0o755)
+        certificate = make_certificate(folder)
+        with SmtpServer(*certificate) as smtp:
+            write_config(home, smtp_config(smtp.port))
+            FileKeyStore(home.keys).put("secret/smtp", PASSWORD.encode())
+            fast_ticks(home.root)
+            old = [received_days_ago(home.root, 60, synthetic_delivery(40 + n)) for n in range(2)]
+            quarantined = received_days_ago(home.root, 1, b"PK\x03\x04 an unknown format", quarantine=True)
+            agent = AgentProcess(home.root, env={"SSL_CERT_FILE": str(certificate[0]), "DISPLAY": ":99",
+                                                 "PATH": f"{tools}:{os.environ.get('PATH', '')}"}).start()
+            try:
+                api(agent.home, "staff.add", {"account": ME, "name": "Beheerder", "roles": ALL_ROLES})
+                for account, name, roles in ((clerk, "Mia Peeters", ["import", "read", "modify"]),
+                                             (officer, "Jan De Wit", ["officer", "read", "destroy"]),
+                                             (importer, "Ali Vermeulen", ["import"])):
+                    api(agent.home, "staff.add", {"account": account.name, "name": name, "roles": roles})
+                with Client(home.socket) as client:
+                    seed = seed_app_demo(client, brussels_today())
+                yield World(agent, home, inbox, clerk.name, officer.name, importer.name, outsider.name, seed, old,
+                            quarantined, smtp, toasts)
+            finally:
+                agent.stop()
 
 
 def refusal_text(world: World, account: str, action: str, lang: str = "nl") -> str:

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QDate, QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QAccessible, QDropEvent
-from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLineEdit, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLabel, QLineEdit, QWidget
 
 from retention_agent.api.client import Client
-from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog, StaffDialog
+from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog, ReleaseDialog, StaffDialog
 from retention_agent.app.window import brussels_today
 from retention_agent.demo import synthetic_delivery
 from retention_agent.errors import SourceUnreadableError, UnknownAccountError
@@ -229,8 +229,8 @@ def test_dropped_files_are_read_as_the_user_then_removed_as_ingest_does(world: W
 # ---- destroy early ---------------------------------------------------------------------------------------------
 
 
-def test_early_destruction_needs_the_role_a_reason_and_the_typed_id(world: World,
-                                                                    request: pytest.FixtureRequest) -> None:
+def test_early_destruction_needs_the_role_a_reason_the_agents_yes_and_then_the_typed_id(
+        world: World, request: pytest.FixtureRequest) -> None:
     delivery = _fresh_delivery(world, 12)
 
     def clerk(app: App) -> bool:
@@ -238,22 +238,28 @@ def test_early_destruction_needs_the_role_a_reason_and_the_typed_id(world: World
 
     assert run_app(world.clerk, world.home, request, clerk) is False
 
-    def officer(app: App) -> list[bool]:
+    def officer(app: App) -> list[Any]:
         view = app.view("deliveries")
         view.search.setText(delivery[-6:])
         assert view.select(delivery)
         view.ask_destroy()
         dialog = app.dialog(DestroyDialog)
-        steps = [dialog.ok.isEnabled()]
+        steps: list[Any] = [dialog.ok.isEnabled(), dialog.confirmation.isVisible()]  # first the reason only
         app.bot.keyClicks(dialog.reason, "dubbel ontvangen")
         steps.append(dialog.ok.isEnabled())
+        app.bot.keyClick(dialog.reason, Qt.Key.Key_Return)  # "Verder": the agent's dry run
+        app.bot.waitUntil(lambda: dialog.confirmation.isVisible())
+        steps += [dialog.reason.isReadOnly(), dialog.ok.isEnabled()]
         app.bot.keyClicks(dialog.confirmation, delivery[:-1])
         steps.append(dialog.ok.isEnabled())
-        app.bot.keyClick(dialog.confirmation, Qt.Key.Key_Return)  # the default button is Cancel: nothing happens
-        steps.append(_row(world, delivery)["state"] == "scheduled" or _row(world, delivery)["state"] == "vaulted")
+        app.bot.keyClick(dialog.confirmation, Qt.Key.Key_Return)  # the default button is Cancel now: nothing happens
+        app.bot.waitUntil(lambda: not dialog.isVisible())
+        steps.append(_row(world, delivery)["state"])
         view.ask_destroy()
         dialog = app.dialog(DestroyDialog)
         app.bot.keyClicks(dialog.reason, "dubbel ontvangen")
+        app.bot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+        app.bot.waitUntil(lambda: dialog.confirmation.isVisible())
         app.bot.keyClicks(dialog.confirmation, delivery)
         steps.append(dialog.ok.isEnabled())
         app.bot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
@@ -261,10 +267,139 @@ def test_early_destruction_needs_the_role_a_reason_and_the_typed_id(world: World
         return [*steps, app.message()]
 
     *steps, (kind, text) = run_app(world.officer, world.home, request, officer)
-    assert steps == [False, False, False, True, True]
+    assert steps == [False, False, True, True, False, False, "vaulted", True]
     assert kind == "info" and text.startswith(f"{delivery} werd vernietigd op "), text
     assert _row(world, delivery)["state"] == "purged"
     assert any(p["delivery"] == delivery for p in api(world.agent.home, "proof.list"))
+    dry_runs = [e for e in _entries(world, "purge.early") if e["actor"] == world.officer and delivery in e["subject"]]
+    assert len(dry_runs) == 3, "two dry runs (one cancelled at the typed id) and the destruction, each audited"
+
+
+def test_a_hold_refuses_the_destruction_before_anyone_types_the_id(world: World,
+                                                                   request: pytest.FixtureRequest) -> None:
+    held = world.seed["held"]
+
+    def officer(app: App) -> tuple[bool, str, str]:
+        view = app.view("deliveries")
+        assert view.select(held)
+        view.ask_destroy()
+        dialog = app.dialog(DestroyDialog)
+        app.bot.keyClicks(dialog.reason, "dubbel ontvangen")
+        app.bot.keyClick(dialog.reason, Qt.Key.Key_Return)
+        app.bot.waitUntil(lambda: not dialog.isVisible())
+        return dialog.confirming, *app.message()
+
+    confirming, kind, text = run_app(world.officer, world.home, request, officer)
+    assert not confirming, "the typed confirmation was never asked"
+    assert kind == "error" and text.startswith(f"Levering {held} valt onder een juridische blokkering"), text
+    assert _row(world, held)["state"] == "held"
+
+
+# ---- a ceremony date that destroys ------------------------------------------------------------------------------
+
+
+def test_a_date_that_would_destroy_is_refused_to_the_clerk_without_asking_for_a_confirmation(
+        world: World, request: pytest.FixtureRequest) -> None:
+    delivery = world.old[0]
+    long_ago = brussels_today() - timedelta(days=40)  # after the receipt; its month is over: due at once
+
+    def clerk(app: App) -> tuple[str, str, bool]:
+        view = app.view("deliveries")
+        assert view.select(delivery)
+        view.ask_ceremony()
+        dialog = app.dialog(CeremonyDialog)
+        dialog.calendar.setSelectedDate(QDate(long_ago.year, long_ago.month, long_ago.day))
+        app.bot.keyClicks(dialog.reason, "ceremonie was al")
+        app.bot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+        app.bot.waitUntil(lambda: app.window.message.kind == "error")
+        asked = any(d.isVisible() for d in app.window.findChildren(DestroyDialog))
+        return *app.message(), asked
+
+    kind, text, asked = run_app(world.clerk, world.home, request, clerk)
+    assert not asked
+    assert kind == "error" and text == refusal_text(world, world.clerk, "ceremony.early") and no_operation_code(text)
+    assert "meteen vernietigd wordt" in text and "de rol destroy" in text, text
+    assert _row(world, delivery)["ceremony_date"] is None and _row(world, delivery)["state"] == "vaulted"
+
+
+def test_a_date_that_destroys_is_confirmed_by_the_destroyer_after_the_agents_dry_run(
+        world: World, request: pytest.FixtureRequest) -> None:
+    delivery = world.old[1]
+    long_ago = brussels_today() - timedelta(days=40)
+
+    def officer(app: App) -> dict[str, Any]:
+        view = app.view("deliveries")
+        assert view.select(delivery)
+        view.ask_ceremony()
+        calendar = app.dialog(CeremonyDialog)
+        calendar.calendar.setSelectedDate(QDate(long_ago.year, long_ago.month, long_ago.day))
+        app.bot.mouseClick(calendar.ok, Qt.MouseButton.LeftButton)  # no reason yet: the agent asks for one
+        seen: dict[str, Any] = {"problem": calendar.problem.text(), "still_open": calendar.isVisible()}
+        app.bot.keyClicks(calendar.reason, "ceremonie was al in oktober")
+        app.bot.mouseClick(calendar.ok, Qt.MouseButton.LeftButton)
+        confirm = app.dialog(DestroyDialog)
+        seen |= {"calendar_closed": not calendar.isVisible(), "confirming": confirm.confirming,
+                 "reason": confirm.reason.text(), "ok_before": confirm.ok.isEnabled(),
+                 "texts": [label.text() for label in confirm.findChildren(QLabel)]}
+        seen["state_before"] = _row(world, delivery)["state"]
+        app.bot.keyClicks(confirm.confirmation, delivery)
+        app.bot.mouseClick(confirm.ok, Qt.MouseButton.LeftButton)
+        app.bot.waitUntil(lambda: app.window.message.isVisible(), timeout=30000)
+        seen["message"] = app.message()
+        return seen
+
+    seen = run_app(world.officer, world.home, request, officer)
+    assert seen["still_open"] and seen["problem"].startswith("Voor deze wijziging is een reden nodig."), seen["problem"]
+    assert seen["calendar_closed"] and seen["confirming"] and seen["reason"] == "ceremonie was al in oktober"
+    assert not seen["ok_before"] and seen["state_before"] == "vaulted"
+    assert any("vernietigt de levering nu (ceremonie achteraf geregistreerd)" in t for t in seen["texts"]), seen
+    kind, text = seen["message"]
+    assert kind == "info" and "; de levering is vernietigd, bewijs van vernietiging: " in text, text
+    assert _row(world, delivery)["state"] == "purged"
+    [proof] = [p for p in api(world.agent.home, "proof.list") if p["delivery"] == delivery]
+    assert proof["trigger"] == "early"
+
+
+# ---- quarantine ----------------------------------------------------------------------------------------------
+
+
+def test_a_quarantined_file_is_opened_only_by_the_officer_who_releases_it(world: World,
+                                                                          request: pytest.FixtureRequest) -> None:
+    delivery = world.quarantined
+
+    def clerk(app: App) -> tuple[bool, str, str]:
+        view = app.view("deliveries")
+        view.state_choice.setCurrentIndex(view.state_choice.findData("quarantined"))
+        assert view.select(delivery)
+        view.ask_open()
+        dialog = app.dialog(OpenDialog)
+        app.bot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+        app.bot.waitUntil(lambda: app.window.message.kind == "error")
+        return view.release_button.isVisible(), *app.message()
+
+    release_shown, kind, text = run_app(world.clerk, world.home, request, clerk)
+    assert not release_shown and kind == "error"
+    assert text == refusal_text(world, world.clerk, "open.quarantined") and no_operation_code(text)
+    assert "Jan De Wit" in text
+
+    def officer(app: App) -> tuple[bool, str, str]:
+        view = app.view("deliveries")
+        view.state_choice.setCurrentIndex(view.state_choice.findData("quarantined"))
+        assert view.select(delivery)
+        app.bot.mouseClick(view.release_button, Qt.MouseButton.LeftButton)
+        dialog = app.dialog(ReleaseDialog)
+        without_reason = dialog.ok.isEnabled()
+        app.bot.keyClicks(dialog.reason, "nieuw bestandsformaat van AgII")
+        app.bot.keyClick(dialog.reason, Qt.Key.Key_Return)
+        app.bot.waitUntil(lambda: app.window.message.kind == "info")
+        return without_reason, *app.message()
+
+    without_reason, kind, text = run_app(world.officer, world.home, request, officer)
+    assert not without_reason and kind == "info"
+    assert text.startswith(f"{delivery} is uit quarantaine vrijgegeven: nu een gewone levering"), text
+    assert _row(world, delivery)["state"] == "vaulted"
+    [entry] = _entries(world, "quarantine.released")
+    assert entry["actor"] == world.officer and entry["subject"] == [delivery]
 
 
 # ---- the officer's views --------------------------------------------------------------------------------------
@@ -389,6 +524,52 @@ def test_status_and_reports(world: World, request: pytest.FixtureRequest) -> Non
     assert len(written) == 2 and written[0].endswith(".json") and written[1].endswith(".json.sig")
 
 
+def test_reports_are_sent_to_a_real_mail_server_and_viewed_as_the_agent_made_them(
+        world: World, request: pytest.FixtureRequest, require_ssh_keygen: None) -> None:
+    period = brussels_today().strftime("%Y-%m")  # this month: an interim report, sent only when asked
+    before = len(world.smtp.received)
+
+    def officer(app: App) -> dict[str, Any]:
+        reports = app.view("reports")
+        app.bot.keyClicks(reports.period, period)
+        send = next(b for b in reports.findChildren(QAbstractButton) if b.text() == "Verst&uren")
+        view = next(b for b in reports.findChildren(QAbstractButton) if b.text() == "B&ekijken")
+        app.bot.mouseClick(send, Qt.MouseButton.LeftButton)
+        app.bot.waitUntil(lambda: app.window.message.isVisible())
+        sent = app.message()
+        app.bot.mouseClick(view, Qt.MouseButton.LeftButton)
+        app.bot.waitUntil(lambda: bool(app.launched))
+        opened = app.launched[0]
+        return {"sent": sent, "viewed": app.message(), "opened": str(opened), "pdf": opened.read_bytes(),
+                "owner": opened.stat().st_uid, "mode": opened.parent.stat().st_mode & 0o777}
+
+    seen = run_app(world.officer, world.home, request, officer)
+    assert seen["sent"] == ("info", "Per e-mail verstuurd naar de ingestelde adressen.")
+    [mail] = world.smtp.received[before:]
+    assert sorted(mail.rcpt_tos) == ["dpo@regio.example", "privacy@de-panne.example"] and mail.authenticated
+    attachments = mail.attachments()
+    [name] = [n for n in attachments if n.endswith(".json")]
+    signed = attachments[name]
+    folder = world.home.root.parent / "dpo-check"
+    folder.mkdir()
+    (folder / "allowed_signers").write_text(api(world.agent.home, "keys.public")["allowed_signers"] + "\n")
+    (folder / "report.json.sig").write_bytes(attachments[name + ".sig"])
+    (folder / "report.json").write_bytes(signed)
+    identity = api(world.agent.home, "keys.public")["identity"]
+    with (folder / "report.json").open("rb") as data:
+        checked = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(folder / "allowed_signers"), "-I", identity,
+                                  "-n", "dpo-report", "-s", str(folder / "report.json.sig")],
+                                 stdin=data, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    # "View" opened (through the operating system's opener, intercepted in tests/app_support.py) the PDF that the
+    # agent made together with the report it signed and sent: the very bytes in its home, a copy of the officer's
+    opened = Path(seen["opened"])
+    assert opened.name == name.replace(".json", ".pdf"), "the PDF of the report that was signed and sent"
+    assert seen["pdf"].startswith(b"%PDF-") and seen["pdf"] == (world.home.reports / opened.name).read_bytes()
+    assert seen["owner"] == pwd.getpwnam(world.officer).pw_uid and seen["mode"] == 0o700
+    assert seen["viewed"] == ("info", f"Geschreven: {seen['opened']}")
+
+
 # ---- tray, language, keyboard, accessibility ---------------------------------------------------------------
 
 
@@ -416,14 +597,21 @@ def test_the_tray_shows_each_notification_once_and_counts_the_waiting_deliveries
     assert seen["badge"] == seen["waiting"] >= 3
 
 
-def test_no_notification_twice_when_the_agent_runs_as_the_user(world: World, request: pytest.FixtureRequest) -> None:
-    _dropped(world, 16)
+def test_each_notification_is_shown_once_by_the_app_and_never_by_the_agent(
+        world: World, request: pytest.FixtureRequest) -> None:
+    """Per-user mode: the agent runs as the very account whose app is in the tray (here root, as the test's agent),
+    in a session with a display and a notify-send. The app shows each notification; the agent shows none."""
 
-    def tray(app: App) -> tuple[int, list[tuple[str, str]]]:
-        return app.window.tray.poll(), app.toasts
+    def tray(app: App) -> tuple[str, list[str], int]:
+        app.window.tray.poll()  # what came before
+        app.toasts.clear()
+        arrived = _dropped(world, 16)
+        wait_for(lambda: app.window.tray.poll() > 0, 20, "the arrival notification")
+        return arrived, [text for _title, text in app.toasts], app.window.tray.poll()
 
-    count, toasts = run_app(world.importer, world.home, request, tray, agent_toasts=True)
-    assert count > 0 and toasts == []
+    arrived, texts, again = run_app(ME, world.home, request, tray)
+    assert texts.count(f"Levering {arrived} is aangekomen en zit in de kluis.") == 1 and again == 0
+    assert not world.agent_toasts.exists(), world.agent_toasts.read_text()
 
 
 def test_english_on_request(world: World, request: pytest.FixtureRequest) -> None:

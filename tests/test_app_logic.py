@@ -58,8 +58,9 @@ def test_views_follow_the_agents_own_table(granted: set[str], views: list[str]) 
 
 def test_actions_follow_the_agents_own_table() -> None:
     assert roles.delivery_actions({"read"}) == {"add": False, "list": True, "ceremony": False, "open": True,
-                                                "destroy": False}
+                                                "destroy": False, "release": False}
     assert roles.delivery_actions({"officer"})["ceremony"] and not roles.delivery_actions({"officer"})["open"]
+    assert roles.delivery_actions({"officer"})["release"] and not roles.delivery_actions({"destroy"})["release"]
     for action in roles.DELIVERY_ACTIONS.values():
         assert action in access.REQUIRED_ROLES
 

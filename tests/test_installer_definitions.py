@@ -38,7 +38,7 @@ from retention_agent.installer import (
 )
 from retention_agent.installer.definitions import ServiceParams
 from retention_agent.installer.runner import RecordingRunner, Result
-from retention_agent.installer.steps import InstallError, Remove, UninstallRefusedError, execute
+from retention_agent.installer.steps import InstallError, Remove, Run, UninstallRefusedError, execute
 
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 NS = {"t": TASK_NS}
@@ -178,10 +178,13 @@ def test_python_interpreter_runs_the_launch_module() -> None:
 def test_launch_agent_plist_round_trips(tmp_path: Path) -> None:
     """macOS: the plist is checked here; launchctl is not run."""
     params = macos_params()
-    path, *bundle = write_definitions(params, tmp_path)
-    assert path.name == "be.vlaanderen.retention-agent.plist"
+    path, tray, *bundle = write_definitions(params, tmp_path)
+    assert (path.name, tray.name) == ("be.vlaanderen.retention-agent.plist", "be.vlaanderen.retention-agent.tray.plist")
     assert [p.relative_to(tmp_path).as_posix() for p in bundle] == [
         "retention-agent.app/Contents/Info.plist", "retention-agent.app/Contents/MacOS/retention-agent"]
+    at_login = plistlib.loads(tray.read_bytes())
+    assert at_login["ProgramArguments"] == [params.executable, "--home", params.home, "app", "--minimized"]
+    assert at_login["RunAtLoad"] is True and "KeepAlive" not in at_login, "quitting the app in the menu bar is final"
     assert b"&amp; &lt;agent&gt;" in path.read_bytes()
     plist = plistlib.loads(path.read_bytes())
     assert plist["Label"] == "be.vlaanderen.retention-agent"
@@ -390,7 +393,9 @@ def test_linux_user_install(tmp_path: Path) -> None:
     execute(linux.install_steps(linux_user(), unit_dir=str(tmp_path)), runner, render(linux_user()))
     assert runner.calls[1].startswith("# write ") and runner.calls[1].split(" (mode")[0].endswith(
         "/applications/retention-agent.desktop")
-    assert runner.calls[2:] == ["$ systemctl --user daemon-reload",
+    assert runner.calls[2].startswith("# write ") and runner.calls[2].split(" (mode")[0].endswith(
+        "/autostart/retention-agent-tray.desktop")
+    assert runner.calls[3:] == ["$ systemctl --user daemon-reload",
                                 "$ systemctl --user enable --now retention-agent-user.service"]
     assert str(tmp_path / "retention-agent-user.service") in runner.files
 
@@ -468,10 +473,12 @@ def test_windows_user_uninstall_and_status() -> None:
     params = windows_params("user")
     runner = RecordingRunner()
     windows.uninstall(params, runner, has_live_deliveries=lambda: 0)
-    task = "retention-agent\\agent-Jan Peeters"
+    task, app = "retention-agent\\agent-Jan Peeters", "retention-agent\\app-Jan Peeters"
     shortcut = [ODD_WINDOWS_PYTHON, "-m", "retention_agent.installer.winshortcut", "--user", "--remove",
                 ODD_WINDOWS_PYTHON.replace("python.exe", "pythonw.exe"), params.home]
     assert runner.calls == [f"$ {shlex.join(shortcut)}",
+                            f"$ schtasks /End /TN {shlex.quote(app)}",
+                            f"$ schtasks /Delete /TN {shlex.quote(app)} /F",
                             f"$ schtasks /End /TN {shlex.quote(task)}",
                             f"$ schtasks /Delete /TN {shlex.quote(task)} /F",
                             f"# remove {params.home}"]
@@ -485,10 +492,13 @@ def test_macos_install_bootstraps_the_agent() -> None:
     execute(macos.install_steps(macos_params(), uid=501), runner, render(macos_params()))
     assert runner.calls[0].startswith("# write ") and "LaunchAgents/be.vlaanderen.retention-agent.plist" in \
         runner.calls[0]
-    assert "Applications/retention-agent.app/Contents/Info.plist (mode 0644" in runner.calls[1]
-    assert "Applications/retention-agent.app/Contents/MacOS/retention-agent (mode 0755" in runner.calls[2]
-    assert runner.calls[3] == "$ launchctl bootout gui/501/be.vlaanderen.retention-agent"
-    assert runner.calls[4].startswith("$ launchctl bootstrap gui/501 ")
+    assert "LaunchAgents/be.vlaanderen.retention-agent.tray.plist (mode 0644" in runner.calls[1]
+    assert "Applications/retention-agent.app/Contents/Info.plist (mode 0644" in runner.calls[2]
+    assert "Applications/retention-agent.app/Contents/MacOS/retention-agent (mode 0755" in runner.calls[3]
+    assert runner.calls[4] == "$ launchctl bootout gui/501/be.vlaanderen.retention-agent"
+    assert runner.calls[5].startswith("$ launchctl bootstrap gui/501 ")
+    assert runner.calls[6] == "$ launchctl bootout gui/501/be.vlaanderen.retention-agent.tray"
+    assert runner.calls[7].startswith("$ launchctl bootstrap gui/501 ") and runner.calls[7].endswith(".tray.plist")
 
 
 # ---- the public entry -------------------------------------------------------------------------------
@@ -498,11 +508,13 @@ def test_macos_install_bootstraps_the_agent() -> None:
     ("mode", "platform", "names"),
     [
         ("shared", "linux", {"retention-agent.service", "retention-agent-notifier.service", "retention-agent.desktop"}),
-        ("user", "linux", {"retention-agent-user.service", "retention-agent.desktop"}),
+        ("user", "linux", {"retention-agent-user.service", "retention-agent.desktop", "retention-agent-tray.desktop"}),
         ("shared", "windows", {"retention-agent-service-task.xml", "retention-agent-notifier-task.xml",
                                "install.cmd", "uninstall.cmd"}),
-        ("user", "windows", {"retention-agent-task.xml", "install.cmd", "uninstall.cmd"}),
-        ("user", "macos", {"be.vlaanderen.retention-agent.plist", "Info.plist", "retention-agent"}),
+        ("user", "windows", {"retention-agent-task.xml", "retention-agent-app-task.xml", "install.cmd",
+                             "uninstall.cmd"}),
+        ("user", "macos", {"be.vlaanderen.retention-agent.plist", "be.vlaanderen.retention-agent.tray.plist",
+                           "Info.plist", "retention-agent"}),
     ],
 )
 def test_dry_run_writes_any_platform_here(tmp_path: Path, mode: str, platform: str, names: set[str]) -> None:
@@ -575,6 +587,33 @@ def test_cmd_scripts_are_utf8_for_accented_paths(tmp_path: Path) -> None:
 def test_shared_mode_logon_starts_the_app_in_the_tray() -> None:
     unit = render(linux_shared())["retention-agent-notifier.service"]
     assert f"ExecStart={SCRIPT} --home /var/lib/retention-agent app --minimized" in unit
+
+
+def test_per_user_logon_starts_the_app_in_the_tray_too(tmp_path: Path) -> None:
+    """Per-user mode: besides the agent, each platform starts the app in the tray at the user's logon (Linux: an XDG
+    autostart entry, checked with desktop-file-validate; Windows: a second logon task; macOS: a second LaunchAgent)."""
+    files = render(linux_user())
+    entry = files["retention-agent-tray.desktop"]
+    [exec_line] = [line for line in entry.splitlines() if line.startswith("Exec=")]
+    [menu_exec] = [line for line in files["retention-agent.desktop"].splitlines() if line.startswith("Exec=")]
+    assert exec_line == menu_exec + " --minimized"
+    path = tmp_path / "retention-agent-tray.desktop"
+    path.write_text(entry)
+    if shutil.which("desktop-file-validate") is None:
+        pytest.fail("desktop-file-validate is missing: run scripts/test.sh, which installs desktop-file-utils")
+    done = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout
+    params = windows_params("user")
+    files = render(params)
+    task = files["retention-agent-app-task.xml"]
+    assert "<LogonTrigger>" in task and "<UserId>GEMEENTE\\Jan Peeters</UserId>" in task
+    assert "<LogonType>InteractiveToken</LogonType>" in task
+    assert "pythonw.exe</Command>" in task and "app --minimized</Arguments>" in task
+    steps = [s.argv for s in winsteps.install_steps(params) if isinstance(s, Run)]
+    assert ("schtasks", "/Run", "/TN", "retention-agent\\app-Jan Peeters") in steps
+    assert any(argv[:2] == ("schtasks", "/Create") and getattr(argv[3], "name", "") == "retention-agent-app-task.xml"
+               and argv[5] == "retention-agent\\app-Jan Peeters" for argv in steps)
+    assert "retention-agent-app-task.xml" in files["install.cmd"]
 
 
 def test_the_desktop_entry_starts_the_app(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent import notifier
+from retention_agent import notifier, notify
 from retention_agent.api.client import Client
 from retention_agent.errors import AccessDeniedError, AgentUnreachableError
 from retention_agent.home import Home
@@ -233,3 +234,14 @@ def test_the_users_language_comes_from_the_option_the_variable_or_the_session(
     assert notifier.user_language() == "nl"
     monkeypatch.setenv("RETENTION_AGENT_LANG", "en")
     assert notifier.user_language() == "en"
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+@pytest.mark.parametrize("kind", sorted(notify.MESSAGES))
+def test_notifications_are_worded_for_people_never_as_a_command(kind: str, lang: str) -> None:
+    """A notification reaches a person at the desktop (the app's tray, the notifier): it says what happened and
+    what to do, never a command to type."""
+    text = notify.render(kind, {"delivery": "01JD5Z8K3Q4W7E2R9T6Y", "count": 2, "limit": 50, "deadline": "2026-12-12",
+                                "days": 7, "channel": "email", "error": "timeout", "direction": "forward",
+                                "hours": 2, "source": "agii"}, lang)
+    assert "retention-agent" not in text and "--" not in text and not re.search(r"'[a-z]+ [a-z-]+'", text), text

@@ -1,12 +1,16 @@
-"""The dialogs of the deliveries and staff views: ceremony date, open with a purpose, early destruction, staff.
+"""The dialogs of the deliveries and staff views: ceremony date, open with a purpose, early destruction, release
+from quarantine, staff.
 
 Each is opened window-modal with ``open()`` (never a blocking ``exec()``), so the event loop keeps running;
-the caller acts on ``accepted``. Enter accepts (the OK button is the default), Escape cancels; every field has
-a label with a mnemonic and an accessible name. The dialogs only collect the input: the agent decides.
+the caller acts on ``accepted``. Enter accepts (the OK button is the default, except where it destroys),
+Escape cancels; every field has a label with a mnemonic and an accessible name. The dialogs only collect the
+input: the agent decides. A dialog can be given a ``checker``, run when OK is pressed: it asks the agent (a dry
+run) and keeps the dialog open, with the agent's answer in it, until the agent agrees.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -42,9 +46,14 @@ class _Dialog(QDialog):
         self.lang = lang
         self.setWindowTitle(self.tr_(title))
         named(self, title, lang=lang)
+        self.checker: Callable[[], bool] | None = None
         self.layout_ = QVBoxLayout(self)
         self.form = QFormLayout()
         self.layout_.addLayout(self.form)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("QLabel { color: #7a0014; background: #fde0e0; padding: 4px; }")
+        self.problem.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -65,17 +74,32 @@ class _Dialog(QDialog):
         return widget
 
     def finish(self, *, default_ok: bool = True) -> None:
-        """Add the buttons; Enter presses OK, or Cancel with ``default_ok=False`` (set once the buttons are in
-        the dialog, which is where Qt keeps track of the default button)."""
+        """Add the problem line and the buttons; Enter presses OK, or Cancel with ``default_ok=False``."""
+        self.layout_.addWidget(self.problem)
         self.layout_.addWidget(self.buttons)
+        self.set_default(ok=default_ok)
+
+    def set_default(self, *, ok: bool) -> None:
+        """The button Enter presses (set once the buttons are in the dialog, where Qt keeps track of it)."""
         cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        self.ok.setAutoDefault(default_ok)
-        cancel.setAutoDefault(not default_ok)
-        (self.ok if default_ok else cancel).setDefault(True)
+        self.ok.setAutoDefault(ok)
+        cancel.setAutoDefault(not ok)
+        (self.ok if ok else cancel).setDefault(True)
+
+    def say_problem(self, text: str) -> None:
+        """Why OK did not go through (the agent's answer), shown in the dialog, which stays open."""
+        self.problem.setText(text)
+        self.problem.setAccessibleName(text)
+        self.problem.show()
+
+    def accept(self) -> None:
+        if self.checker is None or self.checker():
+            super().accept()
 
 
 class CeremonyDialog(_Dialog):
-    """The ceremony date on a calendar; a reason, needed when the new date keeps data longer (officer)."""
+    """The ceremony date on a calendar, and a reason: the agent wants one when the new date keeps the data longer
+    (privacy officer) or makes a delivery due now, which destroys it (role destroy)."""
 
     def __init__(self, parent: QWidget, deliveries: list[str], current: date | None, today: date, lang: str) -> None:
         super().__init__(parent, N_("Ceremony date"), lang)
@@ -97,8 +121,9 @@ class CeremonyDialog(_Dialog):
                    N_("Choose the date with the arrow keys, Page Up and Page Down; Enter confirms."))
         self.reason = QLineEdit()
         self.reason.setMaxLength(MAX_REASON)
-        self.reason.setPlaceholderText(self.tr_("only when the ceremony moves later (privacy officer)"))
-        self.field(N_("&Reason"), self.reason, N_("Needed when the new date keeps the data longer; no personal data."))
+        self.reason.setPlaceholderText(self.tr_("only when the date keeps the data longer or destroys it now"))
+        self.field(N_("&Reason"), self.reason, N_("Needed when the new date keeps the data longer, or makes a delivery "
+                                                  "due now so that it is destroyed; no personal data."))
         self.chosen = QLabel()
         self.form.addRow(self.chosen)
         self.calendar.selectionChanged.connect(self._show_choice)
@@ -145,30 +170,86 @@ class OpenDialog(_Dialog):
 
 
 class DestroyDialog(_Dialog):
-    """Early destruction: irreversible, so a reason and the delivery's id typed again."""
+    """Early destruction, irreversible, in two steps: first the reason, which the agent checks with everything
+    else (a dry run: roles, holds, the delivery's state); only then the delivery ids typed again. ``reason``
+    given (already checked, as after a ceremony date's dry run) starts at the second step."""
 
-    def __init__(self, parent: QWidget, delivery: str, lang: str) -> None:
+    def __init__(self, parent: QWidget, deliveries: list[str], lang: str, *, intro: str = "",
+                 reason: str = "") -> None:
         super().__init__(parent, N_("Destroy early"), lang)
-        self.delivery = delivery
-        warning = QLabel(self.tr_("Destroying is irreversible: the data cannot be brought back.") + "\n"
-                         + self.tr_("Delivery: {id}").format(id=delivery))
+        self.deliveries = deliveries
+        warning = QLabel((intro + "\n" if intro else "")
+                         + self.tr_("Destroying is irreversible: the data cannot be brought back.") + "\n"
+                         + self.tr_("Deliveries: {ids}").format(ids=", ".join(deliveries)))
         warning.setWordWrap(True)
         warning.setStyleSheet("QLabel { color: #7a0014; font-weight: bold; }")
         self.form.addRow(warning)
-        self.reason = QLineEdit()
+        self.reason = QLineEdit(reason)
         self.reason.setMaxLength(MAX_REASON)
         self.field(N_("&Reason"), self.reason, N_("Why it is destroyed before its deadline; no personal data."))
-        self.confirmation = QLineEdit()
-        self.field(N_("&Type the delivery id to confirm"), self.confirmation, N_("Type the id exactly as shown above."))
+        self.confirmations: dict[str, QLineEdit] = {}
+        for delivery in deliveries:
+            typed = QLineEdit()
+            caption = QLabel(self.tr_("&Type {id} to confirm").format(id=delivery))
+            caption.setBuddy(typed)
+            named(typed, caption.text(), N_("Type the id exactly as shown."), lang)
+            typed.textChanged.connect(self._check)
+            self.form.addRow(caption, typed)
+            self.confirmations[delivery] = typed
         self.reason.textChanged.connect(self._check)
-        self.confirmation.textChanged.connect(self._check)
-        self.ok.setText(self.tr_("&Destroy"))
-        named(self.ok, N_("&Destroy"), lang=lang)
+        self.confirming = False
+        self.finish()
+        if reason.strip():
+            self.confirm()
+        else:
+            self._show_step()
+
+    @property
+    def confirmation(self) -> QLineEdit:
+        """The typed id of the first (usually the only) delivery."""
+        return self.confirmations[self.deliveries[0]]
+
+    def confirm(self) -> None:
+        """The agent agreed: the reason stays as checked, and the ids must be typed; Enter now cancels."""
+        self.confirming = True
+        self.reason.setReadOnly(True)
+        self._show_step()
+        self.confirmation.setFocus()
+
+    def _show_step(self) -> None:
+        for typed in self.confirmations.values():
+            self.form.setRowVisible(typed, self.confirming)
+        text = N_("&Destroy") if self.confirming else N_("&Next")
+        self.ok.setText(self.tr_(text))
+        named(self.ok, text, lang=self.lang)
+        self.set_default(ok=not self.confirming)
         self._check()
-        self.finish(default_ok=False)
 
     def _check(self) -> None:
-        self.ok.setEnabled(bool(self.reason.text().strip()) and self.confirmation.text().strip() == self.delivery)
+        if not self.confirming:
+            self.ok.setEnabled(bool(self.reason.text().strip()))
+            return
+        self.ok.setEnabled(bool(self.reason.text().strip()) and all(
+            typed.text().strip() == delivery for delivery, typed in self.confirmations.items()))
+
+
+class ReleaseDialog(_Dialog):
+    """The privacy officer's release of a quarantined file: it becomes an ordinary delivery (with a reason)."""
+
+    def __init__(self, parent: QWidget, delivery: str, lang: str) -> None:
+        super().__init__(parent, N_("Release from quarantine"), lang)
+        self.delivery = delivery
+        intro = QLabel(self.tr_("The file becomes an ordinary delivery: staff can open it and record its ceremony "
+                                "date, and it is destroyed in time like the others.") + "\n"
+                       + self.tr_("Delivery: {id}").format(id=delivery))
+        intro.setWordWrap(True)
+        self.form.addRow(intro)
+        self.reason = QLineEdit()
+        self.reason.setMaxLength(MAX_REASON)
+        self.field(N_("&Reason"), self.reason, N_("Why it is an AgII delivery after all; no personal data."))
+        self.reason.textChanged.connect(lambda _text: self.ok.setEnabled(bool(self.reason.text().strip())))
+        self.ok.setEnabled(False)
+        self.finish()
 
 
 class StaffDialog(_Dialog):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from PySide6.QtCore import QLibraryInfo, QLocale, Qt, QTranslator
+from PySide6.QtCore import QLibraryInfo, QLocale, Qt, QTranslator, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QLabel, QTableView, QWidget
 
 from retention_agent.errors import RetentionAgentError
@@ -22,6 +24,12 @@ def named(widget: W, name: str, description: str = "", lang: str | None = None) 
         widget.setAccessibleDescription(translate(description, lang))
         widget.setToolTip(translate(description, lang))
     return widget
+
+
+def open_with_system(path: Path) -> bool:
+    """Hand a file to the platform's default program (a spreadsheet for an opened copy, a PDF reader for a
+    report): the one place the app asks the operating system to open something."""
+    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
 
 
 def error_text(exc: BaseException, lang: str) -> str:

@@ -33,7 +33,7 @@ VIEWS = (
 
 # the actions of the deliveries view -> the API action the agent decides them by
 DELIVERY_ACTIONS = {"add": "ingest", "list": "deliveries", "ceremony": "ceremony.set", "open": "open",
-                    "destroy": "purge.early"}
+                    "destroy": "purge.early", "release": "quarantine.release"}
 
 
 def may(roles: Iterable[str], action: str) -> bool:

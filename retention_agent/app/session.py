@@ -12,7 +12,6 @@ never in the agent: a file added to the vault is read here and streamed (then ov
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -39,14 +38,6 @@ class Session(State):
         answer = self.call("whoami")
         return Identity(str(answer["account"]), frozenset(answer.get("roles") or ()))
 
-    def agent_is_me(self) -> bool:
-        """Whether the agent runs as this very account (per-user mode): it then shows its own desktop
-        notifications in this session, and the app must not show them a second time."""
-        try:
-            return self.home.socket.stat().st_uid == os.getuid()
-        except (OSError, AttributeError):  # no socket yet; Windows has no uid (the pipe's owner is not asked)
-            return False
-
     # ---- deliveries -------------------------------------------------------------------------------------
 
     def deliveries(self) -> list[Row]:
@@ -59,16 +50,31 @@ class Session(State):
 
         return ingest_one(self, path)
 
-    def set_ceremony(self, deliveries: list[str], day: date, reason: str = "") -> list[Row]:
-        return list(self.call("ceremony.set", {"deliveries": deliveries, "date": day.isoformat(), "label": "",
-                                               "reason": reason}))
+    def set_ceremony(self, deliveries: list[str], day: date, reason: str = "", *, dry_run: bool = False,
+                     confirm_destroy: list[str] | None = None) -> list[Row]:
+        """Record the date; with ``dry_run`` only ask what it would do (the agent checks the roles, the dates and
+        the reason, changes nothing). A date that makes a delivery due now destroys it at once, only when its
+        id is in ``confirm_destroy`` (the ids the person typed after the agent's dry run said so)."""
+        args: dict[str, Any] = {"deliveries": deliveries, "date": day.isoformat(), "label": "", "reason": reason}
+        if dry_run:
+            args["dry_run"] = True
+        else:
+            args["confirm_destroy"] = list(confirm_destroy or [])
+        return list(self.call("ceremony.set", args))
 
     def open_copy(self, delivery: str, purpose: str, note: str) -> Row:
         """A tracked copy in the user's private workspace folder, wiped by the agent in time."""
         return dict(self.call("open", {"delivery": delivery, "purpose": purpose, "note": note, "mode": "workspace"}))
 
-    def destroy_early(self, delivery: str, reason: str) -> Row:
-        return dict(self.call("purge.one", {"delivery": delivery, "reason": reason}))
+    def destroy_early(self, delivery: str, reason: str, *, dry_run: bool = False) -> Row:
+        """Destroy before the deadline; with ``dry_run`` the agent makes every check and destroys nothing."""
+        args: dict[str, Any] = {"delivery": delivery, "reason": reason}
+        if dry_run:
+            args["dry_run"] = True
+        return dict(self.call("purge.one", args))
+
+    def release_quarantine(self, delivery: str, reason: str) -> Row:
+        return dict(self.call("quarantine.release", {"delivery": delivery, "reason": reason}))
 
     # ---- the officer's views ----------------------------------------------------------------------------
 

@@ -2,10 +2,10 @@
 notifications (arrival, T-7 and T-1 reminders, purge done, problems) — the very ones the notifier shows.
 
 Notifications come from the same ``notifications`` operation and the same per-user state file as the
-``notifier`` command (``notifier.poll_once``), so each is shown once, whichever of the two showed it. When the
-agent runs as this very user (per-user mode) it shows its toasts in this session itself; the app then only
-moves the state on, so nothing is shown twice. Without a system tray the toast goes through plyer, as the
-notifier's does.
+``notifier`` command (``notifier.poll_once``), so each is shown once, whichever of the two showed it. The agent
+itself never shows anything on a desktop, in either deployment: the app that the logon starts for each staff
+member (or the notifier, where Qt is not installed) is the one place a notification appears. Without a system
+tray the toast goes through plyer, as the notifier's does.
 """
 
 from __future__ import annotations
@@ -60,9 +60,8 @@ class Tray(QObject):
         super().__init__(parent)
         self.session, self.lang, self.on_news = session, lang, on_news
         self.badge = 0
-        self.shown: list[str] = []  # every notification text this app showed (or left to the agent's own toast)
+        self.shown: list[str] = []  # every notification text this app showed
         self.state_file = notifier.state_file(session.home.socket)
-        self.agent_shows_toasts = session.agent_is_me()
         self.icon: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.icon = QSystemTrayIcon(app_icon(), self)
@@ -100,8 +99,6 @@ class Tray(QObject):
 
     def _present(self, title: str, text: str) -> bool:
         self.shown.append(text)
-        if self.agent_shows_toasts:
-            return True  # the agent, running as this user, showed it already
         return self._show(title, text)
 
     def poll(self) -> int:

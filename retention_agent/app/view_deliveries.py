@@ -1,8 +1,12 @@
 """Leveringen: every delivery, with the ones that need a ceremony date in a group on top; add a file (chooser
-or drag and drop), set the ceremony date on a calendar, open with a purpose, destroy early.
+or drag and drop), set the ceremony date on a calendar, open with a purpose, destroy early, release a file from
+quarantine (privacy officer).
 
 Which buttons show depends on the user's roles (``roles.py``); what happens is decided by the agent, and its
-answer — a confirmation or a refusal — is shown in the message bar as the agent sent it.
+answer — a confirmation or a refusal — is shown in the message bar as the agent sent it. Whatever can destroy
+a delivery (a ceremony date that makes it due now, an early destruction) is first asked of the agent as a dry
+run: only when the agent says it would do it is the person asked to type the delivery id; anyone else sees the
+agent's refusal, which says who may do it.
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -27,25 +30,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from retention_agent.app import qt_support
 from retention_agent.app import roles as role_rules
-from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog
+from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog, ReleaseDialog
 from retention_agent.app.qt_models import FilterProxy, TableModel
 from retention_agent.app.qt_support import MessageBar, named, table_view
 from retention_agent.app.rows import STATE_CHOICES, DeliveryFilter, Row, deliveries_table, needs_ceremony_date
 from retention_agent.app.session import Session
-from retention_agent.errors import RetentionAgentError
+from retention_agent.errors import (
+    CeremonyBeforeReceiptError,
+    CeremonyBeyondMaximumError,
+    DateFormatError,
+    ReasonRequiredError,
+    RetentionAgentError,
+)
 from retention_agent.i18n import format_day, format_moment, translate
 from retention_agent.msgids import N_
 
-
-def launch_file(path: Path) -> bool:
-    """Open a copy with the platform's default program (Excel, a PDF reader)."""
-    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
+# what a ceremony date that makes a delivery due now does, as the agent's dry run said it (the command line's words)
+EARLY_BY_DATE = {
+    True: N_("{delivery}: with the ceremony date {ceremony_date} its deadline is {deadline}: recording it destroys "
+             "the delivery now (ceremony recorded after the fact)."),
+    False: N_("{delivery}: with the ceremony date {ceremony_date} its deadline is {deadline}, within 24 hours: "
+              "recording it destroys the delivery now."),
+}
+# answers of a dry run the person can put right in the calendar dialog itself
+FIXABLE_IN_DIALOG = (ReasonRequiredError, CeremonyBeforeReceiptError, CeremonyBeyondMaximumError, DateFormatError)
 
 
 class DeliveriesView(QWidget):
-    launcher: Callable[[Path], bool] = staticmethod(launch_file)
-
     def __init__(self, session: Session, roles: frozenset[str], message: MessageBar, lang: str,
                  today: Callable[[], date], on_change: Callable[[], None]) -> None:
         super().__init__()
@@ -107,7 +120,11 @@ class DeliveriesView(QWidget):
         self.destroy_button = self._button(N_("Destroy &early…"),
                                            N_("Destroy the selected delivery before its deadline."),
                                            self.ask_destroy, allowed=self.allowed["destroy"] and self.allowed["list"])
-        for widget in (self.add_button, self.ceremony_button, self.open_button, self.destroy_button):
+        self.release_button = self._button(N_("Release from &quarantine…"),
+                                           N_("Make the selected quarantined file an ordinary delivery."),
+                                           self.ask_release, allowed=self.allowed["release"] and listed)
+        for widget in (self.add_button, self.ceremony_button, self.open_button, self.destroy_button,
+                       self.release_button):
             row.addWidget(widget)
         row.addStretch(1)
         return row
@@ -238,24 +255,61 @@ class DeliveriesView(QWidget):
             self.message.say(self.tr_("Select one or more deliveries first."), "error")
             return
         current = next((r.get("ceremony_date") for r in self.rows if r["id"] == ids[0]), None)
-        self.dialog = CeremonyDialog(self, ids, date.fromisoformat(current) if current else None, self.today(),
-                                     self.lang)
-        self.dialog.accepted.connect(lambda d=self.dialog: self.set_ceremony(d.deliveries, d.day(), d.reason.text()))
-        self.dialog.open()
+        dialog = CeremonyDialog(self, ids, date.fromisoformat(current) if current else None, self.today(), self.lang)
+        dialog.checker = lambda: self._ceremony_checked(dialog)
+        self.dialog = dialog
+        dialog.open()
 
-    def set_ceremony(self, ids: list[str], day: date, reason: str) -> None:
+    def _ceremony_checked(self, dialog: CeremonyDialog) -> bool:
+        """OK on the calendar: the agent's dry run decides. A reason or a date the person can correct keeps the
+        dialog open with the agent's answer; a refusal closes it and shows who may do it; a date that destroys
+        deliveries asks for the typed confirmation; any other date is recorded at once."""
+        ids, day, reason = dialog.deliveries, dialog.day(), dialog.reason.text().strip()
         try:
-            changed = self.session.set_ceremony(ids, day, reason)
+            planned = self.session.set_ceremony(ids, day, reason, dry_run=True)
+        except ReasonRequiredError as exc:
+            dialog.say_problem(translate(exc.message, self.lang) + " "
+                               + self.tr_("Write it in the field Reason, without personal data."))
+            dialog.reason.setFocus()
+            return False
+        except FIXABLE_IN_DIALOG as exc:
+            dialog.say_problem(exc.render(self.lang))
+            return False
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            dialog.reject()
+            return False
+        early = [row for row in planned if row.get("early")]
+        if early:
+            dialog.reject()  # the calendar closes; the confirmation of the destruction takes over
+            self.ask_destroy_by_date(ids, day, reason, early)
+            return False
+        self.set_ceremony(ids, day, reason)
+        return True
+
+    def ask_destroy_by_date(self, ids: list[str], day: date, reason: str, early: list[Row]) -> None:
+        intro = "\n".join(translate(EARLY_BY_DATE[bool(row.get("after_the_fact"))], self.lang).format(
+            delivery=row["delivery"], ceremony_date=format_day(row["ceremony_date"], self.lang),
+            deadline=format_day(row["deadline"], self.lang)) for row in early)
+        dialog = DestroyDialog(self, [str(row["delivery"]) for row in early], self.lang, intro=intro, reason=reason)
+        dialog.accepted.connect(lambda: self.set_ceremony(ids, day, reason, confirm=dialog.deliveries))
+        self.dialog = dialog
+        dialog.open()
+
+    def set_ceremony(self, ids: list[str], day: date, reason: str, confirm: list[str] | None = None) -> None:
+        try:
+            changed = self.session.set_ceremony(ids, day, reason, confirm_destroy=confirm)
         except RetentionAgentError as exc:
             self.message.fail(exc, self.lang)
             return
         lines = []
         for row in changed:
-            text = ("{delivery}: ceremony {ceremony_date}; purge due now." if row["due_now"]
-                    else "{delivery}: ceremony {ceremony_date}; purged on {deadline} at the latest.")
+            text = (N_("{delivery}: ceremony {ceremony_date} recorded; the delivery was destroyed, proof of deletion: "
+                       "{proof}") if row.get("destroyed")
+                    else N_("{delivery}: ceremony {ceremony_date}; purged on {deadline} at the latest."))
             lines.append(translate(text, self.lang).format(
                 delivery=row["delivery"], ceremony_date=format_day(row["ceremony_date"], self.lang),
-                deadline=format_day(row["deadline"], self.lang)))
+                deadline=format_day(row["deadline"], self.lang), proof=row.get("proof", "")))
         self.message.say("\n".join(lines))
         self.refresh()
         self.on_change()
@@ -277,16 +331,33 @@ class DeliveriesView(QWidget):
             return
         self.message.say(translate("Opened copy: {path} (wiped automatically at {wipe_at}).", self.lang).format(
             path=result["path"], wipe_at=format_moment(result["wipe_at"], self.lang)))
-        type(self).launcher(Path(result["path"]))
+        qt_support.open_with_system(Path(result["path"]))
         self.refresh()
 
     def ask_destroy(self) -> None:
         delivery = self._one_selected()
         if delivery is None:
             return
-        self.dialog = DestroyDialog(self, delivery, self.lang)
-        self.dialog.accepted.connect(lambda d=self.dialog: self.destroy_delivery(d.delivery, d.reason.text().strip()))
-        self.dialog.open()
+        dialog = DestroyDialog(self, [delivery], self.lang)
+        dialog.checker = lambda: self._destroy_checked(dialog)
+        self.dialog = dialog
+        dialog.open()
+
+    def _destroy_checked(self, dialog: DestroyDialog) -> bool:
+        """First OK: the agent's dry run with the reason (a refusal closes the dialog and says who may do it);
+        second OK, once the id is typed: the destruction."""
+        delivery, reason = dialog.deliveries[0], dialog.reason.text().strip()
+        if dialog.confirming:
+            self.destroy_delivery(delivery, reason)
+            return True
+        try:
+            self.session.destroy_early(delivery, reason, dry_run=True)
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            dialog.reject()
+            return False
+        dialog.confirm()
+        return False
 
     def destroy_delivery(self, delivery: str, reason: str) -> None:
         try:
@@ -300,3 +371,23 @@ class DeliveriesView(QWidget):
         self.refresh()
         self.on_change()
 
+    def ask_release(self) -> None:
+        delivery = self._one_selected()
+        if delivery is None:
+            return
+        dialog = ReleaseDialog(self, delivery, self.lang)
+        dialog.accepted.connect(lambda: self.release(delivery, dialog.reason.text().strip()))
+        self.dialog = dialog
+        dialog.open()
+
+    def release(self, delivery: str, reason: str) -> None:
+        try:
+            result = self.session.release_quarantine(delivery, reason)
+        except RetentionAgentError as exc:
+            self.message.fail(exc, self.lang)
+            return
+        self.message.say(translate("{delivery} is released from quarantine: an ordinary delivery now, purged on "
+                                   "{deadline} at the latest unless a ceremony date is recorded.", self.lang).format(
+            delivery=delivery, deadline=format_day(result.get("deadline"), self.lang)))
+        self.refresh()
+        self.on_change()

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from retention_agent.access import PURPOSES
-from retention_agent.app import status_page
+from retention_agent.app import qt_support, status_page
 from retention_agent.app.audit_rows import AuditFilter, accounts_in, audit_table, newest_first
 from retention_agent.app.dialogs import StaffDialog
 from retention_agent.app.qt_models import FilterProxy, TableModel
@@ -257,7 +257,6 @@ class ReportsView(_OfficerView):
         self.layout_.addLayout(row)
         self.model, self.proxy, self.view = self.table(reports_table(), N_("Reports made"))
         self.layout_.addWidget(self.view, 1)
-        self.viewer: Callable[[Path], bool] | None = None
 
     def refresh(self) -> None:
         status = self.attempt(self.session.status)
@@ -287,11 +286,9 @@ class ReportsView(_OfficerView):
         self.refresh()
 
     def view_pdf(self) -> None:
-        from retention_agent.app.view_deliveries import launch_file
-
         path = self.attempt(lambda: self.session.report_for_viewing(self.period.text().strip()))
         if path is not None:
-            (self.viewer or launch_file)(path)
+            qt_support.open_with_system(path)
             self.message.say(self.tr_("Written: {path}").format(path=path))
 
     def ask_export(self) -> None:
