@@ -257,9 +257,10 @@ printf '%s\\n' "$*" >> {log}
 
 @contextlib.contextmanager
 def app_world() -> Iterator[World]:
-    """A real agent watching a drop folder, the demo's deliveries, two old deliveries and a quarantined file, a
-    real SMTP server for the reports, and four real accounts with their roles. The agent runs with a desktop
-    session's ``DISPLAY`` and a recording ``notify-send`` on its ``PATH``: it would show its toasts there."""
+    """A real agent in shared mode watching a drop folder, the demo's deliveries, two old deliveries and a
+    quarantined file, a real SMTP server for the reports, and four real accounts with their roles (each app sweeps
+    its account's ~/Downloads for copies). The agent runs with a desktop session's ``DISPLAY`` and a recording
+    ``notify-send`` on its ``PATH``: it would show its toasts there."""
     from tests.smtp_support import PASSWORD, SmtpServer, make_certificate, smtp_config
 
     with traversable_folder() as folder, hermetic(), TempAccount() as clerk, TempAccount() as officer, \
@@ -268,6 +269,11 @@ def app_world() -> Iterator[World]:
         inbox.mkdir()
         inbox.chmod(0o1733)  # staff may drop files in it, not list it
         home = make_home(folder / "home", inboxes=[str(inbox)])
+        # shared mode, as on a terminal server: each account's own app sweeps its Downloads for copies
+        text = home.config.read_text(encoding="utf-8")
+        home.config.write_text('deployment = "shared"\n' + text.replace(
+            "[copies]\nsweep = false\n", '[copies]\nsweep = true\ndefaults = false\nlocations = ["~/Downloads"]\n', 1),
+            encoding="utf-8")
         tools = folder / "tools"
         tools.mkdir()
         toasts = folder / "agent-toasts.log"

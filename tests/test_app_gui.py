@@ -49,9 +49,14 @@ def _row(world: World, delivery: str) -> dict[str, Any]:
 
 
 def _dropped(world: World, variant: int) -> str:
-    """A file arrives in the watched drop folder; the agent takes it (and notifies the staff)."""
+    """The importer drops a file in the watched drop folder (shared mode: a file of the agent's own account would
+    stay there); the agent takes it and notifies the staff."""
     known = {r["id"] for r in api(world.agent.home, "deliveries")}
-    (world.inbox / f"agii-{variant}.zip").write_bytes(synthetic_delivery(variant))
+    entry = pwd.getpwnam(world.importer)
+    staged = world.inbox.parent / f"agii-{variant}.zip"
+    staged.write_bytes(synthetic_delivery(variant))
+    os.chown(staged, entry.pw_uid, entry.pw_gid)
+    staged.rename(world.inbox / staged.name)
     wait_for(lambda: {r["id"] for r in api(world.agent.home, "deliveries")} - known, 20, "the agent to take the file")
     [new] = {r["id"] for r in api(world.agent.home, "deliveries")} - known
     return str(new)
@@ -578,6 +583,7 @@ def test_the_tray_shows_each_notification_once_and_counts_the_waiting_deliveries
     earlier = _dropped(world, 15)
 
     def tray(app: App) -> dict[str, Any]:
+        app.window.tray.sweep_every = None  # notifications only (the sweep for copies has its own test)
         first = app.window.tray.poll()  # everything since the start: each shown once
         (world.inbox / "agii-tray.zip").write_bytes(synthetic_delivery(13))  # dropped by the clerk
         wait_for(lambda: app.window.tray.poll() > 0, 20, "the arrival notification")
@@ -603,6 +609,7 @@ def test_each_notification_is_shown_once_by_the_app_and_never_by_the_agent(
     in a session with a display and a notify-send. The app shows each notification; the agent shows none."""
 
     def tray(app: App) -> tuple[str, list[str], int]:
+        app.window.tray.sweep_every = None  # root's own folders are not the test's to sweep
         app.window.tray.poll()  # what came before
         app.toasts.clear()
         arrived = _dropped(world, 16)
@@ -612,6 +619,39 @@ def test_each_notification_is_shown_once_by_the_app_and_never_by_the_agent(
     arrived, texts, again = run_app(ME, world.home, request, tray)
     assert texts.count(f"Levering {arrived} is aangekomen en zit in de kluis.") == 1 and again == 0
     assert not world.agent_toasts.exists(), world.agent_toasts.read_text()
+
+
+def test_the_tray_sweeps_for_copies_and_erases_them_when_the_delivery_is_purged(
+        world: World, request: pytest.FixtureRequest) -> None:
+    """Shared mode: the app the logon starts replaces the notifier, so it sweeps the account's folders for copies
+    (with the account's rights) and erases them as soon as the agent says the delivery's purge began."""
+    delivery = _fresh_delivery(world, 50)
+    entry = pwd.getpwnam(world.clerk)
+    downloads = Path(entry.pw_dir) / "Downloads"
+    downloads.mkdir(exist_ok=True)
+    copy = downloads / "lijst voor de drukker.zip"
+    copy.write_bytes(synthetic_delivery(50))
+    for path in (downloads, copy):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def sweep(app: App) -> list[str]:
+        app.window.tray.poll()
+        app.bot.waitUntil(lambda: any(delivery in text for _title, text in app.toasts), timeout=30000)
+        return [text for _title, text in app.toasts if delivery in text]
+
+    [found] = run_app(world.clerk, world.home, request, sweep)
+    assert found.startswith(f"Kopieën van levering {delivery} op deze computer: ") and "drukker" in found
+    assert copy.exists()
+    api(world.agent.home, "purge.one", {"delivery": delivery, "reason": "dubbel ontvangen"})
+
+    def erase(app: App) -> list[str]:
+        app.window.tray.poll()  # the agent answers that this account has copies to erase: a sweep at once
+        app.bot.waitUntil(lambda: any("gewist" in text for _title, text in app.toasts), timeout=30000)
+        return [text for _title, text in app.toasts if delivery in text]
+
+    erased = run_app(world.clerk, world.home, request, erase)
+    assert f"1 kopieën van de vernietigde levering {delivery} zijn van deze computer gewist." in erased
+    assert not copy.exists()
 
 
 def test_english_on_request(world: World, request: pytest.FixtureRequest) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import PySide6
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from retention_agent.app.qt_models import binding_keeps_none_alive
@@ -27,6 +28,7 @@ def run(home: Home, *, lang: str | None = None, minimized: bool = False) -> int:
     app.setDesktopFileName("retention-agent")
     window = MainWindow(Session(home), choose_language(lang))
     app.setQuitOnLastWindowClosed(not window.tray.available)
+    QTimer.singleShot(0, window.tray.poll)  # what came while the user was away, and the first sweep for copies
     if minimized and window.tray.available:
         window.hide()
     elif minimized:

@@ -6,15 +6,23 @@ Notifications come from the same ``notifications`` operation and the same per-us
 itself never shows anything on a desktop, in either deployment: the app that the logon starts for each staff
 member (or the notifier, where Qt is not installed) is the one place a notification appears. Without a system
 tray the toast goes through plyer, as the notifier's does.
+
+Like the notifier it replaces, the tray also sweeps this user's folders for copies of deliveries, with the
+user's rights (``notifier.sweep_copies``): at start, every ``notifier.SWEEP_SECONDS``, and at once when the
+agent says a purge began whose copies this user must erase. The sweep walks folders and hashes files, so it
+runs in a thread of its own; what it found or erased is shown like a notification. (Where the agent runs as
+this user it sweeps the account itself, and tells the session so: the sweep then does nothing.)
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -54,6 +62,8 @@ def app_icon(badge: int = 0) -> QIcon:
 
 
 class Tray(QObject):
+    swept = Signal(list)  # the sweep's texts, handed from its thread to the window's
+
     def __init__(self, session: Session, lang: str, *, on_news: Callable[[], None], show_window: Callable[[], None],
                  quit_app: Callable[[], None], show: Show | None = None, interval_s: float = notifier.POLL_SECONDS,
                  parent: Any = None) -> None:
@@ -77,6 +87,10 @@ class Tray(QObject):
         self.timer.setInterval(int(interval_s * 1000))
         self.timer.timeout.connect(self.poll)
         self.timer.start()
+        self.sweep_every: float | None = notifier.SWEEP_SECONDS
+        self.last_sweep: float | None = None
+        self.sweeper: threading.Thread | None = None
+        self.swept.connect(self._show_swept)
         self.set_badge(0)
 
     @property
@@ -102,7 +116,8 @@ class Tray(QObject):
         return self._show(title, text)
 
     def poll(self) -> int:
-        """Show what is new since the last notification shown; returns how many there were."""
+        """Show what is new since the last notification shown, and sweep for copies when it is time; returns how
+        many notifications there were."""
         try:
             result = notifier.poll_once(self.session.home.socket, self.state_file, show=self._present, lang=self.lang)
         except AccessDeniedError:
@@ -112,4 +127,34 @@ class Tray(QObject):
             return 0
         if result.texts:
             self.on_news()
+        self.sweep(urgent=result.copies_due > 0)
         return len(result.texts)
+
+    def sweep(self, *, urgent: bool = False) -> bool:
+        """Start a sweep for copies in its own thread when one is due (or ``urgent``: a purge began whose copies
+        this user must erase) and none is running; whether one started."""
+        now = time.monotonic()
+        due = self.last_sweep is None or (self.sweep_every is not None and now - self.last_sweep >= self.sweep_every)
+        if self.sweep_every is None or not (due or urgent) or (self.sweeper and self.sweeper.is_alive()):
+            return False
+        self.last_sweep = now
+        self.sweeper = threading.Thread(target=self._sweep, name="copies-sweep", daemon=True)
+        self.sweeper.start()
+        return True
+
+    def _sweep(self) -> None:
+        texts: list[str] = []
+
+        def keep(_title: str, text: str) -> bool:  # shown afterwards, by the window's thread
+            texts.append(text)
+            return True
+
+        try:
+            notifier.sweep_copies(self.session.home.socket, show=keep, lang=self.lang, home=self.session.home.root)
+        except (RetentionAgentError, OSError) as exc:  # the next sweep tries again; notifications go on
+            log.warning("the sweep for copies failed (%s)", type(exc).__name__)
+        self.swept.emit(texts)
+
+    def _show_swept(self, texts: list[str]) -> None:
+        for text in texts:
+            self._present(notifier.TITLE, text)

@@ -174,7 +174,7 @@ def _wire_found(found: FoundFile) -> wire.Found:
 
 
 def messages(result: SessionResult, lang: str | None = None) -> list[str]:
-    """Lines for the user (the notifier shows them; the app has its own view): new copies, what was erased."""
+    """Lines for the user (the notifier and the app's tray show them): new copies, what was erased."""
     lines = []
     by_delivery: dict[str, list[str]] = {}
     for found in result.new:
