@@ -730,7 +730,7 @@ def test_every_control_has_an_accessible_name(world: World, request: pytest.Fixt
         view = app.view("deliveries")
         assert view.select(world.seed["scheduled"][1])
         for ask, kind in ((view.ask_ceremony, CeremonyDialog), (view.ask_open, OpenDialog),
-                          (view.ask_destroy, DestroyDialog)):
+                          (view.ask_destroy, DestroyDialog), (view.ask_release, ReleaseDialog)):
             ask()
             dialog = app.dialog(kind)
             missing += [f"{kind.__name__}: {m}" for m in _unnamed(dialog)]

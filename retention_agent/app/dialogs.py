@@ -47,6 +47,7 @@ class _Dialog(QDialog):
         self.setWindowTitle(self.tr_(title))
         named(self, title, lang=lang)
         self.checker: Callable[[], bool] | None = None
+        self.setMinimumWidth(540)  # room for the explanations, which wrap
         self.layout_ = QVBoxLayout(self)
         self.form = QFormLayout()
         self.layout_.addLayout(self.form)
@@ -121,7 +122,7 @@ class CeremonyDialog(_Dialog):
                    N_("Choose the date with the arrow keys, Page Up and Page Down; Enter confirms."))
         self.reason = QLineEdit()
         self.reason.setMaxLength(MAX_REASON)
-        self.reason.setPlaceholderText(self.tr_("only when the date keeps the data longer or destroys it now"))
+        self.reason.setPlaceholderText(self.tr_("needed to keep the data longer or to destroy it now"))
         self.field(N_("&Reason"), self.reason, N_("Needed when the new date keeps the data longer, or makes a delivery "
                                                   "due now so that it is destroyed; no personal data."))
         self.chosen = QLabel()
@@ -178,6 +179,7 @@ class DestroyDialog(_Dialog):
                  reason: str = "") -> None:
         super().__init__(parent, N_("Destroy early"), lang)
         self.deliveries = deliveries
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # each label above its field
         warning = QLabel((intro + "\n" if intro else "")
                          + self.tr_("Destroying is irreversible: the data cannot be brought back.") + "\n"
                          + self.tr_("Deliveries: {ids}").format(ids=", ".join(deliveries)))
@@ -213,6 +215,7 @@ class DestroyDialog(_Dialog):
         """The agent agreed: the reason stays as checked, and the ids must be typed; Enter now cancels."""
         self.confirming = True
         self.reason.setReadOnly(True)
+        self.reason.setCursorPosition(0)
         self._show_step()
         self.confirmation.setFocus()
 
@@ -224,6 +227,7 @@ class DestroyDialog(_Dialog):
         named(self.ok, text, lang=self.lang)
         self.set_default(ok=not self.confirming)
         self._check()
+        self.adjustSize()  # the rows just shown need the room
 
     def _check(self) -> None:
         if not self.confirming:
