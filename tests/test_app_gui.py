@@ -67,6 +67,16 @@ def _fresh_delivery(world: World, variant: int) -> str:
         return str(client.upload("ingest", {}, [synthetic_delivery(variant)])["delivery"])
 
 
+def _calendar(app: App, delivery: str, day: date) -> CeremonyDialog:
+    """The ceremony dialog of ``delivery``, opened from the deliveries view, with ``day`` chosen on the calendar."""
+    view = app.view("deliveries")
+    assert view.select(delivery)
+    view.ask_ceremony()
+    dialog: CeremonyDialog = app.dialog(CeremonyDialog)
+    dialog.calendar.setSelectedDate(QDate(day.year, day.month, day.day))
+    return dialog
+
+
 # ---- who sees what ----------------------------------------------------------------------------------------
 
 
@@ -147,11 +157,7 @@ def test_a_later_date_is_refused_for_the_clerk_as_the_agent_decides(world: World
     later = date.fromisoformat(before) + timedelta(days=60)
 
     def move_later(app: App) -> tuple[str, str]:
-        view = app.view("deliveries")
-        assert view.select(delivery)
-        view.ask_ceremony()
-        dialog = app.dialog(CeremonyDialog)
-        dialog.calendar.setSelectedDate(QDate(later.year, later.month, later.day))
+        dialog = _calendar(app, delivery, later)
         app.bot.keyClicks(dialog.reason, "ceremonie uitgesteld")
         app.bot.keyClick(dialog.reason, Qt.Key.Key_Return)
         app.bot.waitUntil(lambda: app.window.message.kind == "error")
@@ -309,11 +315,7 @@ def test_a_date_that_would_destroy_is_refused_to_the_clerk_without_asking_for_a_
     long_ago = brussels_today() - timedelta(days=40)  # after the receipt; its month is over: due at once
 
     def clerk(app: App) -> tuple[str, str, bool]:
-        view = app.view("deliveries")
-        assert view.select(delivery)
-        view.ask_ceremony()
-        dialog = app.dialog(CeremonyDialog)
-        dialog.calendar.setSelectedDate(QDate(long_ago.year, long_ago.month, long_ago.day))
+        dialog = _calendar(app, delivery, long_ago)
         app.bot.keyClicks(dialog.reason, "ceremonie was al")
         app.bot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
         app.bot.waitUntil(lambda: app.window.message.kind == "error")
@@ -333,11 +335,7 @@ def test_a_date_that_destroys_is_confirmed_by_the_destroyer_after_the_agents_dry
     long_ago = brussels_today() - timedelta(days=40)
 
     def officer(app: App) -> dict[str, Any]:
-        view = app.view("deliveries")
-        assert view.select(delivery)
-        view.ask_ceremony()
-        calendar = app.dialog(CeremonyDialog)
-        calendar.calendar.setSelectedDate(QDate(long_ago.year, long_ago.month, long_ago.day))
+        calendar = _calendar(app, delivery, long_ago)
         app.bot.mouseClick(calendar.ok, Qt.MouseButton.LeftButton)  # no reason yet: the agent asks for one
         seen: dict[str, Any] = {"problem": calendar.problem.text(), "still_open": calendar.isVisible()}
         app.bot.keyClicks(calendar.reason, "ceremonie was al in oktober")

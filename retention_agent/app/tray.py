@@ -11,7 +11,7 @@ Like the notifier it replaces, the tray also sweeps this user's folders for copi
 user's rights (``notifier.sweep_copies``): at start, every ``notifier.SWEEP_SECONDS``, and at once when the
 agent says a purge began whose copies this user must erase. The sweep walks folders and hashes files, so it
 runs in a thread of its own; what it found or erased is shown like a notification. (Where the agent runs as
-this user it sweeps the account itself, and tells the session so: the sweep then does nothing.)
+this user it sweeps the account itself, and says so in ``copies.targets``: the tray then leaves it to the agent.)
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ class Tray(QObject):
             return True
 
         try:
-            notifier.sweep_copies(self.session.home.socket, show=keep, lang=self.lang, home=self.session.home.root)
+            notifier.sweep_copies(self.session.home.socket, show=keep, lang=self.lang, home=self.session.home.root,
+                                  scheduled=True)
         except (RetentionAgentError, OSError) as exc:  # the next sweep tries again; notifications go on
             log.warning("the sweep for copies failed (%s)", type(exc).__name__)
         self.swept.emit(texts)

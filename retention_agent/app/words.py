@@ -86,6 +86,9 @@ AUDIT_ACTIONS = {
     "secret.set": N_("stored a password in the key store"),
     "notifications": N_("asked for notifications"),
     "whoami": N_("asked for their roles"),
+    "copies.targets": N_("asked what to look for in their folders"),
+    "copies.report": N_("reported the copies found in their folders"),
+    "delivery.unlock": N_("gave the password of a delivery's workbook"),
     "request": N_("sent an unknown request"),
     # events
     "agent.started": N_("agent started"),
@@ -96,6 +99,8 @@ AUDIT_ACTIONS = {
     "delivery.opened": N_("opened a delivery"),
     "delivery.received": N_("received a delivery"),
     "delivery.source-not-overwritten": N_("noted that an added file could not be overwritten"),
+    "delivery.unlocked": N_("read a delivery's workbook (counts and fingerprints only)"),
+    "copies.reported": N_("recorded the copies found on a workstation"),
     "delivery.purged": N_("destroyed a delivery"),
     "hold.released": N_("ended a legal hold"),
     "hold.set": N_("set a legal hold"),

@@ -71,9 +71,9 @@ def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
 
                 derived.append(wire.Derived(row["delivery_id"], key, split_fingerprints(bytes(row["fingerprints"]))))
     erase = tuple(r["id"] for r in rows if r["state"] == PURGING) + tuple(r["id"] for r in owed)
-    chosen = settings(ctx)
-    if ctx.components.get("copies_account") == account:  # per-user mode: the agent sweeps this account itself,
-        chosen = dataclasses.replace(chosen, enabled=False)  # so the session's app (or notifier) does not again
+    # per-user mode: the agent sweeps this account itself, so the session's scheduled sweeps (the app in the tray,
+    # the notifier) leave it to the agent; an explicit 'copies sweep' still sweeps
+    chosen = dataclasses.replace(settings(ctx), agent_sweeps=ctx.components.get("copies_account") == account)
     return wire.Targets(exact, tuple(derived), erase, chosen)
 
 
