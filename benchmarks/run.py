@@ -7,8 +7,10 @@
 Each figure is ``{"value": …, "unit": …, "goal": …}`` (plus details); ``machine`` describes the computer (CPU
 model, cores, memory, kernel, Python, load average before and after); ``components`` holds the full output of the
 other benchmark scripts (``bench_vault``, ``bench_merkle``, ``bench_intake_folder``, ``bench_imap``,
-``bench_status_report``, ``bench_copies_sweep``). Comparisons are measured in the same run on the same file:
-``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``, and the ratios are ours / theirs.
+``bench_status_report``, ``bench_copies_sweep``). The desktop app's idle memory and CPU are measured with the app
+in its own process on the demo's data (``app_idle_*``, needs the ``[app]`` extra). Comparisons are measured in the
+same run on the same file: ``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``, and the ratios are
+ours / theirs.
 
 Everything runs the real thing where a user would: the ``retention-agent`` command line (a new Python
 process per command, start-up included) against a real agent process on a temporary home with the file
@@ -159,7 +161,7 @@ class Agent:
         self.home = home
         self.spawned = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "retention_agent", "--home", str(home), "run"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.ready_s = self._wait_ready()
 
     def _wait_ready(self, timeout: float = 300) -> float:
@@ -539,6 +541,62 @@ def bench_idle(work: Path, seconds: float, out: dict[str, Any]) -> None:
     out["idle_cpu_percent"] = figure(100 * used / elapsed, "%", "< 0.5", window_s=round(elapsed, 1))
 
 
+def bench_app_idle(work: Path, seconds: float, out: dict[str, Any]) -> None:
+    """The desktop app, idle on the demo's data: what one logged-on staff member's process costs all day.
+
+    The real ``retention-agent app`` in its own process against a real agent, on a real X server (Xvfb) when
+    it is installed, else on Qt's offscreen platform; measured after its start-up, its window on Leveringen.
+    """
+    from retention_agent.demo import seed_app_demo
+
+    home = new_home(work / "app-home")
+    with running(home) as agent, _display() as (platform_name, display):
+        grant_all(agent)
+        with Client(Home(home).socket) as client:
+            seed_app_demo(client, datetime.now(ZoneInfo("Europe/Brussels")).date())
+        env = {**os.environ, "QT_QPA_PLATFORM": platform_name, "RETENTION_AGENT_LANG": "nl",
+               "XDG_CONFIG_HOME": str(work / "config"), "XDG_STATE_HOME": str(work / "state")}
+        if display:
+            env["DISPLAY"] = display
+        app = subprocess.Popen([sys.executable, "-m", "retention_agent", "--home", str(home), "app"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(8)  # past start-up: window built, first view fetched
+            if app.poll() is not None:
+                output = app.stdout.read().decode(errors="replace") if app.stdout else ""
+                raise RuntimeError(f"the app exited with {app.returncode}: {output[-400:]}")
+            before, started = cpu_seconds(app.pid), time.perf_counter()
+            time.sleep(seconds)
+            used, elapsed = cpu_seconds(app.pid) - before, time.perf_counter() - started
+            rss = memory_kib(app.pid)
+        finally:
+            app.terminate()
+            app.wait(timeout=10)
+    note = f"retention-agent app on {platform_name}, window open on Leveringen with the demo's deliveries"
+    out["app_idle_rss_mb"] = figure(rss["VmRSS"] / 1024, "MiB", "<= 120", peak_mb=round(rss["VmHWM"] / 1024, 1),
+                                    note=note)
+    out["app_idle_cpu_percent"] = figure(100 * used / elapsed, "%", "<= 0.5", window_s=round(elapsed, 1))
+
+
+@contextlib.contextmanager
+def _display() -> Iterator[tuple[str, str | None]]:
+    """A real X server (Xvfb) for the app when there is one, else Qt's offscreen platform."""
+    if shutil.which("Xvfb") is None:
+        yield "offscreen", None
+        return
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1366x768x24", "-nolisten",
+                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as answer:
+            number = answer.readline().strip().decode()
+        yield "xcb", f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def bench_cli(work: Path, runs: int, out: dict[str, Any]) -> None:
     home = new_home(work / "cli-home")
     with running(home) as agent:
@@ -752,6 +810,7 @@ def main() -> None:
         ("audit_append", lambda w: bench_audit_append(w, 300 if quick else 3000, figures)),
         ("audit_verify", lambda w: bench_audit_verify(w, 100_000 if quick else 1_000_000, figures)),
         ("idle", lambda w: bench_idle(w, 15 if quick else 60, figures)),
+        ("app_idle", lambda w: bench_app_idle(w, 15 if quick else 60, figures)),
         ("cli", lambda w: bench_cli(w, 6 if quick else 20, figures)),
         ("intake", lambda w: bench_intake_agent(w, 40 if quick else 200, 100, 1.0, figures)),
         ("schedule", lambda w: bench_schedule(w, 2_000 if quick else 10_000, figures)),

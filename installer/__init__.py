@@ -46,6 +46,7 @@ def write_definitions(params: ServiceParams, out_dir: Path) -> list[Path]:
     written = []
     for name, text in sorted(render(params).items()):
         path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)  # the macOS app bundle's files are in folders
         path.write_bytes(encode_file(name, text))
         written.append(path)
     return written

@@ -13,9 +13,19 @@ from pathlib import PurePosixPath
 from . import winsteps
 from .params import (
     AGENT_TASK_XML,
+    APP_COMMENT,
+    APP_NAME,
+    APP_TASK_XML,
+    AUTOSTART_FILE,
     CLIENT_POINTER,
+    DESKTOP_FILE,
+    LOGON_ARGS,
+    MACOS_APP_LAUNCHER,
+    MACOS_APP_PLIST,
     MACOS_LABEL,
     MACOS_PLIST,
+    MACOS_TRAY_LABEL,
+    MACOS_TRAY_PLIST,
     NOTIFIER_TASK_XML,
     NOTIFIER_UNIT,
     SERVICE_TASK_XML,
@@ -27,7 +37,16 @@ from .params import (
     state_directory,
     template,
 )
-from .quoting import systemd_line, systemd_text, systemd_word, toml_string, windows_cmdline, xml_text
+from .quoting import (
+    desktop_exec,
+    shell_word,
+    systemd_line,
+    systemd_text,
+    systemd_word,
+    toml_string,
+    windows_cmdline,
+    xml_text,
+)
 
 __all__ = ["ServiceParams", "render"]
 
@@ -40,7 +59,8 @@ def render(params: ServiceParams) -> dict[str, str]:
         return _linux(params)
     if params.platform == "windows":
         return _windows(params)
-    return {MACOS_PLIST: launch_agent_plist(params)}
+    return {MACOS_PLIST: launch_agent_plist(params), MACOS_TRAY_PLIST: tray_agent_plist(params),
+            MACOS_APP_PLIST: app_bundle_plist(), MACOS_APP_LAUNCHER: app_bundle_launcher(params)}
 
 
 # ---- Linux: systemd ---------------------------------------------------------------------------------
@@ -52,7 +72,7 @@ def _linux(params: ServiceParams) -> dict[str, str]:
         unit = template(USER_UNIT).substitute(
             description=description, exec_start=systemd_line(agent_command(params, "run"))
         )
-        return {USER_UNIT: unit}
+        return {USER_UNIT: unit, DESKTOP_FILE: desktop_entry(params), AUTOSTART_FILE: autostart_entry(params)}
     unit = template(SYSTEM_UNIT).substitute(
         description=description,
         account=params.account,
@@ -62,9 +82,10 @@ def _linux(params: ServiceParams) -> dict[str, str]:
         read_write_paths="\n".join(_drop_folder_line(params, folder) for folder in params.drop_folders),
     )
     notifier = template(NOTIFIER_UNIT).substitute(
-        description=description, exec_start=systemd_line(agent_command(params, "notifier"))
+        description=description, exec_start=systemd_line(agent_command(params, *LOGON_ARGS))
     )
-    return {SYSTEM_UNIT: unit, NOTIFIER_UNIT: notifier, CLIENT_POINTER: client_pointer(params)}
+    return {SYSTEM_UNIT: unit, NOTIFIER_UNIT: notifier, DESKTOP_FILE: desktop_entry(params),
+            CLIENT_POINTER: client_pointer(params)}
 
 
 def client_pointer(params: ServiceParams) -> str:
@@ -102,6 +123,11 @@ def _windows(params: ServiceParams) -> dict[str, str]:
             trigger=_logon_trigger(params.account),
             principal=_user_principal(params.account, "InteractiveToken"),
         )
+        out[APP_TASK_XML] = task_xml(
+            params, *LOGON_ARGS, comment="retention-agent per-user mode: the app in the tray at the user's logon",
+            trigger=_logon_trigger(params.account),
+            principal=_user_principal(params.account, "InteractiveToken"),
+        )
     else:
         out[SERVICE_TASK_XML] = task_xml(
             params, "run", comment="retention-agent shared mode: the agent at boot, as its own local account",
@@ -109,7 +135,7 @@ def _windows(params: ServiceParams) -> dict[str, str]:
             principal=_user_principal(params.account, "S4U"),
         )
         out[NOTIFIER_TASK_XML] = task_xml(
-            params, "notifier", comment="retention-agent shared mode: the notifier at every user's logon",
+            params, *LOGON_ARGS, comment="retention-agent shared mode: the app in the tray at every user's logon",
             trigger=_logon_trigger(None), principal=f"      <GroupId>{USERS_GROUP_SID}</GroupId>",
         )
         out[CLIENT_POINTER] = client_pointer(params)
@@ -117,8 +143,8 @@ def _windows(params: ServiceParams) -> dict[str, str]:
     return out
 
 
-def task_xml(params: ServiceParams, command: str, *, comment: str, trigger: str, principal: str) -> str:
-    program, *arguments = agent_command(params, command, windowless=True)
+def task_xml(params: ServiceParams, *command: str, comment: str, trigger: str, principal: str) -> str:
+    program, *arguments = agent_command(params, *command, windowless=True)
     return template("task.xml").substitute(
         comment=comment,
         description=xml_text(params.description),
@@ -155,3 +181,50 @@ def launch_agent_plist(params: ServiceParams) -> str:
         "EnvironmentVariables": {"PYTHONUNBUFFERED": "1"},
     }
     return plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
+
+
+# ---- the desktop app's menu entries ------------------------------------------------------------------------
+
+
+def desktop_entry(params: ServiceParams) -> str:
+    """Linux: the app in the desktop's application menu (freedesktop.org Desktop Entry)."""
+    lines = ["[Desktop Entry]", "Type=Application", "Version=1.0", f"Name={APP_NAME}",
+             "GenericName=Leveringen van AgII", "GenericName[en]=AgII deliveries", f"Comment={APP_COMMENT}",
+             f"Exec={desktop_exec(agent_command(params, 'app'))}", "Icon=security-high", "Terminal=false",
+             "Categories=Office;", "Keywords=AgII;inburgering;ceremonie;privacy;", "StartupNotify=true"]
+    return "\n".join(lines) + "\n"
+
+
+def autostart_entry(params: ServiceParams) -> str:
+    """Linux, per-user mode: the app in the tray when the staff member logs on to the desktop (XDG Autostart, which
+    every desktop runs in the graphical session; a console login starts nothing)."""
+    lines = ["[Desktop Entry]", "Type=Application", "Version=1.0", f"Name={APP_NAME}",
+             "Comment=Meldingen en leveringen van AgII in het systeemvak",
+             f"Exec={desktop_exec(agent_command(params, *LOGON_ARGS))}", "Icon=security-high", "Terminal=false",
+             "NoDisplay=true", "X-GNOME-Autostart-enabled=true"]
+    return "\n".join(lines) + "\n"
+
+
+def tray_agent_plist(params: ServiceParams) -> str:
+    """macOS: a second LaunchAgent, the app in the tray (the menu bar) at login; quitting it is respected."""
+    plist = {
+        "Label": MACOS_TRAY_LABEL,
+        "ProgramArguments": agent_command(params, *LOGON_ARGS),
+        "RunAtLoad": True,
+        "LimitLoadToSessionType": "Aqua",
+        "ProcessType": "Interactive",
+    }
+    return plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
+
+
+def app_bundle_plist() -> str:
+    """macOS: the Info.plist of a small app bundle in ~/Applications whose executable starts the app."""
+    info = {"CFBundleName": APP_NAME, "CFBundleDisplayName": APP_NAME, "CFBundleIdentifier": MACOS_LABEL + ".app",
+            "CFBundleExecutable": "retention-agent", "CFBundlePackageType": "APPL", "CFBundleVersion": "1",
+            "LSMinimumSystemVersion": "11.0", "NSHighResolutionCapable": True,
+            "CFBundleDevelopmentRegion": "nl"}
+    return plistlib.dumps(info, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
+
+
+def app_bundle_launcher(params: ServiceParams) -> str:
+    return "#!/bin/sh\nexec " + " ".join(shell_word(w) for w in agent_command(params, "app")) + ' "$@"\n'

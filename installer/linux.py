@@ -1,7 +1,9 @@
 """Linux: systemd. Shared mode is a hardened system unit under the ``retention-agent`` system account (created
-here, and given access to the drop folders by ACL), a notifier user unit enabled for every user, and the
-pointer /etc/retention-agent/client.toml through which every account's command line finds the agent; user
-mode is a ``systemd --user`` unit."""
+here, and given access to the drop folders by ACL) plus a user unit enabled for every user that starts the
+desktop app in the tray (the notifier without Qt), and the pointer /etc/retention-agent/client.toml through
+which every account's command line finds the agent; user mode is a ``systemd --user`` unit for the agent and
+an XDG autostart entry that starts the app in the tray when the user logs on to the desktop. Both add the app
+to the desktop's application menu (a .desktop file)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from pathlib import Path
 
 from .definitions import render
 from .params import (
+    AUTOSTART_FILE,
     CLIENT_POINTER,
+    DESKTOP_FILE,
     NOTIFIER_UNIT,
     SYSTEM_UNIT,
     USER_UNIT,
@@ -24,6 +28,7 @@ from .runner import Runner
 from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
 
 SYSTEM_UNIT_DIR = "/etc/systemd/system"
+SYSTEM_APPLICATIONS_DIR = "/usr/share/applications"
 GLOBAL_USER_UNIT_DIR = "/etc/systemd/user"
 NOLOGIN = "/usr/sbin/nologin"
 
@@ -33,12 +38,31 @@ def user_unit_dir() -> str:
     return str(Path(config) / "systemd" / "user")
 
 
+def user_applications_dir() -> str:
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(data) / "applications")
+
+
+def autostart_entry_path() -> str:
+    """Per-user mode: the user's XDG autostart entry for the app in the tray."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return str(Path(config) / "autostart" / AUTOSTART_FILE)
+
+
+def menu_entry(params: ServiceParams) -> str:
+    """Where the app's .desktop file goes: the user's applications, or every user's in shared mode."""
+    folder = user_applications_dir() if params.mode == "user" else SYSTEM_APPLICATIONS_DIR
+    return f"{folder}/{DESKTOP_FILE}"
+
+
 def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | None = None) -> list[Step]:
     enable = ("enable", "--now") if start else ("enable",)
     if params.mode == "user":
         directory = unit_dir or user_unit_dir()
         return [
             WriteFile(f"{directory}/{USER_UNIT}", USER_UNIT),
+            WriteFile(menu_entry(params), DESKTOP_FILE),
+            WriteFile(autostart_entry_path(), AUTOSTART_FILE),
             Run(("systemctl", "--user", "daemon-reload")),
             Run(("systemctl", "--user", *enable, USER_UNIT)),
         ]
@@ -56,8 +80,10 @@ def install_steps(params: ServiceParams, *, start: bool = True, unit_dir: str | 
         Run(("install", "-d", "-m", "0755", "-o", "root", "-g", "root", pointer_dir(params)),
             why="the folder of the pointer: root changes it, every account reads it"),
         WriteFile(pointer_path(params), CLIENT_POINTER),
+        WriteFile(menu_entry(params), DESKTOP_FILE),
         Run(("systemctl", "daemon-reload")),
-        Run(("systemctl", "--global", "enable", NOTIFIER_UNIT), why="the notifier, for every user"),
+        Run(("systemctl", "--global", "enable", NOTIFIER_UNIT),
+            why="the app in the tray at every user's logon (the notifier where Qt is not installed)"),
         Run(("systemctl", *enable, SYSTEM_UNIT)),
     ]
 
@@ -67,6 +93,8 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | N
         steps: list[Step] = [
             Run(("systemctl", "--user", "disable", "--now", USER_UNIT), check=False),
             Remove(f"{unit_dir or user_unit_dir()}/{USER_UNIT}"),
+            Remove(menu_entry(params)),
+            Remove(autostart_entry_path()),
             Run(("systemctl", "--user", "daemon-reload")),
         ]
         return steps + ([] if keep_home else [Remove(params.home)])
@@ -75,6 +103,7 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, unit_dir: str | N
         Run(("systemctl", "--global", "disable", NOTIFIER_UNIT), check=False),
         Remove(f"{unit_dir or SYSTEM_UNIT_DIR}/{SYSTEM_UNIT}"),
         Remove(f"{GLOBAL_USER_UNIT_DIR}/{NOTIFIER_UNIT}"),
+        Remove(menu_entry(params)),
         Run(("systemctl", "daemon-reload")),
         Remove(pointer_path(params)),
         Run(("rmdir", "--ignore-fail-on-non-empty", pointer_dir(params)), check=False),

@@ -24,6 +24,7 @@ SYSTEM_UNIT = "retention-agent.service"
 USER_UNIT = "retention-agent-user.service"
 NOTIFIER_UNIT = "retention-agent-notifier.service"
 AGENT_TASK_XML = "retention-agent-task.xml"
+APP_TASK_XML = "retention-agent-app-task.xml"  # per-user mode (Windows): the app in the tray at the user's logon
 SERVICE_TASK_XML = "retention-agent-service-task.xml"
 NOTIFIER_TASK_XML = "retention-agent-notifier-task.xml"
 INSTALL_CMD = "install.cmd"
@@ -38,6 +39,19 @@ POINTER_PATHS = {
     "windows": "C:\\ProgramData\\retention-agent\\client.toml",
     "macos": "/Library/Application Support/retention-agent/client.toml",
 }
+MACOS_TRAY_LABEL = MACOS_LABEL + ".tray"  # the app in the tray at login (a second LaunchAgent)
+MACOS_TRAY_PLIST = MACOS_TRAY_LABEL + ".plist"
+# the desktop app's menu entries: a .desktop file (Linux), an app bundle (macOS), a Start-menu shortcut (Windows)
+DESKTOP_FILE = "retention-agent.desktop"
+AUTOSTART_FILE = "retention-agent-tray.desktop"  # per-user mode (Linux): the app in the tray at the desktop's login
+MACOS_APP = "retention-agent.app"
+MACOS_APP_PLIST = MACOS_APP + "/Contents/Info.plist"
+MACOS_APP_LAUNCHER = MACOS_APP + "/Contents/MacOS/retention-agent"
+APP_NAME = "retention-agent"
+APP_COMMENT = "Leveringen van AgII: ceremoniedatum, openen met een doel, status en bewijzen"
+# what each staff member's logon starts, in both modes: the app, minimised to the tray (without Qt: the notifier).
+# It is the one process that shows that person the agent's notifications; the agent never shows them itself.
+LOGON_ARGS = ("app", "--minimized")
 
 # Windows Task Scheduler names (a folder of their own in the Task Scheduler library)
 TASK_FOLDER = "retention-agent"
@@ -208,3 +222,7 @@ def pointer_path(params: ServiceParams) -> str:
 def pointer_dir(params: ServiceParams) -> str:
     path = pointer_path(params)
     return str(PureWindowsPath(path).parent if params.windows else PurePosixPath(path).parent)
+def user_app_task_name(params: ServiceParams) -> str:
+    """Per-user mode: the logon task that starts the staff member's app in the tray."""
+    user = params.account.rsplit("\\", 1)[-1]
+    return f"{TASK_FOLDER}\\app-{user}"

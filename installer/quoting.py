@@ -61,3 +61,20 @@ def xml_text(value: str) -> str:
 def toml_string(value: str) -> str:
     """A TOML basic string: backslash and double quote escaped (control characters are refused earlier)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def desktop_exec(args: Iterable[str]) -> str:
+    """The Exec= key of a .desktop file: each argument that needs it in double quotes, with ``" ` $ \\``
+    escaped by a backslash, then every backslash and ``%`` doubled once more for the key's own unescaping."""
+    words = []
+    for arg in args:
+        if re.fullmatch(r"[A-Za-z0-9_@+=:,./-]+", arg):
+            words.append(arg)
+        else:
+            words.append('"' + re.sub(r'(["`$\\])', r"\\\1", arg) + '"')
+    return " ".join(words).replace("\\", "\\\\").replace("%", "%%")
+
+
+def shell_word(value: str) -> str:
+    """One word of a POSIX shell script, single-quoted unless it is plain."""
+    if re.fullmatch(r"[A-Za-z0-9_@+=:,./-]+", value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"

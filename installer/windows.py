@@ -2,7 +2,8 @@
 
 Per-user mode: a logon task running ``pythonw.exe`` (no console window) as the staff member. Shared mode:
 a boot task under the dedicated local account ``retention-agent`` (S4U logon: no stored password), and a
-logon task running the notifier in every user's session. Not run on the Linux test machines: the task
+logon task running the desktop app in the tray in every user's session. Both add the app to the Start menu
+(``winshortcut.py``). Not run on the Linux test machines: the task
 XML and scripts are checked there, ``schtasks`` is not.
 """
 

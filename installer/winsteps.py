@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .params import (
     AGENT_TASK_XML,
+    APP_TASK_XML,
     CLIENT_POINTER,
     INSTALL_CMD,
     NOTIFIER_TASK,
@@ -22,25 +23,39 @@ from .params import (
     pointer_path,
     program,
     template,
+    user_app_task_name,
     user_task_name,
 )
 from .quoting import cmd_word
 from .steps import FileRef, MakeDir, Remove, Run, Step
 
 ACCOUNT_MODULE = "retention_agent.installer.winaccount"
+SHORTCUT_MODULE = "retention_agent.installer.winshortcut"
 _SYSTEM_SID = "*S-1-5-18"
 _ADMINISTRATORS_SID = "*S-1-5-32-544"
 _ADMIN_CHECK = "net session >nul 2>&1 || (echo retention-agent: run this as administrator. 1>&2 & exit /b 1)"
 
 
+def shortcut_step(params: ServiceParams, *, remove: bool = False) -> Run:
+    """The desktop app's Start-menu shortcut: the user's own in user mode, every user's in shared mode."""
+    python, windowless = program(params)[0], program(params, windowless=True)[0]
+    scope = "--user" if params.mode == "user" else "--all-users"
+    return Run((python, "-m", SHORTCUT_MODULE, scope, *(["--remove"] if remove else []), windowless, params.home),
+               why="the desktop app in the Start menu", check=not remove)
+
+
 def install_steps(params: ServiceParams) -> list[Step]:
     if params.mode == "user":
-        task = user_task_name(params)
+        task, app_task = user_task_name(params), user_app_task_name(params)
         return [
+            shortcut_step(params),
             Run(("schtasks", "/Create", "/XML", FileRef(AGENT_TASK_XML), "/TN", task, "/F"),
                 why=f"the logon task: the agent starts as {params.account} at logon, with no console window"),
+            Run(("schtasks", "/Create", "/XML", FileRef(APP_TASK_XML), "/TN", app_task, "/F"),
+                why=f"the desktop app in the tray at {params.account}'s logon (it shows the notifications)"),
             Run(("schtasks", "/Run", "/TN", task), why="start it now (fails harmlessly when not logged on)",
                 check=False),
+            Run(("schtasks", "/Run", "/TN", app_task), why="and the app in the tray", check=False),
         ]
     python = program(params)[0]
     account = params.account
@@ -68,19 +83,21 @@ def install_steps(params: ServiceParams) -> list[Step]:
         Run(("schtasks", "/Create", "/XML", FileRef(SERVICE_TASK_XML), "/TN", SERVICE_TASK, "/F"),
             why=f"the agent: at boot, as {account}, restarted when it fails"),
         Run(("schtasks", "/Create", "/XML", FileRef(NOTIFIER_TASK_XML), "/TN", NOTIFIER_TASK, "/F"),
-            why="the notifier: at every user's logon, in that user's session"),
+            why="the desktop app in the tray at every user's logon, in that user's session"),
         Run(("cmd", "/c", "del", "/f", "/q", pointer_path(params)), check=False,
             why="an older pointer is replaced, not written over: the new file takes the folder's ACL"),
         Run(("cmd", "/c", "copy", "/Y", FileRef(CLIENT_POINTER), pointer_path(params)),
             why="the pointer through which every user's retention-agent finds the agent"),
+        shortcut_step(params),
         Run(("schtasks", "/Run", "/TN", SERVICE_TASK), why="start the agent now"),
     ]
     return steps
 
 
 def uninstall_steps(params: ServiceParams, *, keep_home: bool) -> list[Step]:
-    tasks = [user_task_name(params)] if params.mode == "user" else [SERVICE_TASK, NOTIFIER_TASK]
-    steps: list[Step] = []
+    tasks = ([user_app_task_name(params), user_task_name(params)] if params.mode == "user"
+             else [SERVICE_TASK, NOTIFIER_TASK])
+    steps: list[Step] = [shortcut_step(params, remove=True)]
     for task in tasks:
         steps.append(Run(("schtasks", "/End", "/TN", task), why=f"stop {task}", check=False))
         steps.append(Run(("schtasks", "/Delete", "/TN", task, "/F"), why=f"unregister {task}", check=False))

@@ -40,6 +40,7 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "report": OFFICER,
     "proof.list": OFFICER,
     "proof.show": OFFICER,
+    "proof.export": OFFICER,
     "ceremony.extend": OFFICER,
     "open.quarantined": OFFICER,  # a file not recognised as AgII's: the officer decides who sees it
     "ingest": frozenset({"import"}),
@@ -80,6 +81,7 @@ ACTION_WORDS: Mapping[str, str] = {
     "report": N_("make or send a report to the data protection officer"),
     "proof.list": N_("list the proofs of deletion"),
     "proof.show": N_("read a proof of deletion"),
+    "proof.export": N_("export a proof of deletion for the data protection officer"),
     "ceremony.extend": N_("move a ceremony date later, which keeps the data longer"),
     "open.quarantined": N_("open a quarantined delivery"),
     "ingest": N_("import a delivery into the vault"),

@@ -8,10 +8,13 @@ from retention_agent import lifecycle
 from retention_agent.errors import DeliveryNotFoundError, DeliveryPurgedError, DeliveryStateError
 from retention_agent.store import Store
 
+# how often each delivery was opened (the deliveries list shows it; the openings table is the audit's record)
+OPENINGS = "(SELECT COUNT(*) FROM openings o WHERE o.delivery_id = d.id) AS openings"
+
 
 def list_deliveries(store: Store, *, include_purged: bool = True) -> list[dict[str, Any]]:
     where = "" if include_purged else f"WHERE d.state != '{lifecycle.PURGED.value}'"
-    return store.query(f"SELECT {lifecycle.COLUMNS} FROM {lifecycle.FROM} {where} ORDER BY d.id")
+    return store.query(f"SELECT {lifecycle.COLUMNS}, {OPENINGS} FROM {lifecycle.FROM} {where} ORDER BY d.id")
 
 
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:
@@ -33,4 +36,5 @@ def get_live(store: Store, delivery_id: str) -> dict[str, Any]:
 def public_view(row: dict[str, Any]) -> dict[str, Any]:
     """The documented fields of ``deliveries --json`` (the key id stays inside the agent)."""
     return {k: row.get(k) for k in ("id", "state", "received_at", "channel", "source", "size", "sha256",
-                                     "ceremony_date", "deadline", "due_at", "hold_until", "legal_basis")}
+                                     "ceremony_date", "deadline", "due_at", "hold_until", "legal_basis",
+                                     "openings")}

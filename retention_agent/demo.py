@@ -15,7 +15,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import click
 from retention_agent.agent import Agent
 from retention_agent.api.client import Client
 from retention_agent.clock import SystemClock, local_date
+from retention_agent.errors import AppUnavailableError
 from retention_agent.home import Home
 from retention_agent.i18n import t, translate
 from retention_agent.installation import init_home
@@ -36,11 +37,14 @@ SYNTHETIC_ROWS = [
 ]
 
 
-def synthetic_delivery() -> bytes:
-    """A small zip with obviously fake rows, shaped like what AgII sends (the real files are encrypted)."""
+def synthetic_delivery(variant: int = 0) -> bytes:
+    """A small zip with obviously fake rows, shaped like what AgII sends (the real files are encrypted); each
+    ``variant`` is another file (another SHA-256), with a fixed time inside so the bytes never change."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("inburgeraars-demo.csv", "\n".join(SYNTHETIC_ROWS) + "\n")
+        name = "inburgeraars-demo.csv" if not variant else f"inburgeraars-demo-{variant}.csv"
+        info = zipfile.ZipInfo(name, date_time=(2026, 10, 1, 9, 0, 0))
+        archive.writestr(info, "\n".join(SYNTHETIC_ROWS) + "\n", zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
@@ -48,7 +52,7 @@ def step(text: str) -> None:
     click.secho("\n== " + text, bold=True)
 
 
-def run_demo(*, keep: bool, root: Path | None = None) -> None:
+def run_demo(*, keep: bool, root: Path | None = None, app: bool = False) -> None:
     # the real path: a drop folder reached through a link is refused (macOS: /var is a link to /private/var)
     base = (root or Path(tempfile.mkdtemp(prefix="retention-agent-demo-"))).resolve()
     home, inbox = Home(base / "home"), base / "inbox"
@@ -68,6 +72,8 @@ def run_demo(*, keep: bool, root: Path | None = None) -> None:
         _wait_for(lambda: home.socket.exists(), 15)
         with Client(home.socket) as client:
             _walk_through(client, home, inbox, me)
+            if app:
+                _open_app(client, home)
     finally:
         agent.stopping.set()
         thread.join(timeout=30)
@@ -119,6 +125,37 @@ def _extra_steps(client: Client) -> None:
         click.echo(t("Report written: {path}", path=folder / report["files"][kind]))
     click.echo(t("The DPO checks a folder of reports with: retention-agent dpo verify FOLDER"))
     click.echo(t("Run 'retention-agent demo --keep' to keep the demo home and open the report."))
+
+
+def seed_app_demo(client: Client, today: date) -> dict[str, Any]:
+    """Deliveries in each state a desktop user meets — waiting for a ceremony date, scheduled, on hold, destroyed
+    early with a proof — plus an opening, conditions of the deliberation and a report. For ``demo --app`` and
+    the app's screenshots; the caller needs the roles officer, import, read, modify and destroy."""
+    ids = [str(client.upload("ingest", {}, [synthetic_delivery(n)])["delivery"]) for n in range(1, 7)]
+    client.call("ceremony.set", {"deliveries": ids[2:4], "date": (today + timedelta(days=21)).isoformat(),
+                                 "label": "najaarsceremonie", "reason": ""})
+    client.call("hold", {"delivery": ids[4], "reason": "klacht 2026/17",
+                         "until": (today + timedelta(days=90)).isoformat()})
+    client.download("open", {"delivery": ids[2], "purpose": "invite", "note": "", "mode": "stdout"}, io.BytesIO())
+    client.call("purge.one", {"delivery": ids[5], "reason": "dubbel ontvangen"})
+    for item, evidence in (("commitment", "brief 2026/33"), ("website", "www.demogemeente.be/privacy"),
+                           ("dpo", "besluit college 2025/112")):
+        client.call("checklist.set", {"item": item, "done": (today - timedelta(days=30)).isoformat(),
+                                      "evidence": evidence})
+    report = client.call("report", {"period": ""})
+    return {"needs_date": ids[:2], "scheduled": ids[2:4], "held": ids[4], "destroyed": ids[5],
+            "report": report["name"]}
+
+
+def _open_app(client: Client, home: Home) -> None:
+    """More demo data, then the desktop app on the demo home until it is quit."""
+    step(t("9. The desktop app on the demo home (quit it with File > Quit to end the demo)"))
+    seed_app_demo(client, local_date(SystemClock().now()))
+    try:
+        from retention_agent.app.main import run
+    except ImportError as exc:
+        raise AppUnavailableError(problem=str(exc)[:200]) from exc
+    run(home)
 
 
 def _deliver(client: Client, inbox: Path) -> str:

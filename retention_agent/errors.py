@@ -737,3 +737,19 @@ class PurgeAllConfirmationError(RetentionAgentError):
     exit_code = EXIT_USAGE
     message = "Purging all {count} deliveries before uninstalling is irreversible and was not confirmed."
     hint = "Type the number of deliveries when asked, or add --yes in a script; nothing was changed."
+
+
+# ---- files a client writes for its caller (exports) --------------------------------------------------------
+
+
+class ExportWriteError(RetentionAgentError):
+    error_id = "export-write"
+    message = "Cannot write in {folder}: {problem}"
+    hint = "Choose a folder your account may write in, where these files do not exist yet; nothing was overwritten."
+
+
+class AppUnavailableError(RetentionAgentError):
+    error_id = "app-unavailable"
+    message = "The desktop app cannot start: {problem}"
+    hint = ("Install it with pip install \"retention-agent[app]\" (on Linux also Qt's xcb libraries, see "
+            "docs/administrator.md), or use the command line.")

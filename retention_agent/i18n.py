@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -75,3 +76,43 @@ def t(text: str, /, **params: Any) -> str:
     """Translate ``text`` into the current language and fill in its ``{placeholders}``."""
     translated = translate(text)
     return translated.format(**params) if params else translated
+
+
+# ---- dates and times for people: Europe/Brussels, nl-BE (Dutch) or en-GB (English) ----------------------
+
+BABEL_LOCALES = {"nl": "nl_BE", "en": "en_GB"}
+
+
+def format_day(day: date | str | None, lang: str | None = None, *, long: bool = False) -> str:
+    """A calendar date as people read it: ``28/11/2026`` (or ``28 november 2026`` with ``long``); ``-`` when
+    absent. A text that is not an ISO date is returned as it is."""
+    from babel.dates import format_date  # imported when used: Babel costs every command 30 ms
+
+    if not day:
+        return "-"
+    try:
+        value = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+    except ValueError:
+        return str(day)
+    return str(format_date(value, "long" if long else "short", locale=_babel_locale(lang)))
+
+
+def format_moment(moment: datetime | str | None, lang: str | None = None) -> str:
+    """A UTC moment (a ``datetime`` or the agent's ISO text) in Brussels local time: ``28/11/2026 14:05``."""
+    from babel.dates import format_date, format_time
+
+    from retention_agent.clock import BRUSSELS, parse_utc
+
+    if not moment:
+        return "-"
+    try:
+        value = moment if isinstance(moment, datetime) else parse_utc(str(moment))
+    except ValueError:
+        return str(moment)
+    local = value.astimezone(BRUSSELS)
+    locale = _babel_locale(lang)
+    return f"{format_date(local.date(), 'short', locale=locale)} {format_time(local.time(), 'HH:mm', locale=locale)}"
+
+
+def _babel_locale(lang: str | None) -> str:
+    return BABEL_LOCALES.get(lang or current_language(), BABEL_LOCALES[DEFAULT_LANGUAGE])

@@ -150,13 +150,13 @@ def _present(texts: list[str], result: PollResult, show: Show, echo: Echo | None
 
 
 def sweep_copies(socket: Path, *, show: Show = notify.show_desktop, echo: Echo | None = None,
-                 lang: str | None = None, home: Path | None = None) -> list[str]:
+                 lang: str | None = None, home: Path | None = None, scheduled: bool = False) -> list[str]:
     """Sweep this user's folders for copies of deliveries and show what is new (found, erased, left)."""
     from retention_agent.copies.session import ApiLink, Sweeper, cache_path, messages
 
     sweeper = Sweeper(ApiLink(socket), cache_path(socket), exclude=[home or socket.parent])
     try:
-        swept = sweeper.run()
+        swept = sweeper.run(scheduled=scheduled)
     except ValueError as exc:  # an answer this version does not understand
         raise ProtocolError(problem="unexpected answer to copies.targets") from exc
     texts = messages(swept, lang or user_language())
@@ -206,7 +206,7 @@ def run(socket: Path, state: Path | LastShown, *, interval: float = POLL_SECONDS
             if sweep_every is not None and (due or polled.copies_due):
                 last_sweep = clock()
                 try:
-                    sweep_copies(socket, show=show, echo=echo, lang=lang)
+                    sweep_copies(socket, show=show, echo=echo, lang=lang, scheduled=True)
                 except (RetentionAgentError, OSError) as exc:  # the next sweep tries again; notifications go on
                     log.warning("the sweep for copies failed (%s)", type(exc).__name__)
         except AccessDeniedError:

@@ -1,5 +1,10 @@
-"""Notifications for people: kept in the database (status, the per-user notifier), written to the log
-by kind and ids only, and shown on the desktop through plyer when a session is there — never raising."""
+"""Notifications for people: kept in the database, written to the log by kind and ids only.
+
+The agent shows nothing on a desktop itself, in either deployment: each staff member's desktop app (started at
+logon, in the tray) or, without Qt, the per-user ``notifier`` fetches them through the API and shows each once
+(:func:`show_desktop` is their fallback toast, through plyer, never raising). One process shows them, so no
+notification appears twice, and what a person sees is what the API lets that account see.
+"""
 
 from __future__ import annotations
 
@@ -17,21 +22,22 @@ from retention_agent.store import Store
 
 log = logging.getLogger(__name__)
 
-# kind -> English template (Dutch in locale/nl.po); parameters are ids, dates and counts only
+# kind -> English template (Dutch in locale/nl.po); parameters are ids, dates and counts only. Written for people
+# at their desktop (the app's tray, the notifier): what happened and what to do, never a command to type.
 MESSAGES = {
     "delivery-received": "Delivery {delivery} arrived and is in the vault.",
     "delivery-quarantined": "A file that does not look like an AgII delivery was quarantined as {delivery}.",
     "message-received": "{count} deliveries arrived in one message and are in the vault (the first is {delivery}).",
     "message-quarantined": "{count} files of one message were quarantined (the first is {delivery}).",
     "message-too-many-files": "A message with more than {limit} files was quarantined whole as {delivery}; "
-                              "see 'retention-agent status'.",
+                              "the privacy officer decides what happens to it.",
     "purge-soon": "Delivery {delivery} will be purged on {deadline} ({days} days left).",
-    "no-ceremony": "Delivery {delivery} has no ceremony date yet; record it with 'ceremony set'.",
+    "no-ceremony": "Delivery {delivery} has no ceremony date yet: record the date of its ceremony.",
     "legal-basis-lapsed": "Delivery {delivery} came by {channel}, for which the legal basis has lapsed.",
     "purged": "Delivery {delivery} was purged; its proof of deletion is ready.",
     "purge-failed": "The purge of delivery {delivery} failed and will be retried: {error}.",
     "clock-jump": "The system clock jumped {direction} by {hours} hours; due purges wait for confirmation.",
-    "intake-failing": "Intake from {source} keeps failing ({error}); see 'retention-agent status'.",
+    "intake-failing": "Intake from {source} keeps failing ({error}); the status of the installation says what to do.",
 }
 
 
@@ -48,10 +54,9 @@ def render(kind: str, params: dict[str, Any], lang: str | None = None) -> str:
 
 
 class Notifier:
-    def __init__(self, store: Store, clock: Clock, *, desktop: bool = True) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        self.desktop = desktop and _has_session()
 
     def notify(self, audience: str, kind: str, **params: Any) -> None:
         with self.store.transaction():
@@ -59,8 +64,6 @@ class Notifier:
                 "INSERT INTO notifications(audience, kind, params, created_at) VALUES (?, ?, ?, ?)",
                 (audience, kind, json.dumps(params, sort_keys=True), utc_iso(self.clock.now())))
         log.info("notification %s for %s: %s", kind, audience, ",".join(str(v) for v in params.values()))
-        if self.desktop:
-            show_desktop("retention-agent", render(kind, params))
 
 
 def show_desktop(title: str, message: str) -> bool:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv with retention-agent installed (editable). With --test, also the test tools and the Debian
-# packages the tests run against (Dovecot, setfacl, ssh-keygen, age, systemd-analyze).
+# Creates .venv with retention-agent installed (editable). With --test, also the test tools, the desktop app's
+# extra, and the Debian packages the tests run against (Dovecot, setfacl, ssh-keygen, age, systemd-analyze,
+# Xvfb, a system tray (trayer) and the libraries Qt's xcb platform plugin needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +20,20 @@ fi
 if [ "${1:-}" = "--test" ]; then
     missing=()
     for pair in dovecot-imapd:/usr/sbin/dovecot acl:/usr/bin/setfacl openssh-client:/usr/bin/ssh-keygen \
-                age:/usr/bin/age systemd:/usr/bin/systemd-analyze; do
+                age:/usr/bin/age systemd:/usr/bin/systemd-analyze \
+                desktop-file-utils:/usr/bin/desktop-file-validate \
+                trayer:/usr/bin/trayer x11-utils:/usr/bin/xwininfo; do
         [ -x "${pair#*:}" ] || missing+=("${pair%%:*}")
     done
+    # trayer: a real system tray (XEmbed) under Xvfb for the app's tray icon; xwininfo lists the windows.
+    # Qt's xcb plugin aborts without these (FIELD-NOTES); QtGui itself needs EGL, GL and fontconfig.
+    for package in xvfb fonts-dejavu-core libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 \
+                   libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libegl1 libgl1 \
+                   libfontconfig1 libdbus-1-3; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$package")
+    done
     if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
-    extras='.[test]'
+    extras='.[test,app]'
 else
     extras='.'
 fi

@@ -51,7 +51,7 @@ class Rig:
     def on(cls, ctx: AgentContext) -> Rig:
         assert isinstance(ctx.clock, ManualClock)
         purger = Purger(ctx)
-        notifier = Notifier(ctx.store, ctx.clock, desktop=False)
+        notifier = Notifier(ctx.store, ctx.clock)
         ctx.components.update(purger=purger, notifier=notifier, wake=lambda: None)
         schedule = Schedule(ctx, purger, notifier)
         ctx.components["schedule"] = schedule

@@ -29,7 +29,7 @@ EXPECTED: dict[str, set[str]] = {
     **{action: {"officer"} for action in (
         "status", "staff.list", "staff.add", "staff.remove", "audit.show", "audit.checkpoint",
         "audit.verify", "vault.verify", "checklist.set", "hold", "release", "purge.due",
-        "purge.quarantined", "purge.all", "quarantine.release", "report", "proof.list", "proof.show",
+        "purge.quarantined", "purge.all", "quarantine.release", "report", "proof.list", "proof.show", "proof.export",
         "ceremony.extend", "open.quarantined")},
     "ingest": {"import"},
     "deliveries": {"read", "modify", "destroy", "officer"},

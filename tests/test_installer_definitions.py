@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import plistlib
 import shlex
+import shutil
+import struct
 import subprocess
 import sys
 import types
@@ -36,7 +38,7 @@ from retention_agent.installer import (
 )
 from retention_agent.installer.definitions import ServiceParams
 from retention_agent.installer.runner import RecordingRunner, Result
-from retention_agent.installer.steps import InstallError, Remove, UninstallRefusedError, execute
+from retention_agent.installer.steps import InstallError, Remove, Run, UninstallRefusedError, execute
 
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
 NS = {"t": TASK_NS}
@@ -176,8 +178,13 @@ def test_python_interpreter_runs_the_launch_module() -> None:
 def test_launch_agent_plist_round_trips(tmp_path: Path) -> None:
     """macOS: the plist is checked here; launchctl is not run."""
     params = macos_params()
-    [path] = write_definitions(params, tmp_path)
-    assert path.name == "be.vlaanderen.retention-agent.plist"
+    path, tray, *bundle = write_definitions(params, tmp_path)
+    assert (path.name, tray.name) == ("be.vlaanderen.retention-agent.plist", "be.vlaanderen.retention-agent.tray.plist")
+    assert [p.relative_to(tmp_path).as_posix() for p in bundle] == [
+        "retention-agent.app/Contents/Info.plist", "retention-agent.app/Contents/MacOS/retention-agent"]
+    at_login = plistlib.loads(tray.read_bytes())
+    assert at_login["ProgramArguments"] == [params.executable, "--home", params.home, "app", "--minimized"]
+    assert at_login["RunAtLoad"] is True and "KeepAlive" not in at_login, "quitting the app in the menu bar is final"
     assert b"&amp; &lt;agent&gt;" in path.read_bytes()
     plist = plistlib.loads(path.read_bytes())
     assert plist["Label"] == "be.vlaanderen.retention-agent"
@@ -217,9 +224,9 @@ def assert_task_structure(root: ET.Element, trigger: str) -> None:
             assert (who.text or "").lower() not in LOCAL_SYSTEM
 
 
-def assert_windowless_action(root: ET.Element, params: ServiceParams, command: str) -> None:
+def assert_windowless_action(root: ET.Element, params: ServiceParams, *command: str) -> None:
     assert text(root, "t:Actions/t:Exec/t:Command") == ODD_WINDOWS_PYTHON.replace("python.exe", "pythonw.exe")
-    expected = ["-m", "retention_agent.installer.launch", "--home", params.home, command]
+    expected = ["-m", "retention_agent.installer.launch", "--home", params.home, *command]
     assert text(root, "t:Actions/t:Exec/t:Arguments") == subprocess.list2cmdline(expected)
 
 
@@ -250,7 +257,7 @@ def test_shared_mode_tasks_never_run_as_local_system(tmp_path: Path) -> None:
     assert_task_structure(notifier, "LogonTrigger")
     assert text(notifier, "t:Principals/t:Principal/t:GroupId") == "S-1-5-32-545"
     assert notifier.find("t:Triggers/t:LogonTrigger/t:UserId", NS) is None  # every user
-    assert_windowless_action(notifier, params, "notifier")
+    assert_windowless_action(notifier, params, "app", "--minimized")
 
 
 @pytest.mark.parametrize(
@@ -358,6 +365,7 @@ def test_linux_shared_install_issues_the_commands_in_order() -> None:
         "# write /etc/systemd/user/retention-agent-notifier.service",
         "$ install -d -m 0755 -o root -g root /etc/retention-agent",
         "# write /etc/retention-agent/client.toml",
+        "# write /usr/share/applications/retention-agent.desktop",
         "$ systemctl daemon-reload",
         "$ systemctl --global enable retention-agent-notifier.service",
         "$ systemctl enable --now retention-agent.service",
@@ -428,7 +436,11 @@ def test_linux_install_stops_at_the_first_failed_command() -> None:
 def test_linux_user_install(tmp_path: Path) -> None:
     runner = RecordingRunner()
     execute(linux.install_steps(linux_user(), unit_dir=str(tmp_path)), runner, render(linux_user()))
-    assert runner.calls[1:] == ["$ systemctl --user daemon-reload",
+    assert runner.calls[1].startswith("# write ") and runner.calls[1].split(" (mode")[0].endswith(
+        "/applications/retention-agent.desktop")
+    assert runner.calls[2].startswith("# write ") and runner.calls[2].split(" (mode")[0].endswith(
+        "/autostart/retention-agent-tray.desktop")
+    assert runner.calls[3:] == ["$ systemctl --user daemon-reload",
                                 "$ systemctl --user enable --now retention-agent-user.service"]
     assert str(tmp_path / "retention-agent-user.service") in runner.files
 
@@ -496,7 +508,8 @@ def test_windows_install_runs_the_install_cmd_steps(tmp_path: Path) -> None:
         ["#", "write"], ["#", "write"], [ODD_WINDOWS_PYTHON, "-m"],
         ["#", "mkdir"], ["icacls", "C:\\ProgramData\\retention-agent"], ["icacls", "C:\\ProgramData\\retention-agent"],
         ["#", "mkdir"], ["icacls", params.home], ["icacls", params.drop_folders[0]],
-        ["schtasks", "/Create"], ["schtasks", "/Create"], ["cmd", "/c"], ["cmd", "/c"], ["schtasks", "/Run"],
+        ["schtasks", "/Create"], ["schtasks", "/Create"], ["cmd", "/c"], ["cmd", "/c"], [ODD_WINDOWS_PYTHON, "-m"],
+        ["schtasks", "/Run"],
     ]
     xml = str(tmp_path / "retention-agent-service-task.xml")
     assert runner.files[xml].startswith(b"\xff\xfe")
@@ -514,8 +527,13 @@ def test_windows_user_uninstall_and_status() -> None:
     params = windows_params("user")
     runner = RecordingRunner()
     windows.uninstall(params, runner, has_live_deliveries=lambda: 0)
-    task = "retention-agent\\agent-Jan Peeters"
-    assert runner.calls == [f"$ schtasks /End /TN {shlex.quote(task)}",
+    task, app = "retention-agent\\agent-Jan Peeters", "retention-agent\\app-Jan Peeters"
+    shortcut = [ODD_WINDOWS_PYTHON, "-m", "retention_agent.installer.winshortcut", "--user", "--remove",
+                ODD_WINDOWS_PYTHON.replace("python.exe", "pythonw.exe"), params.home]
+    assert runner.calls == [f"$ {shlex.join(shortcut)}",
+                            f"$ schtasks /End /TN {shlex.quote(app)}",
+                            f"$ schtasks /Delete /TN {shlex.quote(app)} /F",
+                            f"$ schtasks /End /TN {shlex.quote(task)}",
                             f"$ schtasks /Delete /TN {shlex.quote(task)} /F",
                             f"# remove {params.home}"]
     state = windows.status(params, RecordingRunner(respond=lambda argv: Result(1)))
@@ -528,8 +546,13 @@ def test_macos_install_bootstraps_the_agent() -> None:
     execute(macos.install_steps(macos_params(), uid=501), runner, render(macos_params()))
     assert runner.calls[0].startswith("# write ") and "LaunchAgents/be.vlaanderen.retention-agent.plist" in \
         runner.calls[0]
-    assert runner.calls[1] == "$ launchctl bootout gui/501/be.vlaanderen.retention-agent"
-    assert runner.calls[2].startswith("$ launchctl bootstrap gui/501 ")
+    assert "LaunchAgents/be.vlaanderen.retention-agent.tray.plist (mode 0644" in runner.calls[1]
+    assert "Applications/retention-agent.app/Contents/Info.plist (mode 0644" in runner.calls[2]
+    assert "Applications/retention-agent.app/Contents/MacOS/retention-agent (mode 0755" in runner.calls[3]
+    assert runner.calls[4] == "$ launchctl bootout gui/501/be.vlaanderen.retention-agent"
+    assert runner.calls[5].startswith("$ launchctl bootstrap gui/501 ")
+    assert runner.calls[6] == "$ launchctl bootout gui/501/be.vlaanderen.retention-agent.tray"
+    assert runner.calls[7].startswith("$ launchctl bootstrap gui/501 ") and runner.calls[7].endswith(".tray.plist")
 
 
 # ---- the public entry -------------------------------------------------------------------------------
@@ -538,12 +561,15 @@ def test_macos_install_bootstraps_the_agent() -> None:
 @pytest.mark.parametrize(
     ("mode", "platform", "names"),
     [
-        ("shared", "linux", {"retention-agent.service", "retention-agent-notifier.service", "client.toml"}),
-        ("user", "linux", {"retention-agent-user.service"}),
+        ("shared", "linux", {"retention-agent.service", "retention-agent-notifier.service", "retention-agent.desktop",
+                             "client.toml"}),
+        ("user", "linux", {"retention-agent-user.service", "retention-agent.desktop", "retention-agent-tray.desktop"}),
         ("shared", "windows", {"retention-agent-service-task.xml", "retention-agent-notifier-task.xml",
                                "install.cmd", "uninstall.cmd", "client.toml"}),
-        ("user", "windows", {"retention-agent-task.xml", "install.cmd", "uninstall.cmd"}),
-        ("user", "macos", {"be.vlaanderen.retention-agent.plist"}),
+        ("user", "windows", {"retention-agent-task.xml", "retention-agent-app-task.xml", "install.cmd",
+                             "uninstall.cmd"}),
+        ("user", "macos", {"be.vlaanderen.retention-agent.plist", "be.vlaanderen.retention-agent.tray.plist",
+                           "Info.plist", "retention-agent"}),
     ],
 )
 def test_dry_run_writes_any_platform_here(tmp_path: Path, mode: str, platform: str, names: set[str]) -> None:
@@ -608,3 +634,88 @@ def test_cmd_scripts_are_utf8_for_accented_paths(tmp_path: Path) -> None:
     write_definitions(params, tmp_path)
     script = (tmp_path / "install.cmd").read_bytes().decode("utf-8")
     assert "chcp 65001" in script and '"C:\\ProgramData\\Zelé retention-agent"' in script
+
+
+# ---- the desktop app's menu entries and the logon task ----------------------------------------------------
+
+
+def test_shared_mode_logon_starts_the_app_in_the_tray() -> None:
+    unit = render(linux_shared())["retention-agent-notifier.service"]
+    assert f"ExecStart={SCRIPT} --home /var/lib/retention-agent app --minimized" in unit
+
+
+def test_per_user_logon_starts_the_app_in_the_tray_too(tmp_path: Path) -> None:
+    """Per-user mode: besides the agent, each platform starts the app in the tray at the user's logon (Linux: an XDG
+    autostart entry, checked with desktop-file-validate; Windows: a second logon task; macOS: a second LaunchAgent)."""
+    files = render(linux_user())
+    entry = files["retention-agent-tray.desktop"]
+    [exec_line] = [line for line in entry.splitlines() if line.startswith("Exec=")]
+    [menu_exec] = [line for line in files["retention-agent.desktop"].splitlines() if line.startswith("Exec=")]
+    assert exec_line == menu_exec + " --minimized"
+    path = tmp_path / "retention-agent-tray.desktop"
+    path.write_text(entry)
+    if shutil.which("desktop-file-validate") is None:
+        pytest.fail("desktop-file-validate is missing: run scripts/test.sh, which installs desktop-file-utils")
+    done = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout
+    params = windows_params("user")
+    files = render(params)
+    task = files["retention-agent-app-task.xml"]
+    assert "<LogonTrigger>" in task and "<UserId>GEMEENTE\\Jan Peeters</UserId>" in task
+    assert "<LogonType>InteractiveToken</LogonType>" in task
+    assert "pythonw.exe</Command>" in task and "app --minimized</Arguments>" in task
+    steps = [s.argv for s in winsteps.install_steps(params) if isinstance(s, Run)]
+    assert ("schtasks", "/Run", "/TN", "retention-agent\\app-Jan Peeters") in steps
+    assert any(argv[:2] == ("schtasks", "/Create") and getattr(argv[3], "name", "") == "retention-agent-app-task.xml"
+               and argv[5] == "retention-agent\\app-Jan Peeters" for argv in steps)
+    assert "retention-agent-app-task.xml" in files["install.cmd"]
+
+
+def test_the_desktop_entry_starts_the_app(tmp_path: Path) -> None:
+    params = linux_user(home="/home/jan/Mijn map/$agent\\%x")
+    entry = render(params)["retention-agent.desktop"]
+    assert entry.startswith("[Desktop Entry]\nType=Application\n")
+    [exec_line] = [line for line in entry.splitlines() if line.startswith("Exec=")]
+    assert exec_line == f'Exec={SCRIPT} --home "/home/jan/Mijn map/\\\\$agent\\\\\\\\%%x" app'
+    if shutil.which("desktop-file-validate") is None:
+        pytest.fail("desktop-file-validate is missing: run scripts/test.sh, which installs desktop-file-utils")
+    path = tmp_path / "retention-agent.desktop"
+    path.write_text(entry)
+    done = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout
+
+
+def test_the_macos_app_bundle_starts_the_app(tmp_path: Path) -> None:
+    """macOS: the bundle's files are checked here; macOS never opened it."""
+    files = render(macos_params())
+    info = plistlib.loads(files["retention-agent.app/Contents/Info.plist"].encode())
+    assert info["CFBundleExecutable"] == "retention-agent" and info["CFBundlePackageType"] == "APPL"
+    launcher = files["retention-agent.app/Contents/MacOS/retention-agent"]
+    assert launcher.startswith("#!/bin/sh\nexec ")
+    script = tmp_path / "launcher.sh"
+    script.write_text(launcher.replace("exec ", "printf '%s\\n' ", 1))
+    done = subprocess.run(["sh", str(script), "extra"], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [macos_params().executable, "--home", macos_params().home, "app", "extra"]
+
+
+def test_the_windows_start_menu_shortcut_is_a_shell_link() -> None:
+    """Windows: the .lnk bytes are checked against [MS-SHLLINK] here; Windows never opened one."""
+    from retention_agent.installer import winshortcut
+
+    target = "C:\\Program Files\\Python311\\pythonw.exe"
+    arguments = winshortcut.app_arguments("C:\\ProgramData\\retention-agent")
+    data = winshortcut.shell_link(target, arguments, "C:\\Program Files\\Python311", "retention-agent")
+    size, clsid, flags = struct.unpack_from("<I16sI", data)
+    assert (size, clsid, flags & 0xF6) == (0x4C, winshortcut.LINK_CLSID, 0xB6)
+    info_size, header_size, info_flags, _volume, base_at = struct.unpack_from("<IIIII", data, 0x4C)
+    assert (header_size, info_flags) == (0x1C, 1)
+    base = data[0x4C + base_at:].split(b"\0", 1)[0].decode("cp1252")
+    assert base == target
+    strings, at = [], 0x4C + info_size
+    for _ in range(3):
+        (count,) = struct.unpack_from("<H", data, at)
+        strings.append(data[at + 2:at + 2 + 2 * count].decode("utf-16-le"))
+        at += 2 + 2 * count
+    assert strings == ["retention-agent", "C:\\Program Files\\Python311", arguments]
+    assert data[at:] == bytes(4)
+    assert arguments == "-m retention_agent.installer.launch --home C:\\ProgramData\\retention-agent app"

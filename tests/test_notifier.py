@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent import notifier
+from retention_agent import notifier, notify
 from retention_agent.api.client import Client
 from retention_agent.errors import AccessDeniedError, AgentUnreachableError
 from retention_agent.home import Home
@@ -292,3 +293,12 @@ def test_the_running_notifier_shows_each_notification_once_when_it_cannot_write_
                      RECEIVED.format(two_events["delivery-received"])]  # once each, not at every poll
     assert [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()] == [
         f"cannot write {state}; notifications are remembered only while this process runs"]
+@pytest.mark.parametrize("lang", ["nl", "en"])
+@pytest.mark.parametrize("kind", sorted(notify.MESSAGES))
+def test_notifications_are_worded_for_people_never_as_a_command(kind: str, lang: str) -> None:
+    """A notification reaches a person at the desktop (the app's tray, the notifier): it says what happened and
+    what to do, never a command to type."""
+    text = notify.render(kind, {"delivery": "01JD5Z8K3Q4W7E2R9T6Y", "count": 2, "limit": 50, "deadline": "2026-12-12",
+                                "days": 7, "channel": "email", "error": "timeout", "direction": "forward",
+                                "hours": 2, "source": "agii"}, lang)
+    assert "retention-agent" not in text and "--" not in text and not re.search(r"'[a-z]+ [a-z-]+'", text), text

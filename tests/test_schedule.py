@@ -489,7 +489,7 @@ def test_the_wake_timer_is_armed_for_the_next_due_moment_and_for_the_end_of_a_ho
     so a running agent is not up to a whole tick interval late; a hold's end counts as such a moment."""
     armed: list[datetime] = []
     purger = Purger(ctx)
-    schedule = Schedule(ctx, purger, Notifier(ctx.store, ctx.clock, desktop=False), wake_at=armed.append)
+    schedule = Schedule(ctx, purger, Notifier(ctx.store, ctx.clock), wake_at=armed.append)
     soon, later = ingest(ctx), ingest(ctx)
     set_ceremony(ctx, [soon], date(2026, 11, 10))
     set_ceremony(ctx, [later], date(2026, 11, 20))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from retention_agent import checklist
+from retention_agent import checklist, sshsig
 from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.ops_admin import SIGNING_NAMESPACES
 from retention_agent.api.server import DataWriter, Session
 from retention_agent.ceremonies import parse_user_date
 from retention_agent.context import AgentContext
@@ -76,14 +77,46 @@ def proof_list(ctx: AgentContext, session: Session, args: dict[str, Any]) -> Non
 @operation("proof.show")
 def proof_show(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
     delivery = arg_str(args, "delivery", max_len=64)
+    names, data, signature = _read_proof(ctx, delivery)
+    session.reply({"delivery": delivery, "json": data.decode("ascii"), "signature": signature,
+                   "sha256": hashlib.sha256(data).hexdigest(), "files": list(names)})
+
+
+@operation("proof.export")
+def proof_export(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """A proof, its signature and the installation's allowed-signers line, then its PDF as a data stream.
+
+    The caller writes them into a folder of its own choosing, with its own permissions: the agent never
+    writes a path a caller names.
+    """
+    delivery = arg_str(args, "delivery", max_len=64)
+    (json_name, sig_name), data, signature = _read_proof(ctx, delivery)
     try:
-        json_name, sig_name = proof_file_names(delivery)
+        pdf = (ctx.home.proofs / f"{delivery}.pdf").read_bytes()
+    except OSError:
+        raise ProofNotFoundError(delivery=delivery) from None
+    header = {"delivery": delivery, "json": data.decode("ascii"), "signature": signature,
+              "sha256": hashlib.sha256(data).hexdigest(), "identity": ctx.identity,
+              "allowed_signers": sshsig.allowed_signers_line(ctx.identity, SIGNING_NAMESPACES,
+                                                             ctx.signing_key.public_bytes()),
+              "files": {"json": json_name, "sig": sig_name, "pdf": f"{delivery}.pdf",
+                        "allowed_signers": "allowed_signers"}}
+
+    def produce(writer: DataWriter) -> dict[str, Any]:
+        writer.write(pdf)
+        return {"sha256": hashlib.sha256(pdf).hexdigest(), "size": len(pdf)}
+
+    session.send_stream(header, produce)
+
+
+def _read_proof(ctx: AgentContext, delivery: str) -> tuple[tuple[str, str], bytes, str]:
+    try:
+        names = proof_file_names(delivery)
     except ValueError:
         raise ProofNotFoundError(delivery=delivery) from None
     try:
-        data = (ctx.home.proofs / json_name).read_bytes()
-        signature = (ctx.home.proofs / sig_name).read_text(encoding="ascii")
+        data = (ctx.home.proofs / names[0]).read_bytes()
+        signature = (ctx.home.proofs / names[1]).read_text(encoding="ascii")
     except (OSError, UnicodeError):
         raise ProofNotFoundError(delivery=delivery) from None
-    session.reply({"delivery": delivery, "json": data.decode("ascii"), "signature": signature,
-                   "sha256": hashlib.sha256(data).hexdigest(), "files": [json_name, sig_name]})
+    return names, data, signature

@@ -63,16 +63,17 @@ def run(state: State) -> None:
 
 @main.command()
 @click.option("--keep", is_flag=True, help="Keep the demo home instead of removing it.")
+@click.option("--app", "with_app", is_flag=True, help="Then open the desktop app on the demo home (extra [app]).")
 @pass_state
 @handle_errors
-def demo(state: State, keep: bool) -> None:
+def demo(state: State, keep: bool, with_app: bool) -> None:
     """Run the whole job on a temporary home with synthetic data, with no set-up.
 
-    Example: retention-agent demo
+    Example: retention-agent demo --app
     """
     from retention_agent.demo import run_demo
 
-    run_demo(keep=keep)
+    run_demo(keep=keep, app=with_app)
 
 
 @main.group()

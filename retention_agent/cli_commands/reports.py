@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from retention_agent.errors import (
     SignatureInvalidError,
     UsageError,
 )
+from retention_agent.exports import check_folder, write_report
 from retention_agent.i18n import t, translate
 
 
@@ -85,7 +85,7 @@ def report(state: State, period: str, fmt: str, out: Path | None, send: bool) ->
     Example: retention-agent report --period 2026-10 --format pdf --out .
     """
     if out is not None:
-        _check_writable(out)
+        check_folder(out)
     sink = io.BytesIO()
     with state.client() as client:
         header, _trailer = client.download("report", {"period": period, "format": fmt, "send": send}, sink)
@@ -93,7 +93,7 @@ def report(state: State, period: str, fmt: str, out: Path | None, send: bool) ->
     if out is None:
         _print_report(data, fmt)
     else:
-        for path in _copy_report(out, header, fmt, data):
+        for path in write_report(out, header, fmt, data):
             click.echo(t("Written: {path}", path=path))
     info = click.echo if out is not None else _to_stderr
     number = header["sequence"] if header["complete"] else t("interim")
@@ -109,39 +109,12 @@ def _to_stderr(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _check_writable(folder: Path) -> None:
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise click.ClickException(t("Cannot write in {folder}: {problem}", folder=folder,
-                                     problem=t("not a folder you may write in")))
-
-
 def _print_report(data: bytes, fmt: str) -> None:
     if fmt == "pdf":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
         click.echo(data.decode("utf-8"), nl=False)
-
-
-def _copy_report(folder: Path, header: dict[str, Any], fmt: str, data: bytes) -> list[Path]:
-    written = [_write_new(folder / header["files"][fmt], data)]
-    if fmt == "json":
-        written.append(_write_new(folder / header["files"]["sig"], header["signature"].encode("ascii")))
-    return written
-
-
-def _write_new(path: Path, data: bytes) -> Path:
-    """Write with the caller's permissions (and umask) through a temporary file, so no half file is left."""
-    temp = path.with_name(f".{path.name}.part")
-    try:
-        with open(temp, "xb") as handle:
-            handle.write(data)
-        temp.replace(path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise click.ClickException(t("Cannot write in {folder}: {problem}", folder=path.parent,
-                                     problem=exc.strerror or type(exc).__name__)) from exc
-    return path
 
 
 # ---- proofs of deletion -----------------------------------------------------------------------------------
@@ -182,6 +155,25 @@ def proof_show(state: State, delivery: str) -> None:
     Example: retention-agent proof show 01JD5Z8K3Q4W7E2R9T6Y > 01JD5Z8K3Q4W7E2R9T6Y.json
     """
     click.echo(state.call("proof.show", {"delivery": delivery})["json"], nl=False)
+
+
+@proof.command("export")
+@click.argument("delivery")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write into (with your own permissions); existing files are not overwritten.")
+@pass_state
+@handle_errors
+def proof_export(state: State, delivery: str, out: Path) -> None:
+    """Write a proof of deletion for the DPO into a folder: the proof (JSON), its signature (.sig), its PDF
+    certificate and the allowed_signers line that 'ssh-keygen -Y verify' needs (officer only).
+
+    Example: retention-agent proof export 01JD5Z8K3Q4W7E2R9T6Y --out "C:\\Users\\jdewit\\Documents\\voor-de-dpo"
+    """
+    from retention_agent.exports import export_proof
+
+    with state.client() as client:
+        for path in export_proof(client, delivery, out):
+            click.echo(t("Written: {path}", path=path))
 
 
 @proof.command("verify")

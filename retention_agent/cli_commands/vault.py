@@ -50,23 +50,30 @@ def ingest(state: State, paths: tuple[Path, ...]) -> None:
             click.echo(f"retention-agent: {exc.render(current_language())}", err=True)
             worst = max(worst, exc.exit_code)
             continue
-        message = ("{file}: already in the vault as {id}; the source was removed." if result["duplicate"]
-                   else "{file}: in the vault as {id}; the source was removed.")
-        if result["removed"] and result["not_overwritten"]:
-            message = ("{file}: in the vault as {id}; the source was removed but could not be overwritten first "
-                       "({why}): its bytes may remain on that disk, and the proof of deletion will say so.")
-        if not result["removed"] and result["kept_because"] == "changed":
-            message = "{file}: in the vault as {id}; the file changed meanwhile and was kept."
-        elif not result["removed"]:
-            message = ("{file}: in the vault as {id}; the source could not be removed ({problem}): "
-                       "delete it yourself, or ask whoever manages that folder.")
-        click.echo(t(message, file=path, id=result["delivery"], problem=result.get("kept_because", ""),
-                     why=result.get("not_overwritten", "")))
+        click.echo(ingest_message(path, result))
     sys.exit(worst)
 
 
+def ingest_message(path: Path, result: dict[str, Any]) -> str:
+    """What became of one file, in the user's language (the command line and the desktop app say the same)."""
+    values = {"file": path, "id": result["delivery"], "problem": result.get("kept_because", ""),
+              "why": result.get("not_overwritten", "")}
+    if not result["removed"] and result["kept_because"] == "changed":
+        return t("{file}: in the vault as {id}; the file changed meanwhile and was kept.", **values)
+    if not result["removed"]:
+        return t("{file}: in the vault as {id}; the source could not be removed ({problem}): "
+                 "delete it yourself, or ask whoever manages that folder.", **values)
+    if result["not_overwritten"]:
+        return t("{file}: in the vault as {id}; the source was removed but could not be overwritten first "
+                 "({why}): its bytes may remain on that disk, and the proof of deletion will say so.", **values)
+    if result["duplicate"]:
+        return t("{file}: already in the vault as {id}; the source was removed.", **values)
+    return t("{file}: in the vault as {id}; the source was removed.", **values)
+
+
 def ingest_one(state: State, path: Path) -> dict[str, Any]:
-    """Send one file to the agent, then remove it — overwritten first, or the delivery records why not."""
+    """Send one file to the agent, then remove it — overwritten first, or the delivery records why not.
+    Also the desktop app's way to add a file (its session is a ``State``)."""
     before = _lstat_regular(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from typing import Any, Protocol
@@ -70,7 +71,10 @@ def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
 
                 derived.append(wire.Derived(row["delivery_id"], key, split_fingerprints(bytes(row["fingerprints"]))))
     erase = tuple(r["id"] for r in rows if r["state"] == PURGING) + tuple(r["id"] for r in owed)
-    return wire.Targets(exact, tuple(derived), erase, settings(ctx))
+    # per-user mode: the agent sweeps this account itself, so the session's scheduled sweeps (the app in the tray,
+    # the notifier) leave it to the agent; an explicit 'copies sweep' still sweeps
+    chosen = dataclasses.replace(settings(ctx), agent_sweeps=ctx.components.get("copies_account") == account)
+    return wire.Targets(exact, tuple(derived), erase, chosen)
 
 
 def copies_due(ctx: AgentContext, account: str) -> int:

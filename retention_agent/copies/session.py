@@ -82,11 +82,15 @@ class Sweeper:
         self.locations = locations
         self.lock = threading.Lock()
 
-    def run(self) -> SessionResult:
+    def run(self, *, scheduled: bool = False) -> SessionResult:
+        """Sweep now; ``scheduled`` (the tray's or the notifier's own timing): not where the agent sweeps this
+        account itself."""
         with self.lock, _file_lock(self.cache_file):
             targets = wire.parse_targets(self.link.targets())
             if not targets.settings.enabled or not (targets.exact or targets.derived or targets.erase):
                 return SessionResult(complete=False)  # switched off, or nothing to look for: no walk at all
+            if scheduled and targets.settings.agent_sweeps:
+                return SessionResult(complete=False)  # the agent, running as this account, sweeps it
             cache = cache_file.load(self.cache_file)
             settled = self._erase_known(cache, set(targets.erase), targets)
             chosen = self.locations if self.locations is not None else places.for_this_account(
@@ -174,7 +178,7 @@ def _wire_found(found: FoundFile) -> wire.Found:
 
 
 def messages(result: SessionResult, lang: str | None = None) -> list[str]:
-    """Lines for the user (the notifier shows them; the app has its own view): new copies, what was erased."""
+    """Lines for the user (the notifier and the app's tray show them): new copies, what was erased."""
     lines = []
     by_delivery: dict[str, list[str]] = {}
     for found in result.new:

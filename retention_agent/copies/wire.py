@@ -51,11 +51,12 @@ class Settings:
     locations: tuple[str, ...] = ()  # extra folders: absolute, or starting with ~/
     defaults: bool = True
     enabled: bool = True  # false: the officer switched sweeping off ([copies] sweep = false)
+    agent_sweeps: bool = False  # true: the agent runs as this account and sweeps it itself (per-user mode)
 
     def to_wire(self) -> dict[str, Any]:
         return {"max_document_bytes": self.max_document_bytes, "document_seconds": self.document_seconds,
                 "sweep_seconds": self.sweep_seconds, "locations": list(self.locations), "defaults": self.defaults,
-                "enabled": self.enabled}
+                "enabled": self.enabled, "agent_sweeps": self.agent_sweeps}
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ def parse_targets(raw: Any, fingerprint_size: int = 16) -> Targets:
         document_seconds=float(raw_settings.get("document_seconds", Settings.document_seconds)),
         sweep_seconds=float(raw_settings.get("sweep_seconds", Settings.sweep_seconds)),
         locations=tuple(str(p) for p in _list(raw_settings, "locations", items=str)),
-        defaults=bool(raw_settings.get("defaults", True)), enabled=raw_settings.get("enabled", True) is True)
+        defaults=bool(raw_settings.get("defaults", True)), enabled=raw_settings.get("enabled", True) is True,
+        agent_sweeps=raw_settings.get("agent_sweeps", False) is True)
     return Targets(exact, tuple(derived), erase, settings)
 
 
