@@ -35,9 +35,9 @@ class RetentionAgentError(Exception):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.i18n import translate
+        from retention_agent.i18n import people_params, translate
 
-        params = _Lenient(self.params)
+        params = _Lenient(people_params(self.params, lang))
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
             params["state"] = translate(params["state"], lang)
         for name in self.translated_params:
@@ -209,9 +209,9 @@ class AccessDeniedError(RetentionAgentError):
 
     def render(self, lang: str = "nl") -> str:
         from retention_agent.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
-        from retention_agent.i18n import translate
+        from retention_agent.i18n import people_params, translate
 
-        params = _Lenient(self.params)
+        params = _Lenient(people_params(self.params, lang))
         params["action"] = translate(ACTION_WORDS.get(str(params.get("action")), UNKNOWN_ACTION_WORDS), lang)
         roles = params.get("roles")
         if isinstance(roles, list) and roles:  # "destroy", "read or modify", "read, modify or destroy"

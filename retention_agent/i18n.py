@@ -73,9 +73,10 @@ def translate(text: str, lang: str | None = None) -> str:
 
 
 def t(text: str, /, **params: Any) -> str:
-    """Translate ``text`` into the current language and fill in its ``{placeholders}``."""
+    """Translate ``text`` into the current language and fill in its ``{placeholders}``, dates and moments among
+    them as people read them (:func:`for_people`)."""
     translated = translate(text)
-    return translated.format(**params) if params else translated
+    return translated.format(**people_params(params)) if params else translated
 
 
 # ---- dates and times for people: Europe/Brussels, nl-BE (Dutch) or en-GB (English) ----------------------
@@ -112,6 +113,34 @@ def format_moment(moment: datetime | str | None, lang: str | None = None) -> str
     local = value.astimezone(BRUSSELS)
     locale = _babel_locale(lang)
     return f"{format_date(local.date(), 'short', locale=locale)} {format_time(local.time(), 'HH:mm', locale=locale)}"
+
+
+_STORED_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def for_people(value: Any, lang: str | None = None) -> Any:
+    """A value as a person reads it: a stored UTC moment (``2026-11-28T19:00:30Z``, or a ``datetime``) in
+    Brussels local time, an ISO date (or a ``date``) in the language's format; anything else as it is.
+
+    Every text for people passes its values through here (``t``, the tables, the catalogue's errors, the
+    notifications), so none shows the UTC of the JSON output and the signed documents.
+    """
+    if isinstance(value, datetime):
+        return format_moment(value, lang)
+    if isinstance(value, date):
+        return format_day(value, lang)
+    if isinstance(value, str):
+        if _STORED_MOMENT.fullmatch(value):
+            return format_moment(value, lang)
+        if _ISO_DAY.fullmatch(value):
+            return format_day(value, lang)
+    return value
+
+
+def people_params(params: dict[str, Any], lang: str | None = None) -> dict[str, Any]:
+    """:func:`for_people` applied to each value of a message's parameters."""
+    return {name: for_people(value, lang) for name, value in params.items()}
 
 
 def _babel_locale(lang: str | None) -> str:

@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from retention_agent.clock import Clock, utc_iso
-from retention_agent.i18n import translate
+from retention_agent.i18n import for_people, translate
 from retention_agent.msgids import N_
 from retention_agent.store import Store
 
@@ -46,7 +46,8 @@ CODES = {"forward": N_("forward"), "backward": N_("backward")}  # code values sh
 
 def render(kind: str, params: dict[str, Any], lang: str | None = None) -> str:
     template = translate(MESSAGES.get(kind, kind), lang)
-    shown = {k: translate(CODES[v], lang) if isinstance(v, str) and v in CODES else v for k, v in params.items()}
+    shown = {k: translate(CODES[v], lang) if isinstance(v, str) and v in CODES else for_people(v, lang)
+             for k, v in params.items()}
     try:
         return template.format(**shown)
     except (KeyError, IndexError, ValueError):

@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from retention_agent.clock import BRUSSELS, parse_utc
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import for_people, format_moment, people_params, t, translate
 from retention_agent.msgids import N_
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
@@ -26,24 +25,19 @@ CODES = (N_("ok"), N_("retrying"), N_("failing"), N_("stopped"), N_("unknown"), 
 
 
 def moment(text: str | None) -> str:
-    """A stored UTC time as local Brussels time, ``YYYY-MM-DD HH:MM``; ``-`` when absent."""
-    if not text:
-        return "-"
-    try:
-        return parse_utc(text).astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return text
+    """A stored UTC time as local Brussels time (``28/11/2026 20:00``); ``-`` when absent."""
+    return format_moment(text)
 
 
 def finding_text(finding: dict[str, Any]) -> str:
     try:
-        return translate(finding["message"]).format(**finding["params"])
+        return translate(finding["message"]).format(**people_params(finding["params"]))
     except (KeyError, IndexError, ValueError):
         return str(finding["message"])
 
 
 def table_lines(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(for_people(c)) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  " + "  ".join("-" * w for w in widths))
@@ -188,7 +182,7 @@ def _organisation(status: dict[str, Any]) -> None:
     checklist = status["checklist"]
     _heading(t("Conditions of the deliberation ({open} open)", open=len(checklist["open"])))
     for item in checklist["items"]:
-        done = item["done_on"] if item["done"] else t("OPEN")
+        done = for_people(item["done_on"]) if item["done"] else t("OPEN")
         click.secho(f"  {item['id']:<18} {done:<11} {translate(item['description'])}",
                     fg=None if item["done"] else YELLOW)
     reports = status["reports"]

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
+from retention_agent import i18n
 from retention_agent.errors import RetentionAgentError
+
+# A forked child that became another account cannot read this venv under /root: Babel and the locale data with
+# which dates and times are shown to people are loaded now, before any fork.
+for _lang in i18n.LANGUAGES:
+    i18n.format_moment("2026-01-01T00:00:00Z", _lang)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creates operating-system accounts: needs root")
 

@@ -53,7 +53,7 @@ from tests.vault_support import (
     shared_root_fixture,  # noqa: F401 - the fixture `shared_root`
 )
 
-COPY_LINE = re.compile(r"Opened copy: (.+) \(wiped automatically at (\S+)\)\.")
+COPY_LINE = re.compile(r"Opened copy: (.+) \(wiped automatically at (\d\d/\d\d/\d{4} \d\d:\d\d)\)\.")  # local
 
 
 def sha(data: bytes) -> str:

@@ -24,7 +24,7 @@ from retention_agent.errors import (
     UsageError,
 )
 from retention_agent.exports import check_folder, write_report
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import for_people, t, translate
 
 
 @main.command()
@@ -283,7 +283,7 @@ def _echo_summary(summary: dict[str, Any]) -> None:
             r["sequence"] if r["complete"] else t("interim"), _mark(r["signature_ok"]), _mark(r["log_ok"]),
             f"{r['proofs_ok']}/{r['proofs_total']}") for r in summary["reports"]])
     for finding in summary["findings"]:
-        params = {k: translate(v) if k == "what" else v for k, v in finding["params"].items()}
+        params = {k: translate(v) if k == "what" else for_people(v) for k, v in finding["params"].items()}
         text = translate(finding["message"]).format(**params)
         click.secho(t("Finding: ") + f"{finding['file']}: {text}", fg="red", err=True)
     if summary["ok"]:
