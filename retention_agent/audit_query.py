@@ -1,4 +1,4 @@
-"""Reading parts of a large audit log quickly, for ``status`` and the DPO reports.
+"""Reading parts of a large audit log quickly, for ``status``, the DPO reports and ``audit show``.
 
 The log is a table of canonical JSON entries numbered by ``seq``, appended in time order. Instead of reading
 it all, these helpers find where a moment falls by binary search on ``seq`` (about twenty lookups for a
@@ -16,8 +16,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
+from retention_agent.clock import start_of_local_day, utc_iso
 from retention_agent.store import Store
 
 DENIED = "instr(entry, '\"outcome\":\"denied\"') > 0"
@@ -108,3 +111,62 @@ def last_indexed(store: Store, where: str, first: int) -> dict[str, Any] | None:
         raise ValueError("only the indexed conditions may be used here")
     raw = store.scalar(f"SELECT entry FROM audit WHERE {where} AND seq >= ? ORDER BY seq DESC LIMIT 1", (first,))
     return None if raw is None else dict(json.loads(raw))
+
+
+# ---- the officer's view of the log: newest first, filtered in the agent, a page at a time --------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries ``audit show`` lists. Days are Brussels calendar days (``until`` included); ``after``
+    keeps only entries after that sequence number. An empty or absent criterion matches everything."""
+
+    delivery: str = ""
+    account: str = ""
+    purpose: str = ""
+    denied: bool = False
+    since: date | None = None
+    until: date | None = None
+    after: int = 0
+
+    def conditions(self, store: Store) -> tuple[list[str], list[Any]]:
+        """SQL terms over the ``audit`` table and their parameters."""
+        terms: list[str] = ["seq > ?"]
+        params: list[Any] = [self.after]
+        if self.since is not None or self.until is not None:  # a moment's place in the log, by binary search
+            upper = last_seq(store)
+            if self.since is not None:
+                terms.append("seq >= ?")
+                params.append(first_seq_from(store, utc_iso(start_of_local_day(self.since)), upper=upper))
+            if self.until is not None:
+                terms.append("seq < ?")
+                next_day = start_of_local_day(self.until + timedelta(days=1))
+                params.append(first_seq_from(store, utc_iso(next_day), upper=upper))
+        if self.denied:
+            terms.append(DENIED)  # verbatim: SQLite uses the partial index
+        if self.account:
+            terms.append("json_extract(CAST(entry AS TEXT), '$.actor') = ?")
+            params.append(self.account)
+        if self.purpose:
+            terms.append("json_extract(CAST(entry AS TEXT), '$.details.purpose') = ?")
+            params.append(self.purpose)
+        if self.delivery:
+            terms.append("EXISTS (SELECT 1 FROM json_each(CAST(entry AS TEXT), '$.subject') WHERE value = ?)")
+            params.append(self.delivery)
+        return terms, params
+
+
+def page(store: Store, selection: AuditFilter, *, cursor: int | None, limit: int,
+         newest_first: bool) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to ``limit`` entries matching ``selection``, oldest or newest first, continuing after (before, newest
+    first) the sequence number ``cursor``; and the cursor of the next page, ``None`` on the last one."""
+    terms, params = selection.conditions(store)
+    if cursor is not None:
+        terms.append("seq < ?" if newest_first else "seq > ?")
+        params.append(cursor)
+    order = "DESC" if newest_first else "ASC"
+    rows = store.query(f"SELECT seq, entry FROM audit WHERE {' AND '.join(terms)} ORDER BY seq {order} LIMIT ?",
+                       (*params, limit + 1))
+    entries = [json.loads(row["entry"]) for row in rows[:limit]]
+    more = len(rows) > limit
+    return entries, (int(rows[limit - 1]["seq"]) if more else None)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from retention_agent import sshsig
-from retention_agent.access import ROLES
+from retention_agent.access import PURPOSES, ROLES
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
+from retention_agent.audit_query import AuditFilter
+from retention_agent.audit_query import page as audit_page
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.errors import UnknownAccountError, UsageError
@@ -55,11 +58,42 @@ def staff_remove(ctx: AgentContext, session: Session, args: dict[str, Any]) -> N
     session.reply({"account": account, "removed": True})
 
 
+AUDIT_ORDERS = ("asc", "desc")
+
+
 @operation("audit.show")
 def audit_show(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    after = int(args.get("after", 0))
-    limit = min(int(args.get("limit", 1000)), 10000)
-    session.reply({"size": ctx.audit.size, "entries": ctx.audit.entries(after=after, limit=limit)})
+    """A page of the log, filtered here (never by fetching it all into the client). ``cursor`` is the ``next``
+    of the previous page; ``order`` ``desc`` lists the newest first; ``since``/``until`` are Brussels days."""
+    order = arg_str(args, "order", default="asc", max_len=4)
+    if order not in AUDIT_ORDERS:
+        raise UsageError(problem="order must be asc or desc", command="audit show")
+    cursor = arg_str(args, "cursor", default="", max_len=20)
+    if cursor and not cursor.isdigit():
+        raise UsageError(problem="cursor must be the 'next' of a previous page", command="audit show")
+    purpose = arg_str(args, "purpose", default="", max_len=20)
+    if purpose and purpose not in PURPOSES:
+        raise UsageError(problem=f"--purpose must be one of {', '.join(PURPOSES)}", command="audit show")
+    denied = args.get("denied", False)
+    if not isinstance(denied, bool):
+        raise UsageError(problem="denied must be true or false", command="audit show")
+    selection = AuditFilter(delivery=arg_str(args, "delivery", default="", max_len=64),
+                            account=arg_str(args, "account", default="", max_len=256), purpose=purpose,
+                            denied=denied, since=_day(args, "since"), until=_day(args, "until"),
+                            after=max(int(args.get("after", 0)), 0))
+    limit = min(max(int(args.get("limit", 1000)), 1), 10000)
+    entries, following = audit_page(ctx.store, selection, cursor=int(cursor) if cursor else None, limit=limit,
+                                    newest_first=order == "desc")
+    session.reply({"size": ctx.audit.size, "entries": entries,
+                   "next": None if following is None else str(following)})
+
+
+def _day(args: dict[str, Any], key: str) -> date | None:
+    text = arg_str(args, key, default="", max_len=10)
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise UsageError(problem=f"--{key} must be a date, YYYY-MM-DD", command="audit show") from None
 
 
 @operation("audit.checkpoint")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
-from retention_agent.access import ROLES
+from retention_agent.access import PURPOSES, ROLES
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import t
+from retention_agent.status_view import finding_text
 
 
 @main.command()
@@ -141,22 +144,50 @@ def audit() -> None:
 
 @audit.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
-@click.option("--after", default=0, type=int, help="Show entries after this sequence number.")
-@click.option("--limit", default=1000, type=int, help="At most this many entries.")
+@click.option("--delivery", default="", help="Only entries about this delivery.")
+@click.option("--account", default="", help="Only what this account did (or tried).")
+@click.option("--purpose", type=click.Choice(PURPOSES), default=None, help="Only openings for this purpose.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="From this day on, YYYY-MM-DD (Brussels time).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="Up to and including this day, YYYY-MM-DD (Brussels time).")
+@click.option("--denied", is_flag=True, help="Only refused requests.")
+@click.option("--oldest-first", is_flag=True, help="Oldest entries first (default: newest first).")
+@click.option("--after", default=0, type=click.IntRange(min=0), help="Show entries after this sequence number.")
+@click.option("--limit", default=100, type=click.IntRange(1, 10000), show_default=True,
+              help="At most this many entries.")
+@click.option("--cursor", default="", help="Continue where the previous page ended (the command says how).")
 @pass_state
 @handle_errors
-def audit_show(state: State, as_json: bool, after: int, limit: int) -> None:
-    """Show audit entries: who did what, when, to which delivery, with what outcome.
+def audit_show(state: State, as_json: bool, delivery: str, account: str, purpose: str | None,
+               since: datetime | None, until: datetime | None, denied: bool, oldest_first: bool, after: int,
+               limit: int, cursor: str) -> None:
+    """Show audit entries, newest first: who did what, when, to which delivery, why (the purpose of an
+    opening, and whether a note was given; the note itself is never kept) and with what outcome. The filters
+    are applied by the agent.
 
-    Example: retention-agent audit show --after 100 --limit 20
+    Example: retention-agent audit show --delivery 01JD5Z8K3Q4W7E2R9T6Y --since 2026-11-01
     """
-    result = state.call("audit.show", {"after": after, "limit": limit})
+    filters = {"delivery": delivery, "account": account, "purpose": purpose or "", "denied": denied,
+               "since": since.date().isoformat() if since else "", "until": until.date().isoformat() if until else "",
+               "after": after}
+    result = state.call("audit.show", {**filters, "order": "asc" if oldest_first else "desc", "limit": limit,
+                                       "cursor": cursor})
     if as_json:
         emit_json(result)
         return
-    table([t("seq"), t("time"), t("account"), t("action"), t("outcome"), t("subject")],
-          [(e["seq"], e["time"], e["actor"], e["action"], e["outcome"], " ".join(e["subject"]))
-           for e in result["entries"]])
+    table([t("seq"), t("time"), t("account"), t("action"), t("outcome"), t("subject"), t("purpose"), t("note")],
+          [(e["seq"], e["time"], e["actor"], e["action"], e["outcome"], " ".join(e["subject"]),
+            *_why(e.get("details") or {})) for e in result["entries"]])
+    if result.get("next"):
+        click.echo(t("More entries: repeat the command with --cursor {next}", next=result["next"]))
+
+
+def _why(details: dict[str, Any]) -> tuple[str, str]:
+    """The purpose of an opening, and whether a note was given (the log keeps only the note's hash)."""
+    purpose = details.get("purpose")
+    return (t(purpose) if isinstance(purpose, str) and purpose else "-",
+            t("yes") if details.get("note_sha256") else "-")
 
 
 @audit.command("checkpoint")
@@ -189,7 +220,7 @@ def audit_verify(state: State, checkpoints: tuple[Path, ...], as_json: bool) -> 
         click.echo(t("Audit log verified: {size} entries, {n} checkpoints checked.",
                      size=result["size"], n=result["checkpoints_checked"]))
     for finding in result["findings"]:
-        click.echo(t("Finding: ") + translate(finding["message"]).format(**finding["params"]), err=True)
+        click.echo(t("Finding: ") + finding_text(finding), err=True)
     if not result["ok"]:
         raise SystemExit(EXIT_INTEGRITY)
 
