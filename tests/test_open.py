@@ -14,6 +14,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -116,6 +117,24 @@ def test_a_purpose_is_required_and_checked_by_the_agent(staff: AgentProcess, tmp
         assert sink.getvalue() == b""
     assert opened(staff) == []
     assert db_rows(home, "SELECT COUNT(*) FROM openings") == [(0,)]
+
+
+def test_a_copy_saved_in_a_folder_keeps_the_extension_of_its_type(staff: AgentProcess, tmp_path: Path) -> None:
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:
+        for name in ("[Content_Types].xml", "xl/workbook.xml"):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 2, 9, 0, 0)), b"<x/>")
+    kinds = {".xlsx": workbook.getvalue(), ".pdf": b"%PDF-1.7\n" + secrets.token_bytes(64),
+             ".bin": b"no known type " + secrets.token_bytes(64)}
+    out = tmp_path / "uit"
+    out.mkdir()
+    for extension, data in kinds.items():
+        delivery = put(staff, tmp_path / "in", data, name=f"lijst{extension}")
+        saved = staff.cli("open", delivery, "--purpose", "invite", "--to", str(out))
+        assert saved.returncode == 0, saved.stderr.decode()
+        assert (out / f"{delivery}{extension}").read_bytes() == data
+        assert str(out / f"{delivery}{extension}") in saved.stdout.decode()
+    assert len(list(out.iterdir())) == 3
 
 
 def test_each_mode_releases_the_exact_bytes_and_every_opening_is_audited_with_a_note_hash(

@@ -79,7 +79,7 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
     if mode not in OPEN_MODES:
         raise UsageError(problem="choose --stdout, --to DIR or the workspace", command="open")
     _verify_before_release(ctx, session, delivery)
-    head = _first_bytes(ctx, delivery) if mode == "workspace" else b""
+    head = _first_bytes(ctx, delivery) if mode in ("workspace", "to-dir") else b""
     now = ctx.clock.now()
     wipe_at = now + timedelta(hours=ctx.config.workspace.wipe_after_hours) if mode == "workspace" else None
     account = session.peer.account
@@ -110,7 +110,10 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         # whose plaintext was checked against that hash when it was written (Vault.write).
         return {"sha256": delivery["sha256"], "size": size}
 
-    session.send_stream({"delivery": delivery["id"], "size": delivery["size"]}, produce)
+    header = {"delivery": delivery["id"], "size": delivery["size"]}
+    if mode == "to-dir":  # the copy is named by the client: the extension of the file's own type, as in the workspace
+        header["extension"] = workspace.EXTENSIONS.get(detect_file_type(head) or "", "")
+    session.send_stream(header, produce)
 
 
 def _purpose(args: dict[str, Any]) -> str:

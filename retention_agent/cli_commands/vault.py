@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -181,8 +182,8 @@ def open_command(state: State, delivery: str, purpose: str, note: str, to_stdout
 
 
 def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str) -> Path:
-    """Write into a private temporary file in ``folder``; keep it only when the stream completed."""
-    target = folder / f"{delivery}.bin"
+    """Write into a private temporary file in ``folder``; keep it only when the stream completed, named after the
+    delivery with the extension of its type (``.xlsx``, ``.pdf``…; ``.bin`` when the agent does not know it)."""
     temp = folder / f".{delivery}.part"
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -192,16 +193,23 @@ def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str
     try:
         with os.fdopen(fd, "wb") as out, state.client() as client:
             try:
-                _header, trailer = client.download("open", args, out)
+                header, trailer = client.download("open", args, out)
             except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
                 raise ProtocolError(problem="the agent closed the connection") from exc
         if trailer is None:
             raise click.ClickException(t("The agent sent no data."))
+        target = folder / f"{delivery}{_extension(header)}"
         temp.replace(target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
     return target
+
+
+def _extension(header: Any) -> str:
+    extension = header.get("extension") if isinstance(header, dict) else None
+    known = isinstance(extension, str) and re.fullmatch(r"\.[a-z0-9]{1,5}", extension)
+    return str(extension) if known else ".bin"  # never a name the agent chose beyond a short suffix
 
 
 def launch(path: Path) -> None:
