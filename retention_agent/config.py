@@ -125,9 +125,10 @@ class RegisterSettings:
     recipients: str = "Geen; enkel gemachtigde medewerkers van het lokaal bestuur."
     retention: str = "Ten laatste één maand na de ceremonie (VCMP 05/2024, nr. 41)."
     security_measures: str = (
-        "Versleutelde kluis (AES-256-GCM), sleutels in de sleutelopslag van het besturingssysteem, "
+        "Versleutelde kluis (AES-256-GCM), {key_store}, "
         "toegang per benoemde medewerker en doel, gelogde toegang, ondertekende bewijzen van vernietiging."
     )
+    """``{key_store}`` becomes where this installation keeps its keys (``key_store``), in words."""
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,9 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "register.data_categories": "Art. 30 register: the categories of personal data.",
     "register.recipients": "Art. 30 register: the recipients.",
     "register.retention": "Art. 30 register: the retention period.",
-    "register.security_measures": "Art. 30 register: the technical and organisational security measures.",
+    "register.security_measures": "Art. 30 register: the technical and organisational security measures; "
+                                  "`{key_store}` becomes where this installation keeps its keys (the OS key "
+                                  "store, or the file store in the home).",
 }
 
 

@@ -3,6 +3,7 @@ back, the order of reports, the schedule, and delivery through a real SMTP serve
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from retention_agent.crypto import SigningKey
 from retention_agent.errors import ReportOrderError, ReportPeriodError, ReportPersonalDataError
 from retention_agent.i18n import translate
 from retention_agent.reports import outbox, smtp
+from retention_agent.reports.build import register_entry
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import containing, last_complete, months_from, parse_period
 from retention_agent.reports.render import render_html, render_pdf
@@ -106,6 +108,7 @@ def test_report_fields(office: Office) -> None:
     tom = next(m for m in doc["staff"] if m["account"] == "tjerry")
     assert (tom["roles"], tom["access_levels"]) == (["read"], ["consult"])
     assert doc["register"]["controller"] == "De Panne" and doc["register"]["legal_basis"] == "VCMP-05-2024"
+    assert "sleutels in een afgeschermd sleutelbestand in de map van de agent" in doc["register"]["security_measures"]
     assert [c["id"] for c in doc["checklist"] if c["done"]] == ["commitment", "dpo"]
     current = doc["current"]
     assert current["compliant"] is False and current["overdue_purges"]["count"] == 1
@@ -131,6 +134,20 @@ def test_report_fields(office: Office) -> None:
 
 
 @pytest.mark.usefixtures("require_ssh_keygen")
+def test_the_register_entry_names_the_key_store_in_use(office: Office) -> None:
+    file_store = register_entry(office.ctx)["security_measures"]
+    assert office.ctx.config.key_store == "file"
+    assert "sleutelbestand in de map van de agent (niet in de sleutelopslag" in file_store
+    assert "{key_store}" not in file_store
+    keyring_config = dataclasses.replace(office.ctx.config, key_store="keyring")
+    os_store = register_entry(dataclasses.replace(office.ctx, config=keyring_config))["security_measures"]
+    assert "sleutels in de sleutelopslag van het besturingssysteem," in os_store and "sleutelbestand" not in os_store
+    own_words = dataclasses.replace(keyring_config, register=dataclasses.replace(
+        keyring_config.register, security_measures="Eigen tekst van de gemeente."))
+    assert register_entry(dataclasses.replace(office.ctx, config=own_words))["security_measures"] == \
+        "Eigen tekst van de gemeente."
+
+
 def test_ssh_keygen_verifies_the_report(office: Office, tmp_path: Path) -> None:
     october(office)
     folder = tmp_path / "dpo"

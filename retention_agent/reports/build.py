@@ -117,11 +117,22 @@ def staff_list(ctx: AgentContext) -> list[dict[str, Any]]:
              "access_levels": [ACCESS_LEVELS[r] for r in sorted(m.roles, key=ROLES.index)]} for m in members]
 
 
+# where the keys are, in the register entry's words (Dutch, like the entry's defaults in config.py)
+KEY_STORE_WORDS = {
+    "keyring": "sleutels in de sleutelopslag van het besturingssysteem",
+    "file": "sleutels in een afgeschermd sleutelbestand in de map van de agent (niet in de sleutelopslag van het "
+            "besturingssysteem)",
+}
+
+
 def register_entry(ctx: AgentContext) -> dict[str, Any]:
-    """The art. 30 GDPR register entry from the configuration (deliberation nr. 18)."""
+    """The art. 30 GDPR register entry from the configuration (deliberation nr. 18); its security measures name
+    the key store this installation really uses."""
     entry = dataclasses.asdict(ctx.config.register)
     entry["controller"] = entry["controller"] or ctx.config.municipality
     entry["legal_basis"] = ctx.config.legal_basis
+    where = KEY_STORE_WORDS.get(ctx.config.key_store, ctx.config.key_store)
+    entry["security_measures"] = entry["security_measures"].replace("{key_store}", where)
     return entry
 
 
