@@ -192,6 +192,8 @@ def _officer_tour(tour: Tour, soon: str, spare: str, held: str, odd: str) -> Non
     for command in (["status"], ["deliveries"], ["audit", "show"], ["proof", "list"], ["ceremony", "list"],
                     ["staff", "list"], ["whoami"], ["audit", "verify"], ["vault", "verify"], ["keys", "public"]):
         tour.run("officer", *command)
+    summary = tour.run("officer", "report")
+    assert "Rapport voor de DPO" in summary and "{" not in summary, summary
     tour.run("officer", "proof", "export", spare, "--out", str(out))
     verified = tour.run("officer", "proof", "verify", str(out / f"{spare}.json"))
     assert re.search(r"\d{1,2}/\d\d/\d{4} \d\d:\d\d", verified), verified

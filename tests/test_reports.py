@@ -19,8 +19,8 @@ import pypdf
 import pytest
 
 from retention_agent import checkpoint as notes
-from retention_agent import merkle, proof, sshsig
-from retention_agent.clock import ManualClock
+from retention_agent import i18n, merkle, proof, sshsig
+from retention_agent.clock import BRUSSELS, ManualClock
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import ReportOrderError, ReportPeriodError, ReportPersonalDataError
 from retention_agent.i18n import translate
@@ -486,6 +486,25 @@ def test_report_command_with_out_and_send(tmp_path: Path, certificate: tuple[Pat
         (out / "allowed_signers").write_text(keys)
         checked = keygen_verify(out, "retention-agent@de-panne", "dpo-report", copied)
         assert checked.returncode == 0, checked.stderr
+
+
+def test_report_without_options_summarises_the_current_period_in_a_few_lines(agent: AgentProcess) -> None:
+    ran = agent.cli("--lang", "nl", "report")
+    assert ran.returncode == 0, ran.stderr.decode()
+    text = ran.stdout.decode()
+    lines = text.splitlines()
+    today = datetime.now(BRUSSELS).date()
+    first = i18n.format_day(today.replace(day=1), "nl")
+    assert lines[0].startswith(f"Rapport voor de DPO — De Panne, {first} tot en met "), lines
+    assert lines[0].endswith("(tot nu toe)"), lines
+    assert "  Ontvangen leveringen: 0 (in quarantaine: 0)" in lines
+    assert f"--period {today:%Y-%m} --format pdf" in text and "{" not in text and len(lines) <= 10, text
+
+    whole = agent.cli("report", "--json")  # the signed JSON stays one option away
+    assert whole.returncode == 0, whole.stderr.decode()
+    assert json.loads(whole.stdout)["format"] == "retention-agent/dpo-report"
+    both = agent.cli("report", "--json", "--format", "pdf")
+    assert both.returncode == 2
 
 
 def _umask() -> int:

@@ -14,8 +14,8 @@ from retention_agent.context import AgentContext
 from retention_agent.errors import ProofNotFoundError, UsageError
 from retention_agent.proof import proof_file_names, trigger_of
 from retention_agent.reports import outbox, smtp
-from retention_agent.reports.generate import FORMATS, file_path, make_report
-from retention_agent.reports.period import parse_period
+from retention_agent.reports.generate import FORMATS, file_path, make_report, schedule_kind
+from retention_agent.reports.period import Period, containing, parse_period
 from retention_agent.status import build_status
 
 
@@ -33,12 +33,15 @@ def checklist_set(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
 
 @operation("report")
 def report(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    """Make (or fetch) a report; with ``send`` try to e-mail it now; stream it in ``format`` if one is asked."""
+    """Make (or fetch) a report; with ``send`` try to e-mail it now; stream it in ``format`` if one is asked.
+    The period is ``period``, else with ``current`` the one running now (an interim report), else the last
+    complete one."""
     text = arg_str(args, "period", default="", max_len=20)
     fmt = args.get("format")
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(problem="--format must be json, html or pdf", command="report")
-    meta = make_report(ctx, parse_period(text) if text else None, actor=session.peer.account)
+    period = parse_period(text) if text else current_period(ctx) if args.get("current") is True else None
+    meta = make_report(ctx, period, actor=session.peer.account)
     if args.get("send"):
         outbox.want_sent(ctx, meta["name"])
         meta = smtp.deliver(ctx, meta["name"])
@@ -55,6 +58,11 @@ def report(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
         return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
     session.send_stream(header, produce)
+
+
+def current_period(ctx: AgentContext) -> Period:
+    """The period of the report schedule (a month, or a quarter) that is running now."""
+    return containing(ctx.clock.now(), schedule_kind(ctx))
 
 
 def _public(ctx: AgentContext, meta: dict[str, Any]) -> dict[str, Any]:

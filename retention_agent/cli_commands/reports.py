@@ -71,31 +71,41 @@ def checklist_set(state: State, item: str, done: str, evidence: str) -> None:
 
 
 @main.command()
-@click.option("--period", default="", help="YYYY-MM or YYYY-Qn (default: the last complete period).")
-@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="json", show_default=True,
+@click.option("--period", default="", help="YYYY-MM or YYYY-Qn (default: the last complete period; for the summary, "
+              "the current one).")
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default=None,
               help="What to print or copy: the signed JSON (with its .sig), HTML or the Dutch PDF.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Copy the report into this folder instead of printing it.")
 @click.option("--send", is_flag=True, help="E-mail it now to the configured DPO and officer addresses.")
+@click.option("--json", "as_json", is_flag=True, help="Print the signed report's JSON (the same as --format json).")
 @pass_state
 @handle_errors
-def report(state: State, period: str, fmt: str, out: Path | None, send: bool) -> None:
+def report(state: State, period: str, fmt: str | None, out: Path | None, send: bool, as_json: bool) -> None:
     """Make the signed report for the DPO (officer only); it stays in the agent's home until it was sent.
+    Without options: a short summary of the current period so far.
 
     Example: retention-agent report --period 2026-10 --format pdf --out .
     """
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(t("Choose --json or --format, not both."))
+    summary = fmt is None and not as_json and out is None
+    fmt = fmt or "json"
     if out is not None:
         check_folder(out)
+    args = {"period": period, "format": fmt, "send": send, "current": summary and not send and not period}
     sink = io.BytesIO()
     with state.client() as client:
-        header, _trailer = client.download("report", {"period": period, "format": fmt, "send": send}, sink)
+        header, _trailer = client.download("report", args, sink)
     data = sink.getvalue()
-    if out is None:
+    if summary:
+        echo_report_summary(json.loads(data), header)
+    elif out is None:
         _print_report(data, fmt)
     else:
         for path in write_report(out, header, fmt, data):
             click.echo(t("Written: {path}", path=path))
-    info = click.echo if out is not None else _to_stderr
+    info = click.echo if out is not None or summary else _to_stderr
     number = header["sequence"] if header["complete"] else t("interim")
     info(t("Report {name} (no. {number}) is kept in the agent's home: {folder}", name=header["name"],
            number=number, folder=header["folder"]))
@@ -103,6 +113,32 @@ def report(state: State, period: str, fmt: str, out: Path | None, send: bool) ->
         info(t("Sent by e-mail to the configured addresses."))
     elif send:
         raise ReportNotSentError(period=header["name"], problem=header["last_error"] or header["delivery"])
+
+
+def echo_report_summary(doc: dict[str, Any], header: dict[str, Any]) -> None:
+    """The report in a few lines: what a person checks first; the full report is one option away."""
+    period, summary, current = doc["period"], doc["summary"], doc["current"]
+    click.secho(t("Report for the DPO — {municipality}, {first} to {last}{interim}", municipality=doc["municipality"],
+                  first=period["first_day"], last=period["last_day"],
+                  interim="" if period["complete"] else " (" + t("so far") + ")"), bold=True)
+    received, purges = summary["deliveries_received"], summary["purges"]
+    lines = [
+        t("Deliveries received: {count} ({quarantined} quarantined)", count=received["count"],
+          quarantined=received["quarantined"]),
+        t("Deliveries destroyed: {count} ({on_time} on time, {late} late)", count=purges["count"],
+          on_time=purges["on_time"], late=purges["late"]),
+        t("Openings: {count}; refused requests: {refused}", count=summary["openings"]["count"],
+          refused=summary["refused_requests"]["count"]),
+        t("Legal holds placed: {count}; incidents: {incidents}", count=len(summary["holds"]["placed"]),
+          incidents=len(doc["incidents"])),
+    ]
+    for line in lines:
+        click.echo("  " + line)
+    compliant = current["compliant"]
+    click.secho("  " + t("Compliant when the report was made: {answer}", answer=t("yes") if compliant else t("NO")),
+                fg="green" if compliant else "red")
+    click.echo(t("The whole report: retention-agent report --period {period} --format pdf --out FOLDER (or --json).",
+                 period=period["label"]))
 
 
 def _to_stderr(message: str) -> None:
