@@ -153,6 +153,10 @@ def grant_me(home: Path, *roles: str) -> None:
     api(home, "staff.add", {"account": ME, "name": "Officer", "roles": ["officer", *roles]})
 
 
+AGII_HEAD = b"PK\x03\x04"
+"""The start of a file of a type AgII sends (a zip archive): anything else added by hand is quarantined."""
+
+
 def ingest_bytes(home: Path, content: bytes) -> str:
     """Ingest through the real socket, as ``ingest`` does after reading the file (no CLI start-up)."""
     with Client(Home(home).socket) as client:

@@ -22,6 +22,7 @@ from pypdf import PdfReader
 
 from retention_agent.clock import BRUSSELS
 from tests.retention_support import (
+    AGII_HEAD,
     Agents,
     ClockFile,
     agents_fixture,  # noqa: F401 - the agents fixture
@@ -75,10 +76,10 @@ def test_no_byte_of_a_purged_delivery_is_left_in_any_file_of_the_agent(agents: A
     canary = {name: f"CANARY{name.upper()}{tag}".encode() for name in
               ("alpha", "beta", "gamma", "note", "hold", "early", "filename")}
     contents = {
-        "alpha": b"rijksregisternummer;naam\n" + (canary["alpha"] + b";Jan\n") * 3000,  # several vault chunks
-        "beta": b"naam;adres\n" + canary["beta"] + b";Kerkstraat 1\n" + secrets.token_bytes(70_000)
+        "alpha": AGII_HEAD + b"rijksregisternummer;naam\n" + (canary["alpha"] + b";Jan\n") * 3000,  # several chunks
+        "beta": AGII_HEAD + b"naam;adres\n" + canary["beta"] + b";Kerkstraat 1\n" + secrets.token_bytes(70_000)
                 + canary["beta"],
-        "gamma": canary["gamma"] * 50,
+        "gamma": AGII_HEAD + canary["gamma"] * 50,
     }
     paths = []
     for name, content in contents.items():

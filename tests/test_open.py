@@ -37,7 +37,7 @@ from retention_agent.vault import ingest as ingest_module
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.conftest import ME, AgentProcess
 from tests.report_support import FakeSession
-from tests.retention_support import wait_for
+from tests.retention_support import AGII_HEAD, wait_for
 from tests.vault_support import (
     Accounts,
     accounts_fixture,  # noqa: F401 - the fixture `accounts`
@@ -82,7 +82,7 @@ def staff(agent: AgentProcess) -> AgentProcess:
 def test_an_account_without_read_is_denied_with_exit_3_and_the_refusal_is_audited(agent: AgentProcess,
                                                                                   tmp_path: Path) -> None:
     grant_me(agent, "import")  # officer + import: may list, may not open
-    delivery = put(agent, tmp_path / "in", b"not for this account")
+    delivery = put(agent, tmp_path / "in", AGII_HEAD + b"not for this account")
 
     done = agent.cli("open", delivery, "--purpose", "invite", "--stdout")
 
@@ -396,7 +396,7 @@ def test_shared_mode_copy_is_readable_by_the_opener_alone(shared_agent: AgentPro
     reader, outsider = accounts.reader, accounts.outsider
     grant_me(shared_agent, "import")
     grant(shared_agent, reader.name, "read")
-    data = b"for the opener's eyes only " + secrets.token_bytes(100)
+    data = AGII_HEAD + b"for the opener's eyes only " + secrets.token_bytes(100)
     delivery = put(shared_agent, shared_root / "in", data)
 
     done = cli_as(reader, home.root, "open", delivery, "--purpose", "invite", "--no-launch")
@@ -422,7 +422,7 @@ def test_shared_mode_to_dir_is_written_with_the_callers_own_permissions(
     reader = accounts.reader
     grant_me(shared_agent, "import")
     grant(shared_agent, reader.name, "read")
-    data = b"saved by the caller " + secrets.token_bytes(100)
+    data = AGII_HEAD + b"saved by the caller " + secrets.token_bytes(100)
     delivery = put(shared_agent, shared_root / "in", data)
     mine = shared_root / "mine"
     mine.mkdir()
@@ -435,7 +435,7 @@ def test_shared_mode_to_dir_is_written_with_the_callers_own_permissions(
     refused = cli_as(reader, shared_agent.home, "open", delivery, "--purpose", "invite", "--to", str(not_mine))
 
     assert saved["exit"] == 0 and saved["crash"] is None, saved
-    written = mine / f"{delivery}.bin"
+    written = mine / f"{delivery}.zip"  # the extension of its type
     assert written.read_bytes() == data and written.stat().st_uid == reader.uid
     assert refused["exit"] == 1 and refused["crash"] is None and str(not_mine) in refused["stderr"], refused
     assert list(not_mine.iterdir()) == []

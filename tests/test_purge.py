@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent import ceremonies, sshsig
+from retention_agent import ceremonies, i18n, sshsig
 from retention_agent.agent import build_context
 from retention_agent.api.ops_vault import _PurgeAware
 from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
@@ -53,6 +53,7 @@ from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import ME, make_home
 from tests.retention_support import (
+    AGII_HEAD,
     Agents,
     agents_fixture,  # noqa: F401 - the agents fixture
     api,
@@ -242,7 +243,7 @@ def test_the_proof_verifies_with_ssh_keygen_and_verify_proof_and_any_change_fail
 def test_early_purge_needs_destroy_and_confirmation_and_keeps_only_the_reasons_hash(agents: Agents) -> None:
     agent = agents.start()
     grant_me(agent.home, "import", "modify")
-    delivery = ingest_bytes(agent.home, b"early " + secrets.token_bytes(1000))
+    delivery = ingest_bytes(agent.home, AGII_HEAD + b"early " + secrets.token_bytes(1000))
     set_ceremony_api(agent.home, delivery, today() + timedelta(days=30))
     reason = f"ceremony cancelled, asked by Mrs Example {secrets.token_hex(6)}"
 
@@ -299,13 +300,14 @@ def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Ag
 def test_an_early_purge_does_not_overrule_a_legal_hold(agents: Agents) -> None:
     agent = agents.start()
     grant_me(agent.home, "import", "modify", "destroy")
-    delivery = ingest_bytes(agent.home, b"held, then early " + secrets.token_bytes(1000))
+    delivery = ingest_bytes(agent.home, AGII_HEAD + b"held, then early " + secrets.token_bytes(1000))
     until = (today() + timedelta(days=90)).isoformat()
     assert agent.cli("hold", delivery, "--reason", "complaint 2026/18", "--until", until).returncode == 0
 
     refused = agent.cli("purge", delivery, "--reason", "ceremony cancelled", "--yes")
     assert refused.returncode == 1, refused.stderr
-    assert f"Delivery {delivery} is under a legal hold until {until}" in refused.stderr.decode()
+    shown = i18n.format_day(until, "en")
+    assert f"Delivery {delivery} is under a legal hold until {shown}" in refused.stderr.decode()
     assert "release the hold first" in refused.stderr.decode()
     assert delivery_row(agent.home, delivery)["state"] == "held"
     assert [(e["outcome"], e["subject"], e["details"]) for e in audit_entries(agent.home, "purge.refused")] == [

@@ -28,6 +28,7 @@ from retention_agent.purge import Purger
 from retention_agent.schedule import AWAITING, Schedule
 from tests.conftest import ME, AgentProcess
 from tests.retention_support import (
+    AGII_HEAD,
     Agents,
     ClockFile,
     Rig,
@@ -536,7 +537,7 @@ def test_the_real_agent_destroys_at_once_what_a_ceremony_date_makes_due_only_on_
     old = received_days_ago(agents.home, 60, b"received two months ago " + tmp_path.name.encode())
     agent = agents.start()
     grant_me(agent.home, "import", "modify")
-    future = ingest_bytes(agent.home, b"future ceremony " + tmp_path.name.encode())
+    future = ingest_bytes(agent.home, AGII_HEAD + b"future ceremony " + tmp_path.name.encode())
     today = datetime.now(BRUSSELS).date()
     past = today - timedelta(days=40)
     before = delivery_row(agent.home, old)
@@ -581,7 +582,7 @@ def test_the_real_agent_destroys_at_once_what_a_ceremony_date_makes_due_only_on_
 def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, tmp_path: Path) -> None:
     agent = agents.start()
     grant_me(agent.home, "import", "modify")
-    delivery = ingest_bytes(agent.home, b"moving " + tmp_path.name.encode())
+    delivery = ingest_bytes(agent.home, AGII_HEAD + b"moving " + tmp_path.name.encode())
     today = datetime.now(BRUSSELS).date()
     first, later, latest = (today + timedelta(days=d) for d in (10, 17, 24))
     assert _set(agent, delivery, first).startswith("0|")
@@ -623,7 +624,7 @@ def test_the_running_agent_purges_when_the_deadline_passes_within_a_tick(agents:
     clock = ClockFile(tmp_path / "clock-offset")
     agent = agents.start(clock.env)
     grant_me(agent.home, "import", "modify")
-    delivery = ingest_bytes(agent.home, b"running " + tmp_path.name.encode())
+    delivery = ingest_bytes(agent.home, AGII_HEAD + b"running " + tmp_path.name.encode())
     assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
     assert agent.stop() == 0
     clock.set(due - timedelta(hours=40) - datetime.now(UTC))
@@ -641,7 +642,7 @@ def test_a_clock_jump_seen_by_the_running_agent_waits_for_confirmation(agents: A
     clock = ClockFile(tmp_path / "clock-offset")
     agent = agents.start(clock.env)
     grant_me(agent.home, "import", "modify")
-    delivery = ingest_bytes(agent.home, b"jump " + tmp_path.name.encode())
+    delivery = ingest_bytes(agent.home, AGII_HEAD + b"jump " + tmp_path.name.encode())
     ceremony = datetime.now(BRUSSELS).date() + timedelta(days=20)
     assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
     clock.set(timedelta(days=55))
@@ -669,7 +670,7 @@ def test_after_downtime_the_restarted_agent_purges_within_seconds_without_confir
     clock = ClockFile(tmp_path / "clock-offset")
     agent = agents.start(clock.env)
     grant_me(agent.home, "import", "modify")
-    delivery = ingest_bytes(agent.home, b"downtime " + tmp_path.name.encode())
+    delivery = ingest_bytes(agent.home, AGII_HEAD + b"downtime " + tmp_path.name.encode())
     ceremony = datetime.now(BRUSSELS).date() + timedelta(days=20)
     assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
     due_at = parse_utc(delivery_row(agent.home, delivery)["due_at"])

@@ -28,7 +28,7 @@ from tests.report_support import (
     receive,
     request,
 )
-from tests.retention_support import api, grant_me, ingest_bytes
+from tests.retention_support import AGII_HEAD, api, grant_me, ingest_bytes
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def test_queries_use_the_partial_indexes(office: Office) -> None:
 
 def test_status_through_the_agent_and_the_command_line(agent: AgentProcess) -> None:
     grant_me(agent.home, "import")
-    delivery = ingest_bytes(agent.home, PERSONAL.encode())
+    delivery = ingest_bytes(agent.home, AGII_HEAD + PERSONAL.encode())
     denied = agent.cli("open", delivery, "--purpose", "invite", "--no-launch")  # the officer lacks 'read'
     assert denied.returncode == 3
     done = agent.cli("status", "--json")

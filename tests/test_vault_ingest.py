@@ -30,6 +30,7 @@ from retention_agent.home import Home
 from retention_agent.testing import FAULTS_ENV
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.conftest import AgentProcess
+from tests.retention_support import AGII_HEAD
 from tests.vault_support import (
     Accounts,
     accounts_fixture,  # noqa: F401 - the fixture `accounts`
@@ -63,7 +64,7 @@ def importer(agent: AgentProcess) -> AgentProcess:
 def test_ingested_file_is_one_verified_delivery_and_the_source_is_gone(importer: AgentProcess,
                                                                        tmp_path: Path) -> None:
     home = Home(importer.home)
-    data = b"rijksregisternummer;naam\n" + secrets.token_bytes(200_000)
+    data = AGII_HEAD + b"rijksregisternummer;naam\n" + secrets.token_bytes(200_000)
     source = tmp_path / "inburgeraars-2026-11.xlsx"
     source.write_bytes(data)
 
@@ -214,7 +215,7 @@ def test_a_file_the_caller_may_read_but_not_delete_is_vaulted_and_kept(
     folder.mkdir()
     folder.chmod(0o1777 if folder_kind == "sticky" else 0o755)  # owned by root either way
     source = folder / "lijst.xlsx"
-    data = b"readable by all, removable by root only"
+    data = AGII_HEAD + b"readable by all, removable by root only"
     source.write_bytes(data)
     source.chmod(0o644)
 

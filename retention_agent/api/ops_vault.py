@@ -26,6 +26,7 @@ from retention_agent.errors import (
     UsageError,
     VaultIntegrityError,
 )
+from retention_agent.intake.router import is_agii_file, read_head
 from retention_agent.intake.rules import detect_file_type
 from retention_agent.vault import workspace
 
@@ -37,11 +38,18 @@ T = TypeVar("T")
 def ingest(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
     """The client reads the file with its own permissions and streams it; it removes the source itself."""
     session.reply("send")
-    stream = cast(BinaryIO, io.BufferedReader(session.receive_stream(), DATA_CHUNK))
+    head, stream = read_head(cast(BinaryIO, io.BufferedReader(session.receive_stream(), DATA_CHUNK)))
+    quarantined = not is_agii_file(head)  # as from a drop folder: not AgII's, so the officer decides
     received = ctx.ingest.receive(stream, channel="manual", source="manual",
-                                  quarantine=False, actor=session.peer.account)
+                                  quarantine=quarantined, actor=session.peer.account)
+    state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (received.delivery_id,))
+    if state == lifecycle.QUARANTINED and not received.duplicate:
+        notifier = ctx.components.get("notifier")
+        if notifier is not None:
+            notifier.notify("officer", "delivery-quarantined", delivery=received.delivery_id)
     session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
-                   "sha256": received.sha256, "size": received.size})
+                   "sha256": received.sha256, "size": received.size,
+                   "quarantined": state == lifecycle.QUARANTINED})
 
 
 @operation("ingest.source", "ingest")

@@ -57,6 +57,14 @@ def ingest(state: State, paths: tuple[Path, ...]) -> None:
 
 def ingest_message(path: Path, result: dict[str, Any]) -> str:
     """What became of one file, in the user's language (the command line and the desktop app say the same)."""
+    said = _source_message(path, result)
+    if result.get("quarantined"):
+        said += " " + t("It does not look like an AgII delivery, so it is in quarantine: the privacy officer "
+                        "decides what happens to it.")
+    return said
+
+
+def _source_message(path: Path, result: dict[str, Any]) -> str:
     values = {"file": path, "id": result["delivery"], "problem": result.get("kept_because", ""),
               "why": result.get("not_overwritten", "")}
     if not result["removed"] and result["kept_because"] == "changed":

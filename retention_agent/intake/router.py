@@ -34,6 +34,18 @@ _HEAD = HEAD_BYTES  # enough to find an encrypted workbook's OLE directory
 MAIL_FILE_CHANNELS = ("folder", "zivver")  # the mailbox unpacks its own messages
 
 
+def read_head(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    """The first bytes of ``stream`` (enough to recognise a file), and a stream that still yields them all."""
+    head = stream.read(_HEAD)
+    rest = iter(lambda: stream.read(1 << 20), b"")
+    return head, cast(BinaryIO, io.BufferedReader(ChunkReader(itertools.chain([head], rest)), 1 << 20))
+
+
+def is_agii_file(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is of a type AgII sends; anything else is quarantined."""
+    return detect_file_type(head) in AGII_FILE_TYPES
+
+
 class Announce(Protocol):
     def __call__(self, new: Sequence[tuple[str, bool, str]]) -> None:
         """Tell people once about the new deliveries of one file or message: (id, quarantined, reason)."""
@@ -51,12 +63,10 @@ class Router:
 
     def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
                  reason: str = "") -> DeliverResult:
-        head = stream.read(_HEAD)
-        rest = iter(lambda: stream.read(1 << 20), b"")
-        buffered = cast(BinaryIO, io.BufferedReader(ChunkReader(itertools.chain([head], rest)), 1 << 20))
+        head, buffered = read_head(stream)
         if channel in MAIL_FILE_CHANNELS and looks_like_mail(head) and detect_file_type(head) is None:
             return self._mail_file(buffered, channel=channel, source=source)
-        recognised = detect_file_type(head) in AGII_FILE_TYPES
+        recognised = is_agii_file(head)
         return self._announced([self._one(buffered, channel, source, quarantine=quarantine or not recognised,
                                           reason=reason)])
 
