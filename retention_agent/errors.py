@@ -32,8 +32,9 @@ class RetentionAgentError(Exception):
 
     def render(self, lang: str = "nl") -> str:
         from retention_agent.i18n import translate
+        from retention_agent.terminal import safe_value
 
-        params = _Lenient(self.params)
+        params = _Lenient({k: safe_value(v) for k, v in self.params.items()})
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
             params["state"] = translate(params["state"], lang)
         text = translate(self.message, lang).format_map(params)

@@ -10,7 +10,8 @@ from retention_agent.access import ROLES
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import t
+from retention_agent.status_view import finding_text
 
 
 @main.command()
@@ -181,7 +182,7 @@ def audit_verify(state: State, checkpoints: tuple[Path, ...], as_json: bool) -> 
         click.echo(t("Audit log verified: {size} entries, {n} checkpoints checked.",
                      size=result["size"], n=result["checkpoints_checked"]))
     for finding in result["findings"]:
-        click.echo(t("Finding: ") + translate(finding["message"]).format(**finding["params"]), err=True)
+        click.echo(t("Finding: ") + finding_text(finding), err=True)
     if not result["ok"]:
         raise SystemExit(EXIT_INTEGRITY)
 
