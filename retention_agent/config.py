@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import tomllib
 import types
@@ -19,6 +20,21 @@ from typing import Any
 from retention_agent.errors import ConfigError, ConfigSyntaxError
 
 KEY_STORES = ("keyring", "file")
+# The largest value each number may take (the smallest is checked with its own message in ``_validate``):
+# a huge number is a typo, and some (a tick of 10**17 seconds) would stop a thread of the agent.
+MAXIMA: dict[str, float] = {
+    "retention.max_without_ceremony_months": 120,
+    "retention.reminder_days_before": 365,
+    "retention.no_ceremony_staff_days": 3650,
+    "retention.no_ceremony_officer_days": 3650,
+    "retention.clock_forward_margin_hours": 8760,
+    "retention.tick_seconds": 3600,
+    "workspace.wipe_after_hours": 720,
+    "audit.checkpoint_interval_minutes": 10080,
+    "inbox.settle_seconds": 3600,
+    "inbox.scan_interval_seconds": 86400,
+    "mailbox.poll_interval_seconds": 86400,
+}
 CHANNELS = ("email", "zivver", "folder", "manual")
 DEFAULT_PATTERNS = ("*.xlsx", "*.zip", "*.7z", "*.pdf", "*.eml")
 
@@ -178,9 +194,11 @@ def _convert(kind: Any, value: Any, path: Path, key: str) -> Any:
         return value
     expected = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[kind]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise _error(path, key, f"expected {expected}, found {type(value).__name__}")
+    if kind is float and not math.isfinite(value):
+        raise _error(path, key, "expected a finite number, found " + str(value))
     return value
 
 
@@ -219,9 +237,25 @@ def _validate(config: Config, path: Path) -> None:
                        "must be password or xoauth2"))
         checks.append((0 < box.port < 65536, f"mailbox[{i}].port", "must be between 1 and 65535"))
         checks.append((box.poll_interval_seconds > 0, f"mailbox[{i}].poll_interval_seconds", "must be positive"))
+    checks += _maxima(config)
     for ok, key, problem in checks:
         if not ok:
             raise _error(path, key, problem)
+
+
+def _maxima(config: Config) -> list[tuple[bool, str, str]]:
+    """The upper bound of every number in :data:`MAXIMA` (lists and arrays of tables item by item)."""
+    checks = []
+    for dotted, highest in MAXIMA.items():
+        section, name = dotted.split(".")
+        tables = getattr(config, section)
+        indexed = list(enumerate(tables)) if isinstance(tables, tuple) else [(None, tables)]
+        for index, table in indexed:
+            value = getattr(table, name)
+            key = dotted if index is None else f"{section}[{index}].{name}"
+            values = value if isinstance(value, tuple) else (value,)
+            checks.append((all(v <= highest for v in values), key, f"must be at most {highest:g}"))
+    return checks
 
 
 def _error(path: Path, key: str, problem: str) -> ConfigError:

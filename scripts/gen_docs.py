@@ -291,7 +291,10 @@ def configuration_markdown() -> str:
                 lines += [f"Repeat the `{ARRAYS[section]}` table once per {section}.", ""]
             lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
         name = key.split(".")[-1]
-        lines.append(f"| `{name}` | {kind} | `{default}` | {_cell(CONFIG_DESCRIPTIONS[key])} |")
+        meaning = CONFIG_DESCRIPTIONS[key]
+        if key in configuration.MAXIMA:
+            meaning += f" At most {configuration.MAXIMA[key]:g}."
+        lines.append(f"| `{name}` | {kind} | `{default}` | {_cell(meaning)} |")
     return "\n".join(lines) + "\n"
 
 
