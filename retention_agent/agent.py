@@ -23,15 +23,13 @@ from retention_agent.clock import Clock, SystemClock
 from retention_agent.context import AgentContext, log_origin
 from retention_agent.errors import (
     AlreadyRunningError,
-    DatabaseLockedError,
-    DiskFullError,
     HomeMissingError,
     RetentionAgentError,
 )
 from retention_agent.home import PRIVATE_FILE_MODE, Home, check_permissions
 from retention_agent.installation import load_signing_key
 from retention_agent.staff import StaffList
-from retention_agent.store import Store
+from retention_agent.store import Store, catalogue_error, error_code
 from retention_agent.vault.ingest import Ingest
 from retention_agent.vault.keys import open_key_store
 from retention_agent.vault.vault import Vault
@@ -100,7 +98,7 @@ def build_context(home: Home, clock: Clock) -> AgentContext:
         raise HomeMissingError(home=str(home.root))
     config = configuration.load(home.config)
     check_permissions(home)
-    store = Store.open(home.database)
+    store = Store.open(home.database)  # refuses a damaged database (HomeDamagedError)
     installation_id = store.get_meta("installation_id") or ""
     keys = open_key_store(config.key_store, home.keys, installation_id)
     signing_key = load_signing_key(keys)
@@ -123,11 +121,21 @@ class Agent:
         os.umask(0o077)  # whatever the agent creates is private unless it says otherwise
         with single_instance(self.home):
             setup_logging(self.home)
-            ctx = build_context(self.home, self.clock)
             try:
-                self._serve(ctx, ready)
-            finally:
-                ctx.store.close()
+                ctx = build_context(self.home, self.clock)
+                try:
+                    self._serve(ctx, ready)
+                finally:
+                    ctx.store.close()
+            except sqlite3.DatabaseError as exc:  # met while starting or stopping: say which and what to do
+                known = catalogue_error(exc, self.home.database)
+                if known is None:
+                    raise
+                log.error("the agent stopped: %s (%s)", known.error_id, error_code(exc))
+                raise known from exc
+            except RetentionAgentError as exc:
+                log.error("the agent stopped: %s", exc.error_id)
+                raise
 
     def _serve(self, ctx: AgentContext, ready: Callable[[], None] | None) -> None:
         from retention_agent import capabilities
@@ -168,13 +176,10 @@ def _dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, obje
         handlers.dispatch(ctx, session, op, dict(args))
     except RetentionAgentError as exc:  # e.g. the key store is locked, or the audit log refuses an entry
         session.fail(exc)
-    except sqlite3.OperationalError as exc:  # nothing was committed: say why instead of dropping the line
-        if "full" in str(exc):
-            log.error("request %s refused: the disk that holds the database is full", op[:40])
-            session.fail(DiskFullError(file=str(ctx.home.database)))
-        elif "locked" in str(exc) or "busy" in str(exc):
-            log.error("request %s refused: the database is locked by another program", op[:40])
-            session.fail(DatabaseLockedError(file=str(ctx.home.database)))
-        else:
+    except sqlite3.Error as exc:  # nothing was committed: say why instead of dropping the line
+        known = catalogue_error(exc, ctx.home.database)
+        if known is None:
             raise
+        log.error("a request was refused: %s (%s)", known.error_id, error_code(exc))
+        session.fail(known)
 

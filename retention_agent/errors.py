@@ -103,6 +103,15 @@ class SchemaVersionError(RetentionAgentError):
     hint = "Install the newer retention-agent version again; do not downgrade over an existing home."
 
 
+class HomeDamagedError(RetentionAgentError):
+    error_id = "home-damaged"
+    exit_code = EXIT_INTEGRITY
+    message = "The agent's database {file} is damaged ({problem}); the agent did not start and changed nothing."
+    hint = ("Do not delete it or create a new home over it: the audit log, the staff list and every delivery's "
+            "deadline are in it. Keep the home as it is and follow 'A damaged database' in "
+            "docs/administrator.md.")
+
+
 class AlreadyRunningError(RetentionAgentError):
     error_id = "agent-already-running"
     message = "An agent is already running on the home {home} (process {pid})."

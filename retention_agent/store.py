@@ -18,7 +18,13 @@ from typing import Any
 
 import sqlite_utils
 
-from retention_agent.errors import SchemaVersionError
+from retention_agent.errors import (
+    DatabaseLockedError,
+    DiskFullError,
+    HomeDamagedError,
+    RetentionAgentError,
+    SchemaVersionError,
+)
 
 SCHEMA_VERSION = 2
 
@@ -82,13 +88,46 @@ CREATE INDEX audit_opened ON audit(seq) WHERE instr(entry, '"action":"delivery.o
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a database file that is missing, empty, not SQLite, or shorter than its header says.
+
+    SQLite itself would turn a missing or empty file into a new, empty database, and read a truncated one
+    until it meets a missing page; an existing home must never be re-initialised that way.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except FileNotFoundError:
+        raise HomeDamagedError(file=str(path), problem="the file is missing") from None
+    except OSError as exc:
+        raise HomeDamagedError(file=str(path), problem=exc.strerror or type(exc).__name__) from exc
+    if size == 0:
+        raise HomeDamagedError(file=str(path), problem="the file is empty")
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise HomeDamagedError(file=str(path), problem="it is not an SQLite database")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    size_valid = header[24:28] == header[92:96]  # "version-valid-for" matches the change counter
+    if size_valid and pages and size < pages * page_size:
+        raise HomeDamagedError(file=str(path), problem=f"it is truncated: {size} of {pages * page_size} bytes")
+
+
 class Store:
     """The database, behind one re-entrant lock. ``with store.transaction() as db:`` commits or rolls back."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        target = path if create else f"{path.resolve().as_uri()}?mode=rw"
+        self.conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10,
+                                    uri=not create)
+        if not create:
+            self._check_home_database()  # before anything is written to it
         for pragma in ("secure_delete = ON", "journal_mode = WAL", "foreign_keys = ON",
                        "synchronous = FULL", "busy_timeout = 10000"):
             self.conn.execute(f"PRAGMA {pragma}")
@@ -106,13 +145,37 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        store = cls(path)
-        found = store.schema_version()
-        if found > SCHEMA_VERSION:
+        """Open the database of an existing home: never create one, never build a schema from nothing."""
+        check_database_file(path)
+        try:
+            store = cls(path, create=False)
+        except sqlite3.DatabaseError as exc:
+            raise HomeDamagedError(file=str(path), problem=error_code(exc)) from exc
+        try:
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
             store.close()
-            raise SchemaVersionError(file=str(path), found=found, known=SCHEMA_VERSION)
-        store.migrate()
+            raise HomeDamagedError(file=str(path), problem=error_code(exc)) from exc
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _check_home_database(self) -> None:
+        """An existing home's database has the agent's tables, a schema this version knows, and the
+        installation id that ``init`` recorded; otherwise the connection is closed and nothing was written."""
+        try:
+            found = self.schema_version()
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(file=str(self.path), found=found, known=SCHEMA_VERSION)
+            if found == 0:
+                raise HomeDamagedError(file=str(self.path), problem="it holds no tables of the agent")
+            installed = self.conn.execute("SELECT value FROM meta WHERE key = 'installation_id'").fetchone()
+            if not installed or not installed[0]:
+                raise HomeDamagedError(file=str(self.path), problem="it has no installation id")
+        except BaseException:
+            self.conn.close()
+            raise
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -217,3 +280,32 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def error_code(exc: sqlite3.Error) -> str:
+    """SQLite's own name for an error (``SQLITE_FULL``, ``SQLITE_BUSY_SNAPSHOT``…), never its message words."""
+    return str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
+
+
+def error_kind(exc: sqlite3.Error) -> str:
+    """``full``, ``busy`` (locked by another program), ``damaged`` or ``other``, by SQLite's error code."""
+    primary = int(getattr(exc, "sqlite_errorcode", -1) or -1) & 0xFF
+    return _ERROR_KINDS.get(primary, "other")
+
+
+def catalogue_error(exc: sqlite3.Error, path: Path) -> RetentionAgentError | None:
+    """The catalogue's error for a full disk, a database locked by another program or a damaged database;
+    None for any other SQLite error (that one is a bug, not the user's to fix)."""
+    kind = error_kind(exc)
+    if kind == "full":
+        return DiskFullError(file=str(path))
+    if kind == "busy":
+        return DatabaseLockedError(file=str(path))
+    if kind == "damaged":
+        return HomeDamagedError(file=str(path), problem=error_code(exc))
+    return None
+
+
+# by primary result code: an extended code (SQLITE_BUSY_SNAPSHOT, SQLITE_CORRUPT_VTAB…) keeps it in its low byte
+_ERROR_KINDS = {sqlite3.SQLITE_BUSY: "busy", sqlite3.SQLITE_LOCKED: "busy", sqlite3.SQLITE_CORRUPT: "damaged",
+                sqlite3.SQLITE_NOTADB: "damaged", sqlite3.SQLITE_FULL: "full"}

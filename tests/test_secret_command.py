@@ -91,6 +91,6 @@ def test_the_process_list_never_holds_the_value(agent: AgentProcess) -> None:
         seen = Path(f"/proc/{command.pid}/cmdline").read_bytes().split(b"\0")
         assert seen[-3:] == [b"set", b"smtp", b""] or seen[-2:] == [b"set", b"smtp"]
     finally:
-        out, err = command.communicate(b"Geheim-789\n", timeout=60)
+        _out, err = command.communicate(b"Geheim-789\n", timeout=60)
     assert command.returncode == 0, err
     assert stored(agent, "smtp") == b"Geheim-789"

@@ -32,10 +32,10 @@ def secret() -> None:
 @handle_errors
 def secret_set(state: State, name: str) -> None:
     """Store a mailbox password or OAuth2 token (mailbox-NAME) or the SMTP password (smtp). The value is
-    asked for without showing it, or read from standard input (one line) when that is not a terminal.
+    asked for without showing it, or read from standard input (one line) when that is not a terminal, as in
+    'pass show agii-imap | retention-agent secret set mailbox-agii'; never from the command line.
 
     Example: retention-agent secret set mailbox-agii
-    Example: pass show agii-imap | retention-agent secret set mailbox-agii
     """
     value = read_secret()
     state.call("secret.set", {"name": name, "value": value})
