@@ -356,6 +356,7 @@ def test_wipe_happens_at_wipe_after_hours_and_not_before(ctx: AgentContext, cloc
     data = b"in-process, with a manual clock"
     received = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
                                   actor=ME)
+    ctx.staff.put(ME, "Officer", ["officer", "read"])  # a copy of someone who may no longer read goes at once
     session = _Session(Peer(ME, os.geteuid(), None))
     ops_vault.open_delivery(ctx, session, {"delivery": received.delivery_id, "purpose": "invite",  # type: ignore[arg-type]
                                            "note": "", "mode": "workspace"})
@@ -399,6 +400,35 @@ def test_shared_mode_copy_is_readable_by_the_opener_alone(shared_agent: AgentPro
     assert run_as(outsider, lambda: copy.read_bytes().hex()).get("exception") == "PermissionError"
     assert run_as(outsider, lambda: sorted(os.listdir(copy.parent))).get("exception") == "PermissionError"
     assert [e["actor"] for e in audit_entries(shared_agent) if e["action"] == "delivery.opened"] == [reader.name]
+
+
+@pytest.mark.parametrize("change", ["removed", "loses read"])
+def test_an_account_that_may_no_longer_read_loses_its_copies_at_once(shared_agent: AgentProcess, accounts: Accounts,
+                                                                   shared_root: Path, change: str) -> None:
+    """Its copies used to stay readable until their wipe time (8 hours by default)."""
+    reader = accounts.reader
+    grant_me(shared_agent, "import")
+    grant(shared_agent, reader.name, "read")
+    delivery = put(shared_agent, shared_root / "in", b"copies of a leaver " + secrets.token_bytes(100))
+    copies = []
+    for _ in range(2):
+        done = cli_as(reader, shared_agent.home, "open", delivery, "--purpose", "invite", "--no-launch")
+        assert done["exit"] == 0, done
+        match = COPY_LINE.search(done["stdout"])
+        assert match, done
+        copies.append(Path(match.group(1)))
+    assert all(copy.exists() for copy in copies)
+
+    if change == "removed":
+        api(shared_agent, "staff.remove", {"account": reader.name})
+    else:
+        grant(shared_agent, reader.name, "modify")
+
+    assert [copy for copy in copies if copy.exists()] == [], "wiped before the answer came back"
+    wiped = [e for e in audit_entries(shared_agent) if e["action"] == "workspace.wiped"]
+    assert [(e["subject"], e["details"]["account"], e["details"]["why"]) for e in wiped] == [
+        ([delivery], reader.name, "access-removed")] * 2
+    assert db_rows(Home(shared_agent.home), "SELECT COUNT(*) FROM openings WHERE wiped_at IS NULL") == [(0,)]
 
 
 def test_shared_mode_to_dir_is_written_with_the_callers_own_permissions(

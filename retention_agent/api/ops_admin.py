@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from retention_agent import sshsig
-from retention_agent.access import ROLES
+from retention_agent.access import REQUIRED_ROLES, ROLES
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
+from retention_agent.capabilities import wipe_copies_of
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.errors import UnknownAccountError, UsageError
@@ -41,6 +42,8 @@ def staff_add(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
         before, after = ctx.staff.put(account, name, roles)
         ctx.audit.append(session.peer.account, "staff.changed", "ok", [account], {
             "before": sorted(before.roles) if before else [], "after": sorted(after.roles)})
+    if not after.roles & REQUIRED_ROLES["open"]:  # whoever may no longer open keeps no opened copy either
+        wipe_copies_of(ctx, account)
     session.reply({"account": account, "roles": sorted(after.roles, key=ROLES.index),
                    "updated": before is not None})
 
@@ -52,6 +55,7 @@ def staff_remove(ctx: AgentContext, session: Session, args: dict[str, Any]) -> N
         removed = ctx.staff.remove(account)
         ctx.audit.append(session.peer.account, "staff.changed", "ok", [account],
                          {"before": sorted(removed.roles), "after": []})
+    wipe_copies_of(ctx, account)
     session.reply({"account": account, "removed": True})
 
 
