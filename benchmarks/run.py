@@ -184,6 +184,10 @@ class Agent:
         with Client(self.home / "agent.sock") as client:
             return client.call(op, args)
 
+    def deliveries(self) -> list[dict[str, Any]]:
+        with Client(self.home / "agent.sock") as client:
+            return list(client.pages("deliveries", "deliveries"))
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -253,7 +257,7 @@ def file_sha256(path: Path) -> str:
 
 def delivery_of(agent: Agent, sha256: str) -> str:
     """The id of the delivery with this content (ids sort by the agent's clock, which a benchmark may shift)."""
-    return str(next(r["id"] for r in agent.call("deliveries") if r["sha256"] == sha256))
+    return str(next(r["id"] for r in agent.deliveries() if r["sha256"] == sha256))
 
 
 def db_bytes(home: Path) -> int:
@@ -606,7 +610,7 @@ def bench_intake_agent(work: Path, files: int, size_kb: int, settle: float, out:
             time.sleep(0.05)
         stop.set()
         watcher.join()
-        vaulted = len(agent.call("deliveries"))
+        vaulted = len(agent.deliveries())
     latencies = [gone[n] - closed[n] for n in gone]
     s = stats(latencies)
     out["intake_latency_p99_s"] = figure(s["p99"], "s", f"< 2 + settle ({settle} s)", p50=round(s["median"], 3),

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 from retention_agent import config as configuration
 from retention_agent import testing
@@ -21,6 +22,7 @@ from retention_agent.api.transport import make_server
 from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, SystemClock
 from retention_agent.context import AgentContext, log_origin
+from retention_agent.diskspace import FreeSpace
 from retention_agent.errors import (
     AlreadyRunningError,
     HomeMissingError,
@@ -28,6 +30,7 @@ from retention_agent.errors import (
 )
 from retention_agent.home import PRIVATE_FILE_MODE, Home, check_permissions
 from retention_agent.installation import load_signing_key
+from retention_agent.log_limits import LogLimiter
 from retention_agent.staff import StaffList
 from retention_agent.store import Store, catalogue_error, error_code
 from retention_agent.vault.ingest import Ingest
@@ -35,6 +38,7 @@ from retention_agent.vault.keys import open_key_store
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger("retention_agent")
+SUBJECT_KEY_PURPOSE = "retention-agent/audit-subject-hmac/v1"
 
 Tick = Callable[[], None]
 
@@ -104,10 +108,14 @@ def build_context(home: Home, clock: Clock) -> AgentContext:
     signing_key = load_signing_key(keys)
     audit = AuditLog(store, clock, signing_key, log_origin(config.slug, installation_id))
     vault = Vault(home, keys)
-    ingest = Ingest(store, vault, audit, clock, config.legal_basis)
+    free_space = FreeSpace(home.root, config.disk.free_space_floor_mib, config.disk.free_space_floor_percent,
+                           clock.monotonic)
+    ingest = Ingest(store, vault, audit, clock, config.legal_basis, room=free_space.require_room)
     return AgentContext(home=home, config=config, clock=clock, store=store, keys=keys,
                         signing_key=signing_key, audit=audit, staff=StaffList(store, clock),
-                        vault=vault, ingest=ingest, started_at=clock.now(), installation_id=installation_id)
+                        vault=vault, ingest=ingest, started_at=clock.now(), installation_id=installation_id,
+                        subject_key=signing_key.derive(SUBJECT_KEY_PURPOSE), free_space=free_space,
+                        log_limits=LogLimiter(clock.monotonic))
 
 
 class Agent:
@@ -142,7 +150,7 @@ class Agent:
 
         ticker = Ticker(interval_s=float(ctx.config.retention.tick_seconds))
         services = capabilities.wire(ctx, ticker)
-        server = make_server(self.home.socket, lambda s, op, a: _dispatch(ctx, s, op, a))
+        server = make_server(self.home.socket, ApiHandler(ctx))
         ctx.audit.append("agent", "agent.started", "ok", [], {"pid": os.getpid()})
         server.start()
         tick_thread = threading.Thread(target=ticker.loop, name="ticker", daemon=True)
@@ -160,6 +168,7 @@ class Agent:
         ticker.stop.set()
         ticker.wake.set()
         tick_thread.join(timeout=30)
+        handlers.flush_refusals(ctx, everything=True)  # no request comes in any more: every count is final
         ctx.audit.append("agent", "agent.stopped", "ok")
         ctx.audit.checkpoint()
 
@@ -171,15 +180,22 @@ class Agent:
         signal.signal(signal.SIGINT, stop)
 
 
-def _dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, object]) -> None:
-    try:
-        handlers.dispatch(ctx, session, op, dict(args))
-    except RetentionAgentError as exc:  # e.g. the key store is locked, or the audit log refuses an entry
-        session.fail(exc)
-    except sqlite3.Error as exc:  # nothing was committed: say why instead of dropping the line
-        known = catalogue_error(exc, ctx.home.database)
-        if known is None:
-            raise
-        log.error("a request was refused: %s (%s)", known.error_id, error_code(exc))
-        session.fail(known)
+class ApiHandler:
+    """What the API server calls: requests, protocol violations, connections turned away, and the class of a
+    connecting uid (for the slots kept back for staff and the officer)."""
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+
+    def request(self, session: Session, op: str, args: dict[str, Any]) -> None:
+        handlers.dispatch(self.ctx, session, op, dict(args))
+
+    def violation(self, session: Session, code: str) -> None:
+        handlers.protocol_violation(self.ctx, session, code)
+
+    def refused_connection(self, uid: int) -> None:
+        handlers.connection_refused(self.ctx, uid)
+
+    def classify(self, uid: int) -> str:
+        return self.ctx.staff.class_of(uid)
 

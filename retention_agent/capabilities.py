@@ -6,6 +6,7 @@ Kept apart from ``agent.py`` so that the composition root stays short as capabil
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from retention_agent.notify import Notifier
 from retention_agent.purge import Purger, resume_unfinished
 from retention_agent.schedule import Schedule
 from retention_agent.status import note_test_hooks
+from retention_agent.upkeep import DatabaseUpkeep
 from retention_agent.vault import workspace
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,40 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     from retention_agent.reports.schedule import ReportDuty
 
     ticker.duties.append(("dpo-reports", ReportDuty(ctx)))
-    return [timer, *watchers.values()]
+    upkeep = DatabaseUpkeep(ctx)
+    ticker.duties.append(("database-upkeep", lambda: _discard(upkeep())))
+    return [timer, RefusalFlusher(ctx), *watchers.values()]
+
+
+class RefusalFlusher:
+    """Writes the follow-up entries of folded refusals every few seconds, whether or not requests come
+    (api/refusals.py); the agent writes what is left when it stops."""
+
+    INTERVAL_S = 5.0
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="refusals", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from retention_agent.api.handlers import flush_refusals
+
+        while not self._stop.wait(self.INTERVAL_S):
+            try:
+                flush_refusals(self.ctx)
+            except Exception as exc:  # a full or locked database: the counts stay and are written later
+                if self.ctx.log_limits.allow(f"refusals:{type(exc).__name__}") is not None:
+                    log.warning("refused requests could not be audited yet: %s", type(exc).__name__)
 
 
 def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]:

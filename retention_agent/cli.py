@@ -37,6 +37,10 @@ class State:
         with self.client() as client:
             return client.call(op, args)
 
+    def all_pages(self, op: str, key: str, args: dict[str, Any] | None = None) -> list[Any]:
+        with self.client() as client:
+            return list(client.pages(op, key, args))
+
 
 def handle_errors(fn: F) -> F:
     """Turn the catalogue's errors into one clear message on stderr and the documented exit code."""

@@ -31,6 +31,8 @@ MAXIMA: dict[str, float] = {
     "retention.tick_seconds": 3600,
     "workspace.wipe_after_hours": 720,
     "audit.checkpoint_interval_minutes": 10080,
+    "disk.free_space_floor_mib": 1 << 20,
+    "disk.free_space_floor_percent": 50,
     "inbox.settle_seconds": 3600,
     "inbox.scan_interval_seconds": 86400,
     "mailbox.poll_interval_seconds": 86400,
@@ -57,6 +59,14 @@ class WorkspaceSettings:
 @dataclass(frozen=True)
 class AuditSettings:
     checkpoint_interval_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class DiskSettings:
+    """The floor of free space on the home's disk: the smaller of the two (0 switches it off)."""
+
+    free_space_floor_mib: int = 100
+    free_space_floor_percent: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class Config:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    disk: DiskSettings = field(default_factory=DiskSettings)
     inbox: tuple[InboxSettings, ...] = ()
     mailbox: tuple[MailboxSettings, ...] = ()
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -219,6 +230,8 @@ def _validate(config: Config, path: Path) -> None:
         (config.retention.tick_seconds >= 1, "retention.tick_seconds", "must be at least 1"),
         (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", "must be positive"),
         (config.audit.checkpoint_interval_minutes >= 1, "audit.checkpoint_interval_minutes", "must be at least 1"),
+        (config.disk.free_space_floor_mib >= 0, "disk.free_space_floor_mib", "must not be negative"),
+        (config.disk.free_space_floor_percent >= 0, "disk.free_space_floor_percent", "must not be negative"),
         (0 < config.smtp.port < 65536, "smtp.port", "must be between 1 and 65535"),
         (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
          "must be monthly, quarterly or off"),
@@ -254,8 +267,12 @@ def _maxima(config: Config) -> list[tuple[bool, str, str]]:
             value = getattr(table, name)
             key = dotted if index is None else f"{section}[{index}].{name}"
             values = value if isinstance(value, tuple) else (value,)
-            checks.append((all(v <= highest for v in values), key, f"must be at most {highest:g}"))
+            checks.append((all(v <= highest for v in values), key, f"must be at most {number_text(highest)}"))
     return checks
+
+
+def number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _error(path: Path, key: str, problem: str) -> ConfigError:

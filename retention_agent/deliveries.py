@@ -13,10 +13,12 @@ _COLUMNS = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha25
     c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at"""
 
 
-def list_deliveries(store: Store, *, include_purged: bool = True) -> list[dict[str, Any]]:
-    where = "" if include_purged else "WHERE d.state != 'purged'"
+def list_deliveries(store: Store, *, include_purged: bool = True, after: str = "",
+                    limit: int = -1) -> list[dict[str, Any]]:
+    """Deliveries in id order (the order they arrived in), from after the id ``after``, at most ``limit``."""
+    where = "WHERE d.id > ?" + ("" if include_purged else " AND d.state != 'purged'")
     return store.query(f"SELECT {_COLUMNS} FROM deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id "
-                       f"{where} ORDER BY d.id")
+                       f"{where} ORDER BY d.id LIMIT ?", (after, limit))
 
 
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:

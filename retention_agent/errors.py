@@ -255,6 +255,34 @@ class PurposeRequiredError(RetentionAgentError):
     hint = "Add --purpose CODE (and --note TEXT for 'other'); the note must not contain personal data."
 
 
+class PersonalDataInTextError(RetentionAgentError):
+    error_id = "personal-data-in-text"
+    exit_code = EXIT_USAGE
+    message = "{field} looks like it holds personal data ({what}); nothing was stored."
+    hint = ("Notes, labels and reasons are kept in the database and as a hash in the audit log: never put a "
+            "national number, a name or an e-mail address there. Refer to the case instead (a file number).")
+
+
+class InternalError(RetentionAgentError):
+    error_id = "internal"
+    message = "The agent met an unexpected problem ({problem}); the request was not carried out."
+    hint = "Try again; if it happens again, give the agent's log (agent.log) of {at} UTC to the supplier."
+
+
+class DiskSpaceLowError(RetentionAgentError):
+    error_id = "disk-space-low"
+    message = ("The disk that holds the agent's home {folder} has {free_mib} MiB free, below the floor of "
+               "{floor_mib} MiB: the agent takes in no new deliveries until space is freed.")
+    hint = ("Free space on that disk. Purges, proofs of deletion and status go on meanwhile; see "
+            "'retention-agent status' and [disk] in docs/configuration.md.")
+
+
+class RequestBudgetError(RetentionAgentError):
+    error_id = "request-budget"
+    message = "The account {account} sent too many requests in a short time; this one was refused."
+    hint = "Wait a few seconds and try again."
+
+
 # ---- retention -----------------------------------------------------------------------------------------
 
 

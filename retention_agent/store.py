@@ -1,8 +1,13 @@
 """The agent's SQLite database: schema, migrations, and a connection that leaves no residue.
 
 One connection, used under one lock by the agent's threads. ``secure_delete`` is switched on for every
-connection (Windows' bundled SQLite may default to off) and :meth:`Store.scrub` checkpoints the WAL
-with TRUNCATE and VACUUMs, so that purged rows leave no bytes behind (FIELD-NOTES: SQLite residue).
+connection (Windows' bundled SQLite may default to off), so deleted rows and freed pages are overwritten with
+zeros, and :meth:`Store.scrub` gives freed pages back (incremental vacuum) and checkpoints the WAL with
+TRUNCATE, so that purged rows leave no bytes behind (FIELD-NOTES: SQLite residue). A scrub costs space and
+time in proportion to what was deleted, not to the database: a purge needs no room to copy a database of a
+gigabyte, and holds the lock for milliseconds. A full ``VACUUM`` (:meth:`Store.vacuum`) runs only off the
+request path, when there is room and time (``upkeep.py``); it also switches a database created before
+incremental vacuum existed here to it (``auto_vacuum`` can only change on an empty database, or by a VACUUM).
 No keys are ever stored here, and no full-text index is kept over personal data.
 """
 
@@ -27,6 +32,7 @@ from retention_agent.errors import (
 )
 
 SCHEMA_VERSION = 2
+INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -128,6 +134,8 @@ class Store:
                                     uri=not create)
         if not create:
             self._check_home_database()  # before anything is written to it
+        else:
+            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table exists
         for pragma in ("secure_delete = ON", "journal_mode = WAL", "foreign_keys = ON",
                        "synchronous = FULL", "busy_timeout = 10000"):
             self.conn.execute(f"PRAGMA {pragma}")
@@ -255,27 +263,53 @@ class Store:
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def scrub(self) -> dict[str, int]:
-        """Leave no deleted bytes behind: WAL checkpoint (TRUNCATE), VACUUM, checkpoint again.
+        """Leave no deleted bytes behind, at the cost of what was deleted: WAL checkpoint (TRUNCATE), give
+        the freed pages back (incremental vacuum, where the database has it), checkpoint again.
 
-        Returns what it left: ``secure_delete`` (1 = on), the WAL's size and the free pages, which a
-        purge records as its evidence that the database holds no residue of the deleted rows. An open
-        snapshot keeps the WAL from being truncated, so the scrub waits for those to end and lets none start.
+        Returns what it left: ``secure_delete`` (1 = on: every deleted row and freed page was overwritten
+        with zeros), the WAL's size, the free pages (0 after an incremental vacuum; zeroed otherwise) and
+        ``auto_vacuum`` (2 = incremental), which a purge records as its evidence that the database holds no
+        residue of the deleted rows. An open snapshot keeps the WAL from being truncated, so the scrub waits
+        for those to end and lets none start.
         """
         with self._no_readers:  # taken before the store's lock (never the other way round)
             self._no_readers.wait_for(lambda: self._readers == 0)
             with self.lock:
-                return self._scrub()
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                auto_vacuum = int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
+                if auto_vacuum == INCREMENTAL:
+                    self.conn.execute("PRAGMA incremental_vacuum").fetchall()  # one row per page: run it all
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return {**self._residue(), "auto_vacuum": auto_vacuum}
 
-    def _scrub(self) -> dict[str, int]:
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.execute("VACUUM")
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def vacuum(self) -> dict[str, int]:
+        """A full VACUUM, which also switches the database to incremental auto-vacuum. It rewrites the whole
+        file: it needs free space about twice the database's size and holds the lock meanwhile (seconds for a
+        large database), so only ``upkeep.DatabaseUpkeep`` calls it, when there is room and nobody is working."""
+        with self._no_readers:
+            self._no_readers.wait_for(lambda: self._readers == 0)
+            with self.lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                self.conn.execute("VACUUM")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return {**self._residue(), "auto_vacuum": int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0])}
+
+    def _residue(self) -> dict[str, int]:
         wal = self.path.with_name(self.path.name + "-wal")
         return {
             "secure_delete": int(self.conn.execute("PRAGMA secure_delete").fetchone()[0]),
             "wal_bytes": wal.stat().st_size if wal.exists() else 0,
             "free_pages": int(self.conn.execute("PRAGMA freelist_count").fetchone()[0]),
         }
+
+    def size_facts(self) -> dict[str, int]:
+        """``pages``, ``free_pages``, ``page_size`` and ``auto_vacuum`` of the database, read without a lock
+        held for long."""
+        with self.lock:
+            return {name: int(self.conn.execute(f"PRAGMA {pragma}").fetchone()[0]) for name, pragma in
+                    (("pages", "page_count"), ("free_pages", "freelist_count"), ("page_size", "page_size"),
+                     ("auto_vacuum", "auto_vacuum"))}
 
     def close(self) -> None:
         with self.lock:

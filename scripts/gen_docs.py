@@ -182,6 +182,11 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "workspace.wipe_after_hours": "An opened copy in the workspace is wiped this many hours after opening.",
     "audit.checkpoint_interval_minutes": "At most this often a new signed checkpoint of the audit log is "
                                          "written (when the log grew).",
+    "disk.free_space_floor_mib": "Below this much free space (MiB) on the disk that holds the home, the agent "
+                                 "takes in no new deliveries and refuses accounts outside the staff list; "
+                                 "purges, proofs and status go on, and status shows a problem. 0: no floor.",
+    "disk.free_space_floor_percent": "The same floor as a percentage of that disk's size; the smaller of the "
+                                     "two counts (default: 100 MiB, or 5 % of a disk smaller than 2 GiB).",
     "inbox.path": "The drop folder (absolute path). The agent moves every matching file into the vault and "
                   "removes it there.",
     "inbox.name": "A short name for the folder in status, logs and audit (default `inbox-N`); no personal "
@@ -293,7 +298,7 @@ def configuration_markdown() -> str:
         name = key.split(".")[-1]
         meaning = CONFIG_DESCRIPTIONS[key]
         if key in configuration.MAXIMA:
-            meaning += f" At most {configuration.MAXIMA[key]:g}."
+            meaning += f" At most {configuration.number_text(configuration.MAXIMA[key])}."
         lines.append(f"| `{name}` | {kind} | `{default}` | {_cell(meaning)} |")
     return "\n".join(lines) + "\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -18,8 +19,8 @@ import pytest
 
 from retention_agent.agent import single_instance
 from retention_agent.api import protocol
+from retention_agent.api.budget import ConnectionSlots
 from retention_agent.api.client import Client
-from retention_agent.api.server import ConnectionSlots
 from retention_agent.errors import ProtocolError, UsageError
 from retention_agent.home import Home
 from tests.conftest import ME, AgentProcess, cli
@@ -70,7 +71,7 @@ def still_answers(agent: AgentProcess) -> None:
 
 def audit_entries(agent: AgentProcess) -> list[dict[str, Any]]:
     with Client(agent.home / "agent.sock") as client:
-        return list(client.call("audit.show", {"after": 0, "limit": 10000})["entries"])
+        return list(client.pages("audit.show", "entries"))
 
 
 # What a hostile or broken client sends, and the start of the error the agent answers before hanging up.
@@ -186,7 +187,9 @@ def test_an_unknown_operation_is_refused_audited_and_the_connection_goes_on(serv
     assert refused["error"] == {"id": "protocol", "params": {"problem": "unknown operation 'format-the-disk'"}}
     assert after["ok"] is True
     entry = [e for e in audit_entries(server) if e["action"] == "request"][-1]
-    assert (entry["actor"], entry["outcome"], entry["details"]) == (ME, "denied", {"reason": "unknown-operation"})
+    assert (entry["actor"], entry["outcome"], entry["subject"]) == (ME, "denied", [])
+    assert entry["details"] == {"reason": "unknown-operation", "subjects": 0, "uid": os.geteuid()}
+    assert "format-the-disk" not in json.dumps(entry)  # what a caller typed is not kept
 
 
 def test_the_client_maps_an_unknown_operation_to_a_protocol_error(server: AgentProcess) -> None:
@@ -222,7 +225,7 @@ def test_a_flood_of_idle_connections_does_not_take_the_agent_down(server: AgentP
 
 
 def test_connection_slots_are_capped_in_all_and_for_each_account() -> None:
-    slots = ConnectionSlots(total=3, per_account=2)
+    slots = ConnectionSlots(total=3, per_account=2, reserved={})
     assert slots.take(1000) and slots.take(1000)
     assert not slots.take(1000)  # this account's share is used up
     assert slots.take(1001)  # another account still gets in

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 from retention_agent import ceremonies
 from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.requests import NoArguments, a_date, arg, flag, free_text, text, texts
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import get_live
 from retention_agent.errors import DeliveryHeldError, ReasonRequiredError, RetentionAgentError, UsageError
 from retention_agent.purge import Purger
 from retention_agent.schedule import Schedule
+
+MAX_DELIVERIES = 1000  # in one ceremony.set
 
 
 def schedule_of(ctx: AgentContext) -> Schedule:
@@ -41,40 +46,61 @@ def _ceremony_action(ctx: AgentContext, args: dict[str, Any]) -> str:
         return "ceremony.set"
 
 
-@operation("ceremony.set", action=_ceremony_action)
-def ceremony_set(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    day = ceremonies.parse_user_date(args.get("date"))
-    ids = _delivery_ids(args)
-    extends = ceremonies.extends_any(ctx, ids, day)
-    changed = ceremonies.set_ceremony(ctx, session.peer.account, ids, day,
-                                      arg_str(args, "label", default="", max_len=100),
-                                      arg_str(args, "reason", default="", max_len=500), extends=extends)
+@dataclass(frozen=True)
+class CeremonySet:
+    deliveries: tuple[str, ...] = arg(texts(text(64), min_items=1, max_items=MAX_DELIVERIES))
+    date: date = arg(a_date)
+    label: str = arg(free_text(100, "--label"), default="")
+    reason: str = arg(free_text(500, "--reason"), default="")
+
+
+@operation("ceremony.set", action=_ceremony_action, request=CeremonySet)
+def ceremony_set(ctx: AgentContext, session: Session, request: CeremonySet) -> None:
+    ids = list(dict.fromkeys(request.deliveries))
+    extends = ceremonies.extends_any(ctx, ids, request.date)
+    changed = ceremonies.set_ceremony(ctx, session.peer.account, ids, request.date, request.label, request.reason,
+                                      extends=extends)
     ctx.components["wake"]()
     session.reply(changed)
 
 
-@operation("ceremony.list")
-def ceremony_list(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("ceremony.list", request=NoArguments)
+def ceremony_list(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     session.reply(ceremonies.list_ceremonies(ctx))
 
 
-@operation("hold")
-def hold(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    until = ceremonies.parse_user_date(args.get("until"))
-    session.reply(ceremonies.hold(ctx, session.peer.account, arg_str(args, "delivery", max_len=64),
-                                  arg_str(args, "reason", default="", max_len=500), until))
+@dataclass(frozen=True)
+class Hold:
+    delivery: str = arg(text(64))
+    until: date = arg(a_date)
+    reason: str = arg(free_text(500, "--reason"), default="")  # required: ceremonies.hold says so
 
 
-@operation("release")
-def release(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    result = ceremonies.release(ctx, session.peer.account, arg_str(args, "delivery", max_len=64))
+@operation("hold", request=Hold)
+def hold(ctx: AgentContext, session: Session, request: Hold) -> None:
+    session.reply(ceremonies.hold(ctx, session.peer.account, request.delivery, request.reason, request.until))
+
+
+@dataclass(frozen=True)
+class Release:
+    delivery: str = arg(text(64))
+
+
+@operation("release", request=Release)
+def release(ctx: AgentContext, session: Session, request: Release) -> None:
+    result = ceremonies.release(ctx, session.peer.account, request.delivery)
     ctx.components["wake"]()
     session.reply(result)
 
 
-@operation("purge.due")
-def purge_due(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    session.reply(schedule_of(ctx).run_due(session.peer.account, confirm_clock=bool(args.get("confirm_clock"))))
+@dataclass(frozen=True)
+class PurgeDue:
+    confirm_clock: bool = arg(flag, default=False)
+
+
+@operation("purge.due", request=PurgeDue, command="purge")
+def purge_due(ctx: AgentContext, session: Session, request: PurgeDue) -> None:
+    session.reply(schedule_of(ctx).run_due(session.peer.account, confirm_clock=request.confirm_clock))
 
 
 def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
@@ -87,11 +113,16 @@ def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
     return "purge.quarantined" if row["state"] == "quarantined" else "purge.early"
 
 
-@operation("purge.one", action=_purge_action)
-def purge_one(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class PurgeOne:
+    delivery: str = arg(text(64))
+    reason: str = arg(free_text(500, "--reason"), default="")
+
+
+@operation("purge.one", action=_purge_action, request=PurgeOne, command="purge")
+def purge_one(ctx: AgentContext, session: Session, request: PurgeOne) -> None:
     """An early purge (role destroy) or the officer's purge of a quarantined file, with a reason."""
-    delivery_id = arg_str(args, "delivery", max_len=64)
-    reason = arg_str(args, "reason", default="", max_len=500)
+    delivery_id, reason = request.delivery, request.reason
     if not reason.strip():
         raise ReasonRequiredError()
     row = get_live(ctx.store, delivery_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, cast
 
 from retention_agent.api.handlers import operation
+from retention_agent.api.requests import NoArguments, arg, whole
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
-from retention_agent.errors import RetentionAgentError, UsageError
+from retention_agent.errors import RetentionAgentError
 from retention_agent.purge import Purger
 
 UNINSTALL_REASON = "uninstall"
@@ -17,8 +19,8 @@ MAX_NOTIFICATIONS = 200
 _UNPURGED = ("vaulted", "scheduled", "quarantined", "purging")
 
 
-@operation("purge.all")
-def purge_all(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("purge.all", request=NoArguments, command="service uninstall")
+def purge_all(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     """Purge every live delivery now, each with its own proof, before the service is uninstalled.
 
     Held deliveries are left alone and reported: a legal hold is never lifted by an uninstallation. A
@@ -48,13 +50,16 @@ def audiences_of(roles: frozenset[str] | set[str]) -> tuple[str, ...]:
     return ("officer", "staff") if "officer" in roles else ("staff",)
 
 
-@operation("notifications")
-def notifications(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Notifications:
+    after: int = arg(whole(0, 1 << 62), default=0)
+    limit: int = arg(whole(1, MAX_NOTIFICATIONS), default=50)
+
+
+@operation("notifications", request=Notifications, command="notifier")
+def notifications(ctx: AgentContext, session: Session, request: Notifications) -> None:
     """Notifications after ``after`` (an id) for the caller's audiences, oldest first, at most ``limit``."""
-    after, limit = args.get("after", 0), args.get("limit", 50)
-    if not _whole(after) or not _whole(limit) or after < 0 or not 1 <= limit <= MAX_NOTIFICATIONS:
-        raise UsageError(problem=f"after must be an id and limit between 1 and {MAX_NOTIFICATIONS}",
-                         command="notifier")
+    after, limit = request.after, request.limit
     member = ctx.staff.members().get(session.peer.account)
     audiences = audiences_of(member.roles if member else frozenset())
     marks = ",".join("?" * len(audiences))
@@ -66,6 +71,3 @@ def notifications(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         "notifications": [{**row, "params": json.loads(row["params"])} for row in rows],
     })
 
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

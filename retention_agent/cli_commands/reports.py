@@ -163,7 +163,7 @@ def proof_list(state: State, as_json: bool) -> None:
 
     Example: retention-agent proof list
     """
-    rows = state.call("proof.list")
+    rows = state.all_pages("proof.list", "proofs")
     if as_json:
         emit_json(rows)
         return

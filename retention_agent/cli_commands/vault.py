@@ -133,7 +133,7 @@ def deliveries(state: State, as_json: bool) -> None:
 
     Example: retention-agent deliveries --json
     """
-    rows = state.call("deliveries")
+    rows = state.all_pages("deliveries", "deliveries")
     if as_json:
         emit_json(rows)
         return
