@@ -275,10 +275,13 @@ class Store:
         with self._no_readers:  # taken before the store's lock (never the other way round)
             self._no_readers.wait_for(lambda: self._readers == 0)
             with self.lock:
+                if self.conn.in_transaction:  # executescript below would commit it
+                    raise RuntimeError("a scrub runs outside any transaction")
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 auto_vacuum = int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
                 if auto_vacuum == INCREMENTAL:
-                    self.conn.execute("PRAGMA incremental_vacuum").fetchall()  # one row per page: run it all
+                    # execute() steps this pragma once, freeing one page; executescript() runs it to the end
+                    self.conn.executescript("PRAGMA incremental_vacuum;")
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 return {**self._residue(), "auto_vacuum": auto_vacuum}
 
