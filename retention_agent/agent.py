@@ -186,6 +186,7 @@ class ApiHandler:
 
     def __init__(self, ctx: AgentContext) -> None:
         self.ctx = ctx
+        ctx.staff.members()  # read once now: the first connections are classified from it
 
     def request(self, session: Session, op: str, args: dict[str, Any]) -> None:
         handlers.dispatch(self.ctx, session, op, dict(args))

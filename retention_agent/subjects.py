@@ -2,11 +2,11 @@
 
 The audit log is never purged and cannot be edited without breaking every checkpoint the DPO holds, so a
 caller's text reaches it only once it was validated as what it claims to be: a delivery id has the id
-format, an account name the account rules, a period the period format, a checklist item or a secret name
-theirs. Anything else — a national number pasted instead of a delivery id, a name, escape sequences — is
-recorded as ``invalid-subject`` with its length and a keyed hash (HMAC-SHA256 with a key derived from the
-installation's signing key, so the hash cannot be reversed by trying every national number). A refused
-request records only how many subjects it named and such a keyed hash of them.
+format, an account name the account rules, a period the period format, a checklist item its own. Anything
+else — a national number pasted instead of a delivery id, a name, escape sequences — is recorded as
+``invalid-subject`` with its length and a keyed hash (HMAC-SHA256 with a key derived from the installation's
+signing key, so the hash cannot be reversed by trying every national number). A refused request records only
+how many subjects it named and such a keyed hash of them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ _NAME_PART = r"[A-Za-z_](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9_.$-])?"
 _ACCOUNT = re.compile(rf"(?:{_NAME_PART}\\)?{_NAME_PART}")
 _PERIOD = re.compile(r"\d{4}-(?:0[1-9]|1[0-2]|Q[1-4])")
 _ITEM = re.compile(r"[a-z][a-z0-9-]{0,39}")
-_SECRET = re.compile(r"smtp|mailbox-[a-z0-9][a-z0-9._-]{0,60}")
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -52,7 +51,6 @@ KINDS: Mapping[str, Callable[[str], bool]] = {
     "account": is_account_name,
     "period": is_period,
     "item": _matches(_ITEM),
-    "name": _matches(_SECRET),
 }
 
 

@@ -50,12 +50,12 @@ class Session:
         return self._peer
 
     def reply(self, result: Any = None) -> None:
-        """Answer ``ok``; an answer too large for a frame is an internal error (the operation should page)."""
+        """Answer ``ok``; an answer too large for a frame is an internal error (the operation should have paged),
+        raised for the dispatcher to audit and answer."""
         try:
             protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": result})
-        except protocol.FrameTooLargeError:
-            log.error("an answer did not fit a frame; the request was answered with an internal error")
-            self.fail(InternalError(problem="reply-too-large", at=utc_iso_now()))
+        except protocol.FrameTooLargeError as exc:
+            raise InternalError(problem="reply-too-large", at=utc_iso_now()) from exc
 
     def fail(self, error: RetentionAgentError) -> None:
         protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": False, "error": error.to_wire()})
