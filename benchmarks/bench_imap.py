@@ -40,7 +40,8 @@ class MemoryDeliver:
     def __init__(self) -> None:
         self.store: dict[str, bytes] = {}
 
-    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
+                 reason: str = "") -> DeliverResult:
         data = stream.read()
         digest = hashlib.sha256(data).hexdigest()
         duplicate = digest in self.store

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from retention_agent.access import REQUIRED_ROLES
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
+from retention_agent.intake.base import TOO_MANY_FILES
 from retention_agent.notify import Notifier
 from retention_agent.purge import Purger, resume_unfinished
 from retention_agent.schedule import Schedule
@@ -120,21 +122,46 @@ class RefusalFlusher:
 
 def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]:
     """Drop folders and mailboxes, all delivering through the one crash-safe ingest path."""
-    from retention_agent.intake.base import DeliverResult
     from retention_agent.intake.router import Router
     from retention_agent.intake.setup import folder_watchers, mailbox_watchers
+    from retention_agent.vault.keys import key_store_folders
 
-    def announce(result: DeliverResult, *, quarantined: bool) -> None:
-        if quarantined:
-            notifier.notify("officer", "delivery-quarantined", delivery=result.delivery_id)
-        else:
-            notifier.notify("staff", "delivery-received", delivery=result.delivery_id)
+    def announce(new: Sequence[tuple[str, bool, str]]) -> None:
+        """One notification per file or message and audience, never one per attachment."""
+        for quarantined, audience in ((False, "staff"), (True, "officer")):
+            mine = [(delivery, reason) for delivery, q, reason in new if q == quarantined]
+            if not mine:
+                continue
+            first, reason = mine[0]
+            if reason == TOO_MANY_FILES:
+                notifier.notify(audience, "message-too-many-files", delivery=first,
+                                limit=ctx.config.intake.max_files_per_message)
+            elif len(mine) > 1:
+                kind = "message-quarantined" if quarantined else "message-received"
+                notifier.notify(audience, kind, delivery=first, count=len(mine))
+            else:
+                notifier.notify(audience, "delivery-quarantined" if quarantined else "delivery-received",
+                                delivery=first)
         ctx.health["last_intake"] = utc_iso(ctx.clock.now())
 
-    router = Router(ctx.ingest, announce)
+    def refused(source: str, code: str, item: str) -> None:
+        """Each refusal once (the watchers report an item once per episode, not per scan)."""
+        details = {"why": code, **({"item": item} if item else {})}
+        try:
+            ctx.audit.append("agent", "intake.refused", "refused", [source], details)
+        except Exception as exc:  # the audit log refused (a full disk): status still shows the refusal
+            log.error("intake %s: could not audit refusal %s (%s)", source, code, type(exc).__name__)
+
+    def source_kept(delivery_ids: Sequence[str], why: str) -> None:
+        ctx.ingest.source_not_overwritten(delivery_ids, why)
+
+    router = Router(ctx.ingest, announce, max_files_per_message=ctx.config.intake.max_files_per_message)
+    protected = [ctx.home.root, *key_store_folders(ctx.config.key_store, ctx.home.keys)]
     watchers: dict[str, Service] = {}
-    watchers.update(folder_watchers(ctx.config, router, ctx.clock))
-    watchers.update(mailbox_watchers(ctx.config, router, ctx.clock, ctx.keys))
+    watchers.update(folder_watchers(ctx.config, router, ctx.clock, protected=protected, report=refused,
+                                    source_kept=source_kept))
+    watchers.update(mailbox_watchers(ctx.config, router, ctx.clock, ctx.keys, deliver_message=router.deliver_message,
+                                     report=refused))
     return watchers
 
 

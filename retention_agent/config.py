@@ -20,6 +20,7 @@ from typing import Any
 from retention_agent.errors import ConfigError, ConfigSyntaxError
 
 KEY_STORES = ("keyring", "file")
+DEPLOYMENTS = ("user", "shared")
 # The largest value each number may take (the smallest is checked with its own message in ``_validate``):
 # a huge number is a typo, and some (a tick of 10**17 seconds) would stop a thread of the agent.
 MAXIMA: dict[str, float] = {
@@ -31,6 +32,8 @@ MAXIMA: dict[str, float] = {
     "retention.tick_seconds": 3600,
     "workspace.wipe_after_hours": 720,
     "audit.checkpoint_interval_minutes": 10080,
+    "intake.max_file_bytes": 1 << 40,
+    "intake.max_files_per_message": 10000,
     "disk.free_space_floor_mib": 1 << 20,
     "disk.free_space_floor_percent": 50,
     "inbox.settle_seconds": 3600,
@@ -62,12 +65,19 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class IntakeSettings:
+    """Limits that hold for every drop folder and mailbox."""
+
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_files_per_message: int = 20
+
+
+@dataclass(frozen=True)
 class DiskSettings:
     """The floor of free space on the home's disk: the smaller of the two (0 switches it off)."""
 
     free_space_floor_mib: int = 100
     free_space_floor_percent: float = 5.0
-
 
 @dataclass(frozen=True)
 class InboxSettings:
@@ -98,6 +108,8 @@ class MailboxSettings:
     poll_interval_seconds: float = 60.0
     use_idle: bool = True
     channel: str = "email"
+    authserv_id: str = ""
+    agii_domain: str = "integratie-inburgering.be"
 
 
 @dataclass(frozen=True)
@@ -138,9 +150,11 @@ class Config:
     key_store: str = "keyring"
     language: str = "nl"
     legal_basis: str = "VCMP-05-2024"
+    deployment: str = "user"
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
     disk: DiskSettings = field(default_factory=DiskSettings)
     inbox: tuple[InboxSettings, ...] = ()
     mailbox: tuple[MailboxSettings, ...] = ()
@@ -218,6 +232,9 @@ def _validate(config: Config, path: Path) -> None:
         (bool(config.municipality.strip()), "municipality", "must not be empty"),
         (config.key_store in KEY_STORES, "key_store", f"must be one of {', '.join(KEY_STORES)}"),
         (config.language in ("nl", "en"), "language", "must be nl or en"),
+        (config.deployment in DEPLOYMENTS, "deployment", f"must be one of {', '.join(DEPLOYMENTS)}"),
+        (config.intake.max_file_bytes >= 1, "intake.max_file_bytes", "must be at least 1"),
+        (config.intake.max_files_per_message >= 1, "intake.max_files_per_message", "must be at least 1"),
         (config.retention.max_without_ceremony_months >= 1, "retention.max_without_ceremony_months",
          "must be at least 1"),
         (all(d > 0 for d in config.retention.reminder_days_before), "retention.reminder_days_before",
@@ -250,6 +267,8 @@ def _validate(config: Config, path: Path) -> None:
                        "must be password or xoauth2"))
         checks.append((0 < box.port < 65536, f"mailbox[{i}].port", "must be between 1 and 65535"))
         checks.append((box.poll_interval_seconds > 0, f"mailbox[{i}].poll_interval_seconds", "must be positive"))
+        checks.append((bool(box.agii_domain.strip()) and "@" not in box.agii_domain, f"mailbox[{i}].agii_domain",
+                       "must be a domain name such as integratie-inburgering.be"))
     checks += _maxima(config)
     for ok, key, problem in checks:
         if not ok:
@@ -283,13 +302,15 @@ def inbox_name(inbox: InboxSettings, index: int) -> str:
     return inbox.name or f"inbox-{index + 1}"
 
 
-def render_initial(municipality: str, key_store: str, inboxes: list[str], language: str = "nl") -> str:
+def render_initial(municipality: str, key_store: str, inboxes: list[str], language: str = "nl",
+                   deployment: str = "user") -> str:
     """The config.toml written by ``init``: the chosen values, every other default shown as a comment."""
     lines = [
         "# retention-agent configuration. Every key and its default: docs/configuration.md",
         f"municipality = {_toml_str(municipality)}",
         f"key_store = {_toml_str(key_store)}",
         f"language = {_toml_str(language)}",
+        *([f"deployment = {_toml_str(deployment)}"] if deployment != "user" else []),
         "",
         "[retention]",
         "# max_without_ceremony_months = 24",

@@ -10,7 +10,8 @@ from retention_agent.store import Store
 LIVE_STATES = ("vaulted", "scheduled", "held", "quarantined")
 
 _COLUMNS = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha256, d.key_id, d.legal_basis,
-    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at"""
+    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at,
+    d.quarantine_reason, d.source_not_overwritten"""
 
 
 def list_deliveries(store: Store, *, include_purged: bool = True, after: str = "",

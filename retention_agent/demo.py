@@ -49,7 +49,8 @@ def step(text: str) -> None:
 
 
 def run_demo(*, keep: bool, root: Path | None = None) -> None:
-    base = root or Path(tempfile.mkdtemp(prefix="retention-agent-demo-"))
+    # the real path: a drop folder reached through a link is refused (macOS: /var is a link to /private/var)
+    base = (root or Path(tempfile.mkdtemp(prefix="retention-agent-demo-"))).resolve()
     home, inbox = Home(base / "home"), base / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     step(t("1. A new home with the file key store and you as privacy officer"))

@@ -16,7 +16,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,6 +63,7 @@ class HomeSetup:
     officer_name: str = ""
     key_store: str = "file"
     inboxes: tuple[str, ...] = ()
+    deployment: str = "user"  # "shared": the agent has an account of its own (config key ``deployment``)
 
     def missing(self) -> list[str]:
         return [option for option, value in (("--municipality", self.municipality), ("--officer", self.officer))
@@ -73,6 +74,8 @@ class HomeSetup:
                 "--officer-name", self.officer_name or self.officer, "--key-store", self.key_store]
         for folder in self.inboxes:
             args += ["--inbox", folder]
+        if self.deployment != "user":
+            args += ["--deployment", self.deployment]
         return args
 
 
@@ -127,6 +130,8 @@ def install_service(params: ServiceParams, runner: Runner, *, setup: HomeSetup |
     missing = ["--municipality", "--officer"] if setup is None else setup.missing()
     if new_home and missing:
         raise ServiceInitOptionsError(home=params.home, missing=" and ".join(missing))
+    if setup is not None:
+        setup = replace(setup, deployment=params.mode)
     module = platform_module(params.platform)
     try:
         if params.mode == "user":
@@ -151,7 +156,7 @@ def _init_here(home: Home, setup: HomeSetup | None) -> None:
     assert setup is not None
     init_home(home, municipality=setup.municipality, officer=setup.officer,
               officer_name=setup.officer_name or setup.officer, key_store=setup.key_store,
-              inboxes=list(setup.inboxes), clock=SystemClock())
+              inboxes=list(setup.inboxes), clock=SystemClock(), deployment=setup.deployment)
 
 
 def _init_as_service_account(params: ServiceParams, runner: Runner, setup: HomeSetup | None) -> None:

@@ -397,6 +397,78 @@ class IntakeInternal(IntakeProblem):
     hint = "Report the agent's log to the supplier."
 
 
+class FolderSwapped(IntakeProblem):
+    error_id = "folder-swapped"
+    message = ("The drop folder {source} was replaced after the agent opened it (renamed away, or a link put in its "
+               "place); no file is taken from it any more.")
+    hint = ("Find out who changed it (audit log: intake.refused), put the real folder back at its path and restart "
+            "the agent. The agent never follows the new path.")
+
+
+class FolderLinkInPath(IntakeProblem):
+    error_id = "folder-link-in-path"
+    message = "The drop folder {source} is reached through a symbolic link (or junction), or is not a folder."
+    hint = "Configure the real path of the folder, without links, in inbox.path."
+
+
+class FolderInsideHome(IntakeProblem):
+    error_id = "folder-inside-home"
+    message = "The drop folder {source} lies inside the agent's home or its key store; it is not watched."
+    hint = "Choose a drop folder outside the agent's home and key store."
+
+
+class FolderUnsafeParent(IntakeProblem):
+    error_id = "folder-unsafe-parent"
+    message = ("A folder above the drop folder {source} may be changed by other accounts than root, the agent's "
+               "and the drop folder's owner; the drop folder is not watched.")
+    hint = "Take their write access away from that folder, or set its sticky bit (chmod +t); no restart is needed."
+
+
+class SourceHardLink(IntakeProblem):
+    error_id = "source-hard-link"
+    message = "A file in {source} has more than one name (a hard link); it stays where it is."
+    hint = "Put a copy of the file in the drop folder, not a link to it."
+
+
+class SourceSparse(IntakeProblem):
+    error_id = "source-sparse"
+    message = "A file in {source} is sparse (mostly holes); it stays where it is."
+    hint = "Find out where it came from and remove it; a real delivery is never sparse."
+
+
+class SourceOwnedByAgent(IntakeProblem):
+    error_id = "source-owned-by-agent"
+    message = "A file in {source} belongs to the agent's own account; it stays where it is."
+    hint = "Find out how it got there (nobody but the agent should own files as that account) and remove it."
+
+
+class SourceTooLarge(IntakeProblem):
+    error_id = "source-too-large"
+    message = "A file in {source} is larger than intake.max_file_bytes; it stays where it is."
+    hint = "Take it in with 'retention-agent ingest', or raise intake.max_file_bytes."
+
+
+class SourceNotOverwritten(IntakeProblem):
+    error_id = "source-not-overwritten"
+    message = ("A plaintext file from {source} was removed without being overwritten first ({why}); its bytes may "
+               "remain on that disk, and the proof of deletion will say so.")
+    hint = ("Let the agent's account write the files of the drop folder (a default ACL), or keep the folder on a "
+            "disk with full-disk encryption.")
+
+
+class MailTooManyFiles(IntakeProblem):
+    error_id = "mail-too-many-files"
+    message = "A message in {source} had more files than intake.max_files_per_message; it was quarantined whole."
+    hint = "Check the quarantined delivery; release it or purge it as quarantined."
+
+
+class MailNotAuthenticated(IntakeProblem):
+    error_id = "mail-not-authenticated"
+    message = "The mail server did not vouch that a message in {source} came from AgII; its files were quarantined."
+    hint = ("Check the quarantined deliveries. If genuine mail is quarantined, check authserv_id and agii_domain "
+            "(docs/administrator.md).")
+
+
 class ImapAuthFailed(IntakeProblem):
     error_id = "imap-auth"
     message = "The mailbox {source} refused the user name or password (or token)."

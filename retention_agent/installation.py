@@ -22,7 +22,7 @@ SIGNING_KEY = "signing-key"
 
 
 def init_home(home: Home, *, municipality: str, officer: str, officer_name: str, key_store: str,
-              inboxes: list[str], clock: Clock, language: str = "nl") -> str:
+              inboxes: list[str], clock: Clock, language: str = "nl", deployment: str = "user") -> str:
     """Create a home; refuse to touch an existing one. Returns the installation id.
 
     The folder may already exist if it is empty: the shared-mode installer creates it for the service
@@ -37,7 +37,7 @@ def init_home(home: Home, *, municipality: str, officer: str, officer_name: str,
     os.umask(0o077)  # the database's -wal and -shm files are created later with this mask
     create_layout(home)
     text = configuration.render_initial(municipality, key_store,
-                                        [str(Path(p).absolute()) for p in inboxes], language)
+                                        [str(Path(p).absolute()) for p in inboxes], language, deployment)
     write_private(home.config, text.encode())
     config = configuration.load(home.config)  # what init wrote must be what run reads
     installation_id = random_hex(8)

@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 MESSAGES = {
     "delivery-received": "Delivery {delivery} arrived and is in the vault.",
     "delivery-quarantined": "A file that does not look like an AgII delivery was quarantined as {delivery}.",
+    "message-received": "{count} deliveries arrived in one message and are in the vault (the first is {delivery}).",
+    "message-quarantined": "{count} files of one message were quarantined (the first is {delivery}).",
+    "message-too-many-files": "A message with more than {limit} files was quarantined whole as {delivery}; "
+                              "see 'retention-agent status'.",
     "purge-soon": "Delivery {delivery} will be purged on {deadline} ({days} days left).",
     "no-ceremony": "Delivery {delivery} has no ceremony date yet; record it with 'ceremony set'.",
     "legal-basis-lapsed": "Delivery {delivery} came by {channel}, for which the legal basis has lapsed.",

@@ -44,6 +44,9 @@ REQUIRED_CHECKS: Final = ("key_absent", "object_absent", "no_workspace_copy", "n
 # What the proof does not cover, as codes (explained in docs/formats/deletion-proof.md).
 NOT_COVERED: Final = ("copies-outside-agent", "mail-server-retention", "inbox-folder-backups",
                       "overwrite-on-ssd-or-copy-on-write")
+SOURCE_NOT_OVERWRITTEN: Final = "source-not-overwritten"
+"""Added to ``not_covered`` when the plaintext file the delivery came from was removed without being
+overwritten first: its bytes may remain in the free blocks of that disk."""
 
 
 class ProofStep(TypedDict):
@@ -93,6 +96,7 @@ class ProofFacts:
     untracked_copies_count: int  # copies staff saved outside the workspace (open --to DIR)
     audit: AuditEvidence
     reason_sha256: str | None = None
+    source_not_overwritten: str | None = None  # a code of retention_agent.wipe when the source was not overwritten
 
 
 # ---- building and signing ---------------------------------------------------------------------------------
@@ -127,7 +131,7 @@ def build_proof(facts: ProofFacts) -> dict[str, Any]:
         "openings_count": facts.openings_count,
         "distinct_accounts_count": facts.distinct_accounts_count,
         "untracked_copies_count": facts.untracked_copies_count,
-        "not_covered": list(NOT_COVERED),
+        "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else [])],
         "audit": _plain(facts.audit),
     }
     _check_before_signing(doc)

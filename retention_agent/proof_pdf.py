@@ -264,4 +264,7 @@ def _limit(code: str, words: _Words) -> str:
         "overwrite-on-ssd-or-copy-on-write": words(
             "Overwriting is not sanitisation on SSDs and copy-on-write file systems; the proof rests on "
             "the destruction of the key."),
+        "source-not-overwritten": words(
+            "The plaintext file this delivery came from was removed without being overwritten first (the "
+            "file system or its permissions did not allow it): its bytes may remain on that disk."),
     }.get(code, code)

@@ -246,6 +246,7 @@ class Purger:
             verification=steps["verification"], key_store_backend=self.ctx.keys.backend_name,
             openings_count=int(counts.get("openings", 0)), distinct_accounts_count=int(counts.get("accounts", 0)),
             untracked_copies_count=int(counts.get("untracked", 0)),
+            source_not_overwritten=delivery.get("source_not_overwritten"),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
                    "inclusion_proof": [h.hex() for h in inclusion]})
         return proof.build_proof(facts)

@@ -47,6 +47,7 @@ def build_status(ctx: AgentContext) -> dict[str, Any]:
         "unfinished_purges": unfinished_purges(ctx),
         "holds": holds(ctx, now),
         "quarantined": quarantined(ctx),
+        "sources_not_overwritten": sources_not_overwritten(ctx),
         "workspace_copies": workspace_copies(ctx),
         "openings_30d": openings(ctx, now),
         "refused_30d": refusals(ctx, now),
@@ -77,6 +78,10 @@ def health(ctx: AgentContext) -> dict[str, Any]:
         "last_intake": ctx.store.scalar("SELECT MAX(received_at) FROM deliveries"),
         "last_tick": ctx.health.get("last_tick"),
         "intake": intake_watchers(ctx),
+        "intake_limits": {"max_file_bytes": ctx.config.intake.max_file_bytes,
+                          "max_files_per_message": ctx.config.intake.max_files_per_message},
+        "mail_authentication": [{"mailbox": box.name, "authserv_id_configured": bool(box.authserv_id)}
+                                for box in ctx.config.mailbox],
         "key_store": {"backend": backend, "file_store": backend == "file"},
         "test_hooks": {"active": testing.hooks_requested(), "first_seen": ctx.store.get_meta(HOOKS_SEEN)},
         "disk": ctx.free_space.reading().to_wire(),
@@ -84,16 +89,22 @@ def health(ctx: AgentContext) -> dict[str, Any]:
 
 
 def intake_watchers(ctx: AgentContext) -> list[dict[str, Any]]:
-    """Each watcher's state; the component may be the status object itself or a watcher with ``.status``."""
+    """Each watcher's state; the component may be the status object itself or a watcher with ``.status``.
+
+    ``refused``: what the watcher leaves where it is right now, by code (a drop folder that was swapped or is
+    unsafe, hard links, sparse or too large files, messages too large), each with how many items.
+    """
     found = []
     for name, item in sorted(dict(ctx.components.get("intake") or {}).items()):
         status = item if hasattr(item, "state") else getattr(item, "status", item)
         shared = getattr(status, "intake", None)
+        refused = _first_attr("refused", status, shared) or ()
         found.append({
             "name": str(name),
             "state": str(getattr(status, "state", "unknown")),
             "last_success": _moment(_first_attr("last_success", status, shared)),
             "last_error_id": _first_attr("last_error_id", status, shared),
+            "refused": [{"code": str(code), "count": int(count)} for code, count in refused],
         })
     return found
 
@@ -206,12 +217,27 @@ def holds(ctx: AgentContext, now: datetime) -> dict[str, Any]:
 
 
 def quarantined(ctx: AgentContext) -> dict[str, Any]:
+    """Quarantined deliveries; ``by_reason`` counts those quarantined at intake for a reason of their own."""
     count = int(ctx.store.scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'quarantined'") or 0)
-    rows = ctx.store.query("SELECT id, received_at, channel, source, due_at FROM deliveries "
+    rows = ctx.store.query("SELECT id, received_at, channel, source, due_at, quarantine_reason FROM deliveries "
                            "WHERE state = 'quarantined' ORDER BY received_at, id LIMIT ?", (LIST_LIMIT,))
+    reasons = ctx.store.query("SELECT quarantine_reason AS reason, COUNT(*) AS n, MIN(id) AS first "
+                              "FROM deliveries WHERE state = 'quarantined' AND quarantine_reason IS NOT NULL "
+                              "GROUP BY quarantine_reason")
     return {"count": count, "items": [
         {"delivery": r["id"], "received_at": r["received_at"], "channel": r["channel"], "source": r["source"],
-         "due_at": r["due_at"]} for r in rows]}
+         "due_at": r["due_at"], "reason": r["quarantine_reason"]} for r in rows],
+        "by_reason": {r["reason"]: {"count": int(r["n"]), "first": r["first"]} for r in reasons}}
+
+
+def sources_not_overwritten(ctx: AgentContext) -> dict[str, Any]:
+    """Live deliveries whose plaintext source was removed without being overwritten, by why (a wipe code)."""
+    marks = ",".join("?" * len(LIVE_STATES))
+    rows = ctx.store.query(f"SELECT source_not_overwritten AS why, COUNT(*) AS n FROM deliveries WHERE state IN "
+                           f"({marks}) AND source_not_overwritten IS NOT NULL GROUP BY source_not_overwritten",
+                           LIVE_STATES)
+    by_reason = {r["why"]: int(r["n"]) for r in rows}
+    return {"count": sum(by_reason.values()), "by_reason": by_reason}
 
 
 def workspace_copies(ctx: AgentContext) -> dict[str, Any]:
@@ -330,6 +356,34 @@ FINDINGS: dict[str, str] = {
     "intake-failing": N_("Intake {name} is failing ({error})"),
     "intake-retrying": N_("Intake {name} is retrying ({error})"),
     "intake-stopped": N_("Intake {name} has stopped ({error})"),
+    "folder-swapped": N_("Drop folder {name} was replaced after the agent opened it (renamed away, or a link put in "
+                         "its place); no file is taken from it any more. Find out who changed it (audit log: "
+                         "intake.refused), put the real folder back and restart the agent"),
+    "folder-link-in-path": N_("Drop folder {name} is reached through a symbolic link, or is not a folder; it is not "
+                              "watched. Configure the real path of the folder, without links"),
+    "folder-inside-home": N_("Drop folder {name} lies inside the agent's home or its key store; it is not watched. "
+                             "Choose a folder outside them"),
+    "folder-unsafe-parent": N_("A folder above drop folder {name} may be changed by other accounts; the drop folder "
+                               "is not watched. Take their write access away, or set the sticky bit on that folder "
+                               "(chmod +t)"),
+    "source-refused": N_("{count} items in {name} are links, folders or special files and stay where they are: put "
+                         "the file itself in the folder"),
+    "source-hard-link": N_("{count} files in {name} have more than one name (hard links) and stay where they are: "
+                           "put a copy in the folder, not a link"),
+    "source-sparse": N_("{count} files in {name} are sparse (mostly holes) and stay where they are: find out where "
+                        "they came from and remove them"),
+    "source-owned-by-agent": N_("{count} files in {name} belong to the agent's own account and stay where they are: "
+                                "find out how they got there and remove them"),
+    "source-too-large": N_("{count} files in {name} are larger than {limit} bytes and stay where they are: take them "
+                           "in with 'retention-agent ingest', or raise intake.max_file_bytes"),
+    "imap-message-too-large": N_("{count} messages in mailbox {name} are larger than the limit and stay on the "
+                                 "server: save their attachments and take them in with 'retention-agent ingest'"),
+    "mail-too-many-files": N_("{count} quarantined deliveries are whole messages with more than {limit} files (the "
+                              "first is {delivery}): check them, then release or purge them"),
+    "mail-not-authenticated": N_("Mailbox {name} takes mail on its sender address alone; a forged AgII sender would "
+                                 "be trusted. Set authserv_id for it (see docs/administrator.md)"),
+    "sources-not-overwritten": N_("{count} live deliveries came from a plaintext file that could not be overwritten "
+                                  "before it was removed ({reasons}); its bytes may remain on that disk"),
     "legal-basis-lapsed": N_("{count} live deliveries arrived by {channel} after its legal basis ({basis}) lapsed "
                              "on {date}"),
     "channel-lapsed": N_("The legal basis {basis} no longer covers deliveries by {channel} (valid until {date}), "
@@ -392,12 +446,34 @@ def _assess_integrity(status: dict[str, Any], problems: list[Finding], warnings:
 
 
 def _assess_intake(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:
+    limits = status["health"]["intake_limits"]
     for watcher in status["health"]["intake"]:
         error = watcher["last_error_id"] or "-"
+        name = watcher["name"].partition(":")[2] or watcher["name"]
+        refused = {r["code"]: r["count"] for r in watcher.get("refused", [])}
+        folder = [code for code in refused if code.startswith("folder-") and code in FINDINGS]
+        for code in folder:
+            problems.append(_finding(code, name=name))
+        for code, count in sorted(refused.items()):
+            if code not in folder and code in FINDINGS:
+                problems.append(_finding(code, name=name, count=count, limit=limits["max_file_bytes"]))
+        if folder:
+            continue  # the refusal says what is wrong and what to do; "failing" would only repeat it
         if watcher["state"] == "failing":
             problems.append(_finding("intake-failing", name=watcher["name"], error=error))
         elif watcher["state"] in ("retrying", "stopped"):
             warnings.append(_finding("intake-" + watcher["state"], name=watcher["name"], error=error))
+    for box in status["health"]["mail_authentication"]:
+        if not box["authserv_id_configured"]:
+            warnings.append(_finding("mail-not-authenticated", name=box["mailbox"]))
+    flood = status["quarantined"]["by_reason"].get("mail-too-many-files")
+    if flood:
+        problems.append(_finding("mail-too-many-files", count=flood["count"], delivery=flood["first"],
+                                 limit=limits["max_files_per_message"]))
+    kept = status["sources_not_overwritten"]
+    if kept["count"]:
+        warnings.append(_finding("sources-not-overwritten", count=kept["count"],
+                                 reasons=", ".join(sorted(kept["by_reason"]))))
 
 
 def _assess_legal_bases(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:

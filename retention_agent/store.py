@@ -31,7 +31,7 @@ from retention_agent.errors import (
     SchemaVersionError,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 _SCHEMA_V1 = """
@@ -91,7 +91,15 @@ CREATE INDEX audit_denied ON audit(seq) WHERE instr(entry, '"outcome":"denied"')
 CREATE INDEX audit_opened ON audit(seq) WHERE instr(entry, '"action":"delivery.opened"') > 0;
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# Migration 3: facts about how a delivery came in that the officer and the proof must know (codes, never
+# personal data): why it was quarantined at intake (``mail-too-many-files``, ``mail-not-authenticated``), and
+# why its plaintext source was removed without being overwritten first (``no-write-permission``, ...).
+_SCHEMA_V3 = """
+ALTER TABLE deliveries ADD COLUMN quarantine_reason TEXT;
+ALTER TABLE deliveries ADD COLUMN source_not_overwritten TEXT;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 _HEADER = b"SQLite format 3\x00"

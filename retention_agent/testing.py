@@ -29,7 +29,7 @@ TESTING_ENV = "RETENTION_AGENT_TESTING"
 
 FAULT_POINTS = (
     "ingest.after-pending", "ingest.after-key", "ingest.after-rename", "ingest.after-commit",
-    "intake.after-deliver", "mailbox.after-deliver",
+    "intake.after-deliver", "intake.after-overwrite", "mailbox.after-deliver",
     "purge.after-start", "purge.after-key", "purge.after-object", "purge.after-workspace",
     "purge.after-rows", "purge.after-scrub", "purge.after-proof",
 )

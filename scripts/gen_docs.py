@@ -166,6 +166,9 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "language": "Language of notifications and the PDF documents: `nl` or `en`.",
     "legal_basis": "The legal basis recorded with each new delivery; it decides the deadline rules and "
                    "which channels are allowed (`VCMP-05-2024`: e-mail for one year, Zivver indefinitely).",
+    "deployment": "`user` (the agent runs as the staff member) or `shared` (a service account of its own; "
+                  "`service install --mode shared` sets it). In shared mode a file in a drop folder owned by the "
+                  "agent's own account is refused.",
     "retention.max_without_ceremony_months": "A delivery that never gets a ceremony date is purged this many "
                                              "months after it arrived, with that reason in its proof.",
     "retention.reminder_days_before": "Staff are reminded this many days before a purge (the nearest "
@@ -182,6 +185,10 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "workspace.wipe_after_hours": "An opened copy in the workspace is wiped this many hours after opening.",
     "audit.checkpoint_interval_minutes": "At most this often a new signed checkpoint of the audit log is "
                                          "written (when the log grew).",
+    "intake.max_file_bytes": "A file in a drop folder, or a mail message, larger than this stays where it "
+                             "is, shown in status (take it in with `retention-agent ingest`).",
+    "intake.max_files_per_message": "A mail message (or `.eml` file) with more attachments than this is "
+                                    "vaulted whole as one quarantined delivery, shown to the officer.",
     "disk.free_space_floor_mib": "Below this much free space (MiB) on the disk that holds the home, the agent "
                                  "takes in no new deliveries and refuses accounts outside the staff list; "
                                  "purges, proofs and status go on, and status shows a problem. 0: no floor.",
@@ -212,6 +219,12 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
                                      "safety net).",
     "mailbox.use_idle": "Use IMAP IDLE to hear about new mail at once when the server offers it.",
     "mailbox.channel": "`email` or `zivver`: how the mailbox receives the deliveries.",
+    "mailbox.authserv_id": "The `authserv-id` your own mail server writes in `Authentication-Results` headers "
+                           "(see administrator.md). When set, only mail whose topmost such headers say "
+                           "`dmarc=pass` or `dkim=pass` for `agii_domain` is trusted; other mail is "
+                           "quarantined. Empty: mail is taken on its sender address alone, and status "
+                           "warns that senders are not authenticated.",
+    "mailbox.agii_domain": "The domain DKIM or DMARC must have passed for (`header.d` / `header.from`).",
     "smtp.host": "The SMTP server that sends DPO reports (empty: reports are not e-mailed).",
     "smtp.port": "The SMTP port.",
     "smtp.security": "`starttls`, `tls` or `none`.",

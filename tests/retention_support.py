@@ -182,6 +182,10 @@ def pages(home: Path, op: str, key: str) -> list[dict[str, Any]]:
         return list(client.pages(op, key))
 
 
+def all_deliveries(home: Path) -> list[dict[str, Any]]:
+    return pages(home, "deliveries", "deliveries")
+
+
 def audit_entries(home: Path, action: str | None = None) -> list[dict[str, Any]]:
     found = pages(home, "audit.show", "entries")
     return [e for e in found if action is None or e["action"] == action]

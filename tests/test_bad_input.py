@@ -44,6 +44,7 @@ from tests.retention_support import wait_for
 EN = {"RETENTION_AGENT_LANG": "en"}
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount, chattr); CI runs the tests as root")
 HUGE_MB = int(os.environ.get("RA_HUGE_MB") or 300)  # RA_HUGE_MB=2048 for the 2 GB run
+MAX_FILE_MB = 48  # the drop folder's intake.max_file_bytes here: above the 33 MiB mail file below
 
 
 def sha(data: bytes) -> str:
@@ -55,9 +56,13 @@ def _call(home: Path, op: str, args: dict[str, Any] | None = None) -> Any:
         return client.call(op, args)
 
 
-def _deliveries(home: Path) -> list[dict[str, Any]]:
+def _pages(home: Path, op: str, key: str) -> list[dict[str, Any]]:
     with Client(home / "agent.sock") as client:
-        return list(client.pages("deliveries", "deliveries"))
+        return list(client.pages(op, key))
+
+
+def _deliveries(home: Path) -> list[dict[str, Any]]:
+    return _pages(home, "deliveries", "deliveries")
 
 
 def _shas(home: Path) -> dict[str, str]:
@@ -100,7 +105,8 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AgentProc
     inbox.mkdir()
     home = make_home(root / "home", inboxes=[str(inbox)])
     home.config.write_text(home.config.read_text().replace(
-        'path = "', 'settle_seconds = 0.3\nscan_interval_seconds = 1.0\npath = "'))
+        'path = "', 'settle_seconds = 0.3\nscan_interval_seconds = 1.0\npath = "').replace(
+        "[retention]", f"[intake]\nmax_file_bytes = {MAX_FILE_MB << 20}\nmax_files_per_message = 20\n\n[retention]"))
     agent = AgentProcess(home.root, env=EN).start()
     roles = [a for r in ("officer", "import", "read") for a in ("--role", r)]
     assert agent.cli("staff", "add", ME, "--name", "Officer", *roles, env=EN).returncode == 0
@@ -321,9 +327,32 @@ def test_a_huge_file_that_looks_like_mail_is_vaulted_whole(intake: tuple[AgentPr
 # ---- links, special files, a file that cannot be removed ------------------------------------------------
 
 
+def _status(home: Path) -> dict[str, Any]:
+    status: dict[str, Any] = _call(home, "status")
+    return status
+
+
+def _refused(home: Path) -> dict[str, int]:
+    watcher = next(w for w in _status(home)["health"]["intake"] if w["name"] == "folder:inbox-1")
+    return {r["code"]: r["count"] for r in watcher["refused"]}
+
+
+def _refusal_entries(home: Path) -> list[str]:
+    entries = _pages(home, "audit.show", "entries")
+    return [e["details"]["why"] + ":" + e["details"].get("item", "") for e in entries
+            if e["action"] == "intake.refused"]
+
+
+def _problems(home: Path) -> dict[str, str]:
+    from retention_agent.status_view import finding_text
+
+    return {p["code"]: finding_text(p) for p in _status(home)["problems"]}
+
+
 def test_links_and_special_files_are_never_followed_and_left_in_place(intake: tuple[AgentProcess, Path],
                                                                      tmp_path: Path) -> None:
     agent, inbox = intake
+    audited = len(_refusal_entries(agent.home))
     secret = tmp_path / "elders.xlsx"  # outside the drop folder: must never be read through a link
     secret.write_bytes(b"PK\x03\x04 not for the agent " + os.urandom(32))
     folder = tmp_path / "map"
@@ -337,19 +366,70 @@ def test_links_and_special_files_are_never_followed_and_left_in_place(intake: tu
     other_name = tmp_path / "andere-naam.zip"
     other_name.write_bytes(hard_data)
     os.link(other_name, inbox / "harde-link.zip")
-    wait_for(lambda: not (inbox / "harde-link.zip").exists(), 30, "the hard link taken")
-    time.sleep(2.5)  # two more scans over what stays
-    assert sorted(p.name for p in inbox.iterdir()) == ["dangling.xlsx", "link-to-folder.zip", "link.xlsx",
-                                                     "pijp.zip", "submap.zip"]
+    wait_for(lambda: _refused(agent.home) == {"source-refused": 5, "source-hard-link": 1}, 30, "the refusals")
+    time.sleep(2.5)  # two more scans over what stays: nothing is reported twice
+    assert sorted(p.name for p in inbox.iterdir()) == ["dangling.xlsx", "harde-link.zip", "link-to-folder.zip",
+                                                     "link.xlsx", "pijp.zip", "submap.zip"]
     vaulted = _shas(agent.home)
-    assert sha(secret.read_bytes()) not in vaulted
-    assert secret.exists() and other_name.read_bytes() == hard_data  # only the drop folder's name went
-    assert sha(hard_data) in vaulted
+    assert sha(secret.read_bytes()) not in vaulted and sha(hard_data) not in vaulted
+    assert secret.exists() and other_name.read_bytes() == hard_data
+    refusals = _refusal_entries(agent.home)[audited:]
+    assert len(refusals) == 6 and len(set(refusals)) == 6, refusals  # each item audited once
+    problems = _problems(agent.home)
+    assert "put a copy in the folder, not a link" in problems["source-hard-link"]
+    assert "put the file itself in the folder" in problems["source-refused"]
     assert pid_alive(agent)
-    for item in ("link.xlsx", "dangling.xlsx", "link-to-folder.zip"):
+    for item in ("link.xlsx", "dangling.xlsx", "link-to-folder.zip", "harde-link.zip"):
         (inbox / item).unlink()
     (inbox / "submap.zip").rmdir()
     (inbox / "pijp.zip").unlink()
+    wait_for(lambda: _refused(agent.home) == {}, 30, "the refusals cleared once the items are gone")
+
+
+def test_sparse_and_oversized_files_stay_where_they_are_with_a_problem(intake: tuple[AgentProcess, Path]) -> None:
+    agent, inbox = intake
+    audited = len(_refusal_entries(agent.home))
+    for name, size in (("gaten.xlsx", 40 << 20), ("te-groot.zip", (MAX_FILE_MB + 1) << 20)):
+        staged = inbox / f".staging-{name}"
+        with open(staged, "wb") as out:
+            out.write(b"PK\x03\x04")
+            out.truncate(size)  # 40 MiB of holes would become a 40 MiB vault object
+        staged.rename(inbox / name)
+    wait_for(lambda: _refused(agent.home) == {"source-sparse": 1, "source-too-large": 1}, 30, "the refusals")
+    time.sleep(2.5)
+    assert sorted(p.name for p in inbox.iterdir()) == ["gaten.xlsx", "te-groot.zip"]
+    assert sorted(r.partition(":")[0] for r in _refusal_entries(agent.home)[audited:]) == ["source-sparse",
+                                                                                          "source-too-large"]
+    problems = _problems(agent.home)
+    assert "sparse" in problems["source-sparse"] and "retention-agent ingest" in problems["source-too-large"]
+    assert _leftovers(agent.home) == []
+    for name in ("gaten.xlsx", "te-groot.zip"):
+        (inbox / name).unlink()
+    wait_for(lambda: _refused(agent.home) == {}, 30, "the refusals cleared")
+
+
+def test_a_mail_file_with_too_many_attachments_is_one_quarantined_delivery(intake: tuple[AgentProcess, Path]
+                                                                           ) -> None:
+    agent, inbox = intake
+    parts = [b"%PDF-1.7\n" + os.urandom(16) for _ in range(25)]
+    data = _eml(parts)
+    before = {r["id"] for r in _deliveries(agent.home)}
+    notified = _notification_kinds(agent.home)
+    _drop(inbox, "vloed.eml", data)
+    wait_for(lambda: not (inbox / "vloed.eml").exists(), 30, "the mail file taken")
+    new = [r for r in _deliveries(agent.home) if r["id"] not in before]
+    assert [(r["sha256"], r["state"]) for r in new] == [(sha(data), "quarantined")]
+    assert not {sha(p) for p in parts} & set(_shas(agent.home))
+    problems = _problems(agent.home)
+    assert new[0]["id"] in problems["mail-too-many-files"]
+    assert _notification_kinds(agent.home)[len(notified):] == ["message-too-many-files"]  # one, not 25
+    assert _call(agent.home, "purge.one", {"delivery": new[0]["id"], "reason": "vloed"})["proof"]
+    assert "mail-too-many-files" not in _problems(agent.home)
+
+
+def _notification_kinds(home: Path) -> list[str]:
+    found = _call(home, "notifications", {"after": 0, "limit": 200})["notifications"]
+    return [n["kind"] for n in found]
 
 
 @ROOT_ONLY
@@ -499,12 +579,12 @@ def test_a_locked_database_makes_requests_wait_or_fail_and_the_agent_survives(in
     assert done.returncode == 0 and time.monotonic() - started >= 1.5, "waited for the lock, then served"
     holder.wait()
 
-    # Longer than a request can wait: 10 s for the database (busy_timeout), after up to 10 s behind the drop
-    # folder's ingest, which may hold the agent's store lock while it waits for the database itself.
-    holder = _hold_lock(agent.home / "agent.db", 22)
+    holder = _hold_lock(agent.home / "agent.db", 12)  # longer than the agent waits (10 s)
+    # the request first: a delivery started before it would hold the agent's store while it waits for
+    # SQLite, and the request, queued behind it, would only reach SQLite when the lock is nearly gone
+    done = agent.cli("staff", "list", env=EN)
     data = b"PK\x03\x04 dropped while locked " + os.urandom(32)
     _drop(inbox, "tijdens-slot.zip", data)
-    done = agent.cli("staff", "list", env=EN)
     holder.wait()
     message = done.stderr.decode()
     assert done.returncode == 1 and "Traceback" not in message, message

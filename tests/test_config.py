@@ -61,6 +61,7 @@ def toml_document(top: dict[str, Any], tables: dict[str, dict[str, Any]],
 CHOSEN: dict[str, Any] = {
     "key_store": "file",
     "language": "en",
+    "deployment": "shared",
     "reports.schedule": "quarterly",
     "inbox.path": "/srv/agii/drop",
     "inbox.channel": "zivver",

@@ -34,6 +34,7 @@ from watchdog.observers.polling import PollingObserver
 from retention_agent.clock import ManualClock, SystemClock
 from retention_agent.errors import DiskFullError
 from retention_agent.intake import folder as folder_mod
+from retention_agent.intake import pinned
 from retention_agent.intake.base import DeliverResult
 from retention_agent.intake.folder import (
     ERR_CHANGED,
@@ -72,7 +73,8 @@ class RecordingDeliver:
         self.during = during
         self._lock = threading.Lock()
 
-    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
+                 reason: str = "") -> DeliverResult:
         chunks = []
         while chunk := stream.read(64 * 1024):
             chunks.append(chunk)
@@ -329,7 +331,7 @@ def test_file_that_vanished_while_failing_does_not_keep_the_state_failing(drop: 
 
 
 def test_deliver_raising_an_unknown_error_is_reported_with_the_intake_id(drop: Path) -> None:
-    def broken(stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+    def broken(stream: BinaryIO, *, channel: str, source: str, quarantine: bool, reason: str = "") -> DeliverResult:
         raise RuntimeError("vault unavailable")
 
     watcher = FolderWatcher(FolderConfig(name="x", path=drop, settle_seconds=0), broken, ManualClock())
@@ -443,19 +445,19 @@ def test_symlink_swapped_in_after_the_scan_is_not_followed(drop: Path, tmp_path:
     (drop / "a.xlsx").write_bytes(b"x")
     watcher.scan_once()
     clock.advance(timedelta(seconds=1))
-    real_lstat = Path.lstat
+    real_lstat = pinned.PosixPinnedFolder.lstat
     calls = {"n": 0}
 
-    def lstat_then_swap(self: Path) -> os.stat_result:
-        result = real_lstat(self)
-        if self.name == "a.xlsx" and calls["n"] == 0:
+    def lstat_then_swap(self: pinned.PosixPinnedFolder, name: str) -> os.stat_result:
+        result = real_lstat(self, name)
+        if name == "a.xlsx" and calls["n"] == 0:
             calls["n"] += 1
-            self.unlink()
-            self.symlink_to(secret)  # swapped between the scan's lstat and the open
+            (drop / name).unlink()
+            (drop / name).symlink_to(secret)  # swapped between the scan's lstat and the open
         return result
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Path, "lstat", lstat_then_swap)
+        mp.setattr(pinned.PosixPinnedFolder, "lstat", lstat_then_swap)
         assert watcher.scan_once().taken == 0
     assert watcher.scan_once().refused == 1
     assert deliver.calls == [] and secret.read_bytes() == b"not for the vault"
@@ -542,12 +544,12 @@ def test_sharing_violation_is_busy_not_an_error(drop: Path, monkeypatch: pytest.
     real_open = folder_mod._open_source
     refusals = iter(range(2))
 
-    def held_by_outlook(path: Path) -> int:
+    def held_by_outlook(folder: pinned.PinnedFolder, name: str) -> int:
         if next(refusals, None) is not None:
             exc = PermissionError(13, "The process cannot access the file")
             exc.winerror = 32  # type: ignore[attr-defined]
             raise exc
-        return real_open(path)
+        return real_open(folder, name)
 
     monkeypatch.setattr(folder_mod, "_open_source", held_by_outlook)
     watcher, deliver, _clock = manual_watcher(drop, settle_seconds=0)

@@ -213,7 +213,8 @@ class Recorder:
     fail_with: Exception | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
+                 reason: str = "") -> DeliverResult:
         if self.fail_with is not None:
             raise self.fail_with
         data = stream.read()
@@ -600,7 +601,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     port, password, store, kill_after = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
     calls = []
 
-    def deliver(stream, *, channel, source, quarantine):
+    def deliver(stream, *, channel, source, quarantine, reason=""):
         data = stream.read()
         digest = hashlib.sha256(data).hexdigest()
         target = store / digest

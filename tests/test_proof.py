@@ -153,6 +153,11 @@ NL: dict[str, str] = {
     "destruction of the key.":
         "Overschrijven is geen veilige verwijdering op SSD's en copy-on-write-bestandssystemen; het bewijs "
         "steunt op de vernietiging van de sleutel.",
+    "The plaintext file this delivery came from was removed without being overwritten first (the file system "
+    "or its permissions did not allow it): its bytes may remain on that disk.":
+        "Het onversleutelde bestand waaruit deze levering kwam, werd verwijderd zonder eerst overschreven te "
+        "worden (het bestandssysteem of de rechten lieten dat niet toe): de inhoud kan op die schijf "
+        "achterblijven.",
 }
 
 
@@ -242,6 +247,16 @@ def test_round_trip(doc: dict[str, Any]) -> None:
     assert proof.verify_proof(data, signature, KEY.public_bytes()) == doc
     assert doc["signer"] == IDENTITY and doc["version"] == proof.PROOF_VERSION
     assert doc["untracked_copies_count"] == 1 and doc["not_covered"] == list(proof.NOT_COVERED)
+
+
+def test_a_source_that_was_not_overwritten_is_named_in_not_covered() -> None:
+    doc = proof.build_proof(_facts(source_not_overwritten="no-write-permission"))
+    assert doc["not_covered"] == [*proof.NOT_COVERED, proof.SOURCE_NOT_OVERWRITTEN]
+    data, signature = proof.sign_proof(doc, KEY)
+    assert proof.verify_proof(data, signature, KEY.public_bytes(), origin=ORIGIN)["not_covered"][-1] == (
+        "source-not-overwritten")
+    dutch = " ".join(_pdf_text(_certificate(doc)).split())
+    assert "zonder eerst overschreven te worden" in dutch
 
 
 def test_bytes_are_deterministic(doc: dict[str, Any]) -> None:

@@ -152,8 +152,9 @@ def test_intake_watchers_are_shown(office: Office) -> None:
     office.ctx.components["intake"] = {"agii-mail": Watcher(), "drop": IntakeStatus().succeeded(office.clock.now())}
     status = build_status(office.ctx)
     assert status["health"]["intake"] == [
-        {"name": "agii-mail", "state": "failing", "last_success": None, "last_error_id": "imap-auth"},
-        {"name": "drop", "state": "ok", "last_success": "2026-10-01T09:00:00Z", "last_error_id": None}]
+        {"name": "agii-mail", "state": "failing", "last_success": None, "last_error_id": "imap-auth", "refused": []},
+        {"name": "drop", "state": "ok", "last_success": "2026-10-01T09:00:00Z", "last_error_id": None,
+         "refused": []}]
     assert "intake-failing" in codes(status["problems"])
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
+from retention_agent import wipe
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.handlers import operation
 from retention_agent.api.paging import MAX_LIMIT, fill
@@ -19,7 +20,7 @@ from retention_agent.api.server import DataWriter, Session
 from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES, get_live, list_deliveries, public_view
+from retention_agent.deliveries import LIVE_STATES, get_delivery, get_live, list_deliveries, public_view
 from retention_agent.errors import (
     DeliveryStateError,
     FormatVersionError,
@@ -45,6 +46,22 @@ def ingest(ctx: AgentContext, session: Session, request: NoArguments) -> None:
                                   quarantine=False, actor=session.peer.account)
     session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
                    "sha256": received.sha256, "size": received.size})
+
+
+@dataclass(frozen=True)
+class IngestSource:
+    delivery: str = arg(text(64))
+    why: str = arg(choice(wipe.REASONS))
+
+
+@operation("ingest.source", "ingest", request=IngestSource)
+def ingest_source(ctx: AgentContext, session: Session, request: IngestSource) -> None:
+    """The command line could not overwrite the source before removing it: the delivery records why.
+
+    Only ever makes the proof of deletion claim less, so any account with the import role may say it."""
+    delivery = get_delivery(ctx.store, request.delivery)
+    ctx.ingest.source_not_overwritten([delivery["id"]], request.why, actor=session.peer.account)
+    session.reply({"delivery": delivery["id"], "source_not_overwritten": request.why})
 
 
 @dataclass(frozen=True)

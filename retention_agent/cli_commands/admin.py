@@ -23,10 +23,13 @@ from retention_agent.status_view import finding_text
               help="Where keys live: the OS key store, or a private file store in the home.")
 @click.option("--inbox", "inboxes", multiple=True, type=click.Path(file_okay=False),
               help="A drop folder to watch (repeatable).")
+@click.option("--deployment", type=click.Choice(["user", "shared"]), default="user", show_default=True,
+              help="shared: the agent runs as a service account of its own ('service install --mode shared' "
+                   "passes it).")
 @pass_state
 @handle_errors
 def init(state: State, municipality: str, officer: str, officer_name: str, key_store: str,
-         inboxes: tuple[str, ...]) -> None:
+         inboxes: tuple[str, ...], deployment: str) -> None:
     """Create a new home: configuration, database, signing key and the first officer.
 
     Example: retention-agent init --municipality "De Panne" --officer jdewit --inbox /srv/agii
@@ -35,7 +38,7 @@ def init(state: State, municipality: str, officer: str, officer_name: str, key_s
 
     installation_id = init_home(state.home, municipality=municipality, officer=officer,
                                 officer_name=officer_name or officer, key_store=key_store,
-                                inboxes=list(inboxes), clock=SystemClock())
+                                inboxes=list(inboxes), clock=SystemClock(), deployment=deployment)
     click.echo(t("Home created at {home} (installation {id}).", home=state.home.root, id=installation_id))
     click.echo(t("Start the agent with: retention-agent --home {home} run", home=state.home.root))
 

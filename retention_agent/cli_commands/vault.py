@@ -16,6 +16,7 @@ import click
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.protocol import DATA_CHUNK, ConnectionClosed, ProtocolViolation
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.cli_commands import source_removal
 from retention_agent.errors import (
     EXIT_INTEGRITY,
     ProtocolError,
@@ -49,16 +50,21 @@ def ingest(state: State, paths: tuple[Path, ...]) -> None:
             continue
         message = ("{file}: already in the vault as {id}; the source was removed." if result["duplicate"]
                    else "{file}: in the vault as {id}; the source was removed.")
+        if result["removed"] and result["not_overwritten"]:
+            message = ("{file}: in the vault as {id}; the source was removed but could not be overwritten first "
+                       "({why}): its bytes may remain on that disk, and the proof of deletion will say so.")
         if not result["removed"] and result["kept_because"] == "changed":
             message = "{file}: in the vault as {id}; the file changed meanwhile and was kept."
         elif not result["removed"]:
             message = ("{file}: in the vault as {id}; the source could not be removed ({problem}): "
                        "delete it yourself, or ask whoever manages that folder.")
-        click.echo(t(message, file=path, id=result["delivery"], problem=result.get("kept_because", "")))
+        click.echo(t(message, file=path, id=result["delivery"], problem=result.get("kept_because", ""),
+                     why=result.get("not_overwritten", "")))
     sys.exit(worst)
 
 
 def ingest_one(state: State, path: Path) -> dict[str, Any]:
+    """Send one file to the agent, then remove it — overwritten first, or the delivery records why not."""
     before = _lstat_regular(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -73,8 +79,13 @@ def ingest_one(state: State, path: Path) -> dict[str, Any]:
                 result = client.upload("ingest", {}, _blocks(source, path))
             except OSError as exc:  # the agent went away while the file was being sent
                 raise ProtocolError(problem="the agent closed the connection") from exc
-    result = dict(result)
-    result["removed"], result["kept_because"] = _remove_if_unchanged(path, opened)
+            result = dict(result)
+
+            def record(why: str) -> None:
+                client.call("ingest.source", {"delivery": result["delivery"], "why": why})
+
+            removal = source_removal.remove(path, source, opened, record)
+    result["removed"], result["kept_because"], result["not_overwritten"] = removal
     return result
 
 
@@ -101,27 +112,6 @@ def _blocks(source: BinaryIO, path: Path) -> Iterator[bytes]:
         if not block:
             return
         yield block
-
-
-def _remove_if_unchanged(path: Path, opened: os.stat_result) -> tuple[bool, str]:
-    """Remove the source with the caller's permissions. Returns (removed, why it was kept)."""
-    try:
-        now = path.lstat()
-    except FileNotFoundError:
-        return True, ""
-    except OSError as exc:
-        return False, exc.strerror or type(exc).__name__
-    same = (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
-        opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)
-    if not same:
-        return False, "changed"
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return True, ""
-    except OSError as exc:  # e.g. a sticky or read-only folder: the caller may read but not delete
-        return False, exc.strerror or type(exc).__name__
-    return True, ""
 
 
 @main.command()

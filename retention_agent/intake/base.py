@@ -8,6 +8,16 @@ The contract with the vault (provided by the ingest path, see ``retention_agent.
 - ``deliver`` is idempotent by content hash: delivering the same bytes again after a crash returns
   ``duplicate=True`` and stores nothing new, so finishing an interrupted job is always safe.
 - ``source`` is a configuration name such as ``"agii-inbox"``: never an address, a subject or a file name.
+- ``reason`` (optional) is a code saying why a file is quarantined (``mail-too-many-files``,
+  ``mail-not-authenticated``); the delivery records it and status shows it to the officer.
+
+What a watcher reports back (both optional, wired by the composition root):
+
+- a :class:`RefusalReport` once per refused item and episode (a folder that was swapped, a hard link left in
+  place, a message too large): the agent audits it once, never once per scan;
+- a :class:`SourceKept` when it removed a plaintext source without overwriting it first (the file system
+  refused the write, the agent's account may not write the file): the deliveries record it *before* the
+  source is unlinked, so a proof of deletion never claims more than was done.
 
 Everything here is pure: time comes from the caller (an injected :class:`~retention_agent.clock.Clock`),
 randomness for jitter from an injected function.
@@ -15,13 +25,18 @@ randomness for jitter from an injected function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import BinaryIO, Literal, Protocol
 
 Channel = Literal["email", "zivver", "folder", "manual"]
 IntakeState = Literal["ok", "retrying", "failing", "stopped"]
+
+TOO_MANY_FILES = "mail-too-many-files"
+"""Quarantine reason: a message (or ``.eml``) with more files than allowed, vaulted whole as one delivery."""
+NOT_AUTHENTICATED = "mail-not-authenticated"
+"""Quarantine reason: the municipality's mail server did not vouch that the message came from AgII."""
 
 FAILING_AFTER = 3
 """Consecutive failed cycles after which a watcher reports ``failing`` instead of ``retrying``."""
@@ -32,11 +47,48 @@ class DeliverResult:
     delivery_id: str
     duplicate: bool
     """Same SHA-256 as a live delivery: nothing new was stored; the source may still be removed."""
+    others: tuple[str, ...] = ()
+    """Further deliveries made from the same source (the other attachments of an ``.eml`` file)."""
+
+    @property
+    def delivery_ids(self) -> tuple[str, ...]:
+        return (self.delivery_id, *self.others)
 
 
 class Deliver(Protocol):
-    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
+                 reason: str = "") -> DeliverResult:
         """Commit the bytes of ``stream`` to the vault, or raise (then the source must stay untouched)."""
+        ...
+
+
+@dataclass(frozen=True)
+class MessageFile:
+    """One file of a mail message, held in memory (never written outside the vault)."""
+
+    data: bytes
+    quarantine: bool
+    reason: str = ""
+
+
+class DeliverMessage(Protocol):
+    def __call__(self, files: Sequence[MessageFile], *, channel: str, source: str) -> list[DeliverResult]:
+        """Deliver every file of one message as :class:`Deliver` would, then announce them once."""
+        ...
+
+
+class RefusalReport(Protocol):
+    def __call__(self, source: str, code: str, item: str) -> None:
+        """``source`` refused something for reason ``code``; ``item`` is a keyed hash of its name or ``""``.
+
+        Must not raise: a refusal that cannot be recorded is still shown by the watcher's status."""
+        ...
+
+
+class SourceKept(Protocol):
+    def __call__(self, delivery_ids: Sequence[str], why: str) -> None:
+        """The plaintext source of these deliveries is about to be removed without being overwritten (``why``
+        is a code); must be durable when it returns, and raise if it cannot be recorded."""
         ...
 
 
@@ -54,6 +106,8 @@ class IntakeStatus:
     last_error_id: str | None = None
     consecutive_failures: int = 0
     next_retry: datetime | None = None
+    refused: tuple[tuple[str, int], ...] = ()
+    """What the watcher currently refuses, as (code, how many items), e.g. ``("source-hard-link", 2)``."""
 
     def succeeded(self, now: datetime) -> IntakeStatus:
         """The status after a successful cycle (the last error id is kept for the record)."""
@@ -79,6 +133,9 @@ class IntakeStatus:
 
     def stopped(self) -> IntakeStatus:
         return replace(self, state="stopped", next_retry=None)
+
+    def refusing(self, counts: dict[str, int]) -> IntakeStatus:
+        return replace(self, refused=tuple(sorted((c, n) for c, n in counts.items() if n)))
 
 
 @dataclass(frozen=True)

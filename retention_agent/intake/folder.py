@@ -7,15 +7,30 @@ removes the file once the vault holds it.
 
 How a file is taken (the contract, in order):
 
+0. **The folder is pinned by handle** (:mod:`.pinned`). It is opened once, its path walked from the root
+   without following any link, and every list, ``lstat``, open, rename, link and unlink is relative to that
+   handle. Before every scan the path must still lead to the same directory (``st_dev``, ``st_ino``); when it
+   does not (``folder-swapped``: renamed away, replaced by a link to the agent's own keys), intake from the
+   folder stops for good — the new path is never followed — until the agent is restarted, and the refusal is
+   reported once. A folder inside the agent's home or key store (``folder-inside-home``), reached through a
+   link (``folder-link-in-path``) or under an ancestor that other accounts may write without a sticky bit
+   (``folder-unsafe-parent``) is refused at start-up and at every scan, and taken again once it is fixed.
 1. **Events are hints; a scan is the truth.** watchdog events (inotify, FSEvents, ReadDirectoryChangesW, or
    a :class:`~watchdog.observers.polling.PollingObserver` for network shares) only mark names as
    candidates. A full scan runs at start-up, every ``scan_interval_s`` and after every observer restart;
    files that were there before start-up, or whose events were lost, are found by it. ``moved`` events are
-   followed through ``dest_path`` (writers that write a temporary name and rename it at the end).
-2. **Only regular files directly in the folder.** There is no recursion: deliveries are single files, and a
-   tree walk would widen what a writer to the folder can make the agent read (nested links, mounts).
-   Symbolic links, directories, FIFOs, sockets and devices are never followed or opened: each is refused
-   once (status ``files_refused``, log ``source-refused``) and left where it is.
+   followed through ``dest_path`` (writers that write a temporary name and rename it at the end). A polling
+   observer on Linux watches the pinned handle (``/proc/self/fd/N``), not the path.
+2. **Only plain regular files directly in the folder.** There is no recursion: deliveries are single files,
+   and a tree walk would widen what a writer to the folder can make the agent read (nested links, mounts).
+   Left where they are, each refused once (reported, audited, shown in status with its code) until it is
+   gone or changed: symbolic links, directories, FIFOs, sockets and devices (``source-refused``, never
+   followed or opened); files with more than one name (``source-hard-link``: another name, perhaps outside
+   the folder, would keep the bytes, and overwriting them would destroy that other file);
+   sparse files, mostly holes (``source-sparse``: a 2 GB file of a few blocks would become a 2 GB vault
+   object); files larger than ``max_file_bytes`` (``source-too-large``); and, when ``refuse_agent_files``
+   is set (shared mode, where the agent has an account of its own), files owned by the agent's account
+   (``source-owned-by-agent``: nobody but the agent should have made them).
 3. **Temporary names are ignored entirely** (:func:`is_temporary_name`): browser partial downloads, Office
    and LibreOffice owner/lock files, dotfiles, ``Thumbs.db``. A file whose download or editor sibling still
    exists (``x.pdf`` beside ``x.pdf.part`` or ``~$x.docx``) is waited for: Firefox creates an empty
@@ -34,24 +49,31 @@ How a file is taken (the contract, in order):
 6. **Patterns decide quarantine, not intake.** A file matching none of the folder's patterns (matched
    case-insensitively, as Windows names are) is delivered with ``quarantine=True``: it is still out of
    the transport medium, encrypted, and the officer decides.
-7. **Remove only what was delivered.** After ``deliver`` returns, the open file must be unchanged (same
-   size and mtime, fully read). The name is then renamed to a private claim name in the same folder and the
-   renamed file is compared with the delivered one before it is unlinked, so a file that replaced it at
-   the last instant is put back instead of deleted. If anything changed the source stays and is delivered
-   again later (``deliver`` is idempotent by content hash). A claim file left by a crash is delivered
-   again with ``quarantine=True`` (normally a duplicate, so nothing new is stored) and removed.
+7. **Remove only what was delivered, and overwrite it first.** After ``deliver`` returns, the open file must
+   be unchanged (same size and mtime, fully read). The name is then renamed to a private claim name in the
+   same folder and the renamed file is compared with the delivered one before it is removed, so a file that
+   replaced it at the last instant is put back instead of deleted. If anything changed the source stays and
+   is delivered again later (``deliver`` is idempotent by content hash). The claimed file is then
+   overwritten with zeros of the same length through a handle on the very file that was read
+   (:meth:`~.pinned.PinnedFolder.reopen_for_writing`), fsynced, and only then unlinked. When the
+   overwrite is impossible (the agent's account may not write the file, a read-only file system), the
+   ``source_kept`` callback records it with the deliveries *before* the unlink, so the proof of deletion
+   can say so. A claim file left by a crash is delivered again with ``quarantine=True`` (normally a
+   duplicate, so nothing new is stored), overwritten and removed; one that holds only zeros is what a crash
+   between the overwrite and the unlink left, and is simply removed.
 
 Failures never stop the watcher: unreadable files and ``deliver`` errors are retried with back-off (at most
 one ``scan_interval_s`` apart) and turn the status ``retrying``/``failing`` until the file is taken or gone.
 A dead observer thread or emitter is restarted by :meth:`FolderWatcher.supervise` (followed by a scan); if
 native events cannot be had (inotify limits), the watcher polls instead. Logs and status carry error ids,
 counts and a short keyed hash of a name (keyed per process), never the name itself: a name may be personal
-data.
+data. Refusals are reported through the ``report`` callback once per item and episode, never per scan.
 
-Not done: hard-linked files (``st_nlink > 1``) are taken like any other and only the name in the drop folder
-is removed. Where leases are unavailable, a writer that takes no lock and pauses longer than the settle time
+Not done: where leases are unavailable, a writer that takes no lock and pauses longer than the settle time
 with the file closed or open can be cut short; its later bytes then arrive as a second delivery (both kept).
-``settle_seconds=0`` is for tests. The Windows open path is written but not run by the Linux test machines.
+A drop folder on a network share that is unmounted while the agent runs counts as swapped (its path leads
+to another directory): intake from it resumes after a restart. ``settle_seconds=0`` is for tests. The
+Windows paths are written but not run by the Linux test machines.
 """
 
 from __future__ import annotations
@@ -90,8 +112,18 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from retention_agent import wipe
 from retention_agent.clock import Clock
-from retention_agent.intake.base import Channel, Deliver, IntakeState, IntakeStatus
+from retention_agent.intake import pinned
+from retention_agent.intake.base import (
+    Channel,
+    Deliver,
+    DeliverResult,
+    IntakeState,
+    IntakeStatus,
+    RefusalReport,
+    SourceKept,
+)
 from retention_agent.intake.stability import StabilityTracker
 from retention_agent.testing import fault_point
 
@@ -107,13 +139,19 @@ ERR_FOLDER = "intake-folder-unavailable"  # the folder cannot be listed or watch
 ERR_OBSERVER = "intake-observer-restarted"  # the observer or an emitter thread died and was restarted
 ERR_OBSERVER_FALLBACK = "intake-observer-polling"  # native events unavailable (e.g. inotify limits): polling
 ERR_INTERNAL = "intake-internal"  # a bug caught by the worker loop so that intake keeps running
+ERR_HARD_LINK = "source-hard-link"  # a file with more than one name
+ERR_SPARSE = "source-sparse"  # a file that is mostly holes
+ERR_TOO_LARGE = "source-too-large"  # larger than max_file_bytes
+ERR_AGENTS_OWN = "source-owned-by-agent"  # owned by the agent's own account (shared mode)
 
 CHANNELS = ("folder", "zivver")
 _CLAIM_PREFIX = ".retention-agent-claim-"
+MAX_FILE_BYTES = 512 * 1024 * 1024
 _SUPERVISE_EVERY_S = 5.0  # the longest the worker sleeps, so a dead observer is noticed quickly
 _POLL_S = 0.25  # re-check delay for a file that is busy (locked, sibling present) before back-off
 _BUSY_RETRY_MAX_S = 2.0  # a lock release makes no event: re-check a busy file at least this often
 _POLLING_OBSERVER_INTERVAL_S = 1.0
+_MAX_EXTENTS = 4096  # data/hole pairs looked at before the sparse check falls back to allocated blocks
 _WINDOWS = sys.platform == "win32"
 _WINDOWS_IN_USE = (32, 33)  # ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION (ACCESS_DENIED stays an error)
 
@@ -186,10 +224,17 @@ class FolderConfig:
     polling: bool = False
     settle_seconds: float = 2.0
     scan_interval_s: float = 30
+    max_file_bytes: int = MAX_FILE_BYTES
+    """Larger files stay where they are, as a refusal (``source-too-large``)."""
+    refuse_agent_files: bool = False
+    """Refuse files owned by the agent's own account (shared mode, where it has an account of its own)."""
+    protected: tuple[Path, ...] = ()
+    """Folders a drop folder may not lie in: the agent's home and the key store's folders."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
         object.__setattr__(self, "patterns", tuple(self.patterns))
+        object.__setattr__(self, "protected", tuple(Path(p) for p in self.protected))
         problem = self._problem()
         if problem:
             raise ValueError(f"drop folder {self.name!r}: {problem}")
@@ -205,6 +250,8 @@ class FolderConfig:
             return "settle_seconds must not be negative"
         if self.scan_interval_s <= 0:
             return "scan_interval_s must be positive"
+        if self.max_file_bytes <= 0:
+            return "max_file_bytes must be positive"
         return None
 
     def matches(self, file_name: str) -> bool:
@@ -220,7 +267,9 @@ class FolderStatus:
     ``intake`` is the part every watcher shares (:class:`~retention_agent.intake.base.IntakeStatus`):
     ``last_success`` is the last pass over the folder that left no file failing, ``state`` turns
     ``retrying``/``failing`` while the folder cannot be read or a file keeps failing (unreadable, ``deliver``
-    raising). Refused items and observer restarts are noted in ``last_error_id`` without failing the state.
+    raising). Refused items and observer restarts are noted in ``last_error_id`` without failing the state;
+    what is refused right now is counted by code in ``intake.refused``. A refused folder (``stopped_because``)
+    fails the state at once.
     """
 
     source: str
@@ -233,6 +282,7 @@ class FolderStatus:
     waiting: int = 0  # files seen and not yet taken (settling, busy, or failing)
     last_taken: datetime | None = None
     refused_items: tuple[str, ...] = ()  # short keyed hashes of refused names still in the folder
+    stopped_because: str | None = None  # a refusal of the folder itself: a folder-* code of .pinned
 
     @property
     def state(self) -> IntakeState:
@@ -288,35 +338,27 @@ class _Counters:
     duplicates: int = 0
     observer_restarts: int = 0
     last_taken: datetime | None = None
-    refused_items: dict[str, tuple[int, int]] = field(default_factory=dict)
+    refused_items: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)  # name -> (code, episode)
+    folder_refusal: str | None = None
 
 
 # ---- opening a source file without following links ---------------------------------------------------
 
+def _open_source(folder: pinned.PinnedFolder, name: str) -> int:
+    """Open read-only, relative to the pinned folder; a link fails (ELOOP) and a FIFO does not block.
+
+    On Windows the pinned folder opens with no sharing at all: PermissionError while another program has it.
+    """
+    return folder.open_read(name)
+
+
 if sys.platform == "win32":  # pragma: no cover - Windows; not run on the Linux test machines
-    import _winapi
-    import msvcrt
-
-    _FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000
-
-    def _open_source(path: Path) -> int:
-        """Open with no sharing at all: fails with PermissionError while another program has it open."""
-        handle = _winapi.CreateFile(
-            str(path), _winapi.GENERIC_READ, 0, 0, _winapi.OPEN_EXISTING, _FILE_FLAG_OPEN_REPARSE_POINT, 0
-        )
-        return msvcrt.open_osfhandle(handle, os.O_RDONLY)
 
     def _in_use_elsewhere(fd: int) -> bool:
-        return False  # the unshared open above already proved nobody else has the file open
+        return False  # the unshared open already proved nobody else has the file open
 
 else:
     import fcntl
-
-    _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-
-    def _open_source(path: Path) -> int:
-        """Open read-only; a symlink fails (ELOOP) and a FIFO swapped in does not block."""
-        return os.open(path, _OPEN_FLAGS)
 
     def _in_use_elsewhere(fd: int) -> bool:
         """True when a writer still has the file open (Linux leases) or holds an flock or record lock."""
@@ -389,13 +431,19 @@ class FolderWatcher:
         *,
         observer_factory: Callable[[], BaseObserver] | None = None,
         supervise_every_s: float = _SUPERVISE_EVERY_S,
+        report: RefusalReport | None = None,
+        source_kept: SourceKept | None = None,
     ) -> None:
         self.config = config
         self._deliver = deliver
         self._clock = clock
         self._observer_factory = observer_factory or self._default_observer
         self._supervise_every = supervise_every_s
-        self._folder = config.path.absolute()
+        self._report = report
+        self._source_kept = source_kept
+        self._folder = Path(os.path.normpath(config.path.absolute()))
+        self._pin: pinned.PinnedFolder | None = None
+        self._watched: str = str(self._folder)  # the path the observer watches (events name it)
         self._tracker = StabilityTracker(clock, config.settle_seconds)
         self._name_key = secrets.token_bytes(16)
         self._lock = threading.Lock()  # guards _candidates and _counters
@@ -417,14 +465,16 @@ class FolderWatcher:
     # -- public surface --
 
     def start(self) -> None:
-        """Start watching: the observer, then a worker that scans at once and every ``scan_interval_s``."""
+        """Start watching: pin the folder, the observer, then a worker that scans at once and periodically."""
         if self._thread is not None:
             raise RuntimeError("this FolderWatcher is already started")
         self._stopping.clear()
         self._next_scan = float("-inf")
         with self._lock:
             self._counters.intake = replace(self._counters.intake, state="ok")
-        self._start_observer()
+        with self._work:
+            if self._pinned():
+                self._start_observer()
         name = f"intake-folder-{self.config.name}"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -437,6 +487,11 @@ class FolderWatcher:
             self._thread.join(timeout)
             self._thread = None
         self._stop_observer()
+        if self._work.acquire(timeout=1.0):  # a worker stuck in deliver keeps its handle; the process ends anyway
+            try:
+                self._unpin()
+            finally:
+                self._work.release()
         with self._lock:
             self._counters.intake = self._counters.intake.stopped()
 
@@ -444,8 +499,11 @@ class FolderWatcher:
         """One full scan of the folder: every entry is considered, whatever the events said."""
         with self._work:
             self._next_scan = self._clock.monotonic() + self.config.scan_interval_s
+            if not self._pinned():
+                return PassResult()
+            assert self._pin is not None
             try:
-                names = self._list_folder()
+                names = self._pin.names()
             except OSError:
                 self._folder_unavailable()
                 return PassResult()
@@ -454,9 +512,20 @@ class FolderWatcher:
             return self._consider_all(sorted(names))
 
     def supervise(self) -> bool:
-        """Restart the observer if its thread or an emitter thread died. True when it was restarted."""
+        """Restart the observer if its thread or an emitter thread died. True when it was restarted.
+
+        A folder that is not pinned (not there yet, unavailable, refused but for a swap) is tried again at once:
+        the next pass is a scan, which pins it first.
+        """
         with self._supervising:
-            if self._thread is None or self._stopping.is_set() or self._observer_healthy():
+            if self._thread is None or self._stopping.is_set():
+                return False
+            refusal = self._counters.folder_refusal
+            if self._pin is None or refusal:
+                if refusal != pinned.FOLDER_SWAPPED:
+                    self._next_scan = float("-inf")
+                return False
+            if self._observer_healthy():
                 return False
             self._stop_observer()
             if not self._start_observer():
@@ -485,7 +554,63 @@ class FolderWatcher:
                 waiting=len(self._retry_at),
                 last_taken=c.last_taken,
                 refused_items=tuple(sorted(self._item_id(n) for n in c.refused_items)),
+                stopped_because=c.folder_refusal,
             )
+
+    # -- the pinned folder --
+
+    def _pinned(self) -> bool:
+        """Pin the folder, or check that the pinned one is still there and safe; False when nothing may be
+        taken from it now. Called before every scan (with ``_work`` held)."""
+        if self._counters.folder_refusal == pinned.FOLDER_SWAPPED:
+            return False  # for good: the new path is never followed, until the agent starts again
+        try:
+            if self._pin is None:
+                self._pin = pinned.pin(self._folder, protected=self.config.protected)
+                if self._thread is not None and self._observer is None:
+                    self._start_observer()
+            else:
+                self._pin.check()
+        except pinned.FolderRefused as refused:
+            if refused.code in pinned.RETRIED:
+                self._folder_unavailable()
+            else:
+                self._refuse_folder(refused.code)
+            return False
+        except OSError:
+            self._folder_unavailable()
+            return False
+        self._accept_folder()
+        return True
+
+    def _refuse_folder(self, code: str) -> None:
+        """No file is taken from the folder while ``code`` holds; reported once per episode."""
+        if code == pinned.FOLDER_SWAPPED:
+            self._stop_observer()
+            self._unpin()
+        with self._lock:
+            new = self._counters.folder_refusal != code
+            self._counters.folder_refusal = code
+            self._counters.intake = self._counters.intake.failed(code, self._clock.now(), self._supervise_every,
+                                                                 permanent=True)
+            self._refresh_refusals()
+        self._folder_ok = False
+        if new:
+            log.error("intake %s: %s; no file is taken from this folder", self.config.name, code)
+            self._tell(code, "")
+
+    def _accept_folder(self) -> None:
+        with self._lock:
+            cleared, self._counters.folder_refusal = self._counters.folder_refusal, None
+            if cleared:
+                self._refresh_refusals()
+        if cleared:
+            log.warning("intake %s: %s no longer holds; taking files again", self.config.name, cleared)
+
+    def _unpin(self) -> None:
+        folder, self._pin = self._pin, None
+        if folder is not None:
+            folder.close()
 
     # -- worker --
 
@@ -512,6 +637,8 @@ class FolderWatcher:
             names = self._candidates
             self._candidates = set()
         with self._work:
+            if self._pin is None or self._counters.folder_refusal:
+                return PassResult()  # only a scan, after its check of the folder, takes files again
             now = self._clock.monotonic()
             names |= {n for n, at in self._retry_at.items() if at <= now}
             return self._consider_all(sorted(names))
@@ -524,7 +651,7 @@ class FolderWatcher:
 
     def _mark(self, path: str) -> None:
         hinted = Path(path)
-        if hinted.parent != self._folder:
+        if str(hinted.parent) != self._watched:
             return  # the folder itself, or a moved-out destination elsewhere
         with self._lock:
             self._candidates.add(hinted.name)
@@ -552,14 +679,16 @@ class FolderWatcher:
     def _consider(self, name: str) -> _Outcome:
         if is_temporary_name(name) and not name.startswith(_CLAIM_PREFIX):
             return self._drop(name)
+        folder = self._pin
+        assert folder is not None
         try:
-            st = (self._folder / name).lstat()
+            st = folder.lstat(name)
         except FileNotFoundError:
             return self._drop(name)
-        if not stat.S_ISREG(st.st_mode):
-            return self._refuse(name, st)
-        with self._lock:
-            self._counters.refused_items.pop(name, None)
+        refusal = self._refusal_for(st) or self._still_sparse(name, st)
+        if refusal:
+            return self._refuse(name, refusal, st)
+        self._clear_refusal(name)
         self._tracker.observe(name, st.st_size, st.st_mtime_ns)
         remaining = self._tracker.remaining(name) or 0.0
         if remaining > 0:
@@ -568,10 +697,29 @@ class FolderWatcher:
             return self._wait(name, _POLL_S)
         return self._take(name, _Identity.of(st))
 
+    def _refusal_for(self, st: os.stat_result) -> str | None:
+        """Why a directory entry is left where it is, from its ``lstat`` alone (sparse needs the open file)."""
+        if not stat.S_ISREG(st.st_mode):
+            return ERR_REFUSED
+        if st.st_nlink > 1:
+            return ERR_HARD_LINK
+        if st.st_size > self.config.max_file_bytes:
+            return ERR_TOO_LARGE
+        if self.config.refuse_agent_files and hasattr(os, "geteuid") and st.st_uid == os.geteuid():
+            return ERR_AGENTS_OWN
+        return None
+
+    def _still_sparse(self, name: str, st: os.stat_result) -> str | None:
+        """A file found sparse when it was opened, and unchanged since: refused again without opening it."""
+        with self._lock:
+            known = self._counters.refused_items.get(name)
+        return ERR_SPARSE if known == (ERR_SPARSE, _episode(st)) else None
+
     def _take(self, name: str, scanned: _Identity) -> _Outcome:
-        path = self._folder / name
+        folder = self._pin
+        assert folder is not None
         try:
-            fd = _open_source(path)
+            fd = _open_source(folder, name)
         except FileNotFoundError:
             return self._drop(name)
         except PermissionError as exc:
@@ -585,22 +733,27 @@ class FolderWatcher:
         with os.fdopen(fd, "rb") as stream:
             outcome, delivered = self._deliver_open(name, scanned, stream)
             if delivered is not None and not _WINDOWS:
-                return self._remove(name, delivered)  # POSIX: the lock is held until the name is gone
+                return self._remove(name, delivered, stream.fileno())  # POSIX: locked until the name is gone
         if delivered is not None:
-            return self._remove(name, delivered)  # Windows cannot rename a file it holds unshared
+            return self._remove(name, delivered, None)  # Windows cannot rename a file it holds unshared
         return outcome
 
-    def _deliver_open(self, name: str, scanned: _Identity, stream: BinaryIO) -> tuple[_Outcome, _Identity | None]:
-        """Deliver an open source if it is the scanned file and nobody holds it; the identity delivered."""
+    def _deliver_open(self, name: str, scanned: _Identity, stream: BinaryIO) -> tuple[_Outcome, _Delivered | None]:
+        """Deliver an open source if it is the scanned file and nobody holds it; what was delivered."""
         fd = stream.fileno()
         st = os.fstat(fd)
         opened = _Identity.of(st)
-        if opened != scanned or not stat.S_ISREG(st.st_mode):
+        if opened != scanned or not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
             self._tracker.forget(name)  # replaced or changed between the scan and the open
             return self._wait(name, 0.0), None
+        if pinned.is_sparse(st.st_size, _allocated(fd, st)):
+            return self._refuse(name, ERR_SPARSE, st), None
         if _in_use_elsewhere(fd):
             return self._busy(name), None
-        quarantine = name.startswith(_CLAIM_PREFIX) or not self.config.matches(name)
+        claim = name.startswith(_CLAIM_PREFIX)
+        if claim and _only_zeros(stream, st.st_size):
+            return _Outcome.TAKEN, _Delivered(opened, None)  # overwritten before a crash: nothing to deliver
+        quarantine = claim or not self.config.matches(name)
         try:
             result = self._deliver(stream, channel=self.config.channel, source=self.config.name, quarantine=quarantine)
         except Exception as exc:
@@ -613,28 +766,57 @@ class FolderWatcher:
         if result.duplicate:
             with self._lock:
                 self._counters.duplicates += 1
-        return _Outcome.TAKEN, after
+        return _Outcome.TAKEN, _Delivered(after, result)
 
-    def _remove(self, name: str, delivered: _Identity) -> _Outcome:
-        """Remove the delivered file: claim the name by rename, check what was claimed, then unlink it."""
-        path = self._folder / name
-        claim = self._folder / (_CLAIM_PREFIX + secrets.token_hex(8))
+    def _remove(self, name: str, delivered: _Delivered, fd: int | None) -> _Outcome:
+        """Claim the name by rename, check what was claimed, overwrite it through its handle, then unlink it."""
+        folder = self._pin
+        assert folder is not None
+        claim = _CLAIM_PREFIX + secrets.token_hex(8)
         try:
-            path.rename(claim)
+            folder.rename(name, claim)
         except FileNotFoundError:
             return self._taken(name)  # someone else removed it; the vault holds it
         except OSError:
             return self._problem(name, ERR_REMOVE, failed=True)
-        claimed = _Identity.of(claim.lstat())
-        if claimed != delivered:
-            _put_back(claim, path)
+        claimed = _Identity.of(folder.lstat(claim))
+        if claimed != delivered.identity:
+            _put_back(folder, claim, name)
             self._tracker.forget(name)
             return self._problem(name, ERR_CHANGED)
+        if delivered.result is not None:
+            kept_because = self._overwrite(folder, claim, fd, claimed.size)
+            if kept_because is not None:
+                try:
+                    self._record_kept(delivered.result, kept_because)
+                except Exception:  # not recorded: the claim stays and is delivered again (a duplicate) later
+                    return self._problem(name, ERR_REMOVE, failed=True)
+            fault_point("intake.after-overwrite")
         try:
-            claim.unlink()
+            folder.unlink(claim)
         except OSError:
             log.warning("intake %s: %s (the next scan removes it)", self.config.name, ERR_REMOVE)
         return self._taken(name)
+
+    def _overwrite(self, folder: pinned.PinnedFolder, claim: str, fd: int | None, size: int) -> str | None:
+        """Overwrite the claimed file with zeros through a handle on the file that was read; why not, or None."""
+        try:
+            target = folder.reopen_for_writing(-1 if fd is None else fd, claim)
+        except OSError as exc:
+            return wipe.reason(exc)
+        try:
+            wipe.overwrite(target, size)
+        except OSError as exc:
+            return wipe.reason(exc)
+        finally:
+            os.close(target)
+        return None
+
+    def _record_kept(self, result: DeliverResult, why: str) -> None:
+        log.warning("intake %s: source-not-overwritten (%s) for delivery %s", self.config.name, why,
+                    result.delivery_id)
+        if self._source_kept is not None:
+            self._source_kept(result.delivery_ids, why)
 
     # -- bookkeeping --
 
@@ -682,34 +864,54 @@ class FolderWatcher:
         self._wait(name, delay)
         return delay
 
-    def _refuse(self, name: str, st: os.stat_result) -> _Outcome:
-        self._forget(name)
-        key = (st.st_dev, st.st_ino)
+    def _refuse(self, name: str, code: str, st: os.stat_result) -> _Outcome:
+        """Leave the item where it is; report it once per episode (the same code for the same file)."""
+        self._forget_progress(name)
+        episode = (code, _episode(st))
         with self._lock:
-            if self._counters.refused_items.get(name) == key:
+            if self._counters.refused_items.get(name) == episode:
                 return _Outcome.REFUSED
-            self._counters.refused_items[name] = key
+            self._counters.refused_items[name] = episode
             self._counters.refused += 1
-            self._counters.intake = self._counters.intake.noted(ERR_REFUSED)
-        log.warning(
-            "intake %s: %s: %s item %s left in place",
-            self.config.name,
-            ERR_REFUSED,
-            _kind(st.st_mode),
-            self._item_id(name),
-        )
+            self._counters.intake = self._counters.intake.noted(code)
+            self._refresh_refusals()
+        item = self._item_id(name)
+        log.warning("intake %s: %s: %s item %s left in place", self.config.name, code, _kind(st.st_mode), item)
+        self._tell(code, item)
         return _Outcome.REFUSED
+
+    def _tell(self, code: str, item: str) -> None:
+        if self._report is not None:
+            self._report(self.config.name, code, item)
+
+    def _refresh_refusals(self) -> None:
+        """Recount what is refused now into the shared status (``_lock`` held)."""
+        counts: dict[str, int] = {}
+        for code, _episode in self._counters.refused_items.values():
+            counts[code] = counts.get(code, 0) + 1
+        if self._counters.folder_refusal:
+            counts[self._counters.folder_refusal] = 1
+        self._counters.intake = self._counters.intake.refusing(counts)
 
     def _drop(self, name: str) -> _Outcome:
         self._forget(name)
         return _Outcome.IGNORED
 
     def _forget(self, name: str) -> None:
+        self._forget_progress(name)
+        self._clear_refusal(name)
+
+    def _forget_progress(self, name: str) -> None:
         self._tracker.forget(name)
         self._retry_at.pop(name, None)
         self._failures.pop(name, None)
         self._reported.pop(name, None)
         self._failing.discard(name)
+
+    def _clear_refusal(self, name: str) -> None:
+        with self._lock:
+            if self._counters.refused_items.pop(name, None) is not None:
+                self._refresh_refusals()
 
     def _forget_all_but(self, present: set[str]) -> None:
         self._tracker.retain(present)
@@ -719,8 +921,11 @@ class FolderWatcher:
         self._failing &= present
         with self._lock:
             refused = self._counters.refused_items
-            for name in [n for n in refused if n not in present]:
+            gone = [n for n in refused if n not in present]
+            for name in gone:
                 del refused[name]
+            if gone:
+                self._refresh_refusals()
 
     def _pass_done(self) -> None:
         """A pass over a readable, watched folder with no file failing is a success for ``status``."""
@@ -749,11 +954,9 @@ class FolderWatcher:
         return digest[:12]
 
     def _has_busy_sibling(self, name: str) -> bool:
-        return any(os.path.lexists(self._folder / s) for s in _busy_siblings(name))
-
-    def _list_folder(self) -> set[str]:
-        with os.scandir(self._folder) as entries:
-            return {entry.name for entry in entries}
+        folder = self._pin
+        assert folder is not None
+        return any(folder.exists(s) for s in _busy_siblings(name))
 
     # -- observer --
 
@@ -763,23 +966,30 @@ class FolderWatcher:
         return Observer()
 
     def _start_observer(self) -> bool:
-        """Start the configured observer; if it cannot watch (inotify limits), fall back to polling."""
-        if not self._folder.is_dir():
-            self._folder_unavailable()
+        """Start the configured observer; if it cannot watch (inotify limits), fall back to polling.
+
+        A polling observer lists the pinned handle where the platform names it (``/proc/self/fd/N``); inotify
+        watches an inode, found by the path once: either way events are only hints for the pinned scan.
+        """
+        folder = self._pin
+        if folder is None:
             return False
         factories = [self._observer_factory]
         if not self.config.polling:
             factories.append(lambda: PollingObserver(timeout=_POLLING_OBSERVER_INTERVAL_S))
         for attempt, factory in enumerate(factories):
             observer = factory()
+            polls = isinstance(observer, PollingObserver)
+            watched = folder.handle_path if polls and folder.handle_path else str(self._folder)
             try:
-                observer.schedule(_Hints(self._mark), self._folder, recursive=False, event_filter=_HINT_EVENTS)
+                observer.schedule(_Hints(self._mark), watched, recursive=False, event_filter=_HINT_EVENTS)
                 observer.start()
             except OSError:
                 continue
             if attempt:
                 log.warning("intake %s: %s; polling the folder instead", self.config.name, ERR_OBSERVER_FALLBACK)
                 self._note(ERR_OBSERVER_FALLBACK)
+            self._watched = watched
             self._observer = observer
             return True
         self._folder_unavailable()
@@ -801,23 +1011,78 @@ class FolderWatcher:
         return all(emitter.is_alive() for emitter in list(observer.emitters))
 
 
-def _put_back(claim: Path, path: Path) -> None:
+@dataclass(frozen=True)
+class _Delivered:
+    """What ``deliver`` took: the file as it was, and what the vault answered (None: nothing to deliver)."""
+
+    identity: _Identity
+    result: DeliverResult | None
+
+
+def _put_back(folder: pinned.PinnedFolder, claim: str, name: str) -> None:
     """Return a claimed file to its name without overwriting whatever may have appeared there meanwhile.
 
     If the name is taken again (or hard links are unsupported and the name exists) the file stays under its
     claim name, where the next scan delivers it as quarantined.
     """
     try:
-        os.link(claim, path, follow_symlinks=False)
+        folder.link(claim, name)
     except FileExistsError:
         return
     except (OSError, NotImplementedError):
-        if not os.path.lexists(path):
+        if not folder.exists(name):
             with contextlib.suppress(OSError):
-                claim.rename(path)
+                folder.rename(claim, name)
         return
     with contextlib.suppress(OSError):
-        claim.unlink()
+        folder.unlink(claim)
+
+
+def _allocated(fd: int, st: os.stat_result) -> int:
+    """Bytes of the file that are not holes: SEEK_DATA/SEEK_HOLE where offered, else allocated blocks."""
+    size = st.st_size
+    if _WINDOWS:  # pragma: no cover - Windows; not run on the Linux test machines
+        from retention_agent.intake.pinned_windows import allocated_bytes
+
+        return min(size, allocated_bytes(fd))
+    seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
+    fallback = getattr(st, "st_blocks", size // 512 + 1) * 512
+    if seek_data is None or seek_hole is None or size == 0:
+        return min(size, fallback)
+    holes, offset = 0, 0
+    try:
+        for _ in range(_MAX_EXTENTS):
+            if offset >= size:
+                return size - holes
+            try:
+                data = os.lseek(fd, offset, seek_data)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no data after offset, the rest is one hole
+                    raise
+                return size - holes - (size - offset)
+            holes += data - offset
+            offset = os.lseek(fd, data, seek_hole)
+        return min(size, fallback)  # a file of very many extents: judge by its blocks
+    except OSError:
+        return min(size, fallback)
+    finally:
+        os.lseek(fd, 0, os.SEEK_SET)
+
+
+def _episode(st: os.stat_result) -> tuple[int, ...]:
+    """What must stay the same for a refused item to be the same refusal (reported once)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _only_zeros(stream: BinaryIO, size: int) -> bool:
+    """Whether a claim file holds nothing but zeros (then rewinds it)."""
+    try:
+        while block := stream.read(1 << 20):
+            if block.count(0) != len(block):
+                return False
+        return size > 0
+    finally:
+        stream.seek(0)
 
 
 def _kind(mode: int) -> str:
@@ -825,4 +1090,6 @@ def _kind(mode: int) -> str:
         return "symlink"
     if stat.S_ISDIR(mode):
         return "directory"
+    if stat.S_ISREG(mode):
+        return "file"
     return "special-file"

@@ -14,7 +14,18 @@ One :class:`MailboxWatcher` per configured mailbox, on its own thread. One cycle
    recognises (file name pattern, file type from the bytes) are delivered normally; the others from the
    same message are delivered as ``quarantine=True`` (the officer decides), so that nothing is lost when the
    message is deleted. A matching message that cannot be parsed is delivered whole, quarantined. A matching
-   message without attachments is left on the server (there is nothing to move), unless ``keep_message``;
+   message without attachments is left on the server (there is nothing to move), unless ``keep_message``.
+   A message larger than ``max_message_bytes`` is left on the server and refused (``imap-message-too-large``,
+   reported once and shown in status until it is gone);
+3a. **recognition is not authentication**: with ``authserv_id`` set, a message counts as AgII's only when
+   the topmost ``Authentication-Results`` headers from that server say ``dmarc=pass`` or ``dkim=pass`` for
+   ``agii_domain`` (:mod:`.authresults`); every file of any other matching message is quarantined with the
+   reason ``mail-not-authenticated``. Without ``authserv_id`` mail is taken on recognition alone and status
+   says that senders are not authenticated;
+3b. **one message, a bounded number of deliveries**: a message with more than ``max_files_per_message``
+   attachments is vaulted whole, as one quarantined delivery with the reason ``mail-too-many-files``, which
+   status shows the officer as a problem. The files of one message are announced once (``deliver_message``),
+   not once per file;
 4. only after every ``deliver`` returned: ``\\Deleted`` and ``UID EXPUNGE`` of that one message (plain
    ``EXPUNGE`` when the server lacks UIDPLUS, which also expunges what someone else flagged ``\\Deleted``);
 5. servers that move deleted mail to the trash (Gmail, some Exchange set-ups, Dovecot's lazy_expunge): the
@@ -38,8 +49,11 @@ name, error ids and counts only: never an address, subject or file name, nor an 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import logging
+import secrets
 import socket
 import ssl
 import threading
@@ -52,8 +66,20 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from retention_agent.clock import Clock
 
-from .base import Backoff, Channel, Deliver, IntakeStatus
-from .mailfile import Attachment, MailFileError, attachments, envelope, message_id
+from . import authresults
+from .base import (
+    NOT_AUTHENTICATED,
+    TOO_MANY_FILES,
+    Backoff,
+    Channel,
+    Deliver,
+    DeliverMessage,
+    DeliverResult,
+    IntakeStatus,
+    MessageFile,
+    RefusalReport,
+)
+from .mailfile import Attachment, MailFileError, attachments, envelope, header_fields, message_id
 from .rules import Rule, detect_file_type, matches, message_rules
 
 log = logging.getLogger(__name__)
@@ -113,6 +139,13 @@ class MailboxConfig:
     """Larger messages are left on the server (noted as ``imap-message-too-large``); held in memory."""
     max_attachment_bytes: int = 64 * _MIB
     expunge_trash: bool = True
+    max_files_per_message: int = 20
+    """A message with more attachments is vaulted whole as one quarantined delivery."""
+    authserv_id: str = ""
+    """The ``authserv-id`` of the municipality's own mail server in ``Authentication-Results`` headers; empty:
+    senders are not authenticated (status says so)."""
+    agii_domain: str = "integratie-inburgering.be"
+    """The domain that DKIM or DMARC must have passed for (``header.d`` / ``header.from``)."""
 
     def __post_init__(self) -> None:
         problem = _config_problem(self)
@@ -129,6 +162,8 @@ def _config_problem(cfg: MailboxConfig) -> str | None:
         (min(cfg.poll_interval_s, cfg.idle_recheck_s, cfg.timeout_s) <= 0,
          "intervals and timeouts must be positive"),
         (cfg.max_message_bytes <= 0 or cfg.max_attachment_bytes <= 0, "size limits must be positive"),
+        (cfg.max_files_per_message < 1, "max_files_per_message must be at least 1"),
+        (not cfg.agii_domain.strip(), "agii_domain must not be empty"),
         (not any(r.has_envelope_criteria for r in cfg.rules),
          "no rule names a sender or subject, so no message would ever be taken"),
     ]
@@ -174,9 +209,15 @@ class MailboxWatcher:
         backoff: Backoff | None = None,
         stop_event: threading.Event | None = None,
         client_factory: ClientFactory = IMAPClient,
+        deliver_message: DeliverMessage | None = None,
+        report: RefusalReport | None = None,
     ) -> None:
         self.config = config
         self._deliver = deliver
+        self._deliver_message = deliver_message
+        self._report = report
+        self._refused: dict[int, str] = {}  # UID -> refusal code, while the message stays on the server
+        self._item_key = secrets.token_bytes(16)
         self._get_secret = get_secret
         self._clock = clock
         self._backoff = backoff or Backoff()
@@ -337,6 +378,7 @@ class MailboxWatcher:
         self._scan_uidnext = self._select(client, readonly=True).get(b"UIDNEXT")
         uids = [int(u) for u in client.search("ALL")]
         self._settled &= set(uids)
+        self._forget_refused(set(uids))
         todo = [u for u in uids if u not in self._settled]
         matched: list[tuple[int, tuple[Rule, ...], str, str]] = []
         for batch in _chunks(todo, _FETCH_BATCH):
@@ -385,25 +427,57 @@ class MailboxWatcher:
             log.warning("mailbox %s: %s; the message is vaulted whole, quarantined", self.config.name,
                         exc.error_id)
             report.error_id = exc.error_id
-            self._vault(raw, quarantine=True, report=report)
+            self._vault([MessageFile(raw, quarantine=True)], report)
         else:
             if not parts and not self.config.keep_message:
                 self._leave(uid, ERR_NO_ATTACHMENTS, report)
                 return
-            for part in parts:
-                recognised = _recognised(rules, sender, subject, part)
-                self._vault(part.data, quarantine=not recognised, report=report)
-            if self.config.keep_message:
-                self._vault(raw, quarantine=False, report=report)
+            self._vault(self._files(raw, parts, rules, sender, subject), report)
         self._remove(client, uid, message_id(raw), report)
 
-    def _vault(self, data: bytes, *, quarantine: bool, report: CycleReport) -> None:
+    def _files(self, raw: bytes, parts: list[Attachment], rules: tuple[Rule, ...], sender: str,
+               subject: str) -> list[MessageFile]:
+        """What the message becomes: its attachments (quarantined unless recognised and authenticated), or
+        the whole message as one quarantined delivery when it has too many."""
+        if len(parts) > self.config.max_files_per_message:
+            log.warning("mailbox %s: %s (%d files); the message is vaulted whole, quarantined",
+                        self.config.name, TOO_MANY_FILES, len(parts))
+            return [MessageFile(raw, quarantine=True, reason=TOO_MANY_FILES)]
+        authenticated = self._authenticated(raw, sender)
+        reason = "" if authenticated else NOT_AUTHENTICATED
+        files = [MessageFile(part.data, quarantine=not (authenticated and _recognised(rules, sender, subject, part)),
+                             reason=reason) for part in parts]
+        if self.config.keep_message:
+            files.append(MessageFile(raw, quarantine=not authenticated, reason=reason))
+        return files
+
+    def _authenticated(self, raw: bytes, sender: str) -> bool:
+        """Without ``authserv_id``: recognition alone (status warns). With it: what that server says."""
+        if not self.config.authserv_id:
+            return True
+        found, code = authresults.verdict(header_fields(raw),
+                                          authserv_id=self.config.authserv_id, domain=self.config.agii_domain,
+                                          from_domain=sender.rpartition("@")[2])
+        if not found:
+            log.warning("mailbox %s: %s (%s); its files are quarantined", self.config.name, NOT_AUTHENTICATED,
+                        code)
+        return found
+
+    def _vault(self, files: list[MessageFile], report: CycleReport) -> None:
+        """Deliver the files of one message (announced once when the router offers it)."""
         try:
-            result = self._deliver(io.BytesIO(data), channel=self.config.channel, source=self.config.name,
-                                   quarantine=quarantine)
+            if self._deliver_message is not None:
+                results = self._deliver_message(files, channel=self.config.channel, source=self.config.name)
+            else:
+                results = [self._deliver(io.BytesIO(f.data), channel=self.config.channel, source=self.config.name,
+                                         quarantine=f.quarantine, reason=f.reason) for f in files]
         except Exception as exc:  # the vault refused: leave the message, retry later
             error_id = str(getattr(exc, "error_id", ERR_DELIVER))
             raise _CycleError(error_id, keep_connection=True) from exc
+        for file, result in zip(files, results, strict=True):
+            self._count(result, quarantine=file.quarantine, report=report)
+
+    def _count(self, result: DeliverResult, *, quarantine: bool, report: CycleReport) -> None:
         if result.duplicate:
             report.duplicates += 1
         else:
@@ -422,11 +496,38 @@ class MailboxWatcher:
             self._trash_pending.add(mid)
 
     def _leave(self, uid: int, error_id: str, report: CycleReport) -> None:
-        """A matching message stays on the server (noted once, not read again)."""
+        """A matching message stays on the server (noted once, not read again); a too large one is refused."""
         self._settled.add(uid)
         report.left += 1
         report.error_id = error_id
         log.warning("mailbox %s: %s; one message left on the server", self.config.name, error_id)
+        if error_id == ERR_TOO_LARGE and self._refused.get(uid) != error_id:
+            self._refused[uid] = error_id
+            self._refresh_refusals()
+            self._tell(error_id, self._item_id(uid))
+
+    def _forget_refused(self, present: set[int]) -> None:
+        gone = [uid for uid in self._refused if uid not in present]
+        for uid in gone:
+            del self._refused[uid]
+        if gone:
+            self._refresh_refusals()
+
+    def _refresh_refusals(self) -> None:
+        counts: dict[str, int] = {}
+        for code in self._refused.values():
+            counts[code] = counts.get(code, 0) + 1
+        with self._status_lock:
+            self._status = self._status.refusing(counts)
+
+    def _tell(self, code: str, item: str) -> None:
+        if self._report is not None:
+            self._report(self.config.name, code, item)
+
+    def _item_id(self, uid: int) -> str:
+        """A short keyed hash of a message's place: refers to it without its subject or sender."""
+        text = f"{self._uidvalidity}:{uid}".encode()
+        return hmac.new(self._item_key, text, hashlib.sha256).hexdigest()[:12]
 
     # ---- trash ----------------------------------------------------------------------------------------
 
@@ -524,6 +625,7 @@ class MailboxWatcher:
         if validity != self._uidvalidity:
             self._uidvalidity = validity
             self._settled.clear()
+            self._forget_refused(set())
         return info
 
     def _fetch_message(self, client: IMAPClient, uid: int) -> bytes | None:

@@ -127,6 +127,15 @@ def message_id(message: bytes) -> str | None:
     return text or None
 
 
+def header_fields(message: bytes) -> list[tuple[str, str]]:
+    """Every header field of the message as ``(name, value)``, top first, values unfolded; ``[]`` if unreadable."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(bytes(message))
+        return [(str(name), " ".join(str(value).split())) for name, value in headers.raw_items()]
+    except Exception:
+        return []
+
+
 def looks_like_mail(head: bytes) -> bool:
     """Whether the first bytes of a file read as RFC 5322 headers (for ``.eml`` files in drop folders)."""
     try:

@@ -10,18 +10,24 @@ Order of events for one received file, each step durable before the next:
    folder fsynced;
 5. one transaction records the delivery (or recognises a duplicate), its audit entry, and drops the
    pending row;
-6. only then does the caller remove the source.
+6. only then does the caller remove the source — overwriting it first (:mod:`retention_agent.wipe`); where
+   it cannot, it calls :meth:`Ingest.source_not_overwritten` *before* the unlink, so the delivery (and later
+   its proof of deletion) says the plaintext may remain on that disk.
 
 A crash anywhere before 5 leaves a pending row: :meth:`Ingest.recover` erases the object and key at the next
 start (the source still exists, so nothing is lost). A crash after 5 and before 6 leaves the source: taking
 it again finds the same SHA-256 and returns the existing delivery (no duplicate).
+
+A quarantined file may carry a ``reason`` code (a message with too many files, a sender the mail server did
+not authenticate); it is recorded with the delivery for the officer. Neither fact is a state: the delivery's
+state is still written only where it was before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -55,12 +61,14 @@ class Ingest:
         self.legal_basis = legal_basis
         self.room = room  # raises when the disk is below the agent's free-space floor (diskspace.py)
 
-    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool) -> DeliverResult:
-        received = self.receive(stream, channel=channel, source=source, quarantine=quarantine, actor="agent")
+    def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
+                 reason: str = "") -> DeliverResult:
+        received = self.receive(stream, channel=channel, source=source, quarantine=quarantine, actor="agent",
+                                reason=reason)
         return DeliverResult(received.delivery_id, received.duplicate)
 
     def receive(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool, actor: str,
-                source_name: str = "") -> Received:
+                source_name: str = "", reason: str = "") -> Received:
         if self.room is not None:
             self.room()  # below the floor nothing new comes in: the source stays where it is
         delivery_id, key_id = new_ulid(self.clock), random_hex(16)
@@ -75,7 +83,8 @@ class Ingest:
             written = self.vault.write(stream, delivery_id, key_id, key, source_name or source)
             fault_point("ingest.after-rename")
             existing = self._commit(delivery_id, key_id, written.plaintext_sha256, written.plaintext_size,
-                                    channel=channel, source=source, quarantine=quarantine, actor=actor)
+                                    channel=channel, source=source, quarantine=quarantine, actor=actor,
+                                    reason=reason if quarantine else "")
         except BaseException:
             self._discard(delivery_id, key_id)
             raise
@@ -86,7 +95,7 @@ class Ingest:
         return Received(delivery_id, False, written.plaintext_sha256, written.plaintext_size)
 
     def _commit(self, delivery_id: str, key_id: str, sha256: str, size: int, *, channel: str, source: str,
-                quarantine: bool, actor: str) -> str | None:
+                quarantine: bool, actor: str, reason: str) -> str | None:
         """Record the delivery; return the id of a live delivery with the same content instead, if any."""
         with self.store.transaction():
             marks = ",".join("?" * len(LIVE_STATES))
@@ -100,12 +109,25 @@ class Ingest:
                 "id": delivery_id, "received_at": utc_iso(self.clock.now()), "channel": channel,
                 "source": source, "sha256": sha256, "size": size, "key_id": key_id,
                 "state": "quarantined" if quarantine else "vaulted", "legal_basis": self.legal_basis,
+                "quarantine_reason": reason or None,
             })
             self.store.conn.execute("DELETE FROM pending_objects WHERE key_id = ?", (key_id,))
-            self.audit.append(actor, "delivery.received", "ok", [delivery_id],
-                              {"channel": channel, "source": source, "size": size, "sha256": sha256,
-                               "quarantined": quarantine})
+            details: dict[str, object] = {"channel": channel, "source": source, "size": size, "sha256": sha256,
+                                          "quarantined": quarantine}
+            if reason:
+                details["quarantine_reason"] = reason
+            self.audit.append(actor, "delivery.received", "ok", [delivery_id], details)
         return None
+
+    def source_not_overwritten(self, delivery_ids: Sequence[str], why: str, actor: str = "agent") -> None:
+        """Record, before the source is unlinked, that it was not overwritten (``why``: a code of
+        :mod:`retention_agent.wipe`). Kept with the delivery until its purge, whose proof names it."""
+        with self.store.transaction():
+            for delivery_id in delivery_ids:
+                self.store.conn.execute(
+                    "UPDATE deliveries SET source_not_overwritten = ? WHERE id = ? AND source_not_overwritten IS NULL",
+                    (why, delivery_id))
+            self.audit.append(actor, "delivery.source-not-overwritten", "ok", list(delivery_ids), {"why": why})
 
     def _discard(self, delivery_id: str, key_id: str) -> None:
         """Erase what an unfinished or duplicate ingest wrote; the pending row goes last."""

@@ -154,6 +154,23 @@ def _unsafe_reason(backend: keyring.backend.KeyringBackend) -> str:
     return ""
 
 
+def key_store_folders(kind: str, keys_folder: Path) -> list[Path]:
+    """The folders that hold the agent's keys, which a drop folder may never lie in.
+
+    The file store's folder; for ``keyring``, where the OS key stores of this platform keep their files
+    (Secret Service and KWallet on Linux, the Keychains on macOS, Credential Manager and the DPAPI master keys
+    on Windows). Folders that do not exist are harmless and skipped by the caller.
+    """
+    if kind == "file":
+        return [keys_folder]
+    home = Path.home()
+    if os.name == "nt":  # pragma: no cover - Windows
+        roots = [Path(os.environ[v]) for v in ("APPDATA", "LOCALAPPDATA") if os.environ.get(v)]
+        return [root / "Microsoft" / leaf for root in roots for leaf in ("Credentials", "Protect", "Vault")]
+    return [home / ".local" / "share" / "keyrings", home / ".local" / "share" / "kwalletd",
+            home / "Library" / "Keychains"]
+
+
 def open_key_store(kind: str, keys_folder: Path, installation_id: str) -> KeyStore:
     if kind == "file":
         return FileKeyStore(keys_folder)

@@ -6,7 +6,10 @@ or with a timer that SIGKILLs it at a random moment (start-up and recovery inclu
 seeded random loop drops files into its drop folder (zip files, sometimes an ``.eml`` with two attachments,
 sometimes several MB so that a kill lands in the middle of a write), ingests files through the command
 line's own code (``cli_commands.vault.ingest_one``), records ceremony dates in the past (so purges run),
-opens deliveries into the workspace (so purges have copies to wipe) and purges some early.
+opens deliveries into the workspace (so purges have copies to wipe) and purges some early. It also drops
+what intake must refuse — hard links and sparse files, which must stay in the drop folder untouched and never
+become deliveries — and mail files with more attachments than ``intake.max_files_per_message``, each of which
+must become exactly one (quarantined) delivery of the whole file and nothing of its parts.
 
 After every kill the agent is restarted without faults and the invariants of DESIGN.md section 5 are
 checked twice: at once (what recovery at start-up must already guarantee), and once the agent has had time
@@ -14,6 +17,9 @@ to finish its work (what it must then have done):
 
 - no received file lost: every file fed is still in its source (any name in the drop folder, claim names
   included, or the manual source path) or is a delivery with its SHA-256;
+- nothing refused is taken: a hard link or sparse file is still in the drop folder, unchanged, and no
+  delivery has its content; once settled, nothing but refused files is left in the drop folder (no claim
+  file, overwritten or not);
 - none duplicated: at most one delivery (live or purged) per SHA-256;
 - acknowledged work is durable: an ingest or ceremony the agent answered is there after the crash;
 - ``vault verify`` and ``audit verify`` (against every checkpoint kept from earlier runs) exit 0;
@@ -63,6 +69,7 @@ from tests.conftest import ME, make_home, socket_answers
 POINTS = tuple(p for p in FAULT_POINTS if not p.startswith("mailbox."))  # no IMAP server in this harness
 ROLES = ("officer", "import", "read", "modify", "destroy")
 PAST_DAYS = 60  # a ceremony this long ago is past its deadline (ceremony + 1 month)
+FLOOD_FILES = 24  # more than intake.max_files_per_message (20 by default)
 
 
 class HarnessFailure(AssertionError):  # noqa: N818 - a verdict, read as "the harness failed"
@@ -92,7 +99,7 @@ class Fed:
     """Something handed to the agent: a drop-folder file, an .eml, or a manual ingest."""
 
     label: str
-    kind: str  # "folder" | "eml" | "manual"
+    kind: str  # "folder" | "eml" | "flood" | "manual" | "refused"
     file_sha: str  # SHA-256 of the file as written
     delivered: tuple[str, ...]  # SHA-256 of each delivery it must become
     path: Path
@@ -106,6 +113,7 @@ class Stats:
     startup_kills: int = 0
     timer_kills: int = 0
     fed: int = 0
+    fed_by_kind: Counter[str] = field(default_factory=Counter)
     deliveries: int = 0
     purged: int = 0
     proofs_checked: int = 0
@@ -115,6 +123,7 @@ class Stats:
     def summary(self) -> dict[str, Any]:
         return {"runs": self.runs, "fault_kills": dict(self.fault_kills), "unreached_faults": self.unreached_faults,
                 "killed_during_start_up": self.startup_kills, "timer_kills": self.timer_kills, "fed": self.fed,
+                "fed_by_kind": dict(self.fed_by_kind),
                 "deliveries": self.deliveries, "purged": self.purged, "proofs_checked": self.proofs_checked,
                 "acked_ingests": self.acked_ingests, "acked_ceremonies": self.acked_ceremonies}
 
@@ -181,6 +190,7 @@ class CrashHarness:
         self.home = home
         self.output = root / "agent-output.txt"
         self.fed: list[Fed] = []
+        self.flood_parts: set[str] = set()  # SHA-256 of attachments that must never be deliveries
         self.acked_ingests: dict[str, str] = {}  # delivery id -> sha256 the agent acknowledged
         self.acked_ceremonies: dict[str, str] = {}  # delivery id -> ceremony date acknowledged
         self.stats = Stats()
@@ -260,9 +270,9 @@ class CrashHarness:
 
     def _chaos(self, agent: _Agent) -> None:
         actions: list[tuple[float, Callable[[], None]]] = [
-            (0.30, self._drop_file), (0.06, self._drop_eml), (0.22, self._manual_ingest),
-            (0.24, self._set_ceremony), (0.10, self._open_copy), (0.04, self._purge_early),
-            (0.04, self._set_future_ceremony),
+            (0.28, self._drop_file), (0.06, self._drop_eml), (0.22, self._manual_ingest),
+            (0.22, self._set_ceremony), (0.10, self._open_copy), (0.04, self._purge_early),
+            (0.04, self._set_future_ceremony), (0.02, self._drop_refused), (0.02, self._drop_flood),
         ]
         weights = [w for w, _ in actions]
         while agent.alive():
@@ -316,6 +326,38 @@ class CrashHarness:
         path = self._place(data, f"{label} bericht.eml")
         self._fed(Fed(label, "eml", _sha(data), tuple(_sha(p) for p in parts), path))
 
+    def _drop_refused(self) -> None:
+        """A hard link (its other name stays in staging) or a sparse file: both must stay where they are."""
+        label = self._next_label()
+        target = self.inbox / f"{label} geweigerd.zip"
+        if self.rng.random() < 0.5:
+            staged = self.staging / f"{label}.zip"
+            staged.write_bytes(self._zip())
+            os.link(staged, target)
+        else:
+            staged = self.staging / f"{label}.zip"
+            with open(staged, "wb") as out:
+                out.write(b"PK\x03\x04")
+                out.truncate(self.rng.randint(2, 6) << 20)
+            staged.rename(target)
+        data = target.read_bytes()
+        self._fed(Fed(label, "refused", _sha(data), (), target))
+
+    def _drop_flood(self) -> None:
+        """A mail file with more attachments than allowed: one quarantined delivery of the whole file."""
+        message = email.message.EmailMessage()
+        message["From"] = "agii@integratie-inburgering.be"
+        message["Subject"] = "Inburgeraars"
+        message.set_content("Zie bijlagen.")
+        for n in range(FLOOD_FILES):
+            message.add_attachment(b"%PDF-1.4\n" + self.rng.randbytes(24), maintype="application",
+                                   subtype="pdf", filename=f"deel{n}.pdf")
+        data = message.as_bytes()
+        label = self._next_label()
+        path = self._place(data, f"{label} vloed.eml")
+        self._fed(Fed(label, "flood", _sha(data), (_sha(data),), path))
+        self.flood_parts |= {_sha(part.get_payload(decode=True)) for part in message.iter_attachments()}
+
     def _manual_ingest(self) -> None:
         data = self._zip()
         label = self._next_label()
@@ -364,6 +406,7 @@ class CrashHarness:
     def _fed(self, item: Fed) -> None:
         self.fed.append(item)
         self.stats.fed += 1
+        self.stats.fed_by_kind[item.kind] += 1
 
     # ---- after a crash ---------------------------------------------------------------------------------
 
@@ -404,7 +447,7 @@ class CrashHarness:
         waiting: list[str] = []
         while time.monotonic() < deadline:
             rows = self._deliveries()
-            waiting = [p.name for p in self.inbox.iterdir()]
+            waiting = [p.name for p in self.inbox.iterdir() if p not in self._refused_paths()]
             waiting += [f"{r['id']} ({r['state']})" for r in rows
                         if r["state"] == "purging" or (r["state"] != "purged" and _due(r, cutoff))]
             with self._db() as db:
@@ -428,6 +471,7 @@ class CrashHarness:
         by_sha = Counter(r["sha256"] for r in rows)
         problems += [f"duplicate deliveries for sha256 {s[:12]}: {n}" for s, n in by_sha.items() if n > 1]
         problems += self._lost(rows)
+        problems += self._refused_kept(rows, final=final)
         ids = {r["id"]: r for r in rows}
         for delivery, sha in self.acked_ingests.items():
             if delivery not in ids:
@@ -456,6 +500,28 @@ class CrashHarness:
         if final:
             self.stats.deliveries = len(rows)
             self.stats.purged = sum(r["state"] == "purged" for r in rows)
+
+    def _refused_paths(self) -> set[Path]:
+        return {item.path for item in self.fed if item.kind == "refused"}
+
+    def _refused_kept(self, rows: list[dict[str, Any]], *, final: bool) -> list[str]:
+        """Refused files stay, unchanged, and are no deliveries; flood parts are no deliveries; once settled
+        nothing else is left in the drop folder."""
+        delivered = {r["sha256"] for r in rows}
+        problems = []
+        for item in self.fed:
+            if item.kind != "refused":
+                continue
+            if not item.path.exists() or _sha(item.path.read_bytes()) != item.file_sha:
+                problems.append(f"refused file {item.label} was taken or changed")
+            if item.file_sha in delivered:
+                problems.append(f"refused file {item.label} became a delivery")
+        problems += [f"an attachment of a flood message became a delivery ({s[:12]})"
+                     for s in sorted(self.flood_parts & delivered)]
+        if final:
+            left = [p.name for p in self.inbox.iterdir() if p not in self._refused_paths()]
+            problems += [f"left in the drop folder after settling: {name}" for name in left]
+        return problems
 
     def _lost(self, rows: list[dict[str, Any]]) -> list[str]:
         delivered = {r["sha256"] for r in rows}

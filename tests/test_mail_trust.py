@@ -1,0 +1,218 @@
+"""Mail that cannot flood and cannot pass for AgII's: RFC 8601 Authentication-Results (pure), then the mailbox
+watcher and the router against a real Dovecot, with the 3,500-attachment message of the attack.
+
+The agent-level run of the same message (the real agent process, its status and notifications) is in
+tests/test_intake_attacks.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+import pytest
+
+from retention_agent.intake import authresults
+from retention_agent.intake.base import NOT_AUTHENTICATED, TOO_MANY_FILES, DeliverResult, MessageFile
+from retention_agent.intake.router import Router
+from tests.dovecot import DovecotServer, dovecot_fixture  # noqa: F401 - the dovecot fixture
+from tests.test_intake_mail import AGII, PDF, SUBJECT, Recorder, aes_zip, append, folder_state, make_message, watcher
+
+TRUSTED = "mx.gemeente.example"
+DOMAIN = "agii.be"
+
+
+# ---- Authentication-Results (pure) ------------------------------------------------------------------------
+
+
+def fields(*headers: str) -> list[tuple[str, str]]:
+    """Header fields, top first: a value with a ``Name: `` prefix is that field, else Authentication-Results."""
+    found = []
+    for header in headers:
+        name, colon, value = header.partition(": ")
+        found.append((name, value) if colon and " " not in name and "=" not in name else (authresults.HEADER, header))
+    return found
+
+
+def verdict(*headers: str, from_domain: str = DOMAIN) -> tuple[bool, str]:
+    return authresults.verdict(fields(*headers), authserv_id=TRUSTED, domain=DOMAIN, from_domain=from_domain)
+
+
+def test_rfc8601_results_are_parsed_with_comments_quotes_and_versions() -> None:
+    parsed = authresults.parse('mx.gemeente.example 1; dkim/1=pass (good signature) header.d="AgII.be" '
+                               'header.s=sel; spf=pass smtp.mailfrom=agii.be; dmarc=pass (p=reject; dis=none) '
+                               'header.from=agii.be; arc=none')
+    assert parsed is not None and parsed.authserv_id == TRUSTED
+    assert [(r.method, r.result) for r in parsed.results] == [("dkim", "pass"), ("spf", "pass"), ("dmarc", "pass"),
+                                                             ("arc", "none")]
+    assert parsed.results[0].properties == {"header.d": "agii.be", "header.s": "sel"}
+    none = authresults.parse("mx.gemeente.example; none")
+    assert none is not None and none.results == ()
+    assert authresults.parse("") is None
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ((f"{TRUSTED}; dmarc=pass header.from=agii.be",), (True, authresults.AUTHENTICATED_DMARC)),
+    ((f"{TRUSTED}; dkim=pass header.d=agii.be",), (True, authresults.AUTHENTICATED_DKIM)),
+    ((f"{TRUSTED}; dmarc=pass",), (True, authresults.AUTHENTICATED_DMARC)),  # header.from from the From line
+    ((f"{TRUSTED.upper()}; DMARC=Pass header.from=AGII.BE.",), (True, authresults.AUTHENTICATED_DMARC)),
+    ((f"{TRUSTED}; dkim=pass header.d=attacker.example; dmarc=fail header.from=agii.be",),
+     (False, authresults.NOT_PASSED)),
+    ((f"{TRUSTED}; dkim=pass header.d=mail.agii.be",), (False, authresults.NOT_PASSED)),  # no subdomains
+    ((f"{TRUSTED}; dmarc=pass header.from=attacker.example",), (False, authresults.NOT_PASSED)),
+    ((f"{TRUSTED}; spf=pass smtp.mailfrom=agii.be",), (False, authresults.NOT_PASSED)),  # SPF alone is not it
+    (("other.example; dmarc=pass header.from=agii.be",), (False, authresults.NO_TRUSTED_HEADER)),
+    ((), (False, authresults.NO_TRUSTED_HEADER)),
+    # the sender's own forged header sits below the trusted server's real one, and below another server's
+    ((f"{TRUSTED}; dmarc=fail header.from=agii.be", "relay.example; dkim=pass header.d=relay.example",
+      f"{TRUSTED}; dmarc=pass header.from=agii.be"), (False, authresults.NOT_PASSED)),
+    # ... or below the Received header the trusted server added
+    ((f"{TRUSTED}; dmarc=fail header.from=agii.be", f"Received: from x by {TRUSTED}",
+      f"{TRUSTED}; dmarc=pass header.from=agii.be"), (False, authresults.NOT_PASSED)),
+    # two headers of the trusted server on top of each other both count (a DKIM and a DMARC milter)
+    ((f"{TRUSTED}; spf=pass smtp.mailfrom=agii.be", f"{TRUSTED}; dkim=pass header.d=agii.be",
+      f"Received: from x by {TRUSTED}"), (True, authresults.AUTHENTICATED_DKIM)),
+    # the local delivery's Received header on top does not hide them
+    ((f"Received: from {TRUSTED} by imap.gemeente.example", f"{TRUSTED}; dkim=pass header.d=agii.be"),
+     (True, authresults.AUTHENTICATED_DKIM)),
+    # a spam filter's header on top does not hide the trusted server's below it
+    (("filter.internal; x-spam=pass", f"{TRUSTED}; dkim=pass header.d=agii.be"),
+     (True, authresults.AUTHENTICATED_DKIM)),
+    # a quoted authserv-id that only looks like the trusted one inside a comment
+    ((f"(\"{TRUSTED}\") forged.example; dmarc=pass header.from=agii.be",), (False, authresults.NO_TRUSTED_HEADER)),
+])
+def test_only_the_topmost_headers_of_the_trusted_server_count(headers: tuple[str, ...],
+                                                              expected: tuple[bool, str]) -> None:
+    assert verdict(*headers) == expected
+
+
+def test_exchange_onlines_header_without_an_authserv_id() -> None:
+    """Exchange Online writes no authserv-id; ``authserv_id = "exchange-online"`` trusts its topmost header."""
+    eop = ("spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=agii.be; dkim=pass (signature was verified) "
+           "header.d=agii.be;dmarc=pass action=none header.from=agii.be;compauth=pass reason=100")
+    parsed = authresults.parse(eop)
+    assert parsed is not None and parsed.authserv_id == ""
+    assert [r.method for r in parsed.results] == ["spf", "dkim", "dmarc", "compauth"]
+
+    def eop_verdict(*headers: str) -> tuple[bool, str]:
+        return authresults.verdict(fields(*headers), authserv_id="exchange-online", domain=DOMAIN,
+                                   from_domain=DOMAIN)
+
+    assert eop_verdict(eop) == (True, authresults.AUTHENTICATED_DKIM)  # the first passing result decides
+    failed = "spf=fail (sender IP is 198.51.100.7) smtp.mailfrom=agii.be; dkim=none (message not signed) " \
+             "header.d=none;dmarc=fail action=oreject header.from=agii.be;compauth=fail reason=000"
+    received = "Received: from attacker.example by AM0PR01MB1234.outlook.office365.com"
+    assert eop_verdict(failed, received, eop) == (False, authresults.NOT_PASSED)  # the forged copy below it
+    assert eop_verdict(f"{TRUSTED}; dkim=pass header.d=agii.be") == (False, authresults.NO_TRUSTED_HEADER)
+    assert verdict(eop) == (False, authresults.NO_TRUSTED_HEADER)  # a named server never trusts it
+
+
+def test_dmarc_without_header_from_uses_the_messages_own_from_domain() -> None:
+    assert verdict(f"{TRUSTED}; dmarc=pass", from_domain="attacker.example") == (False, authresults.NOT_PASSED)
+
+
+# ---- the mailbox watcher against Dovecot ----------------------------------------------------------------------
+
+
+def signed(raw: bytes, *results: str) -> bytes:
+    """``raw`` with Authentication-Results headers on top, as the receiving server adds them."""
+    return b"".join(f"Authentication-Results: {r}\r\n".encode() for r in results) + raw
+
+
+class MessageRecorder(Recorder):
+    """The recorder, also as ``deliver_message``: one list of files per message, as the router gets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[list[tuple[str, bool, str]]] = []
+
+    def deliver_message(self, files: Sequence[MessageFile], *, channel: str, source: str) -> list[DeliverResult]:
+        results = [self(io.BytesIO(f.data), channel=channel, source=source, quarantine=f.quarantine, reason=f.reason)
+                   for f in files]
+        self.messages.append([(hashlib.sha256(f.data).hexdigest(), f.quarantine, f.reason) for f in files])
+        return results
+
+
+def flood_message(count: int) -> bytes:
+    """The attack: one small message from a forged AgII sender with thousands of tiny '%PDF-' files."""
+    message = EmailMessage()
+    message["From"] = f"AgII <{AGII}>"
+    message["Subject"] = SUBJECT
+    message["Message-ID"] = "<flood@attacker.example>"
+    message.set_content("Zie bijlagen.")
+    for n in range(count):
+        message.add_attachment(b"%PDF-" + str(n).encode(), maintype="application", subtype="pdf",
+                               filename=f"lijst-{n}.pdf")
+    return message.as_bytes()
+
+
+def test_a_message_with_3500_files_becomes_one_quarantined_delivery(dovecot: DovecotServer) -> None:
+    raw = flood_message(3500)
+    assert len(raw) < 700_000  # the size of the attack message: small enough for any mail server
+    append(dovecot, raw)
+    recorder = MessageRecorder()
+    w = watcher(dovecot, recorder)
+    w._deliver_message = recorder.deliver_message
+    report = w.poll_once()
+    assert (report.error_id, report.delivered, report.quarantined, report.expunged) == (None, 1, 1, 1)
+    ((digest, quarantined, reason),) = recorder.messages[0]
+    assert (len(recorder.messages), quarantined, reason) == (1, True, TOO_MANY_FILES)
+    assert recorder.store[digest].replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")  # the whole message
+    assert folder_state(dovecot) == {}
+
+
+def test_up_to_the_limit_every_file_is_its_own_delivery(dovecot: DovecotServer) -> None:
+    files = [(f"lijst-{n}.pdf", PDF + bytes([n])) for n in range(5)]
+    append(dovecot, make_message(files))
+    recorder = MessageRecorder()
+    w = watcher(dovecot, recorder, max_files_per_message=5)
+    w._deliver_message = recorder.deliver_message
+    assert w.poll_once().delivered == 5
+    assert len(recorder.messages) == 1 and [q for _, q, _ in recorder.messages[0]] == [False] * 5
+
+
+def test_with_an_authserv_id_only_mail_the_server_vouches_for_is_trusted(dovecot: DovecotServer) -> None:
+    genuine = signed(make_message([("lijst.zip", aes_zip())]), f"{TRUSTED}; dkim=pass header.d={DOMAIN}")
+    forged_below = signed(make_message([("lijst.pdf", PDF)]), f"{TRUSTED}; dkim=fail header.d={DOMAIN}",
+                          "relay.example; none", f"{TRUSTED}; dmarc=pass header.from={DOMAIN}")
+    unsigned = make_message([("lijst2.pdf", PDF + b"2")])
+    for raw in (genuine, forged_below, unsigned):
+        append(dovecot, raw)
+    recorder = MessageRecorder()
+    w = watcher(dovecot, recorder, authserv_id=TRUSTED, agii_domain=DOMAIN)
+    w._deliver_message = recorder.deliver_message
+    report = w.poll_once()
+    assert (report.delivered, report.quarantined, report.expunged) == (3, 2, 3)
+    verdicts = sorted((q, r) for message in recorder.messages for _, q, r in message)
+    assert verdicts == [(False, ""), (True, NOT_AUTHENTICATED), (True, NOT_AUTHENTICATED)]
+
+
+def test_without_an_authserv_id_recognition_alone_decides(dovecot: DovecotServer) -> None:
+    append(dovecot, make_message([("lijst.pdf", PDF)]))
+    recorder = Recorder()
+    report = watcher(dovecot, recorder).poll_once()  # the plain Deliver: one call per file, as before
+    assert (report.delivered, report.quarantined) == (1, 0)
+
+
+# ---- the router: one announcement per file or message -----------------------------------------------------------
+
+
+def test_the_router_announces_a_message_once_and_bounds_an_eml_file() -> None:
+    announced: list[list[tuple[str, bool, str]]] = []
+    recorder = Recorder()
+    router = Router(recorder, lambda new: announced.append(list(new)), max_files_per_message=3)
+    files = [MessageFile(PDF + bytes([n]), quarantine=n == 2) for n in range(3)]
+    results = router.deliver_message(files, channel="email", source="agii")
+    assert len(results) == 3 and len(announced) == 1 and [q for _, q, _ in announced[0]] == [False, False, True]
+    router.deliver_message(files, channel="email", source="agii")  # all duplicates: nothing new to announce
+    assert len(announced) == 1
+
+    few = make_message([(f"{n}.pdf", PDF + b"eml" + bytes([n])) for n in range(3)])
+    result = router(io.BytesIO(few), channel="folder", source="drop", quarantine=False)
+    assert len(result.delivery_ids) == 3 and len(announced) == 2  # one announcement for the .eml file
+    many = make_message([(f"{n}.pdf", PDF + b"many" + bytes([n])) for n in range(4)])
+    result = router(io.BytesIO(many), channel="folder", source="drop", quarantine=False)
+    assert result.others == () and announced[-1] == [(result.delivery_id, True, TOO_MANY_FILES)]
+    assert recorder.calls[-1][0] == hashlib.sha256(many).hexdigest()
