@@ -25,7 +25,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_status_report import _start_agent, _wait_idle
 from retention_agent.api.client import Client
 from retention_agent.audit import AuditLog, Record
 from retention_agent.clock import SystemClock
@@ -69,22 +69,6 @@ def build_home(root: Path, entries: int, entry_bytes: int) -> Home:
     finally:
         store.close()
     return home
-
-
-def start_agent(home: Home) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "retention_agent", "--home", str(home.root), "run"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            with Client(home.socket) as client:
-                if client.call("status")["health"]["last_tick"]:  # the first tick is done
-                    return process
-        except Exception:
-            if process.poll() is not None:
-                raise SystemExit("the agent did not start") from None
-        time.sleep(0.2)
-    raise SystemExit("the agent did not answer")
 
 
 class Probe:
@@ -165,9 +149,10 @@ def main() -> None:
     home = build_home(root / "home", options.entries, options.entry_bytes)
     build_s = time.perf_counter() - began
     database_bytes = home.database.stat().st_size
-    agent = start_agent(home)
+    agent = _start_agent(home)
     try:
         with Client(home.socket) as client:
+            _wait_idle(client)  # its first tick is done
             client.call("staff.add", {"account": current_account(), "name": "Officer",
                                       "roles": ["officer", "import", "modify"]})
             received = client.upload("ingest", {}, [b"a delivery among a million entries " + os.urandom(40_000)])

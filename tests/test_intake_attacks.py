@@ -267,7 +267,7 @@ def test_a_forged_mail_with_3500_files_is_one_quarantined_delivery_and_one_notif
         agent = AgentProcess(home.root).start()
         try:
             grant_me(home.root, "read")
-            assert agent.cli("secret", "set", "mailbox-agii", "--value", server.password).returncode == 0
+            assert agent.cli("secret", "set", "mailbox-agii", input=server.password.encode() + b"\n").returncode == 0
             with server.client() as imap:
                 for raw in (flood, genuine, forged):
                     imap.append("INBOX", raw)
