@@ -12,7 +12,6 @@ import contextlib
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from retention_agent.api import protocol
 from retention_agent.api.budget import OTHER, ConnectionSlots
 from retention_agent.api.peer import Peer, account_name, peer_credentials
-from retention_agent.clock import utc_iso
+from retention_agent.clock import SystemClock, utc_iso
 from retention_agent.errors import InternalError, ProtocolError, RetentionAgentError
 from retention_agent.log_limits import LogLimiter, left_out, traceback_lines
 
@@ -55,7 +54,7 @@ class Session:
         try:
             protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": result})
         except protocol.FrameTooLargeError as exc:
-            raise InternalError(problem="reply-too-large", at=utc_iso_now()) from exc
+            raise InternalError(problem="reply-too-large", at=utc_iso(SystemClock().now())) from exc
 
     def fail(self, error: RetentionAgentError) -> None:
         protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": False, "error": error.to_wire()})
@@ -70,12 +69,6 @@ class Session:
     def receive_stream(self) -> protocol.DataReader:
         """The data stream the client sends next, as a readable binary stream."""
         return protocol.DataReader(self.sock)
-
-
-def utc_iso_now() -> str:
-    from retention_agent.clock import SystemClock
-
-    return utc_iso(SystemClock().now())
 
 
 class DataWriter:
@@ -110,7 +103,7 @@ class UnixApiServer:
         self._listener: socket.socket | None = None
         self._stopping = threading.Event()
         self._slots = slots or ConnectionSlots()
-        self._logs = LogLimiter(time.monotonic)
+        self._logs = LogLimiter(SystemClock().monotonic)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
