@@ -371,17 +371,31 @@ def bench_purge(work: Path, size_mb: int, out: dict[str, Any]) -> None:
 # ---- purge punctuality (libfaketime) ------------------------------------------------------------------------
 
 
+RECORDED_AHEAD_DAYS = 33  # the delivery arrives, and its ceremony is recorded, this long before its deadline
+
+
 def _offset_to_before_midnight(lead_s: float) -> tuple[int, datetime, date]:
     """An offset (s) that puts the agent's clock ``lead_s`` before a coming Brussels midnight, that midnight in
     UTC, and the ceremony date whose deadline (ceremony + 1 calendar month) falls due at it."""
     now = datetime.now(UTC)
-    deadline = now.astimezone(BRUSSELS).date() + timedelta(days=2)
+    deadline = now.astimezone(BRUSSELS).date() + timedelta(days=RECORDED_AHEAD_DAYS + 2)
     while deadline.day > 28:  # a day that exists in the month before: ceremony = same day, one month earlier
         deadline += timedelta(days=1)
     midnight = datetime.combine(deadline, datetime.min.time(), BRUSSELS).astimezone(UTC)
     offset = int((midnight - now).total_seconds() - lead_s)
     month, year = (deadline.month - 1, deadline.year) if deadline.month > 1 else (12, deadline.year - 1)
     return offset, midnight, date(year, month, deadline.day)
+
+
+def _received_and_scheduled(home: Path, source: Path, ceremony: date, offset: int) -> str:
+    """Ingest ``source`` and record its ceremony with the agent's clock RECORDED_AHEAD_DAYS before ``offset``."""
+    with running(home, fake_offset_s=offset - RECORDED_AHEAD_DAYS * 86400) as agent:
+        grant_all(agent)
+        content = file_sha256(source)
+        cli(home, "ingest", str(source))
+        delivery = delivery_of(agent, content)
+        cli(home, "ceremony", "set", delivery, "--date", ceremony.isoformat())
+        return delivery
 
 
 def _purge_state(home: Path, delivery: str) -> str:
@@ -407,14 +421,12 @@ def bench_punctuality(work: Path, lead_s: float, out: dict[str, Any]) -> None:
     home = new_home(work / "punctual-home")
     source = work / "punctual.xlsx"
     write_random(source, 10_000, b"punctual")
-    # running: the agent reaches the due moment while it runs (default tick of 30 s: the timer must wake it)
+    # running: the agent reaches the due moment while it runs (default tick of 30 s: the timer must wake it).
+    # The delivery arrived a month before, with its ceremony (a date recorded when it is due at once would be an
+    # early destruction); the agent is started again, after "downtime", shortly before the due moment.
     offset, due, ceremony = _offset_to_before_midnight(lead_s + 4)
-    with running(home, fake_offset_s=offset) as agent:
-        grant_all(agent)
-        content = file_sha256(source)
-        cli(home, "ingest", str(source))
-        delivery = delivery_of(agent, content)
-        cli(home, "ceremony", "set", delivery, "--date", ceremony.isoformat())
+    delivery = _received_and_scheduled(home, source, ceremony, offset)
+    with running(home, fake_offset_s=offset):
         due_real = due.timestamp() - offset  # the real moment the agent's clock reaches the due time
         started = _wait_state(home, delivery, {"purging", "purged"}, lead_s + 60)
         wall_at_start = time.time()
@@ -425,11 +437,7 @@ def bench_punctuality(work: Path, lead_s: float, out: dict[str, Any]) -> None:
     second = work / "punctual-2.xlsx"
     write_random(second, 10_000, b"punctual-2")
     offset, due, ceremony = _offset_to_before_midnight(60)
-    with running(home, fake_offset_s=offset) as agent:
-        content = file_sha256(second)
-        cli(home, "ingest", str(second))
-        delivery = delivery_of(agent, content)
-        cli(home, "ceremony", "set", delivery, "--date", ceremony.isoformat())
+    delivery = _received_and_scheduled(home, second, ceremony, offset)
     agent = Agent(home, fake_offset_s=offset + 120)  # 60 s past due, downtime is not a clock jump
     try:
         done = _wait_state(home, delivery, {"purged"}, 120, poll=0.02)

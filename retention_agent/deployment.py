@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from retention_agent import proof, sshsig
+from retention_agent import lifecycle, proof, sshsig
 from retention_agent.api.client import Client, remote_error
 from retention_agent.clock import SystemClock
 from retention_agent.errors import (
@@ -259,7 +259,7 @@ def _live_from_agent(api: ApiCall) -> int:
     count, cursor = 0, ""
     while True:  # page by page (api/paging.py)
         page = api("deliveries", {"cursor": cursor} if cursor else {})
-        count += sum(1 for row in page["deliveries"] if row["state"] != "purged")
+        count += sum(1 for row in page["deliveries"] if row["state"] != lifecycle.PURGED)
         cursor = page.get("next") or ""
         if not cursor:
             return count
@@ -281,7 +281,8 @@ def live_count(home: Home, api: ApiCall) -> int:
 
 def _count_unpurged(database: Path) -> int:
     with _read_only(database) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE state != 'purged'").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE state != ?",
+                                (lifecycle.PURGED.value,)).fetchone()[0])
 
 
 class _read_only:  # noqa: N801 - used as a context manager, like open()
@@ -357,6 +358,7 @@ def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, pu
 
     def purge_all() -> None:
         waiting = count()
+        api("purge.all", {"dry_run": True})  # may this caller? asked before the person confirms
         if confirm is not None and not confirm(waiting):
             raise PurgeAllConfirmationError(count=waiting)
         answer = api("purge.all", {})

@@ -37,7 +37,15 @@ MAX_PROOF_BYTES: Final = 256 * 1024
 MAX_ENTRY_CHARS: Final = 64 * 1024
 ERASE_METHOD: Final = "cryptographic-erase"
 
-TRIGGERS: Final = ("schedule", "due-command", "early", "quarantine", "no-ceremony-maximum")
+# What started a purge: the one list of trigger names, used alike by purge records, audit entries, proofs and
+# DPO reports (docs/formats/deletion-proof.md, "trigger").
+TRIGGERS: Final = ("schedule", "due-command", "early", "quarantine")
+# Why it ran, as the proof's ``reason`` code (docs/formats/deletion-proof.md, "reason"); a person's own words
+# are only in ``reason_sha256``.
+REASONS: Final = ("deadline", "no-ceremony-maximum", "early", "quarantine", "uninstall",
+                  "ceremony-recorded-after-the-fact", "ceremony-due-within-24h")
+# Purge records written before the list was one named the officer's confirmation after a clock jump apart.
+_RECORDED_AS: Final = {"clock-confirmed": "due-command"}
 CHANNELS: Final = ("email", "zivver", "folder", "manual")
 REQUIRED_CHECKS: Final = ("key_absent", "object_absent", "no_workspace_copy", "no_rows_left",
                           "database_scrubbed")
@@ -97,6 +105,11 @@ class ProofFacts:
     audit: AuditEvidence
     reason_sha256: str | None = None
     source_not_overwritten: str | None = None  # a code of retention_agent.wipe when the source was not overwritten
+
+
+def trigger_of(recorded: str) -> str:
+    """The trigger of :data:`TRIGGERS` that a purge record names (older records included)."""
+    return _RECORDED_AS.get(recorded, recorded)
 
 
 # ---- building and signing ---------------------------------------------------------------------------------

@@ -5,6 +5,9 @@ stopped: destroy the data key (the cryptographic erase), overwrite and unlink th
 tracked workspace copy, delete the rows that describe the content (keeping a tombstone: id, hashes,
 dates, counts), scrub the database (secure_delete, WAL checkpoint TRUNCATE, VACUUM), verify, append the
 audit entry, sign a checkpoint, write the proof. A purge that already finished returns its one proof.
+
+A purge can also be begun inside another change's transaction (:meth:`Purger.begin`: a ceremony date that
+destroys a delivery at once is recorded together with the start of its purge) and carried out right after.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retention_agent import merkle, proof, retention
+from retention_agent import lifecycle, merkle, proof, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES, get_delivery
+from retention_agent.deliveries import get_delivery
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError, PurgeFailedError, RetentionAgentError
 from retention_agent.home import write_private
 from retention_agent.store import INCREMENTAL
@@ -33,8 +36,6 @@ _lock = threading.Lock()  # one purge at a time: they share the database scrub
 
 STEP_FAULTS = {"key": "purge.after-key", "object": "purge.after-object", "workspace": "purge.after-workspace",
                "rows": "purge.after-rows", "scrub": "purge.after-scrub"}
-PROOF_TRIGGERS = {"schedule": "schedule", "due-command": "due-command", "clock-confirmed": "due-command",
-                  "early": "early", "quarantine": "quarantine"}
 
 
 class Purger:
@@ -45,10 +46,16 @@ class Purger:
         self.purging: set[str] = set()
 
     def __call__(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str,
-                 due_at: datetime | None) -> dict[str, Any]:
+                 due_at: datetime | None, reason_code: str | None = None) -> dict[str, Any]:
+        """Purge the delivery (or finish the purge begun for it) and return its proof.
+
+        ``trigger`` is one of :data:`proof.TRIGGERS`; ``reason`` a code, or for an early or quarantine purge the
+        text a person typed (kept only as its hash, with ``reason_code`` as its code); ``due_at`` the moment the
+        purge was due — for an early purge, the one the delivery had before — which its lateness is measured from.
+        """
         with _lock:
             try:
-                return self._purge(delivery_id, trigger, reason, requested_by, due_at)
+                return self._purge(delivery_id, trigger, reason, requested_by, due_at, reason_code)
             except RetentionAgentError:
                 raise
             except Exception as exc:
@@ -59,8 +66,8 @@ class Purger:
     # ---- the state machine ---------------------------------------------------------------------------
 
     def _purge(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
-               due_at: datetime | None) -> dict[str, Any]:
-        record = self._start(delivery_id, trigger, reason, requested_by, due_at)
+               due_at: datetime | None, reason_code: str | None) -> dict[str, Any]:
+        record = self._start(delivery_id, trigger, reason, requested_by, due_at, reason_code)
         self.purging.add(delivery_id)  # started (nothing destroyed yet): from now on the purge wins
         if record["finished_at"]:
             return self._result(delivery_id)
@@ -83,30 +90,40 @@ class Purger:
         return self._result(delivery_id)
 
     def _start(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
-               due_at: datetime | None) -> dict[str, Any]:
+               due_at: datetime | None, reason_code: str | None) -> dict[str, Any]:
         with self.ctx.store.transaction():
-            existing = self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,))
-            if existing:
-                return existing
-            delivery = get_delivery(self.ctx.store, delivery_id)
-            if delivery["state"] not in LIVE_STATES:
-                raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
-            if delivery["state"] == "held" and _hold_blocks(delivery, self.ctx.clock.now()):
-                if trigger == "early":  # a hold is the officer's to lift, not the destroy role's to overrule
-                    raise DeliveryHeldError(delivery=delivery_id, until=delivery["hold_until"] or "-")
-                raise DeliveryStateError(delivery=delivery_id, state="held")
-            now = utc_iso(self.ctx.clock.now())
-            stored = _stored_reason(trigger, reason)
-            self.ctx.store.conn.execute(
-                "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
-                "VALUES (?, ?, ?, ?, ?, ?, '{}')",
-                (delivery_id, trigger, stored, requested_by, utc_iso(due_at) if due_at else None, now))
-            self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purging' WHERE id = ?", (delivery_id,))
-            code, digest = _reason_facts(trigger, stored)
-            self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
-                                  {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
-        fault_point("purge.after-start")
+            begun = self.begin(delivery_id, trigger=trigger, reason=reason, requested_by=requested_by,
+                               due_at=due_at, reason_code=reason_code)
+        if begun:
+            fault_point("purge.after-start")
         return dict(self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,)) or {})
+
+    def begin(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str, due_at: datetime | None,
+              reason_code: str | None = None) -> bool:
+        """Start the purge in the caller's transaction: its record, the state ``purging``, its audit entry.
+        False if it had already begun. Calling the purger then carries it out (a crash: the next start-up)."""
+        if self.ctx.store.one("SELECT 1 AS found FROM purges WHERE delivery_id = ?", (delivery_id,)):
+            return False
+        if trigger not in proof.TRIGGERS:
+            raise ValueError(f"unknown purge trigger {trigger!r}")
+        delivery = get_delivery(self.ctx.store, delivery_id)
+        if delivery["state"] not in lifecycle.LIVE:
+            raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
+        if delivery["state"] == lifecycle.HELD and hold_blocks(delivery, self.ctx.clock.now()):
+            if trigger == "early":  # a hold is the officer's to lift, not the destroy role's to overrule
+                raise DeliveryHeldError(delivery=delivery_id, until=delivery["hold_until"] or "-")
+            raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
+        stored = _stored_reason(trigger, reason, reason_code)
+        self.ctx.store.conn.execute(
+            "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
+            "VALUES (?, ?, ?, ?, ?, ?, '{}')",
+            (delivery_id, trigger, stored, requested_by, utc_iso(due_at) if due_at else None,
+             utc_iso(self.ctx.clock.now())))
+        lifecycle.transition(self.ctx.store, delivery_id, lifecycle.PURGING)
+        code, digest = reason_facts(trigger, stored)
+        self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
+                              {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
+        return True
 
     def _save_steps(self, delivery_id: str, steps: dict[str, Any]) -> None:
         with self.ctx.store.transaction():
@@ -190,16 +207,18 @@ class Purger:
         return dict(json.loads(raw or "{}").get("scrub_evidence", {}))
 
     def _audit(self, delivery: dict[str, Any], record: dict[str, Any], steps: dict[str, Any]) -> None:
-        """The purge's audit entry, the tombstone state and the step record: one transaction."""
-        now = self.ctx.clock.now()
+        """The purge's audit entry, the tombstone state and the step record: one transaction. The entry's time
+        is the moment of the purge: its lateness, the proof's and the report's are measured to it."""
+        now = parse_utc(utc_iso(self.ctx.clock.now()))  # whole seconds, as the entry records it
         with self.ctx.store.transaction():
             before = self.ctx.audit.compact_range()  # for the proof's inclusion path, without rereading the log
             steps["audit_range"] = {"size": before.size, "hashes": [h.hex() for h in before.to_hashes()]}
-            steps["audit_seq"] = self.ctx.audit.append(
-                record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
-                    "trigger": record["trigger"], "verification": steps["verification"],
-                    "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})
-            self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purged', purged_at = ? WHERE id = ?",
+            steps["audit_seq"] = self.ctx.audit.append_many([(
+                now, record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
+                    "trigger": proof.trigger_of(record["trigger"]), "verification": steps["verification"],
+                    "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})])
+            lifecycle.transition(self.ctx.store, delivery["id"], lifecycle.PURGED)
+            self.ctx.store.conn.execute("UPDATE deliveries SET purged_at = ? WHERE id = ?",
                                         (utc_iso(now), delivery["id"]))
             self._save_steps(delivery["id"], steps)
 
@@ -238,9 +257,9 @@ class Purger:
             channel=delivery["channel"], sha256=delivery["sha256"], size=int(delivery["size"]),
             ceremony_date=delivery["ceremony_date"], deadline=delivery["deadline"], due_at=record["due_at"],
             purged_at=purged_at, lateness_seconds=_lateness(record, parse_utc(purged_at)),
-            trigger=PROOF_TRIGGERS.get(record["trigger"], "due-command"),
-            reason=_reason_facts(record["trigger"], record["reason"])[0],
-            reason_sha256=_reason_facts(record["trigger"], record["reason"])[1],
+            trigger=proof.trigger_of(record["trigger"]),
+            reason=reason_facts(record["trigger"], record["reason"])[0],
+            reason_sha256=reason_facts(record["trigger"], record["reason"])[1],
             steps=[{"step": name, "done_at": steps[name]["done_at"], "result": steps[name]["result"]}
                    for name in ("key", "object", "workspace", "rows", "scrub")],
             verification=steps["verification"], key_store_backend=self.ctx.keys.backend_name,
@@ -271,18 +290,24 @@ class Purger:
 
 
 FREE_TEXT_TRIGGERS = ("early", "quarantine")  # a person typed the reason: it may hold personal data
-_DIGEST_PREFIX = "sha256:"
+_DIGEST_PREFIX = "sha256:"  # how records written before reason codes kept the hash
 
 
-def _stored_reason(trigger: str, reason: str) -> str:
-    """What the purge record keeps of the reason: a code as is, a person's free text only as its hash."""
-    return _DIGEST_PREFIX + note_digest(reason) if trigger in FREE_TEXT_TRIGGERS else reason
+def _stored_reason(trigger: str, reason: str, code: str | None) -> str:
+    """What the purge record keeps of the reason: a code as is; for a person's free text, its code (the trigger
+    unless given) and only the text's hash."""
+    if trigger not in FREE_TEXT_TRIGGERS:
+        return reason
+    return json.dumps({"code": code or trigger, "sha256": note_digest(reason)}, sort_keys=True)
 
 
-def _reason_facts(trigger: str, stored: str) -> tuple[str, str | None]:
+def reason_facts(trigger: str, stored: str) -> tuple[str, str | None]:
     """``(reason code, SHA-256 of the free text or None)`` for the audit entry and the proof."""
     if trigger not in FREE_TEXT_TRIGGERS:
         return stored, None
+    if stored.startswith("{"):
+        kept = json.loads(stored)
+        return str(kept["code"]), str(kept["sha256"]) or None
     digest = stored.removeprefix(_DIGEST_PREFIX) if stored.startswith(_DIGEST_PREFIX) else note_digest(stored)
     return trigger, digest or None
 
@@ -295,16 +320,14 @@ def _scrubbed(evidence: dict[str, int]) -> bool:
     return evidence.get("secure_delete") == 1 and evidence.get("wal_bytes") == 0 and given_back
 
 
-def _hold_blocks(delivery: dict[str, Any], now: datetime) -> bool:
+def hold_blocks(delivery: dict[str, Any], now: datetime) -> bool:
     """A hold blocks until the start of its end date (as in ``retention.purge_plan``); none: until released."""
     until = delivery.get("hold_until")
     return until is None or now < retention.due_moment(date.fromisoformat(until))
 
 
 def _lateness(record: dict[str, Any], purged_at: datetime) -> int:
-    if not record.get("due_at") or record["trigger"] == "early":
-        return 0
-    return max(0, int((purged_at - parse_utc(record["due_at"])).total_seconds()))
+    return retention.lateness_seconds(parse_utc(record["due_at"]) if record.get("due_at") else None, purged_at)
 
 
 def resume_unfinished(ctx: AgentContext, purger: Purger) -> list[str]:

@@ -125,6 +125,13 @@ NL: dict[str, str] = {
                                                     "privacyverantwoordelijke",
     "no ceremony date within the maximum retention period":
         "geen ceremoniedatum binnen de maximale bewaartermijn",
+    "one month after the ceremony (deliberation nr. 41)": "één maand na de ceremonie (beraadslaging nr. 41)",
+    "destroyed before its deadline, with a reason": "vóór de uiterste datum vernietigd, met een reden",
+    "not recognised as an AgII delivery": "niet herkend als levering van het AgII",
+    "the agent was uninstalled": "de agent werd verwijderd",
+    "ceremony recorded after the fact: its deadline had already passed when the date was recorded":
+        "ceremonie achteraf geregistreerd: de uiterste datum was al voorbij toen de datum geregistreerd werd",
+    "a ceremony date that made it due within 24 hours": "een ceremoniedatum waardoor ze binnen 24 uur aan de beurt was",
     "Destroy the data key": "Gegevenssleutel vernietigen",
     "Overwrite and remove the encrypted file": "Versleuteld bestand overschrijven en verwijderen",
     "Wipe the working copies": "Werkkopieën wissen",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from retention_agent.access import decide
+from retention_agent.access import decide, refusal
 from retention_agent.api.budget import REFUSAL_PAUSE_S
 from retention_agent.api.peer import Peer, account_name
 from retention_agent.api.refusals import RefusalKey
@@ -133,7 +133,7 @@ def _authorise(ctx: AgentContext, session: Session, entry: Operation | None, op:
     decision = decide(staff, peer.account, action)
     if not decision.granted:
         _refuse(ctx, session, action, "no-role" if on_list else "not-on-staff-list",
-                AccessDeniedError(account=peer.account, action=action, role=decision.needed_role), args)
+                AccessDeniedError(**refusal(staff, peer.account, action)), args)
         return None
     subjects, details = recorded(args, ctx.subject_key)
     ctx.audit.append(peer.account, action, "granted", subjects, {"uid": peer.uid, **details})

@@ -15,7 +15,7 @@ from retention_agent.api.requests import NoArguments, a_date, arg, choice, flag,
 from retention_agent.api.server import DataWriter, Session
 from retention_agent.context import AgentContext
 from retention_agent.errors import ProofNotFoundError, UsageError
-from retention_agent.proof import proof_file_names
+from retention_agent.proof import proof_file_names, trigger_of
 from retention_agent.reports import outbox, smtp
 from retention_agent.reports.generate import FORMATS, file_path, make_report
 from retention_agent.reports.period import parse_period
@@ -101,9 +101,10 @@ def proof_list(ctx: AgentContext, session: Session, request: ProofList) -> None:
         "WHERE p.finished_at IS NOT NULL AND (p.finished_at, p.delivery_id) > (?, ?) "
         "ORDER BY p.finished_at, p.delivery_id LIMIT ?", (*after, limit + 1))
     page, more = fill(rows, limit, lambda row: 300)
-    session.reply({"proofs": [{"delivery": r["delivery_id"], "purged_at": r["finished_at"], "trigger": r["trigger"],
-                               "due_at": r["due_at"], "proof_sha256": r["proof_sha256"],
-                               "file": proof_file_names(r["delivery_id"])[0]} for r in page],
+    session.reply({"proofs": [{"delivery": r["delivery_id"], "purged_at": r["finished_at"],
+                               "trigger": trigger_of(r["trigger"]), "due_at": r["due_at"],
+                               "proof_sha256": r["proof_sha256"], "file": proof_file_names(r["delivery_id"])[0]}
+                              for r in page],
                    "next": f"{page[-1]['finished_at']} {page[-1]['delivery_id']}" if more else None})
 
 

@@ -68,6 +68,7 @@ def build_report(ctx: AgentContext, period: Period, *, now: datetime | None = No
             "refused_requests": facts.refusals(gathered["denied"]),
             "holds": facts.holds(events),
             "ceremonies": facts.ceremonies(events),
+            "quarantine": facts.quarantine(events),
             "staff_changes": facts.staff_changes(events),
         },
         "incidents": facts.incidents(ctx, period, events, purge_rows, proof_rows),
