@@ -124,6 +124,7 @@ class Agent:
         self.home = home
         self.clock = clock or testing.test_clock() or SystemClock()
         self.stopping = threading.Event()
+        self.signalled = False  # set by SIGTERM / SIGINT (install_signal_handlers)
 
     def run(self, ready: Callable[[], None] | None = None) -> None:
         os.umask(0o077)  # whatever the agent creates is private unless it says otherwise
@@ -160,7 +161,8 @@ class Agent:
         log.info("agent started")
         if ready:
             ready()
-        self.stopping.wait()
+        while not self.stopping.wait(0.2) and not self.signalled:
+            pass
         log.info("agent stopping")
         for service in reversed(services):
             service.stop()
@@ -174,7 +176,9 @@ class Agent:
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
-            self.stopping.set()
+            # Only a flag: Event.set() here could deadlock, the handler running in the main thread while it
+            # holds the event's lock inside Event.wait() (the agent then never stopped). The wait looks at it.
+            self.signalled = True
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

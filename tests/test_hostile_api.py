@@ -50,7 +50,7 @@ from retention_agent.terminal import has_unsafe
 from retention_agent.vault.keys import FileKeyStore
 from tests.accounts import create_account, fork_as, needs_root, remove_account
 from tests.conftest import ME, AgentProcess, make_home
-from tests.retention_support import fast_ticks, ingest_bytes, wait_for
+from tests.retention_support import ClockFile, fast_ticks, ingest_bytes, wait_for
 from tests.test_forensic import search
 
 pytestmark = [pytest.mark.root, needs_root]
@@ -189,6 +189,14 @@ def flood(socket_path: Path, seconds: float, subject: str, connections: int = 8)
     return dict(counts)
 
 
+def stopped(agent: AgentProcess) -> int:
+    """Stop the agent; kill it if it does not stop, so that no agent outlives a failed test."""
+    try:
+        return agent.stop()
+    finally:
+        agent.kill()
+
+
 def home_size(home: Path) -> int:
     return sum(p.stat().st_size for p in home.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -218,7 +226,7 @@ def test_a_minute_of_denial_flood_grows_the_home_by_less_than_a_megabyte_and_the
     with accounts(1) as (mallory,), traversable_home() as home:
         fast_ticks(home.root)  # no scheduled DPO reports: they are not the flood's
         agent = AgentProcess(home.root).start()
-        assert agent.stop() == 0  # the home at rest, after one start and stop
+        assert stopped(agent) == 0  # the home at rest, after one start and stop
         before = home_size(home.root)
         agent = AgentProcess(home.root).start()
         child = spawn_as(mallory, lambda: flood(home.socket, FLOOD_SECONDS, f"{NATIONAL_NUMBER} {CANARY}"))
@@ -232,7 +240,7 @@ def test_a_minute_of_denial_flood_grows_the_home_by_less_than_a_megabyte_and_the
             peak_wal = (home.root / "agent.db-wal").stat().st_size
         finally:
             child.reap()
-            assert agent.stop() == 0  # writes the last follow-up entries
+            assert stopped(agent) == 0  # writes the last follow-up entries
         grown = home_size(home.root) - before
         entries = [json.loads(e) for e in _entries(home.root)]
         theirs = [e for e in entries if e["actor"] == mallory.name]
@@ -295,9 +303,9 @@ def test_four_hostile_accounts_holding_every_connection_they_can_do_not_lock_the
         children = [spawn_as(account, lambda: hold_connections(home.socket, 9, read_end, write_end))
                     for account in hostile]
         os.close(read_end)
+        officer: list[Client] = []
         try:
             wait_for(lambda: _connections_held(agent) >= 20, 60, "the hostile connections")
-            officer = []
             for _ in range(4):
                 client = Client(home.socket)
                 assert client.call("whoami")["account"] == ME  # each on its own connection, all at once
@@ -306,12 +314,14 @@ def test_four_hostile_accounts_holding_every_connection_they_can_do_not_lock_the
             assert status["municipality"] == "De Panne"
         finally:
             os.close(write_end)
-            answered = [child.result()["answered"] for child in children]
-            for child in children:
-                child.reap()
-            for client in officer:
-                client.close()
-            assert agent.stop() == 0
+            try:
+                answered = [child.result()["answered"] for child in children]
+            finally:
+                for child in children:
+                    child.reap()
+                for client in officer:
+                    client.close()
+                assert stopped(agent) == 0
         assert sum(answered) == 20 and max(answered) <= 8, answered  # 32 minus the slots kept back
 
 
@@ -380,26 +390,31 @@ def test_a_due_purge_completes_with_its_proof_while_another_account_keeps_the_di
         fast_ticks(home.root)
         filled_audit_log(home, 40_000)
         database = home.database.stat().st_size
-        agent = AgentProcess(home.root).start()
+        clock = ClockFile(mount / "clock-offset")
+        agent = AgentProcess(home.root, env=clock.env).start()
         stop = mount / "junk" / "stop"
         children: list[Spawned] = []
         try:
             with Client(home.socket) as client:
                 client.call("staff.add", {"account": ME, "name": "Officer", "roles": ["officer", "import"]})
             delivery = ingest_bytes(home.root, b"due while the disk is full " + os.urandom(2000))
+            with Client(home.socket) as client:  # a ceremony in three days: the deadline a month later
+                client.call("ceremony.set", {"deliveries": [delivery],
+                                             "date": (date.today() + timedelta(days=3)).isoformat()})
+            assert stopped(agent) == 0
             filler = spawn_as(mallory, lambda: keep_full(mount / "junk", stop, low=1 << 20, high=3 << 19))
             children.append(filler)
             wait_for(lambda: _free(mount) < 2 << 20, 60, "the file system near full")
-            wait_for(lambda: _agent_sees_low_disk(home), 10, "the agent to see the disk below its floor")
-            flooder = spawn_as(mallory, lambda: flood(home.socket, 20, f"{NATIONAL_NUMBER} {CANARY}"))
-            children.append(flooder)
             assert _free(mount) < database, "a VACUUM would not have room"
 
-            past = date.today() - timedelta(days=40)
-            with Client(home.socket) as client:
-                client.call("ceremony.set", {"deliveries": [delivery], "date": past.isoformat()})
+            # the workstation was off past the deadline (downtime, not a clock jump): the agent purges at start
+            clock.set(timedelta(days=40))
+            agent = AgentProcess(home.root, env=clock.env).start()
+            flooder = spawn_as(mallory, lambda: flood(home.socket, 20, f"{NATIONAL_NUMBER} {CANARY}"))
+            children.append(flooder)
             proof = home.proofs / f"{delivery}.json.sig"
             wait_for(proof.exists, 90, "the proof of the due purge")
+            wait_for(lambda: _agent_sees_low_disk(home), 10, "the agent to see the disk below its floor")
 
             with Client(home.socket) as client:
                 shown = client.call("keys.public")
@@ -419,7 +434,7 @@ def test_a_due_purge_completes_with_its_proof_while_another_account_keeps_the_di
             stop.touch()  # the filler stops filling; either child is ended if a failure left it running
             for child in children:
                 child.reap()
-            assert agent.stop() == 0
+            assert stopped(agent) == 0
 
 
 def _agent_sees_low_disk(home: Home) -> bool:
@@ -500,7 +515,7 @@ def test_no_national_number_typed_into_the_api_reaches_any_file_of_the_home() ->
             present = _search([home.root], [delivery])  # the search does look into the database (and its WAL)
             assert any("agent.db" in path for path in present), present
         finally:
-            assert agent.stop() == 0
+            assert stopped(agent) == 0
         assert _search([home.root, agent.output], [*WRITTEN, CANARY, "Zzqxcanary"]) == {}
         invalid = [e for e in map(json.loads, _entries(home.root)) if "invalid-subject" in e["subject"]]
         assert invalid and all(d["length"] > 0 and len(d["hmac"]) == 32
@@ -532,7 +547,7 @@ def test_audit_show_prints_no_control_character_whatever_was_typed_or_is_in_an_o
             as_json = agent.cli("audit", "show", "--json")
             verified = agent.cli("audit", "verify")
         finally:
-            assert agent.stop() == 0
+            assert stopped(agent) == 0
         text = shown.stdout.decode()
         assert shown.returncode == 0, shown.stderr
         assert not has_unsafe(text, allow_newlines=True), repr(text)
