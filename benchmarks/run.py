@@ -4,11 +4,11 @@
     .venv/bin/python benchmarks/run.py --quick    # smaller files, fewer repetitions (under two minutes)
     .venv/bin/python benchmarks/run.py --out results.json
 
-Each figure is ``{"value": …, "unit": …, "goal": …}`` (plus details); ``machine`` describes the computer
-(CPU model, cores, memory, kernel, Python, load average before and after); ``components`` holds the full
-output of the other benchmark scripts (``bench_vault``, ``bench_merkle``, ``bench_intake_folder``,
-``bench_imap``, ``bench_status_report``, ``bench_purge_large``). Comparisons are measured in the same run on
-the same file: ``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``, and the ratios are ours /
+Each figure is ``{"value": …, "unit": …, "goal": …}`` (plus details); ``machine`` describes the computer (CPU
+model, cores, memory, kernel, Python, load average before and after); ``components`` holds the full output of the
+other benchmark scripts (``bench_vault``, ``bench_merkle``, ``bench_intake_folder``, ``bench_imap``,
+``bench_status_report``, ``bench_copies_sweep``, ``bench_purge_large``). Comparisons are measured in the same run
+on the same file: ``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``, and the ratios are ours /
 theirs.
 
 Everything runs the real thing where a user would: the ``retention-agent`` command line (a new Python
@@ -211,6 +211,8 @@ def running(home: Path, **kwargs: Any) -> Iterator[Agent]:
 def new_home(root: Path, *, inboxes: list[str] | None = None) -> Path:
     init_home(Home(root), municipality="Benchmarkgemeente", officer=ME, officer_name="Officer", key_store="file",
               inboxes=inboxes or [], clock=SystemClock())
+    config = root / "config.toml"  # the sweep for copies is measured on its own (bench_copies_sweep)
+    config.write_text(config.read_text().replace("[retention]\n", "[copies]\nsweep = false\n\n[retention]\n", 1))
     return root
 
 
@@ -697,6 +699,7 @@ def components(quick: bool) -> dict[str, Any]:
                                 else ["--files", "200", "--big-mb", "200"]),
         "bench_imap": ["--n", "6"] if quick else ["--n", "30"],
         "bench_status_report": (["--deliveries", "1000", "--audit", "50000", "--runs", "4"] if quick else []),
+        "bench_copies_sweep": ["--files", "20000" if quick else "100000"],
         "bench_purge_large": ["--entries", "100000"] if quick else [],
     }
     return {name: run_component(name, args, timeout=1800) for name, args in plan.items()}
@@ -732,6 +735,12 @@ def lift(found: dict[str, Any], out: dict[str, Any]) -> None:
     if imap:
         out["imap_latency_s"] = figure(imap.get("imap_latency_s"), "s", "< 5",
                                        **{k: v for k, v in imap.items() if k != "imap_latency_s"})
+    copies = result("bench_copies_sweep")
+    if copies:
+        out["copies_sweep_first_s"] = figure(copies.get("copies_first_sweep_s"), "s", "< 60 (100,000 files)",
+                                             files=copies.get("files"), stats=copies.get("first_stats"))
+        out["copies_sweep_unchanged_s"] = figure(copies.get("copies_unchanged_sweep_s"), "s", "< 5 (100,000 files)",
+                                                 files=copies.get("files"), stats=copies.get("unchanged_stats"))
     folder = result("bench_intake_folder")
     if folder:
         out["intake_watcher_latency_p99_s"] = figure(folder.get("intake_latency_p99_s"), "s", "< 2 + settle",

@@ -53,6 +53,9 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "secret.set": OFFICER,
     "notifications": ANY_STAFF,
     "whoami": ANY_STAFF,
+    "copies.targets": ANY_STAFF,  # every staff member's session sweeps their own folders
+    "copies.report": ANY_STAFF,
+    "delivery.unlock": frozenset({"read"}),  # whoever may open a delivery may give its workbook's password
 }
 
 
@@ -90,6 +93,9 @@ ACTION_WORDS: Mapping[str, str] = {
     "secret.set": N_("store a password in the key store"),
     "notifications": N_("receive the agent's notifications"),
     "whoami": N_("ask the agent who they are"),
+    "copies.targets": N_("sweep their folders for copies of deliveries"),
+    "copies.report": N_("report copies of deliveries found in their folders"),
+    "delivery.unlock": N_("give the password of a delivery's workbook"),
 }
 UNKNOWN_ACTION_WORDS = N_("do this")
 

@@ -81,7 +81,7 @@ COMMAND_MODULES = {
     "ceremony": "retention", "hold": "retention", "release": "retention", "purge": "retention",
     "quarantine": "retention",
     "status": "reports", "checklist": "reports", "report": "reports", "proof": "reports", "dpo": "reports",
-    "service": "service", "notifier": "notifier", "secret": "secrets",
+    "service": "service", "notifier": "notifier", "secret": "secrets", "delivery": "copies", "copies": "copies",
 }
 
 

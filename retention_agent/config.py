@@ -14,7 +14,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from retention_agent.errors import ConfigError, ConfigSyntaxError
@@ -34,6 +34,10 @@ MAXIMA: dict[str, float] = {
     "audit.checkpoint_interval_minutes": 10080,
     "intake.max_file_bytes": 1 << 40,
     "intake.max_files_per_message": 10000,
+    "copies.interval_minutes": 10080,
+    "copies.max_document_bytes": 1 << 30,
+    "copies.document_seconds": 3600,
+    "copies.sweep_seconds": 86400,
     "disk.free_space_floor_mib": 1 << 20,
     "disk.free_space_floor_percent": 50,
     "inbox.settle_seconds": 3600,
@@ -73,11 +77,25 @@ class IntakeSettings:
 
 
 @dataclass(frozen=True)
+class CopiesSettings:
+    """The sweep for copies of deliveries on workstations (docs/configuration.md)."""
+
+    sweep: bool = True  # the per-user agent and the staff's sessions sweep their folders
+    interval_minutes: int = 60
+    defaults: bool = True  # the platform's usual places (Desktop, Documents, Downloads, Outlook's cache, ...)
+    locations: tuple[str, ...] = ()  # more folders: absolute, or starting with ~/ (each sweeping account's home)
+    max_document_bytes: int = 20 * 1024 * 1024
+    document_seconds: float = 5.0
+    sweep_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
 class DiskSettings:
     """The floor of free space on the home's disk: the smaller of the two (0 switches it off)."""
 
     free_space_floor_mib: int = 100
     free_space_floor_percent: float = 5.0
+
 
 @dataclass(frozen=True)
 class InboxSettings:
@@ -155,6 +173,7 @@ class Config:
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    copies: CopiesSettings = field(default_factory=CopiesSettings)
     disk: DiskSettings = field(default_factory=DiskSettings)
     inbox: tuple[InboxSettings, ...] = ()
     mailbox: tuple[MailboxSettings, ...] = ()
@@ -252,6 +271,13 @@ def _validate(config: Config, path: Path) -> None:
         (0 < config.smtp.port < 65536, "smtp.port", "must be between 1 and 65535"),
         (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
          "must be monthly, quarterly or off"),
+        (config.copies.interval_minutes >= 1, "copies.interval_minutes", "must be at least 1"),
+        (config.copies.max_document_bytes >= 0, "copies.max_document_bytes", "must not be negative"),
+        (config.copies.document_seconds > 0, "copies.document_seconds", "must be positive"),
+        (config.copies.sweep_seconds > 0, "copies.sweep_seconds", "must be positive"),
+        (all(p.startswith(("~/", "~\\")) or Path(p).is_absolute() or PureWindowsPath(p).is_absolute()
+             for p in config.copies.locations), "copies.locations",
+         "each folder must be an absolute path or start with ~/"),
     ]
     for i, inbox in enumerate(config.inbox):
         checks.append((Path(inbox.path).is_absolute(), f"inbox[{i}].path", "must be an absolute path"))

@@ -291,6 +291,28 @@ class PurposeRequiredError(RetentionAgentError):
     hint = "Add --purpose CODE (and --note TEXT for 'other'); the note must not contain personal data."
 
 
+class WorkbookPasswordError(RetentionAgentError):
+    error_id = "workbook-password"
+    message = "The password does not open the workbook of delivery {delivery}."
+    hint = ("Check the password AgII sent separately (capitals, spaces, a character that looks like another) and "
+            "try again; nothing was stored.")
+
+
+class WorkbookUnreadableError(RetentionAgentError):
+    error_id = "workbook-unreadable"
+    message = "The rows of delivery {delivery} cannot be read: {problem}"
+    hint = ("Copies of the file itself are still found. Ask AgII for the list as a password-protected .xlsx if "
+            "copies derived from it (a CSV, a mail merge) must be found too.")
+
+
+class WorkbookColumnsError(RetentionAgentError):
+    error_id = "workbook-columns"
+    message = ("The workbook of delivery {delivery} has no column of national register numbers in its first rows "
+               "(columns found: {found}).")
+    hint = ("A header such as Rijksregisternummer, INSZ or Nationaal nummer is expected; check the file with AgII. "
+            "Nothing was stored.")
+
+
 class PersonalDataInTextError(RetentionAgentError):
     error_id = "personal-data-in-text"
     exit_code = EXIT_USAGE

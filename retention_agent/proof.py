@@ -1,7 +1,8 @@
 """Proofs of deletion: build, sign and verify the JSON document a DPO checks with ``ssh-keygen``.
 
 A proof is one JSON object (format ``retention-agent/deletion-proof``, version :data:`PROOF_VERSION`,
-specified in ``docs/formats/deletion-proof.md``) with a detached OpenSSH SSHSIG signature in the namespace
+specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``copies``, still verify) with a
+detached OpenSSH SSHSIG signature in the namespace
 :data:`NAMESPACE`. The signature covers exactly :func:`proof_bytes` of the document: sorted keys, two-space
 indent, ASCII only (``\\uXXXX`` escapes), LF line ends and a final newline, so the bytes survive any editor,
 mail client or code page that leaves ASCII alone.
@@ -29,7 +30,10 @@ from retention_agent.config import municipality_slug
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
 
-PROOF_VERSION: Final = 1
+PROOF_VERSION: Final = 2
+VERSIONS: Final = (1, 2)
+V2_FIELDS: Final = ("copies",)
+"""Fields added in version 2; a version 1 document has none of them."""
 NAMESPACE: Final = sshsig.NAMESPACE_DELETION_PROOF
 FORMAT: Final = "retention-agent/deletion-proof"
 KIND: Final = "proof of deletion"
@@ -55,6 +59,13 @@ NOT_COVERED: Final = ("copies-outside-agent", "mail-server-retention", "inbox-fo
 SOURCE_NOT_OVERWRITTEN: Final = "source-not-overwritten"
 """Added to ``not_covered`` when the plaintext file the delivery came from was removed without being
 overwritten first: its bytes may remain in the free blocks of that disk."""
+# Added to ``not_covered`` from the ``copies`` section (version 2): copies on the staff's workstations.
+WORKSTATION_COPIES_REMAINING: Final = "workstation-copies-remaining"
+"""Copies found on a workstation were not erased (the user may not, or their session has not run since)."""
+WORKSTATIONS_NOT_SWEPT: Final = "workstations-not-swept"
+"""No staff session swept its folders for copies while the delivery was kept."""
+DERIVED_COPIES_NOT_SEARCHED: Final = "derived-copies-not-searched"
+"""The delivery was never unlocked, so files holding its people (a CSV, a mail merge) could not be recognised."""
 
 
 class ProofStep(TypedDict):
@@ -105,6 +116,8 @@ class ProofFacts:
     audit: AuditEvidence
     reason_sha256: str | None = None
     source_not_overwritten: str | None = None  # a code of retention_agent.wipe when the source was not overwritten
+    copies: Mapping[str, Any] | None = None
+    """Copies on workstations, as ``copies.records.proof_section`` gives them (version 2)."""
 
 
 def trigger_of(recorded: str) -> str:
@@ -144,11 +157,27 @@ def build_proof(facts: ProofFacts) -> dict[str, Any]:
         "openings_count": facts.openings_count,
         "distinct_accounts_count": facts.distinct_accounts_count,
         "untracked_copies_count": facts.untracked_copies_count,
-        "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else [])],
+        "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else []),
+                        *copies_not_covered(facts.copies)],
+        "copies": _plain(facts.copies) if facts.copies is not None else None,
         "audit": _plain(facts.audit),
     }
     _check_before_signing(doc)
     return doc
+
+
+def copies_not_covered(section: Mapping[str, Any] | None) -> list[str]:
+    """The ``not_covered`` codes for the copies on workstations (see the constants above)."""
+    if section is None:
+        return [WORKSTATIONS_NOT_SWEPT, DERIVED_COPIES_NOT_SEARCHED]
+    codes = []
+    if section["exact"]["remaining"] or section["derived"]["remaining"]:
+        codes.append(WORKSTATION_COPIES_REMAINING)
+    if not section["sweeps"]["accounts"]:
+        codes.append(WORKSTATIONS_NOT_SWEPT)
+    if not section["derived_searched"]:
+        codes.append(DERIVED_COPIES_NOT_SEARCHED)
+    return codes
 
 
 def _plain(value: object) -> Any:
@@ -291,6 +320,8 @@ def _check_version(doc: Mapping[str, Any], file: str) -> None:
         _invalid(file, "the version must be a positive integer")
     if version > PROOF_VERSION:
         raise FormatVersionError(file=file, found=version, known=PROOF_VERSION)
+    if version not in VERSIONS:
+        _invalid(file, "the version is not one this reader knows")
 
 
 def _check_results(doc: Mapping[str, Any], file: str) -> None:
@@ -477,6 +508,55 @@ def _text_block(limit: int) -> Check:
     return check
 
 
+_COPY_COUNTS: Final = ("found", "erased", "gone", "remaining")
+_MAX_KINDS = 32
+
+
+def _tally(extra: Sequence[str] = ()) -> Check:
+    def check(name: str, value: Any) -> None:
+        _record(name, value, {key: _count() for key in (*_COPY_COUNTS, *extra)})
+        if value["found"] != sum(value[key] for key in ("erased", "gone", "remaining")):
+            _fail(name, "counts where found = erased + gone + remaining")
+    return check
+
+
+def _by_location(name: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) > _MAX_KINDS:
+        _fail(name, f"a list of at most {_MAX_KINDS} location kinds")
+    for i, item in enumerate(value):
+        _record(f"{name}[{i}]", item, {"kind": _pattern(_CODE, "a code"), **{k: _count() for k in _COPY_COUNTS}})
+
+
+def _reasons(name: str, value: Any) -> None:
+    if not isinstance(value, dict) or len(value) > _MAX_KINDS:
+        _fail(name, "an object of codes and counts")
+    for key, count in value.items():
+        _pattern(_CODE, "a code")(f"{name} key", key)
+        _count(1)(f"{name}.{key}", count)
+
+
+def _copies(name: str, value: Any) -> None:
+    _record(name, value, {
+        "sweeps": lambda n, v: _record(n, v, {"accounts": _count(), "last_swept_at": _optional(_utc),
+                                              "locations": _code_list}),
+        "derived_searched": _flag,
+        "exact": _tally(),
+        "derived": _tally(("people_max",)),
+        "by_location": _by_location,
+        "remaining_reasons": _reasons,
+    })
+
+
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(name, "true or false")
+
+
+def _version(name: str, value: Any) -> None:
+    if not _is_int(value) or value not in VERSIONS:
+        _fail(name, "one of " + ", ".join(map(str, VERSIONS)))
+
+
 def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
     if not isinstance(value, dict):
         _fail(name, "an object")
@@ -488,7 +568,7 @@ def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
 
 SCHEMA: Final[Mapping[str, Check]] = {
     "format": _constant(FORMAT),
-    "version": _constant(PROOF_VERSION),
+    "version": _version,
     "signer": _pattern(_TOKEN, "an allowed-signers identity"),
     "municipality": _text(100),
     "installation_id": _pattern(_ID, "an identifier"),
@@ -514,20 +594,29 @@ SCHEMA: Final[Mapping[str, Check]] = {
     "distinct_accounts_count": _count(),
     "untracked_copies_count": _count(),
     "not_covered": _code_list,
+    "copies": _optional(_copies),
     "audit": _audit,
 }
 
 
+def _schema_for(doc: Mapping[str, Any]) -> Mapping[str, Check]:
+    """The fields of the document's version (a version 1 document has no version 2 field)."""
+    if doc.get("version") == 1:
+        return {name: check for name, check in SCHEMA.items() if name not in V2_FIELDS}
+    return SCHEMA
+
+
 def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> None:
-    names = SCHEMA.keys() if only is None else only
+    schema = _schema_for(doc)
+    names = schema.keys() if only is None else only
     if only is None:
-        unknown = sorted(set(doc) - set(SCHEMA))
+        unknown = sorted(set(doc) - set(schema))
         if unknown:
             raise _SchemaError("unknown field " + ", ".join(unknown[:5]))
     for name in names:
         if name not in doc:
             raise _SchemaError(f"the field {name} is missing")
-        SCHEMA[name](name, doc[name])
+        schema[name](name, doc[name])
 
 
 # ---- the personal-data tripwire ---------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Purge one delivery, crash-safely, and prove it (deliberation nr. 41; invariants 4 and 6).
 
 Steps, in this order, each recorded in ``purges.steps`` before the next starts so a crash resumes where it
-stopped: destroy the data key (the cryptographic erase), overwrite and unlink the vault object, wipe every
-tracked workspace copy, delete the rows that describe the content (keeping a tombstone: id, hashes,
-dates, counts), scrub the database (secure_delete, WAL checkpoint TRUNCATE, VACUUM), verify, append the
-audit entry, sign a checkpoint, write the proof. A purge that already finished returns its one proof.
+stopped: destroy the data key (the cryptographic erase; with it the workbook's password and fingerprint key of an
+unlocked delivery), overwrite and unlink the vault object, wipe every tracked workspace copy, settle the copies
+found on workstations (``copies``: in per-user mode the agent erases its own account's), delete the rows that
+describe the content (keeping a tombstone: id, hashes, dates, counts), scrub the database (secure_delete, WAL
+checkpoint TRUNCATE, VACUUM), verify, append the audit entry, sign a checkpoint, write the proof. A purge that
+already finished returns its one proof.
 
 A purge can also be begun inside another change's transaction (:meth:`Purger.begin`: a ceremony date that
 destroys a delivery at once is recorded together with the start of its purge) and carried out right after.
@@ -24,6 +26,7 @@ from retention_agent import lifecycle, merkle, proof, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
+from retention_agent.copies import records as copy_records
 from retention_agent.deliveries import get_delivery
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError, PurgeFailedError, RetentionAgentError
 from retention_agent.home import write_private
@@ -35,7 +38,8 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()  # one purge at a time: they share the database scrub
 
 STEP_FAULTS = {"key": "purge.after-key", "object": "purge.after-object", "workspace": "purge.after-workspace",
-               "rows": "purge.after-rows", "scrub": "purge.after-scrub"}
+               "copies": "purge.after-copies", "rows": "purge.after-rows", "scrub": "purge.after-scrub"}
+STEPS = ("key", "object", "workspace", "copies", "rows", "scrub")
 
 
 class Purger:
@@ -74,8 +78,8 @@ class Purger:
         steps: dict[str, Any] = json.loads(record["steps"])
         delivery = get_delivery(self.ctx.store, delivery_id)
         for name, action in (("key", self._destroy_key), ("object", self._erase_object),
-                             ("workspace", self._wipe_copies), ("rows", self._delete_rows),
-                             ("scrub", self._scrub)):
+                             ("workspace", self._wipe_copies), ("copies", self._settle_copies),
+                             ("rows", self._delete_rows), ("scrub", self._scrub)):
             if name not in steps:
                 result = action(delivery, steps)
                 steps[name] = {"done_at": utc_iso(self.ctx.clock.now()), "result": result}
@@ -133,7 +137,7 @@ class Purger:
     def _current_step(self, delivery_id: str) -> str:
         raw = self.ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (delivery_id,))
         done = json.loads(raw or "{}")
-        for name in ("key", "object", "workspace", "rows", "scrub", "verification", "audit_seq"):
+        for name in (*STEPS, "verification", "audit_seq"):
             if name not in done:
                 return name
         return "proof"
@@ -142,6 +146,7 @@ class Purger:
 
     def _destroy_key(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         self.ctx.vault.destroy_key(delivery["key_id"])
+        copy_records.destroy_secrets(self.ctx, delivery["key_id"])
         with self.ctx.store.transaction():
             self.ctx.store.conn.execute("UPDATE deliveries SET key_destroyed_at = ? WHERE id = ?",
                                         (utc_iso(self.ctx.clock.now()), delivery["id"]))
@@ -165,6 +170,16 @@ class Purger:
             workspace.wipe(path)
         return f"wiped {len(rows) + len(untracked)}"
 
+    def _settle_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        """Copies on workstations: the per-user agent erases its own account's now; the counts go to the proof."""
+        counts = copy_records.settle_at_purge(self.ctx, delivery, self.ctx.components.get("copies"),
+                                              self.ctx.components.get("copies_account"))
+        steps["copies_counts"] = counts
+        found = counts["exact"]["found"] + counts["derived"]["found"]
+        erased = counts["exact"]["erased"] + counts["derived"]["erased"]
+        remaining = counts["exact"]["remaining"] + counts["derived"]["remaining"]
+        return f"found {found} erased {erased} remaining {remaining}"
+
     def _delete_rows(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Keep counts in the tombstone, then delete what described the content (notes, reasons)."""
         counts = self.ctx.store.one(
@@ -175,6 +190,7 @@ class Purger:
         with self.ctx.store.transaction():  # the counts are saved with the deletion, atomically
             self.ctx.store.conn.execute("DELETE FROM openings WHERE delivery_id = ?", (delivery["id"],))
             self.ctx.store.conn.execute("DELETE FROM reminders WHERE delivery_id = ?", (delivery["id"],))
+            copy_records.delete_rows(self.ctx, delivery["id"])
             self.ctx.store.conn.execute(
                 "UPDATE deliveries SET hold_reason = NULL, hold_until = NULL WHERE id = ?", (delivery["id"],))
             steps["rows"] = {"done_at": utc_iso(self.ctx.clock.now()), "result": "deleted"}
@@ -200,6 +216,7 @@ class Purger:
             "no_workspace_copy": not copies,
             "no_rows_left": left == 0,
             "database_scrubbed": _scrubbed(scrubbed),
+            "unlock_secrets_absent": copy_records.secrets_absent(self.ctx, delivery["key_id"]),
         }
 
     def _scrub_evidence(self, delivery_id: str) -> dict[str, int]:
@@ -261,11 +278,12 @@ class Purger:
             reason=reason_facts(record["trigger"], record["reason"])[0],
             reason_sha256=reason_facts(record["trigger"], record["reason"])[1],
             steps=[{"step": name, "done_at": steps[name]["done_at"], "result": steps[name]["result"]}
-                   for name in ("key", "object", "workspace", "rows", "scrub")],
+                   for name in STEPS if name in steps],
             verification=steps["verification"], key_store_backend=self.ctx.keys.backend_name,
             openings_count=int(counts.get("openings", 0)), distinct_accounts_count=int(counts.get("accounts", 0)),
             untracked_copies_count=int(counts.get("untracked", 0)),
             source_not_overwritten=delivery.get("source_not_overwritten"),
+            copies=copy_records.proof_section(steps.get("copies_counts", {})),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
                    "inclusion_proof": [h.hex() for h in inclusion]})
         return proof.build_proof(facts)

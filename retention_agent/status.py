@@ -56,6 +56,7 @@ def build_status(ctx: AgentContext) -> dict[str, Any]:
         "legal_bases": legal_bases(ctx, now),
         "checklist": checklist_summary(ctx),
         "reports": reports_summary(ctx),
+        "copies": copies_summary(ctx),
     }
     problems, warnings = assess(status)
     status["problems"], status["warnings"], status["compliant"] = problems, warnings, not problems
@@ -331,6 +332,14 @@ def legal_bases(ctx: AgentContext, now: datetime) -> list[dict[str, Any]]:
     return result
 
 
+def copies_summary(ctx: AgentContext) -> dict[str, Any]:
+    """Copies on workstations: each account's last sweep, the copies found of deliveries not yet purged (with
+    where: a location kind and the path inside it), what remains of purged ones, and unlocked workbooks' counts."""
+    from retention_agent.copies.records import status_section
+
+    return status_section(ctx)
+
+
 def checklist_summary(ctx: AgentContext) -> dict[str, Any]:
     rows = checklist.items(ctx.store)
     return {"items": rows, "open": checklist.open_ids(rows)}
@@ -403,6 +412,12 @@ FINDINGS: dict[str, str] = {
                          "but an intake still takes that channel: data may no longer arrive that way"),
     "checklist-open": N_("{count} conditions of the deliberation are still open: {items}"),
     "reports-not-sent": N_("{count} reports could not be sent yet ({error}); they are retried"),
+    "copies-found": N_("{count} copies of deliveries were found on workstations (see 'Copies on workstations'); "
+                       "they are erased when their delivery is purged"),
+    "copies-remaining": N_("{count} copies of purged deliveries remain on workstations: the staff member's session "
+                           "could not erase them, or has not run since the purge (see 'Copies on workstations')"),
+    "workbook-invalid-numbers": N_("The workbook of delivery {delivery} has {count} national register numbers with "
+                                   "wrong check digits: check the list with AgII"),
     "disk-space-low": N_("The disk of the agent's home has {free_mib} MiB free, below the floor of {floor_mib} "
                          "MiB: no new deliveries are taken in until space is freed"),
 }
@@ -421,6 +436,7 @@ def assess(status: dict[str, Any]) -> tuple[list[Finding], list[Finding]]:
     _assess_intake(status, problems, warnings)
     _assess_legal_bases(status, problems, warnings)
     _assess_organisation(status, problems, warnings)
+    _assess_copies(status, problems, warnings)
     disk = status["health"]["disk"]
     if disk["low"]:
         problems.append(_finding("disk-space-low", free_mib=disk["free_bytes"] >> 20,
@@ -498,6 +514,19 @@ def _assess_legal_bases(status: dict[str, Any], problems: list[Finding], warning
             problems.append(_finding("legal-basis-lapsed", count=row["received_after_lapse"], **values))
         elif row["lapsed"] and row["intake_configured"]:  # a mailbox or folder still takes this channel
             warnings.append(_finding("channel-lapsed", **values))
+
+
+def _assess_copies(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:
+    copies = status["copies"]
+    remaining = copies["remaining"]["count"] + copies["found"]["remaining"]
+    if remaining:
+        problems.append(_finding("copies-remaining", count=remaining))
+    if copies["found"]["count"]:
+        warnings.append(_finding("copies-found", count=copies["found"]["count"]))
+    for item in copies["contents"]:
+        if item["invalid_numbers"]:
+            warnings.append(_finding("workbook-invalid-numbers", delivery=item["delivery"],
+                                     count=item["invalid_numbers"]))
 
 
 def _assess_organisation(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:

@@ -31,7 +31,7 @@ from retention_agent.errors import (
     SchemaVersionError,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 _SCHEMA_V1 = """
@@ -99,7 +99,34 @@ ALTER TABLE deliveries ADD COLUMN quarantine_reason TEXT;
 ALTER TABLE deliveries ADD COLUMN source_not_overwritten TEXT;
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# Migration 4: copies on the workstation (retention_agent/copies/). What an unlocked workbook holds, in counts,
+# and its people's keyed fingerprints (never a number; the key is in the key store); the copies sessions found,
+# with their location kind and the path inside it (deleted at the purge); each account's last sweep; and what
+# remained of a purged delivery's copies per account, in counts (no paths), until a session erases them.
+_SCHEMA_V4 = """
+CREATE TABLE delivery_contents (
+    delivery_id TEXT PRIMARY KEY, rows INTEGER NOT NULL, people INTEGER NOT NULL, invalid_numbers INTEGER NOT NULL,
+    missing_numbers INTEGER NOT NULL, duplicates INTEGER NOT NULL, columns TEXT NOT NULL, fingerprints BLOB NOT NULL,
+    unlocked_at TEXT NOT NULL, unlocked_by TEXT NOT NULL
+);
+CREATE TABLE copy_findings (
+    id INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL, account TEXT NOT NULL, match TEXT NOT NULL, kind TEXT NOT NULL,
+    path TEXT NOT NULL, people INTEGER NOT NULL DEFAULT 0, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    outcome TEXT, why TEXT, settled_at TEXT, UNIQUE (delivery_id, account, match, kind, path)
+);
+CREATE INDEX copy_findings_account ON copy_findings(account, outcome);
+CREATE TABLE copy_sweeps (
+    account TEXT PRIMARY KEY, swept_at TEXT NOT NULL, complete INTEGER NOT NULL, locations TEXT NOT NULL,
+    stats TEXT NOT NULL
+);
+CREATE TABLE copy_tallies (
+    delivery_id TEXT NOT NULL, account TEXT NOT NULL, match TEXT NOT NULL, remaining INTEGER NOT NULL,
+    erased_after INTEGER NOT NULL DEFAULT 0, gone_after INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, account, match)
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 _HEADER = b"SQLite format 3\x00"

@@ -42,6 +42,9 @@ EXPECTED: dict[str, set[str]] = {
     "secret.set": {"officer"},
     "notifications": set(ROLES),
     "whoami": set(ROLES),
+    "copies.targets": set(ROLES),
+    "copies.report": set(ROLES),
+    "delivery.unlock": {"read"},
 }
 
 

@@ -71,6 +71,7 @@ CHOSEN: dict[str, Any] = {
     "mailbox.port": 143,
     "smtp.port": 465,
     "smtp.security": "tls",
+    "copies.locations": ["~/Bureaublad/Inburgering", "/srv/gedeeld/ceremonie"],
 }
 ARRAY_TABLES = {"inbox": InboxSettings, "mailbox": MailboxSettings}
 ARRAY_REQUIRED: dict[str, dict[str, Any]] = {

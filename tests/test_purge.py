@@ -104,8 +104,8 @@ def assert_completely_purged(home: Path, delivery_id: str, copies: list[Path]) -
     key, origin = public_key(home)
     doc = verify_proof(data, signature, key, origin=origin)
     assert doc["verification"] == {"key_absent": True, "object_absent": True, "no_workspace_copy": True,
-                                   "no_rows_left": True, "database_scrubbed": True}
-    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "rows", "scrub"]
+                                   "no_rows_left": True, "database_scrubbed": True, "unlock_secrets_absent": True}
+    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "copies", "rows", "scrub"]
     assert data_key_files(home) == []
     assert not (home / "vault" / "objects" / f"{delivery_id}.rav").exists()
     assert [c for c in copies if c.exists()] == []

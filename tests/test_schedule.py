@@ -424,7 +424,7 @@ def test_a_crash_in_the_middle_of_a_purge_is_finished_at_restart_with_one_proof(
     restarted = rig.restart()  # a new Purger and resume_unfinished, as at start-up
     restarted.tick(2)
     doc = assert_purged_once(ctx, delivery)
-    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "rows", "scrub"]
+    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "copies", "rows", "scrub"]
     assert not ctx.vault.path(delivery).exists()
 
 

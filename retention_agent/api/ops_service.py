@@ -12,6 +12,7 @@ from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, flag, whole
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
+from retention_agent.copies.records import copies_due
 from retention_agent.deliveries import get_delivery
 from retention_agent.errors import RetentionAgentError
 from retention_agent.purge import Purger
@@ -88,5 +89,6 @@ def notifications(ctx: AgentContext, session: Session, request: Notifications) -
     session.reply({
         "audiences": list(audiences),
         "notifications": [{**row, "params": json.loads(row["params"])} for row in rows],
+        "copies_due": copies_due(ctx, session.peer.account),  # a purge began: the session erases its copies
     })
 

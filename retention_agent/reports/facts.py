@@ -167,6 +167,27 @@ def proofs(ctx: AgentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     return found
 
 
+def copies(ctx: AgentContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Copies on workstations of the period's purges, summed as their proofs state them (``copies``), and what
+    remains now of every purged delivery's copies, with what sessions erased after the proofs were written."""
+    totals = {match: Counter[str]() for match in ("exact", "derived")}
+    swept = 0
+    for row in rows:
+        raw = ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (row["delivery"],))
+        counts = json.loads(raw or "{}").get("copies_counts") or {}
+        swept += 1 if counts.get("accounts_swept") else 0
+        for match, total in totals.items():
+            total.update({k: int(v) for k, v in (counts.get(match) or {}).items()
+                          if k in ("found", "erased", "gone", "remaining")})
+    later = ctx.store.one("SELECT COALESCE(SUM(remaining), 0) AS remaining, COALESCE(SUM(erased_after), 0) AS erased, "
+                          "COALESCE(SUM(gone_after), 0) AS gone FROM copy_tallies") or {}
+    keys = ("found", "erased", "gone", "remaining")
+    return {"purges": len(rows), "purges_swept": swept,
+            **{match: {k: int(total[k]) for k in keys} for match, total in totals.items()},
+            "remaining_now": int(later.get("remaining") or 0), "erased_after_proof": int(later.get("erased") or 0),
+            "gone_after_proof": int(later.get("gone") or 0)}
+
+
 # ---- incidents ---------------------------------------------------------------------------------------------
 
 
