@@ -87,20 +87,22 @@ def with_actions(store: Store, actions: Iterable[str], first: int, stop: int) ->
 
 
 def count_indexed(store: Store, where: str, first: int, stop: int, paths: Sequence[str],
-                  match: Mapping[str, str]) -> list[tuple[Any, ...]]:
+                  match: Mapping[str, str], weight: str | None = None) -> list[tuple[Any, ...]]:
     """``(value at each path…, count)`` over the entries of an indexed condition, grouped, counted by SQLite
-    (``json_extract``), for entries in ``[first, stop)`` whose ``match`` paths hold the given values."""
+    (``json_extract``), for entries in ``[first, stop)`` whose ``match`` paths hold the given values. With
+    ``weight`` an entry counts as the number at that path (1 where there is none)."""
     if where not in (DENIED, OPENED):
         raise ValueError("only the indexed conditions may be used here")
-    for path in [*paths, *match]:
+    for path in [*paths, *match, *([weight] if weight else [])]:
         if not _JSON_PATH.fullmatch(path):
             raise ValueError(f"not a simple JSON path: {path!r}")
     columns = ", ".join(f"json_extract(CAST(entry AS TEXT), '{p}')" for p in paths)
     conditions = "".join(f" AND json_extract(CAST(entry AS TEXT), '{p}') = ?" for p in match)
     groups = ", ".join(str(i + 1) for i in range(len(paths)))
+    count = f"SUM(COALESCE(json_extract(CAST(entry AS TEXT), '{weight}'), 1))" if weight else "COUNT(*)"
     with store.lock:
         rows = store.conn.execute(
-            f"SELECT {columns}, COUNT(*) FROM audit WHERE {where} AND seq >= ? AND seq < ?{conditions} "
+            f"SELECT {columns}, {count} FROM audit WHERE {where} AND seq >= ? AND seq < ?{conditions} "
             f"GROUP BY {groups} ORDER BY {groups}", (first, stop, *match.values())).fetchall()
     return [tuple(row) for row in rows]
 
@@ -156,17 +158,17 @@ class AuditFilter:
         return terms, params
 
 
-def page(store: Store, selection: AuditFilter, *, cursor: int | None, limit: int,
-         newest_first: bool) -> tuple[list[dict[str, Any]], int | None]:
-    """Up to ``limit`` entries matching ``selection``, oldest or newest first, continuing after (before, newest
-    first) the sequence number ``cursor``; and the cursor of the next page, ``None`` on the last one."""
+def audit_rows(store: Store, selection: AuditFilter, *, cursor: int | None, limit: int,
+               newest_first: bool) -> list[tuple[int, bytes]]:
+    """``(seq, entry bytes)`` of up to ``limit`` entries matching ``selection``, oldest or newest first,
+    continuing after (before, newest first) the sequence number ``cursor``."""
     terms, params = selection.conditions(store)
     if cursor is not None:
         terms.append("seq < ?" if newest_first else "seq > ?")
         params.append(cursor)
     order = "DESC" if newest_first else "ASC"
-    rows = store.query(f"SELECT seq, entry FROM audit WHERE {' AND '.join(terms)} ORDER BY seq {order} LIMIT ?",
-                       (*params, limit + 1))
-    entries = [json.loads(row["entry"]) for row in rows[:limit]]
-    more = len(rows) > limit
-    return entries, (int(rows[limit - 1]["seq"]) if more else None)
+    with store.lock:
+        found = store.conn.execute(
+            f"SELECT seq, entry FROM audit WHERE {' AND '.join(terms)} ORDER BY seq {order} LIMIT ?",
+            (*params, limit)).fetchall()
+    return [(int(seq), entry if isinstance(entry, bytes) else str(entry).encode()) for seq, entry in found]

@@ -73,8 +73,8 @@ def translate(text: str, lang: str | None = None) -> str:
 
 
 def t(text: str, /, **params: Any) -> str:
-    """Translate ``text`` into the current language and fill in its ``{placeholders}``, dates and moments among
-    them as people read them (:func:`for_people`)."""
+    """Translate ``text`` into the current language and fill in its ``{placeholders}`` as people read them
+    (:func:`people_params`: dates and moments in local time, control characters escaped)."""
     translated = translate(text)
     return translated.format(**people_params(params)) if params else translated
 
@@ -139,8 +139,11 @@ def for_people(value: Any, lang: str | None = None) -> Any:
 
 
 def people_params(params: dict[str, Any], lang: str | None = None) -> dict[str, Any]:
-    """:func:`for_people` applied to each value of a message's parameters."""
-    return {name: for_people(value, lang) for name, value in params.items()}
+    """A message's parameters as people read them: :func:`for_people`, and each value shown with its control
+    characters escaped (a value may be text someone else typed: ``terminal.safe``)."""
+    from retention_agent.terminal import safe_value
+
+    return {name: safe_value(for_people(value, lang)) for name, value in params.items()}
 
 
 def _babel_locale(lang: str | None) -> str:

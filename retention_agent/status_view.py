@@ -13,6 +13,7 @@ import click
 
 from retention_agent.i18n import for_people, format_moment, people_params, t, translate
 from retention_agent.msgids import N_
+from retention_agent.terminal import safe
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
 # codes from the status JSON shown translated: watcher and delivery states, purposes, purge reasons, schedules,
@@ -33,11 +34,12 @@ def finding_text(finding: dict[str, Any]) -> str:
     try:
         return translate(finding["message"]).format(**people_params(finding["params"]))
     except (KeyError, IndexError, ValueError):
-        return str(finding["message"])
+        return safe(str(finding["message"]))
 
 
 def table_lines(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    cells = [[str(h) for h in headers]] + [["-" if c is None else str(for_people(c)) for c in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [["-" if c is None else safe(str(for_people(c))) for c in row]
+                                           for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  " + "  ".join("-" * w for w in widths))

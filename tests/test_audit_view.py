@@ -16,7 +16,7 @@ import pytest
 from retention_agent import i18n
 from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext
-from retention_agent.errors import UsageError
+from retention_agent.errors import EXIT_USAGE
 from tests.conftest import ME, AgentProcess
 from tests.report_support import request
 from tests.retention_support import api, grant_me, ingest, ingest_bytes
@@ -113,15 +113,15 @@ def test_pages_follow_each_other_without_gaps_or_repeats(ctx: AgentContext, log:
     assert log["first"] in following["entries"][0]["subject"]
 
 
-@pytest.mark.parametrize(("args", "problem"), [
-    ({"purpose": "gossip"}, "--purpose"), ({"since": "25/10/2026"}, "--since"), ({"until": "2026-02-30"}, "--until"),
+@pytest.mark.parametrize(("args", "named"), [
+    ({"purpose": "gossip"}, "purpose"), ({"since": "25/10/2026"}, "25/10/2026"), ({"until": "2026-02-30"}, "2026-02-30"),
     ({"order": "sideways"}, "order"), ({"cursor": "1 OR 1=1"}, "cursor"), ({"denied": "yes"}, "denied"),
-    ({"delivery": "x" * 65}, "delivery"),
+    ({"delivery": "x" * 65}, "delivery"), ({"colour": "red"}, "colour"),
 ])
-def test_a_bad_filter_is_refused_with_what_to_give(ctx: AgentContext, args: dict[str, Any], problem: str) -> None:
+def test_a_bad_filter_is_refused_with_what_to_give(ctx: AgentContext, args: dict[str, Any], named: str) -> None:
     session = request(ctx, ME, "audit.show", args)
     [error] = session.errors
-    assert isinstance(error, UsageError) and problem in error.params["problem"], error.params
+    assert error.exit_code == EXIT_USAGE and named in error.render("en"), error.render("en")
 
 
 def test_the_filter_is_audited_with_the_request(ctx: AgentContext, log: dict[str, str]) -> None:

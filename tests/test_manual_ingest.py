@@ -24,9 +24,9 @@ def test_a_file_added_by_hand_that_is_not_agii_is_quarantined_and_the_officer_is
     assert said[0].endswith("Het lijkt niet op een levering van AgII en staat daarom in quarantaine: de "
                             "privacyverantwoordelijke beslist wat ermee gebeurt."), said
     assert "quarantaine" not in said[1], said
-    states = {row["state"] for row in json.loads(agent.cli("deliveries", "--json").stdout)}
-    assert states == {"quarantined", "vaulted"}
-    [quarantined] = [r["id"] for r in api(agent.home, "deliveries") if r["state"] == "quarantined"]
+    rows = json.loads(agent.cli("deliveries", "--json").stdout)
+    assert {row["state"] for row in rows} == {"quarantined", "vaulted"}
+    [quarantined] = [r["id"] for r in rows if r["state"] == "quarantined"]
     assert quarantined in said[0]
     told = [n for n in api(agent.home, "notifications")["notifications"] if n["kind"] == "delivery-quarantined"]
     assert [(n["audience"], n["params"]["delivery"]) for n in told] == [("officer", quarantined)]

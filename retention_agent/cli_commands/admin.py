@@ -154,7 +154,7 @@ def audit() -> None:
 @click.option("--denied", is_flag=True, help="Only refused requests.")
 @click.option("--oldest-first", is_flag=True, help="Oldest entries first (default: newest first).")
 @click.option("--after", default=0, type=click.IntRange(min=0), help="Show entries after this sequence number.")
-@click.option("--limit", default=100, type=click.IntRange(1, 10000), show_default=True,
+@click.option("--limit", default=100, type=click.IntRange(min=1), show_default=True,
               help="At most this many entries.")
 @click.option("--cursor", default="", help="Continue where the previous page ended (the command says how).")
 @pass_state
@@ -164,15 +164,14 @@ def audit_show(state: State, as_json: bool, delivery: str, account: str, purpose
                limit: int, cursor: str) -> None:
     """Show audit entries, newest first: who did what, when, to which delivery, why (the purpose of an
     opening, and whether a note was given; the note itself is never kept) and with what outcome. The filters
-    are applied by the agent.
+    are applied by the agent. Text that others typed is shown with its control characters escaped.
 
     Example: retention-agent audit show --delivery 01JD5Z8K3Q4W7E2R9T6Y --since 2026-11-01
     """
-    filters = {"delivery": delivery, "account": account, "purpose": purpose or "", "denied": denied,
-               "since": since.date().isoformat() if since else "", "until": until.date().isoformat() if until else "",
-               "after": after}
-    result = state.call("audit.show", {**filters, "order": "asc" if oldest_first else "desc", "limit": limit,
-                                       "cursor": cursor})
+    given = {"delivery": delivery, "account": account, "purpose": purpose, "denied": denied, "after": after,
+             "since": since.date().isoformat() if since else None, "until": until.date().isoformat() if until else None}
+    filters = {name: value for name, value in given.items() if value}
+    result = _audit_entries(state, {**filters, "order": "asc" if oldest_first else "desc"}, limit, cursor)
     if as_json:
         emit_json(result)
         return
@@ -188,6 +187,19 @@ def _why(details: dict[str, Any]) -> tuple[str, str]:
     purpose = details.get("purpose")
     return (t(purpose) if isinstance(purpose, str) and purpose else "-",
             t("yes") if details.get("note_sha256") else "-")
+
+
+def _audit_entries(state: State, args: dict[str, Any], limit: int, cursor: str) -> dict[str, Any]:
+    """Up to ``limit`` entries from ``cursor`` on, fetched page by page: ``{size, entries, next}``."""
+    entries: list[dict[str, Any]] = []
+    page: dict[str, Any] = {"size": 0, "next": cursor or None}
+    with state.client() as client:
+        while True:
+            position = {"cursor": page["next"]} if page["next"] else {}
+            page = client.call("audit.show", {**args, **position, "limit": min(limit - len(entries), 1000)})
+            entries += page["entries"]
+            if not page["next"] or len(entries) >= limit:
+                return {"size": page["size"], "entries": entries, "next": page["next"]}
 
 
 @audit.command("checkpoint")
