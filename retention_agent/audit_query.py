@@ -118,6 +118,11 @@ def last_indexed(store: Store, where: str, first: int) -> dict[str, Any] | None:
 # ---- the officer's view of the log: newest first, filtered in the agent, a page at a time --------------------
 
 
+# An entry as JSON for SQLite's functions; one that is not JSON (damaged by hand: audit verify says so) is read as
+# an empty object, so it matches no filter instead of failing the search.
+_PARSED = "(CASE WHEN json_valid(CAST(entry AS TEXT)) THEN CAST(entry AS TEXT) ELSE '{}' END)"
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """Which entries ``audit show`` lists. Days are Brussels calendar days (``until`` included); ``after``
@@ -147,13 +152,13 @@ class AuditFilter:
         if self.denied:
             terms.append(DENIED)  # verbatim: SQLite uses the partial index
         if self.account:
-            terms.append("json_extract(CAST(entry AS TEXT), '$.actor') = ?")
+            terms.append(f"json_extract({_PARSED}, '$.actor') = ?")
             params.append(self.account)
         if self.purpose:
-            terms.append("json_extract(CAST(entry AS TEXT), '$.details.purpose') = ?")
+            terms.append(f"json_extract({_PARSED}, '$.details.purpose') = ?")
             params.append(self.purpose)
         if self.delivery:
-            terms.append("EXISTS (SELECT 1 FROM json_each(CAST(entry AS TEXT), '$.subject') WHERE value = ?)")
+            terms.append(f"EXISTS (SELECT 1 FROM json_each({_PARSED}, '$.subject') WHERE value = ?)")
             params.append(self.delivery)
         return terms, params
 

@@ -114,7 +114,8 @@ def test_pages_follow_each_other_without_gaps_or_repeats(ctx: AgentContext, log:
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    ({"purpose": "gossip"}, "purpose"), ({"since": "25/10/2026"}, "25/10/2026"), ({"until": "2026-02-30"}, "2026-02-30"),
+    ({"purpose": "gossip"}, "purpose"), ({"since": "25/10/2026"}, "25/10/2026"),
+    ({"until": "2026-02-30"}, "2026-02-30"),
     ({"order": "sideways"}, "order"), ({"cursor": "1 OR 1=1"}, "cursor"), ({"denied": "yes"}, "denied"),
     ({"delivery": "x" * 65}, "delivery"), ({"colour": "red"}, "colour"),
 ])
@@ -158,6 +159,15 @@ def test_the_officer_reads_newest_first_with_purpose_and_note_presence(agent: Ag
 
     bad = agent.cli("audit", "show", "--since", "gisteren")
     assert bad.returncode == 2 and b"--since" in bad.stderr
+
+
+def test_an_entry_damaged_by_hand_matches_no_filter_and_breaks_no_search(ctx: AgentContext,
+                                                                           log: dict[str, str]) -> None:
+    with ctx.store.transaction():
+        ctx.store.conn.execute("UPDATE audit SET entry = ? WHERE seq = 3", (b"not json {",))
+    assert actions(show(ctx, purpose="invite")) == [("delivery.opened", "invite")] * 2
+    assert all(e["seq"] != 3 for e in show(ctx, delivery=log["first"], limit=10000)["entries"])
+    assert show(ctx, account=ME, order="desc", limit=1)["entries"][0]["action"] == "audit.show"
 
 
 def test_the_last_page_of_a_search_says_nothing_more(ctx: AgentContext, log: dict[str, str]) -> None:
