@@ -29,7 +29,7 @@ from retention_agent.i18n import format_day
 from tests.app_support import App, World, app_world, no_operation_code, refusal_text, run_app, visible_widgets
 from tests.conftest import ME
 from tests.helpers_accounts import NEEDS_ROOT
-from tests.retention_support import api, wait_for
+from tests.retention_support import all_deliveries, api, audit_entries, pages, wait_for
 
 pytestmark = NEEDS_ROOT
 
@@ -41,24 +41,24 @@ def world() -> Iterator[World]:
 
 
 def _entries(world: World, action: str) -> list[dict[str, Any]]:
-    return [e for e in api(world.agent.home, "audit.show", {"limit": 10000})["entries"] if e["action"] == action]
+    return audit_entries(world.agent.home, action)
 
 
 def _row(world: World, delivery: str) -> dict[str, Any]:
-    return next(r for r in api(world.agent.home, "deliveries") if r["id"] == delivery)
+    return next(r for r in all_deliveries(world.agent.home) if r["id"] == delivery)
 
 
 def _dropped(world: World, variant: int) -> str:
     """The importer drops a file in the watched drop folder (shared mode: a file of the agent's own account would
     stay there); the agent takes it and notifies the staff."""
-    known = {r["id"] for r in api(world.agent.home, "deliveries")}
+    known = {r["id"] for r in all_deliveries(world.agent.home)}
     entry = pwd.getpwnam(world.importer)
     staged = world.inbox.parent / f"agii-{variant}.zip"
     staged.write_bytes(synthetic_delivery(variant))
     os.chown(staged, entry.pw_uid, entry.pw_gid)
     staged.rename(world.inbox / staged.name)
-    wait_for(lambda: {r["id"] for r in api(world.agent.home, "deliveries")} - known, 20, "the agent to take the file")
-    [new] = {r["id"] for r in api(world.agent.home, "deliveries")} - known
+    wait_for(lambda: {r["id"] for r in all_deliveries(world.agent.home)} - known, 20, "the agent to take the file")
+    [new] = {r["id"] for r in all_deliveries(world.agent.home)} - known
     return str(new)
 
 
@@ -281,7 +281,7 @@ def test_early_destruction_needs_the_role_a_reason_the_agents_yes_and_then_the_t
     assert steps == [False, False, True, True, False, False, "vaulted", True]
     assert kind == "info" and text.startswith(f"{delivery} werd vernietigd op "), text
     assert _row(world, delivery)["state"] == "purged"
-    assert any(p["delivery"] == delivery for p in api(world.agent.home, "proof.list"))
+    assert any(p["delivery"] == delivery for p in pages(world.agent.home, "proof.list", "proofs"))
     dry_runs = [e for e in _entries(world, "purge.early") if e["actor"] == world.officer and delivery in e["subject"]]
     assert len(dry_runs) == 3, "two dry runs (one cancelled at the typed id) and the destruction, each audited"
 
@@ -359,7 +359,7 @@ def test_a_date_that_destroys_is_confirmed_by_the_destroyer_after_the_agents_dry
     kind, text = seen["message"]
     assert kind == "info" and "; de levering is vernietigd, bewijs van vernietiging: " in text, text
     assert _row(world, delivery)["state"] == "purged"
-    [proof] = [p for p in api(world.agent.home, "proof.list") if p["delivery"] == delivery]
+    [proof] = [p for p in pages(world.agent.home, "proof.list", "proofs") if p["delivery"] == delivery]
     assert proof["trigger"] == "early"
 
 
@@ -585,7 +585,7 @@ def test_the_tray_shows_each_notification_once_and_counts_the_waiting_deliveries
         first = app.window.tray.poll()  # everything since the start: each shown once
         (world.inbox / "agii-tray.zip").write_bytes(synthetic_delivery(13))  # dropped by the clerk
         wait_for(lambda: app.window.tray.poll() > 0, 20, "the arrival notification")
-        delivery = next(r["id"] for r in api(world.agent.home, "deliveries")
+        delivery = next(r["id"] for r in all_deliveries(world.agent.home)
                         if r["channel"] == "folder" and r["id"] != earlier)
         again = app.window.tray.poll()
         waiting = app.view("deliveries").waiting_proxy.rowCount()

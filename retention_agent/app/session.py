@@ -41,7 +41,7 @@ class Session(State):
     # ---- deliveries -------------------------------------------------------------------------------------
 
     def deliveries(self) -> list[Row]:
-        return list(self.call("deliveries"))
+        return self.all_pages("deliveries", "deliveries")
 
     def add_file(self, path: Path) -> dict[str, Any]:
         """Read the file with this user's permissions and stream it into the vault; then remove the source,
@@ -83,15 +83,14 @@ class Session(State):
 
     def audit_entries(self) -> tuple[int, list[Row]]:
         """The log's size and its newest entries (:data:`audit_rows.SHOWN_ENTRIES` at most)."""
-        size = int(self.call("audit.show", {"after": 0, "limit": 1})["size"])
-        answer = self.call("audit.show", window(size))
-        return int(answer["size"]), list(answer["entries"])
+        size = int(self.call("audit.show", {"limit": 1})["size"])
+        return size, self.all_pages("audit.show", "entries", window(size))
 
     def verify_audit(self) -> Row:
         return dict(self.call("audit.verify", {"checkpoints": []}))
 
     def proofs(self) -> list[Row]:
-        return list(self.call("proof.list"))
+        return self.all_pages("proof.list", "proofs")
 
     def export_proof(self, delivery: str, folder: Path) -> list[Path]:
         with self.client() as client:

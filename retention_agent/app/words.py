@@ -94,6 +94,7 @@ AUDIT_ACTIONS = {
     "agent.started": N_("agent started"),
     "agent.stopped": N_("agent stopped"),
     "clock.jump": N_("system clock jumped"),
+    "database.vacuumed": N_("tidied up the database (vacuum)"),
     "delivery.duplicate": N_("received a delivery again (duplicate)"),
     "delivery.integrity-failure": N_("found a damaged vault object"),
     "delivery.opened": N_("opened a delivery"),
