@@ -50,7 +50,7 @@ from retention_agent.terminal import has_unsafe
 from retention_agent.vault.keys import FileKeyStore
 from tests.accounts import create_account, fork_as, needs_root, remove_account
 from tests.conftest import ME, AgentProcess, make_home
-from tests.retention_support import ClockFile, fast_ticks, ingest_bytes, wait_for
+from tests.retention_support import AGII_HEAD, ClockFile, fast_ticks, ingest_bytes, wait_for
 from tests.test_forensic import search
 
 pytestmark = [pytest.mark.root, needs_root]
@@ -397,7 +397,7 @@ def test_a_due_purge_completes_with_its_proof_while_another_account_keeps_the_di
         try:
             with Client(home.socket) as client:
                 client.call("staff.add", {"account": ME, "name": "Officer", "roles": ["officer", "import"]})
-            delivery = ingest_bytes(home.root, b"due while the disk is full " + os.urandom(2000))
+            delivery = ingest_bytes(home.root, AGII_HEAD + b"due while the disk is full " + os.urandom(2000))
             with Client(home.socket) as client:  # a ceremony in three days: the deadline a month later
                 client.call("ceremony.set", {"deliveries": [delivery],
                                              "date": (date.today() + timedelta(days=3)).isoformat()})
@@ -473,7 +473,7 @@ def test_no_national_number_typed_into_the_api_reaches_any_file_of_the_home() ->
             with Client(home.socket) as client:
                 client.call("staff.add", {"account": ME, "name": "Officer", "roles": ["officer", "import"]})
                 client.call("staff.add", {"account": clerk.name, "name": "Clerk", "roles": ["read", "modify"]})
-            delivery = ingest_bytes(home.root, b"a real delivery " + os.urandom(100))
+            delivery = ingest_bytes(home.root, AGII_HEAD + b"a real delivery " + os.urandom(100))
             number, dotted = NATIONAL_NUMBER, WRITTEN[1]
             typed = f"{number} {CANARY}"
             soon = (date.today() + timedelta(days=10)).isoformat()  # no later than planned: role modify may

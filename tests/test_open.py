@@ -433,7 +433,7 @@ def test_an_account_that_may_no_longer_read_loses_its_copies_at_once(shared_agen
     reader = accounts.reader
     grant_me(shared_agent, "import")
     grant(shared_agent, reader.name, "read")
-    delivery = put(shared_agent, shared_root / "in", b"copies of a leaver " + secrets.token_bytes(100))
+    delivery = put(shared_agent, shared_root / "in", AGII_HEAD + b"copies of a leaver " + secrets.token_bytes(100))
     copies = []
     for _ in range(2):
         done = cli_as(reader, shared_agent.home, "open", delivery, "--purpose", "invite", "--no-launch")

@@ -79,7 +79,7 @@ def test_the_command_line_lists_every_proof_page_by_page(big: AgentProcess) -> N
 
 
 def test_audit_show_pages_both_ways_without_gaps_or_overlaps(big: AgentProcess) -> None:
-    done = big.cli("audit", "show", "--limit", "100000", "--json")
+    done = big.cli("audit", "show", "--limit", "100000", "--oldest-first", "--json")
     assert done.returncode == 0, done.stderr.decode()[-500:]
     shown = json.loads(done.stdout)
     seqs = [e["seq"] for e in shown["entries"]]
@@ -99,7 +99,7 @@ def test_an_answer_that_cannot_fit_a_frame_is_an_internal_error_not_a_usage_erro
         seq = audit.append("agent", "report.made", "ok", [], {"padding": "y" * (1200 * 1024)})  # one huge entry
     finally:
         store.close()
-    done = big.cli("audit", "show", "--after", str(seq - 1), "--limit", "1")
+    done = big.cli("audit", "show", "--after", str(seq - 1), "--limit", "1", "--oldest-first")
     stderr = done.stderr.decode()
     assert done.returncode == 1, stderr
     assert "unexpected problem (reply-too-large)" in stderr and "Traceback" not in stderr
