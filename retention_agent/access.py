@@ -46,6 +46,7 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "purge.early": frozenset({"destroy"}),
     "keys.public": ANY_STAFF,
     "secret.set": OFFICER,
+    "mailbox.signin": OFFICER,
     "notifications": ANY_STAFF,
     "whoami": ANY_STAFF,
 }

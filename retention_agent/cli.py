@@ -74,7 +74,7 @@ COMMAND_MODULES = {
     "whoami": "admin", "ingest": "vault", "deliveries": "vault", "open": "vault", "vault": "vault",
     "ceremony": "retention", "hold": "retention", "release": "retention", "purge": "retention",
     "status": "reports", "checklist": "reports", "report": "reports", "proof": "reports", "dpo": "reports",
-    "service": "service", "notifier": "notifier", "secret": "secrets",
+    "service": "service", "notifier": "notifier", "secret": "secrets", "mailbox": "secrets",
 }
 
 

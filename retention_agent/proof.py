@@ -1,7 +1,8 @@
 """Proofs of deletion: build, sign and verify the JSON document a DPO checks with ``ssh-keygen``.
 
 A proof is one JSON object (format ``retention-agent/deletion-proof``, version :data:`PROOF_VERSION`,
-specified in ``docs/formats/deletion-proof.md``) with a detached OpenSSH SSHSIG signature in the namespace
+specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``mailbox_copies``, still
+verify) with a detached OpenSSH SSHSIG signature in the namespace
 :data:`NAMESPACE`. The signature covers exactly :func:`proof_bytes` of the document: sorted keys, two-space
 indent, ASCII only (``\\uXXXX`` escapes), LF line ends and a final newline, so the bytes survive any editor,
 mail client or code page that leaves ASCII alone.
@@ -29,7 +30,10 @@ from retention_agent.config import municipality_slug
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
 
-PROOF_VERSION: Final = 1
+PROOF_VERSION: Final = 2
+VERSIONS: Final = (1, 2)
+V2_FIELDS: Final = ("mailbox_copies",)
+"""Fields added in version 2; a version 1 document has none of them."""
 NAMESPACE: Final = sshsig.NAMESPACE_DELETION_PROOF
 FORMAT: Final = "retention-agent/deletion-proof"
 KIND: Final = "proof of deletion"
@@ -47,6 +51,20 @@ NOT_COVERED: Final = ("copies-outside-agent", "mail-server-retention", "inbox-fo
 SOURCE_NOT_OVERWRITTEN: Final = "source-not-overwritten"
 """Added to ``not_covered`` when the plaintext file the delivery came from was removed without being
 overwritten first: its bytes may remain in the free blocks of that disk."""
+# Added to ``not_covered`` for a delivery that came from a mailbox (version 2), from ``mailbox_copies``:
+MAIL_RECOVERABLE_ITEMS: Final = "mail-recoverable-items"
+"""Removed with IMAP expunge (or an ordinary delete): Exchange keeps the message in Recoverable Items, where
+the mailbox's user can restore it until the deleted-item retention ends."""
+MAIL_PURGES_FOLDER: Final = "mail-purges-folder"
+"""Removed with Graph ``permanentDelete``: Exchange keeps it in the Purges folder, which the user cannot restore
+from, until the deleted-item retention ends (longer under a hold)."""
+MAILBOX_COPIES_NOT_SEARCHED: Final = "mailbox-copies-not-searched"
+"""The mailbox was not (or not completely) searched for other copies of the message."""
+MAILBOX_COPIES_REMAINING: Final = "mailbox-copies-remaining"
+"""Copies of the message were found and left in the mailbox (``copies = "report"``, or a removal that failed)."""
+REMOVAL_METHODS: Final = {"imap-expunge": MAIL_RECOVERABLE_ITEMS, "graph-permanent-delete": MAIL_PURGES_FOLDER}
+COPY_STATES: Final = ("done", "pending")
+COPY_MODES: Final = ("remove", "report")
 
 
 class ProofStep(TypedDict):
@@ -97,6 +115,8 @@ class ProofFacts:
     audit: AuditEvidence
     reason_sha256: str | None = None
     source_not_overwritten: str | None = None  # a code of retention_agent.wipe when the source was not overwritten
+    mailbox_copies: Mapping[str, Any] | None = None
+    """Copies of the message in its mailbox, as ``mail_copies.proof_section`` gives them; None: no search."""
 
 
 # ---- building and signing ---------------------------------------------------------------------------------
@@ -131,11 +151,25 @@ def build_proof(facts: ProofFacts) -> dict[str, Any]:
         "openings_count": facts.openings_count,
         "distinct_accounts_count": facts.distinct_accounts_count,
         "untracked_copies_count": facts.untracked_copies_count,
-        "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else [])],
+        "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else []),
+                        *mailbox_not_covered(facts.mailbox_copies, facts.channel)],
+        "mailbox_copies": _plain(facts.mailbox_copies),
         "audit": _plain(facts.audit),
     }
     _check_before_signing(doc)
     return doc
+
+
+def mailbox_not_covered(section: Mapping[str, Any] | None, channel: str) -> list[str]:
+    """The ``not_covered`` codes for the copies of the message in its mailbox (see the constants above)."""
+    if section is None:
+        return [MAILBOX_COPIES_NOT_SEARCHED] if channel == "email" else []
+    codes = [REMOVAL_METHODS[section["method"]]] if section["method"] in REMOVAL_METHODS else []
+    if section["state"] != "done" or not section["complete"]:
+        codes.append(MAILBOX_COPIES_NOT_SEARCHED)
+    if section["remaining"]:
+        codes.append(MAILBOX_COPIES_REMAINING)
+    return codes
 
 
 def _plain(value: object) -> Any:
@@ -278,6 +312,8 @@ def _check_version(doc: Mapping[str, Any], file: str) -> None:
         _invalid(file, "the version must be a positive integer")
     if version > PROOF_VERSION:
         raise FormatVersionError(file=file, found=version, known=PROOF_VERSION)
+    if version not in VERSIONS:
+        _invalid(file, "the version is not one this reader knows")
 
 
 def _check_results(doc: Mapping[str, Any], file: str) -> None:
@@ -464,6 +500,37 @@ def _text_block(limit: int) -> Check:
     return check
 
 
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(name, "true or false")
+
+
+_MAX_FOLDERS = 256
+
+
+def _copy_folders(name: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) > _MAX_FOLDERS:
+        _fail(name, f"a list of at most {_MAX_FOLDERS} folders")
+    for i, folder in enumerate(value):
+        _record(f"{name}[{i}]", folder, {"folder": _text(100), "special_use": _optional(_pattern(_CODE, "a code")),
+                                          "found": _count(), "removed": _count(), "remaining": _count()})
+
+
+def _mailbox_copies(name: str, value: Any) -> None:
+    _record(name, value, {
+        "mailbox": _pattern(_ID, "a mailbox name"),
+        "state": _one_of(COPY_STATES),
+        "mode": _one_of(COPY_MODES),
+        "method": _one_of((*REMOVAL_METHODS, "not-searched")),
+        "searched_at": _optional(_utc),
+        "complete": _flag,
+        "found": _count(),
+        "removed": _count(),
+        "remaining": _count(),
+        "folders": _copy_folders,
+    })
+
+
 def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
     if not isinstance(value, dict):
         _fail(name, "an object")
@@ -473,9 +540,14 @@ def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
         check(f"{name}.{key}", value[key])
 
 
+def _version(name: str, value: Any) -> None:
+    if not _is_int(value) or value not in VERSIONS:
+        _fail(name, "one of " + ", ".join(map(str, VERSIONS)))
+
+
 SCHEMA: Final[Mapping[str, Check]] = {
     "format": _constant(FORMAT),
-    "version": _constant(PROOF_VERSION),
+    "version": _version,
     "signer": _pattern(_TOKEN, "an allowed-signers identity"),
     "municipality": _text(100),
     "installation_id": _pattern(_ID, "an identifier"),
@@ -501,14 +573,23 @@ SCHEMA: Final[Mapping[str, Check]] = {
     "distinct_accounts_count": _count(),
     "untracked_copies_count": _count(),
     "not_covered": _code_list,
+    "mailbox_copies": _optional(_mailbox_copies),
     "audit": _audit,
 }
 
 
+def _schema_for(doc: Mapping[str, Any]) -> Mapping[str, Check]:
+    """The fields of the document's version (a version 1 document has no version 2 field)."""
+    if doc.get("version") == 1:
+        return {name: check for name, check in SCHEMA.items() if name not in V2_FIELDS}
+    return SCHEMA
+
+
 def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> None:
-    names = SCHEMA.keys() if only is None else only
+    schema = _schema_for(doc)
+    names = schema.keys() if only is None else only
     if only is None:
-        unknown = sorted(set(doc) - set(SCHEMA))
+        unknown = sorted(set(doc) - set(schema))
         if unknown:
             raise _SchemaError("unknown field " + ", ".join(unknown[:5]))
     for name in names:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retention_agent import merkle, proof, retention
+from retention_agent import mail_copies, merkle, proof, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
@@ -241,6 +241,7 @@ class Purger:
             openings_count=int(counts.get("openings", 0)), distinct_accounts_count=int(counts.get("accounts", 0)),
             untracked_copies_count=int(counts.get("untracked", 0)),
             source_not_overwritten=delivery.get("source_not_overwritten"),
+            mailbox_copies=mail_copies.proof_section(self.ctx.store, delivery["id"]),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
                    "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(leaves, seq - 1)]})
         return proof.build_proof(facts)
