@@ -35,6 +35,7 @@ EXPECTED: dict[str, set[str]] = {
     "purge.early": {"destroy"},
     "keys.public": set(ROLES),
     "secret.set": {"officer"},
+    "mailbox.signin": {"officer"},
     "notifications": set(ROLES),
     "whoami": set(ROLES),
 }

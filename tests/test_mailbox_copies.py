@@ -178,6 +178,26 @@ def test_excluded_folders_are_not_searched(mailbox: DovecotServer) -> None:
     assert len(folder_state(mailbox, "Sent")) == 2 and len(folder_state(mailbox, "Trash")) == 1
 
 
+def test_a_folder_that_refuses_the_search_is_reported_as_not_searched_and_the_others_are_done(
+        mailbox: DovecotServer) -> None:
+    plant_copies(mailbox, aes_zip())
+    archive = mailbox.maildir / ".Archief"
+    archive.chmod(0)  # Dovecot may not read it: SELECT answers NO
+    try:
+        ledger = MemoryLedger()
+        w = watcher(mailbox, Recorder())
+        w._copies = ledger
+        report = w.poll_once()
+        assert report.error_id is None and report.expunged == 1
+        ((_, result),) = ledger.finished.values()
+        assert not result.complete
+        folders = {f.folder: (f.found, f.removed, f.remaining, f.complete) for f in result.folders}
+        assert folders["Archief"] == (0, 0, 0, False)
+        assert folders["Sent"] == (1, 1, 0, True) and folders["Trash"] == (1, 1, 0, True)
+    finally:
+        archive.chmod(0o700)
+
+
 def test_a_forged_message_never_makes_the_agent_delete_other_mail(mailbox: DovecotServer) -> None:
     """A message that only looks like AgII's (not authenticated) is quarantined, and nothing is searched for:
     its attachment could be a copy of any file the attacker knows is in the mailbox."""

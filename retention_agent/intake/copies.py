@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from .mail_driver import FolderError
+
 if TYPE_CHECKING:
     from .mail_driver import FolderInfo, MailboxDriver, MessageRef
 
@@ -216,14 +218,11 @@ def sweep(driver: MailboxDriver, probe: CopyProbe, settings: CopySettings) -> Co
         folder.found, folder.complete = _copies(driver, folder.info.name, probe)
     if settings.mode == "remove":
         for folder in folders:
-            if folder.found:
-                driver.delete(folder.info.name, folder.found)
-                folder.removed += len(folder.found)
+            folder.removed += _remove(driver, folder.info.name, folder.found)
         for folder in folders:
             left, complete = _copies(driver, folder.info.name, probe)
             if left and folder.info.special_use == _TRASH:  # put there by the server while the sweep ran
-                driver.delete(folder.info.name, left)
-                folder.removed += len(left)
+                folder.removed += _remove(driver, folder.info.name, left)
                 left, complete = _copies(driver, folder.info.name, probe)
             folder.remaining, folder.complete = len(left), folder.complete and complete
     else:
@@ -236,8 +235,29 @@ def sweep(driver: MailboxDriver, probe: CopyProbe, settings: CopySettings) -> Co
                       for f in folders if f.found or f.removed or f.remaining or not f.complete))
 
 
+def _remove(driver: MailboxDriver, folder: str, refs: list[MessageRef]) -> int:
+    """Remove ``refs`` from ``folder``; how many (0 when the folder refused: they then count as remaining)."""
+    if not refs:
+        return 0
+    try:
+        driver.delete(folder, refs)
+    except FolderError:
+        log.warning("copies: a folder refused the removal; its copies are counted as remaining")
+        return 0
+    return len(refs)
+
+
 def _copies(driver: MailboxDriver, folder: str, probe: CopyProbe) -> tuple[list[MessageRef], bool]:
-    """The copies in ``folder``, and whether every candidate could be examined."""
+    """The copies in ``folder``, and whether every candidate could be examined (a folder that refuses the
+    search counts as not searched completely)."""
+    try:
+        return _search(driver, folder, probe)
+    except FolderError:
+        log.warning("copies: a folder refused the search; it is reported as searched partly")
+        return [], False
+
+
+def _search(driver: MailboxDriver, folder: str, probe: CopyProbe) -> tuple[list[MessageRef], bool]:
     by_id = driver.search_message_id(folder, probe.message_id) if probe.message_id else []
     larger = [ref for ref in driver.search_larger(folder, min(probe.sizes) - 1, probe.since) if ref not in by_id]
     room = max(0, MAX_CANDIDATES - len(by_id))

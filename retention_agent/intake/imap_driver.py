@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import logging
 import quopri
@@ -47,7 +48,16 @@ from retention_agent.clock import Clock
 
 from .copies import could_hold
 from .credentials import Credential, CredentialError, Credentials
-from .mail_driver import REMOVAL_IMAP_EXPUNGE, DriverError, Envelope, FolderInfo, Listing, MessageRef, WaitOutcome
+from .mail_driver import (
+    REMOVAL_IMAP_EXPUNGE,
+    DriverError,
+    Envelope,
+    FolderError,
+    FolderInfo,
+    Listing,
+    MessageRef,
+    WaitOutcome,
+)
 from .mailfile import message_id
 
 logging.getLogger("imapclient").setLevel(logging.WARNING)
@@ -239,14 +249,15 @@ class ImapDriver:
     def delete(self, folder: str, refs: Collection[MessageRef]) -> None:
         if not refs:
             return
-        self._select(folder, readonly=False)
-        client = self.client
-        uids = sorted(int(r) for r in refs)
-        client.delete_messages(uids)
-        if client.has_capability("UIDPLUS"):
-            client.uid_expunge(uids)
-        else:
-            client.expunge()
+        with _folder_errors():
+            self._select(folder, readonly=False)
+            client = self.client
+            uids = sorted(int(r) for r in refs)
+            client.delete_messages(uids)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(uids)
+            else:
+                client.expunge()
 
     def folders(self) -> list[FolderInfo]:
         found = []
@@ -264,6 +275,10 @@ class ImapDriver:
     def search_message_id(self, folder: str, message_id: str) -> list[MessageRef]:
         if not message_id.isascii() or any(c in message_id for c in '"\\\r\n'):
             return []
+        with _folder_errors():
+            return self._search_message_id(folder, message_id)
+
+    def _search_message_id(self, folder: str, message_id: str) -> list[MessageRef]:
         self._select(folder, readonly=True)
         candidates = self.client.search(["HEADER", "Message-ID", message_id])
         if not candidates:
@@ -273,14 +288,20 @@ class ImapDriver:
                 if _message_id_of(_section(item, b"BODY[HEADER")) == message_id]
 
     def search_larger(self, folder: str, min_size: int, since: date | None) -> list[MessageRef]:
-        self._select(folder, readonly=True)
         criteria: list[object] = ["LARGER", max(0, min_size)]
         if since is not None:
             criteria += ["SINCE", since]
-        return [int(u) for u in self.client.search(criteria)]
+        with _folder_errors():
+            self._select(folder, readonly=True)
+            return [int(u) for u in self.client.search(criteria)]
 
     def part_digests(self, folder: str, refs: Iterable[MessageRef],
                      sizes: Collection[int]) -> dict[MessageRef, set[tuple[int, str]]]:
+        with _folder_errors():
+            return self._part_digests(folder, refs, sizes)
+
+    def _part_digests(self, folder: str, refs: Iterable[MessageRef],
+                      sizes: Collection[int]) -> dict[MessageRef, set[tuple[int, str]]]:
         self._select(folder, readonly=True)
         client = self.client
         result: dict[MessageRef, set[tuple[int, str]]] = {}
@@ -337,6 +358,18 @@ class ImapDriver:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _folder_errors() -> Iterator[None]:
+    """A NO or BAD answer about one folder (it cannot be selected, a search it refuses) fails that folder only;
+    a broken connection still fails the cycle."""
+    try:
+        yield
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        raise FolderError(ERR_SERVER) from exc
 
 
 def error_id_of(exc: BaseException) -> str | None:
