@@ -26,7 +26,6 @@ import email.policy
 import json
 import re
 import secrets
-import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
+
+from tests.tls_ca import serve_https
 
 WELL_KNOWN = ("inbox", "sentitems", "deleteditems", "drafts", "junkemail", "archive")
 SIZE_PROPERTY = "Integer 0x0E08"
@@ -84,14 +85,8 @@ class GraphDouble:
         class Handler(_Handler):
             graph = double
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert, self.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.daemon_threads = True
-        self.port = int(server.server_address[1])
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="graph-double", daemon=True).start()
+        self._server = serve_https(Handler, self.cert, self.key, "graph-double")
+        self.port = int(self._server.server_address[1])
         return self
 
     def stop(self) -> None:

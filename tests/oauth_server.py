@@ -24,7 +24,6 @@ import base64
 import hashlib
 import json
 import secrets
-import ssl
 import threading
 import time
 from collections import Counter
@@ -37,6 +36,8 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from tests.tls_ca import serve_https
 
 TENANT = "gemeente-test"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -79,6 +80,8 @@ class IdentityProvider:
     device_codes: dict[str, DeviceCode] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     introspected: list[tuple[str, bool]] = field(default_factory=list)
+    auto_approve: str | None = None
+    """When set, every device code is signed in for this user at once (a test that cannot type the code)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -97,14 +100,8 @@ class IdentityProvider:
         class Handler(_Handler):
             idp = provider
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert, self.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.daemon_threads = True
-        self.port = int(server.server_address[1])
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="test-idp", daemon=True).start()
+        self._server = serve_https(Handler, self.cert, self.key, "test-idp")
+        self.port = int(self._server.server_address[1])
         return self
 
     def stop(self) -> None:
@@ -201,7 +198,8 @@ class IdentityProvider:
             if form.get("client_id") not in self.clients:
                 return 400, _error("unauthorized_client", "")
             device, user = secrets.token_urlsafe(24), secrets.token_hex(4).upper()
-            self.device_codes[device] = DeviceCode(form["client_id"], user, time.monotonic() + 900)
+            self.device_codes[device] = DeviceCode(form["client_id"], user, time.monotonic() + 900,
+                                                   self.auto_approve)
         uri = f"https://{self.host}/devicelogin"
         return 200, {"device_code": device, "user_code": user, "verification_uri": uri, "expires_in": 900,
                      "interval": 1, "message": f"To sign in, use a web browser to open the page {uri} and enter "

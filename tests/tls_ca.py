@@ -6,8 +6,11 @@ agent verifies a real chain against ``ca_file`` exactly as it would an in-house 
 
 from __future__ import annotations
 
+import ssl
 import subprocess
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -66,3 +69,15 @@ def self_signed_client_certificate(path: Path) -> Path:
 
 def _openssl(*args: object) -> None:
     subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+def serve_https(handler: type[BaseHTTPRequestHandler], cert: Path, key: Path, name: str) -> ThreadingHTTPServer:
+    """An HTTPS server on a free loopback port, serving ``handler`` on a thread of its own (stop it with
+    ``shutdown()`` and ``server_close()``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return server

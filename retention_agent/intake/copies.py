@@ -214,16 +214,17 @@ def sweep(driver: MailboxDriver, probe: CopyProbe, settings: CopySettings) -> Co
     if settings.mode == "off" or not probe.parts:
         return CopyReport(mode=settings.mode, method=driver.removal_method)
     folders = [_Folder(info) for info in search_order([f for f in driver.folders() if selected(f, settings)])]
+    seen = _Digests(driver)
     for folder in folders:
-        folder.found, folder.complete = _copies(driver, folder.info.name, probe)
+        folder.found, folder.complete = _copies(seen, folder.info.name, probe)
     if settings.mode == "remove":
         for folder in folders:
             folder.removed += _remove(driver, folder.info.name, folder.found)
         for folder in folders:
-            left, complete = _copies(driver, folder.info.name, probe)
+            left, complete = _copies(seen, folder.info.name, probe)
             if left and folder.info.special_use == _TRASH:  # put there by the server while the sweep ran
                 folder.removed += _remove(driver, folder.info.name, left)
-                left, complete = _copies(driver, folder.info.name, probe)
+                left, complete = _copies(seen, folder.info.name, probe)
             folder.remaining, folder.complete = len(left), folder.complete and complete
     else:
         for folder in folders:
@@ -247,21 +248,38 @@ def _remove(driver: MailboxDriver, folder: str, refs: list[MessageRef]) -> int:
     return len(refs)
 
 
-def _copies(driver: MailboxDriver, folder: str, probe: CopyProbe) -> tuple[list[MessageRef], bool]:
+class _Digests:
+    """The driver's part digests, remembered for one sweep: a message's content never changes under its
+    reference (IMAP UIDs, Graph ids), so the verification pass reads only messages it has not seen."""
+
+    def __init__(self, driver: MailboxDriver) -> None:
+        self.driver = driver
+        self._known: dict[tuple[str, MessageRef], set[tuple[int, str]]] = {}
+
+    def of(self, folder: str, refs: list[MessageRef], sizes: frozenset[int]) -> dict[MessageRef, set[tuple[int, str]]]:
+        new = [ref for ref in refs if (folder, ref) not in self._known]
+        if new:
+            for ref, found in self.driver.part_digests(folder, new, sizes).items():
+                self._known[(folder, ref)] = found
+        return {ref: self._known.get((folder, ref), set()) for ref in refs}
+
+
+def _copies(seen: _Digests, folder: str, probe: CopyProbe) -> tuple[list[MessageRef], bool]:
     """The copies in ``folder``, and whether every candidate could be examined (a folder that refuses the
     search counts as not searched completely)."""
     try:
-        return _search(driver, folder, probe)
+        return _search(seen, folder, probe)
     except FolderError:
         log.warning("copies: a folder refused the search; it is reported as searched partly")
         return [], False
 
 
-def _search(driver: MailboxDriver, folder: str, probe: CopyProbe) -> tuple[list[MessageRef], bool]:
+def _search(seen: _Digests, folder: str, probe: CopyProbe) -> tuple[list[MessageRef], bool]:
+    driver = seen.driver
     by_id = driver.search_message_id(folder, probe.message_id) if probe.message_id else []
     larger = [ref for ref in driver.search_larger(folder, min(probe.sizes) - 1, probe.since) if ref not in by_id]
     room = max(0, MAX_CANDIDATES - len(by_id))
     chosen = [*by_id[:MAX_CANDIDATES], *(larger[-room:] if room else [])]  # the newest, when there are too many
     complete = len(by_id) + len(larger) <= MAX_CANDIDATES
-    digests = driver.part_digests(folder, chosen, probe.sizes)
+    digests = seen.of(folder, chosen, probe.sizes)
     return [ref for ref, found in digests.items() if found & probe.parts], complete

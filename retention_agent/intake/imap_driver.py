@@ -75,6 +75,8 @@ _ENVELOPE = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID)]"
 _MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _SPECIAL_USE = (b"\\Trash", b"\\Sent", b"\\Drafts", b"\\Junk", b"\\Archive", b"\\All", b"\\Flagged")
 _FETCH_BATCH = 200
+_PART_BATCH_BYTES = 16 << 20
+"""Body parts fetched in one command hold at most this many encoded bytes (memory stays bounded)."""
 _IDLE_SLICE_S = 0.5
 _SESSION_MARGIN_S = 300.0
 """Renew a token-authenticated session this long before the token expires (MSAL renews in the same window)."""
@@ -305,26 +307,23 @@ class ImapDriver:
         self._select(folder, readonly=True)
         client = self.client
         result: dict[MessageRef, set[tuple[int, str]]] = {}
+        wanted: dict[str, list[tuple[int, str, int]]] = {}  # part number -> (uid, encoding, encoded size)
         for batch in _chunks(sorted(int(r) for r in refs), _FETCH_BATCH):
-            structures = client.fetch(batch, ["BODYSTRUCTURE"])
-            for uid, item in structures.items():
+            for uid, item in client.fetch(batch, ["BODYSTRUCTURE"]).items():
+                result[int(uid)] = set()
                 body = item.get(b"BODYSTRUCTURE")
-                wanted = [(number, encoding) for number, encoding, encoded in _leaf_parts(body)
-                          if could_hold(encoding, encoded, sizes)] if body is not None else []
-                result[int(uid)] = self._digests(uid, wanted)
+                for number, encoding, encoded in _leaf_parts(body) if body is not None else ():
+                    if could_hold(encoding, encoded, sizes):
+                        wanted.setdefault(number, []).append((int(uid), encoding, encoded))
+        for number, parts in wanted.items():  # one FETCH per part number and batch, not one per message
+            for batch in _byte_batches(parts):
+                encodings = {uid: encoding for uid, encoding, _ in batch}
+                fetched = client.fetch(sorted(encodings), [f"BODY.PEEK[{number}]"])
+                for uid, item in fetched.items():
+                    data = _decode(_section(item, f"BODY[{number}]".encode()), encodings.get(int(uid), "7bit"))
+                    if data is not None:
+                        result.setdefault(int(uid), set()).add((len(data), hashlib.sha256(data).hexdigest()))
         return result
-
-    def _digests(self, uid: int, parts: list[tuple[str, str]]) -> set[tuple[int, str]]:
-        digests: set[tuple[int, str]] = set()
-        for number, encoding in parts:
-            key = f"BODY.PEEK[{number}]"
-            item = self.client.fetch([uid], [key]).get(uid)
-            if item is None:
-                continue
-            data = _decode(_section(item, f"BODY[{number}]".encode()), encoding)
-            if data is not None:
-                digests.add((len(data), hashlib.sha256(data).hexdigest()))
-        return digests
 
     # ---- waiting ----------------------------------------------------------------------------------------
 
@@ -439,6 +438,20 @@ def _section(item: dict[bytes, Any], prefix: bytes) -> bytes:
 
 def _is_new_mail(response: Any) -> bool:
     return isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+
+
+def _byte_batches(parts: list[tuple[int, str, int]]) -> Iterator[list[tuple[int, str, int]]]:
+    """Parts in batches of at most :data:`_PART_BATCH_BYTES` encoded bytes (at least one part each)."""
+    batch: list[tuple[int, str, int]] = []
+    total = 0
+    for part in parts:
+        if batch and total + part[2] > _PART_BATCH_BYTES:
+            yield batch
+            batch, total = [], 0
+        batch.append(part)
+        total += part[2]
+    if batch:
+        yield batch
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
