@@ -4,11 +4,12 @@
     .venv/bin/python benchmarks/run.py --quick    # smaller files, fewer repetitions (under two minutes)
     .venv/bin/python benchmarks/run.py --out results.json
 
-Each figure is ``{"value": …, "unit": …, "goal": …}`` (plus details); ``machine`` describes the computer
-(CPU model, cores, memory, kernel, Python, load average before and after); ``components`` holds the full
-output of the other benchmark scripts (``bench_vault``, ``bench_merkle``, ``bench_intake_folder``,
-``bench_imap``, ``bench_mail_copies``, ``bench_status_report``). Comparisons are measured in the same run on
-the same file: ``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``, and the ratios are ours / theirs.
+Each figure is ``{"value": …, "unit": …, "goal": …}`` (plus details); ``machine`` describes the computer (CPU
+model, cores, memory, kernel, Python, load average before and after); ``components`` holds the full output of the
+other benchmark scripts (``bench_vault``, ``bench_merkle``, ``bench_intake_folder``, ``bench_imap``,
+``bench_status_report``, ``bench_copies_sweep``,
+``bench_mail_copies``). Comparisons are measured in the same run on the same file:
+``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``, and the ratios are ours / theirs.
 
 Everything runs the real thing where a user would: the ``retention-agent`` command line (a new Python
 process per command, start-up included) against a real agent process on a temporary home with the file
@@ -206,6 +207,8 @@ def running(home: Path, **kwargs: Any) -> Iterator[Agent]:
 def new_home(root: Path, *, inboxes: list[str] | None = None) -> Path:
     init_home(Home(root), municipality="Benchmarkgemeente", officer=ME, officer_name="Officer", key_store="file",
               inboxes=inboxes or [], clock=SystemClock())
+    config = root / "config.toml"  # the sweep for copies is measured on its own (bench_copies_sweep)
+    config.write_text(config.read_text().replace("[retention]\n", "[copies]\nsweep = false\n\n[retention]\n", 1))
     return root
 
 
@@ -366,17 +369,31 @@ def bench_purge(work: Path, size_mb: int, out: dict[str, Any]) -> None:
 # ---- purge punctuality (libfaketime) ------------------------------------------------------------------------
 
 
+RECORDED_AHEAD_DAYS = 33  # the delivery arrives, and its ceremony is recorded, this long before its deadline
+
+
 def _offset_to_before_midnight(lead_s: float) -> tuple[int, datetime, date]:
     """An offset (s) that puts the agent's clock ``lead_s`` before a coming Brussels midnight, that midnight in
     UTC, and the ceremony date whose deadline (ceremony + 1 calendar month) falls due at it."""
     now = datetime.now(UTC)
-    deadline = now.astimezone(BRUSSELS).date() + timedelta(days=2)
+    deadline = now.astimezone(BRUSSELS).date() + timedelta(days=RECORDED_AHEAD_DAYS + 2)
     while deadline.day > 28:  # a day that exists in the month before: ceremony = same day, one month earlier
         deadline += timedelta(days=1)
     midnight = datetime.combine(deadline, datetime.min.time(), BRUSSELS).astimezone(UTC)
     offset = int((midnight - now).total_seconds() - lead_s)
     month, year = (deadline.month - 1, deadline.year) if deadline.month > 1 else (12, deadline.year - 1)
     return offset, midnight, date(year, month, deadline.day)
+
+
+def _received_and_scheduled(home: Path, source: Path, ceremony: date, offset: int) -> str:
+    """Ingest ``source`` and record its ceremony with the agent's clock RECORDED_AHEAD_DAYS before ``offset``."""
+    with running(home, fake_offset_s=offset - RECORDED_AHEAD_DAYS * 86400) as agent:
+        grant_all(agent)
+        content = file_sha256(source)
+        cli(home, "ingest", str(source))
+        delivery = delivery_of(agent, content)
+        cli(home, "ceremony", "set", delivery, "--date", ceremony.isoformat())
+        return delivery
 
 
 def _purge_state(home: Path, delivery: str) -> str:
@@ -402,14 +419,12 @@ def bench_punctuality(work: Path, lead_s: float, out: dict[str, Any]) -> None:
     home = new_home(work / "punctual-home")
     source = work / "punctual.xlsx"
     write_random(source, 10_000, b"punctual")
-    # running: the agent reaches the due moment while it runs (default tick of 30 s: the timer must wake it)
+    # running: the agent reaches the due moment while it runs (default tick of 30 s: the timer must wake it).
+    # The delivery arrived a month before, with its ceremony (a date recorded when it is due at once would be an
+    # early destruction); the agent is started again, after "downtime", shortly before the due moment.
     offset, due, ceremony = _offset_to_before_midnight(lead_s + 4)
-    with running(home, fake_offset_s=offset) as agent:
-        grant_all(agent)
-        content = file_sha256(source)
-        cli(home, "ingest", str(source))
-        delivery = delivery_of(agent, content)
-        cli(home, "ceremony", "set", delivery, "--date", ceremony.isoformat())
+    delivery = _received_and_scheduled(home, source, ceremony, offset)
+    with running(home, fake_offset_s=offset):
         due_real = due.timestamp() - offset  # the real moment the agent's clock reaches the due time
         started = _wait_state(home, delivery, {"purging", "purged"}, lead_s + 60)
         wall_at_start = time.time()
@@ -420,11 +435,7 @@ def bench_punctuality(work: Path, lead_s: float, out: dict[str, Any]) -> None:
     second = work / "punctual-2.xlsx"
     write_random(second, 10_000, b"punctual-2")
     offset, due, ceremony = _offset_to_before_midnight(60)
-    with running(home, fake_offset_s=offset) as agent:
-        content = file_sha256(second)
-        cli(home, "ingest", str(second))
-        delivery = delivery_of(agent, content)
-        cli(home, "ceremony", "set", delivery, "--date", ceremony.isoformat())
+    delivery = _received_and_scheduled(home, second, ceremony, offset)
     agent = Agent(home, fake_offset_s=offset + 120)  # 60 s past due, downtime is not a clock jump
     try:
         done = _wait_state(home, delivery, {"purged"}, 120, poll=0.02)
@@ -685,6 +696,7 @@ def components(quick: bool) -> dict[str, Any]:
         "bench_imap": ["--n", "6"] if quick else ["--n", "30"],
         "bench_mail_copies": ["--messages", "400"] if quick else ["--messages", "2000"],
         "bench_status_report": (["--deliveries", "1000", "--audit", "50000", "--runs", "4"] if quick else []),
+        "bench_copies_sweep": ["--files", "20000" if quick else "100000"],
     }
     return {name: run_component(name, args, timeout=1800) for name, args in plan.items()}
 
@@ -706,6 +718,12 @@ def lift(found: dict[str, Any], out: dict[str, Any]) -> None:
     if imap:
         out["imap_latency_s"] = figure(imap.get("imap_latency_s"), "s", "< 5",
                                        **{k: v for k, v in imap.items() if k != "imap_latency_s"})
+    copies = result("bench_copies_sweep")
+    if copies:
+        out["copies_sweep_first_s"] = figure(copies.get("copies_first_sweep_s"), "s", "< 60 (100,000 files)",
+                                             files=copies.get("files"), stats=copies.get("first_stats"))
+        out["copies_sweep_unchanged_s"] = figure(copies.get("copies_unchanged_sweep_s"), "s", "< 5 (100,000 files)",
+                                                 files=copies.get("files"), stats=copies.get("unchanged_stats"))
     copies = result("bench_mail_copies")
     if copies:
         usual, worst = copies.get("smaller", {}), copies.get("same_size", {})

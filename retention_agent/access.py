@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from retention_agent.msgids import N_
 
 ROLES = ("import", "read", "modify", "destroy", "officer")
 PURPOSES = ("invite", "phone", "attendance", "correction", "other")  # why a delivery is opened (nr. 64)
@@ -38,18 +41,65 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "proof.list": OFFICER,
     "proof.show": OFFICER,
     "ceremony.extend": OFFICER,
+    "open.quarantined": OFFICER,  # a file not recognised as AgII's: the officer decides who sees it
     "ingest": frozenset({"import"}),
     "deliveries": READERS,
     "ceremony.list": READERS,
     "ceremony.set": frozenset({"modify", "officer"}),
     "open": frozenset({"read"}),
     "purge.early": frozenset({"destroy"}),
+    "ceremony.early": frozenset({"destroy"}),  # a date that makes a delivery due now destroys it at once
     "keys.public": ANY_STAFF,
     "secret.set": OFFICER,
     "mailbox.signin": OFFICER,
     "notifications": ANY_STAFF,
     "whoami": ANY_STAFF,
+    "copies.targets": ANY_STAFF,  # every staff member's session sweeps their own folders
+    "copies.report": ANY_STAFF,
+    "delivery.unlock": frozenset({"read"}),  # whoever may open a delivery may give its workbook's password
 }
+
+
+# action -> what it is in the words of the people who ask for it (completes "The account X may not …"); a
+# refusal never shows the action's code.
+ACTION_WORDS: Mapping[str, str] = {
+    "status": N_("see the compliance status"),
+    "staff.list": N_("see the list of authorised persons"),
+    "staff.add": N_("add a person to the list of authorised persons or change their roles"),
+    "staff.remove": N_("remove a person from the list of authorised persons"),
+    "audit.show": N_("read the audit log"),
+    "audit.checkpoint": N_("sign a checkpoint of the audit log"),
+    "audit.verify": N_("verify the audit log"),
+    "vault.verify": N_("verify the vault"),
+    "checklist.set": N_("record the conditions of the deliberation"),
+    "hold": N_("put a legal hold on a delivery"),
+    "release": N_("end a legal hold"),
+    "purge.due": N_("purge the deliveries that are due"),
+    "purge.quarantined": N_("purge a quarantined delivery"),
+    "purge.all": N_("purge every delivery before an uninstallation"),
+    "quarantine.release": N_("release a delivery from quarantine"),
+    "report": N_("make or send a report to the data protection officer"),
+    "proof.list": N_("list the proofs of deletion"),
+    "proof.show": N_("read a proof of deletion"),
+    "ceremony.extend": N_("move a ceremony date later, which keeps the data longer"),
+    "open.quarantined": N_("open a quarantined delivery"),
+    "ingest": N_("import a delivery into the vault"),
+    "deliveries": N_("list the deliveries"),
+    "ceremony.list": N_("list the ceremonies"),
+    "ceremony.set": N_("record a ceremony date"),
+    "open": N_("open a delivery"),
+    "purge.early": N_("destroy a delivery before its deadline"),
+    "ceremony.early": N_("record a ceremony date that makes a delivery due now, which destroys it at once"),
+    "keys.public": N_("see the installation's public key"),
+    "secret.set": N_("store a password in the key store"),
+    "mailbox.signin": N_("sign in for a mailbox"),
+    "notifications": N_("receive the agent's notifications"),
+    "whoami": N_("ask the agent who they are"),
+    "copies.targets": N_("sweep their folders for copies of deliveries"),
+    "copies.report": N_("report copies of deliveries found in their folders"),
+    "delivery.unlock": N_("give the password of a delivery's workbook"),
+}
+UNKNOWN_ACTION_WORDS = N_("do this")
 
 
 @dataclass(frozen=True)
@@ -66,11 +116,6 @@ class Decision:
     account: str
     needs: frozenset[str]
 
-    @property
-    def needed_role(self) -> str:
-        """The role to mention when telling someone how to get access."""
-        return sorted(self.needs, key=ROLES.index)[0] if self.needs else "officer"
-
 
 def decide(staff: Mapping[str, StaffMember], account: str, action: str) -> Decision:
     """Grant ``action`` to ``account`` only if the staff list gives it one of the required roles.
@@ -81,6 +126,26 @@ def decide(staff: Mapping[str, StaffMember], account: str, action: str) -> Decis
     member = staff.get(account)
     granted = bool(needs) and member is not None and bool(member.roles & needs)
     return Decision(granted=granted, action=action, account=account, needs=needs)
+
+
+def refusal(staff: Mapping[str, StaffMember], account: str, action: str) -> dict[str, Any]:
+    """The values of a refused request's message: the action, and who may do it — never a role to hand out.
+
+    ``who`` is ``officer`` (only the privacy officer: ``officers`` names them, from the staff list),
+    ``roles`` (a staff member with one of ``roles``), ``roles-or-officer`` (either) or ``staff`` (anyone on
+    the list of authorised persons).
+    """
+    needs = REQUIRED_ROLES.get(action, frozenset())
+    roles = sorted(needs - OFFICER, key=ROLES.index)
+    if needs == ANY_STAFF or not needs:
+        who = "staff"
+    elif not roles:
+        who = "officer"
+    else:
+        who = "roles-or-officer" if "officer" in needs else "roles"
+    officers = [m for m in staff.values() if "officer" in m.roles]
+    return {"account": account, "action": action, "who": who, "roles": roles,
+            "officers": ", ".join(f"{m.name} ({m.account})" for m in sorted(officers, key=lambda m: m.account))}
 
 
 def validate_roles(roles: list[str] | tuple[str, ...]) -> frozenset[str]:

@@ -6,6 +6,7 @@ Kept apart from ``agent.py`` so that the composition root stays short as capabil
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -81,7 +82,50 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     from retention_agent.reports.schedule import ReportDuty
 
     ticker.duties.append(("dpo-reports", ReportDuty(ctx)))
+    sweeps = copies_sweeper(ctx)
+    if sweeps is not None:
+        ticker.duties.append(("copies-sweep", sweeps.tick))
     return [timer, *watchers.values()]
+
+
+class CopiesDuty:
+    """Per-user mode: the agent is the staff member, so it sweeps that account's folders itself, in a thread of
+    its own every ``[copies] interval_minutes`` (the first at start-up), and erases them in the purge's step."""
+
+    def __init__(self, ctx: AgentContext, sweeper: object) -> None:
+        self.ctx, self.sweeper = ctx, sweeper
+        self.thread: threading.Thread | None = None
+        self.last: float | None = None
+
+    def tick(self) -> None:
+        now = self.ctx.clock.monotonic()
+        if self.thread is not None and self.thread.is_alive():
+            return
+        if self.last is not None and now - self.last < self.ctx.config.copies.interval_minutes * 60:
+            return
+        self.last = now
+        self.thread = threading.Thread(target=self._run, name="copies-sweep", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.sweeper.run()  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("the sweep for copies failed; retried at the next interval")
+
+
+def copies_sweeper(ctx: AgentContext) -> CopiesDuty | None:
+    """The per-user agent's own sweeper (shared mode: the staff's sessions sweep, not the service account)."""
+    if ctx.config.deployment != "user" or not ctx.config.copies.sweep:
+        return None
+    from retention_agent.copies.records import LocalLink
+    from retention_agent.copies.session import Sweeper, cache_path
+    from retention_agent.platform_accounts import current_account
+
+    account = current_account()
+    sweeper = Sweeper(LocalLink(ctx, account), cache_path(ctx.home.socket), exclude=[ctx.home.root])
+    ctx.components.update(copies=sweeper, copies_account=account)
+    return CopiesDuty(ctx, sweeper)
 
 
 def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]:
@@ -138,6 +182,7 @@ def register_operations() -> None:
     """Import the operation modules; each registers its operations with the API dispatcher."""
     from retention_agent.api import (  # noqa: F401
         ops_admin,
+        ops_copies,
         ops_mailbox,
         ops_reports,
         ops_retention,

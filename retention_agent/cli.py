@@ -73,8 +73,10 @@ COMMAND_MODULES = {
     "init": "admin", "run": "admin", "demo": "admin", "staff": "admin", "audit": "admin", "keys": "admin",
     "whoami": "admin", "ingest": "vault", "deliveries": "vault", "open": "vault", "vault": "vault",
     "ceremony": "retention", "hold": "retention", "release": "retention", "purge": "retention",
+    "quarantine": "retention",
     "status": "reports", "checklist": "reports", "report": "reports", "proof": "reports", "dpo": "reports",
-    "service": "service", "notifier": "notifier", "secret": "secrets", "mailbox": "secrets",
+    "service": "service", "notifier": "notifier", "secret": "secrets", "mailbox": "secrets", "delivery": "copies",
+    "copies": "copies",
 }
 
 

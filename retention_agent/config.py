@@ -13,7 +13,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from retention_agent.errors import ConfigError, ConfigSyntaxError
@@ -50,6 +50,19 @@ class IntakeSettings:
 
     max_file_bytes: int = 512 * 1024 * 1024
     max_files_per_message: int = 20
+
+
+@dataclass(frozen=True)
+class CopiesSettings:
+    """The sweep for copies of deliveries on workstations (docs/configuration.md)."""
+
+    sweep: bool = True  # the per-user agent and the staff's sessions sweep their folders
+    interval_minutes: int = 60
+    defaults: bool = True  # the platform's usual places (Desktop, Documents, Downloads, Outlook's cache, ...)
+    locations: tuple[str, ...] = ()  # more folders: absolute, or starting with ~/ (each sweeping account's home)
+    max_document_bytes: int = 20 * 1024 * 1024
+    document_seconds: float = 5.0
+    sweep_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,7 @@ class Config:
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    copies: CopiesSettings = field(default_factory=CopiesSettings)
     inbox: tuple[InboxSettings, ...] = ()
     mailbox: tuple[MailboxSettings, ...] = ()
     downloads: tuple[DownloadsSettings, ...] = ()
@@ -255,6 +269,13 @@ def _validate(config: Config, path: Path) -> None:
         (0 < config.smtp.port < 65536, "smtp.port", "must be between 1 and 65535"),
         (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
          "must be monthly, quarterly or off"),
+        (config.copies.interval_minutes >= 1, "copies.interval_minutes", "must be at least 1"),
+        (config.copies.max_document_bytes >= 0, "copies.max_document_bytes", "must not be negative"),
+        (config.copies.document_seconds > 0, "copies.document_seconds", "must be positive"),
+        (config.copies.sweep_seconds > 0, "copies.sweep_seconds", "must be positive"),
+        (all(p.startswith(("~/", "~\\")) or Path(p).is_absolute() or PureWindowsPath(p).is_absolute()
+             for p in config.copies.locations), "copies.locations",
+         "each folder must be an absolute path or start with ~/"),
     ]
     for i, inbox in enumerate(config.inbox):
         checks.append((Path(inbox.path).is_absolute(), f"inbox[{i}].path", "must be an absolute path"))

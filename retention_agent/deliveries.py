@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from retention_agent import lifecycle
 from retention_agent.errors import DeliveryNotFoundError, DeliveryPurgedError, DeliveryStateError
 from retention_agent.store import Store
 
-LIVE_STATES = ("vaulted", "scheduled", "held", "quarantined")
-
-_COLUMNS = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha256, d.key_id, d.legal_basis,
-    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at,
-    d.quarantine_reason, d.source_not_overwritten"""
-
 
 def list_deliveries(store: Store, *, include_purged: bool = True) -> list[dict[str, Any]]:
-    where = "" if include_purged else "WHERE d.state != 'purged'"
-    return store.query(f"SELECT {_COLUMNS} FROM deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id "
-                       f"{where} ORDER BY d.id")
+    where = "" if include_purged else f"WHERE d.state != '{lifecycle.PURGED.value}'"
+    return store.query(f"SELECT {lifecycle.COLUMNS} FROM {lifecycle.FROM} {where} ORDER BY d.id")
 
 
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:
-    row = store.one(f"SELECT {_COLUMNS} FROM deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id "
-                    "WHERE d.id = ?", (delivery_id,))
+    row = store.one(f"SELECT {lifecycle.COLUMNS} FROM {lifecycle.FROM} WHERE d.id = ?", (delivery_id,))
     if row is None:
         raise DeliveryNotFoundError(delivery=delivery_id)
     return row
@@ -30,9 +23,9 @@ def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:
 
 def get_live(store: Store, delivery_id: str) -> dict[str, Any]:
     row = get_delivery(store, delivery_id)
-    if row["state"] == "purging":
-        raise DeliveryStateError(delivery=delivery_id, state="purging")
-    if row["state"] not in LIVE_STATES:
+    if row["state"] == lifecycle.PURGING:
+        raise DeliveryStateError(delivery=delivery_id, state=row["state"])
+    if row["state"] not in lifecycle.LIVE:
         raise DeliveryPurgedError(delivery=delivery_id, purged_at=row["purged_at"] or "?")
     return row
 

@@ -57,6 +57,9 @@ def run_demo(*, keep: bool, root: Path | None = None) -> None:
     me = current_account()
     init_home(home, municipality="Demogemeente", officer=me, officer_name=me, key_store="file",
               inboxes=[str(inbox)], clock=SystemClock())
+    # synthetic deliveries have no copies in your folders: the demo does not sweep them
+    text = home.config.read_text()
+    home.config.write_text(text.replace("[retention]\n", "[copies]\nsweep = false\n\n[retention]\n", 1))
     click.echo(t("Home: {home}", home=home.root))
     agent = Agent(home)
     thread = threading.Thread(target=agent.run, kwargs={"ready": None}, daemon=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from retention_agent import proof, sshsig
+from retention_agent import lifecycle, proof, sshsig
 from retention_agent.api.client import Client, remote_error
 from retention_agent.clock import SystemClock
 from retention_agent.errors import (
@@ -259,7 +259,7 @@ def live_count(home: Home, api: ApiCall) -> int:
     """Deliveries whose data still exists: from the agent (``deliveries``), or from its database, read as the
     database's owner, when the agent is stopped or the caller is not on the staff list."""
     try:
-        return sum(1 for row in api("deliveries", {}) if row["state"] != "purged")
+        return sum(1 for row in api("deliveries", {}) if row["state"] != lifecycle.PURGED)
     except (AgentUnreachableError, AccessDeniedError) as exc:
         if not home.database.exists():
             return 0
@@ -271,7 +271,8 @@ def live_count(home: Home, api: ApiCall) -> int:
 
 def _count_unpurged(database: Path) -> int:
     with _read_only(database) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE state != 'purged'").fetchone()[0])
+        return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE state != ?",
+                                (lifecycle.PURGED.value,)).fetchone()[0])
 
 
 class _read_only:  # noqa: N801 - used as a context manager, like open()
@@ -347,6 +348,7 @@ def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, pu
 
     def purge_all() -> None:
         waiting = count()
+        api("purge.all", {"dry_run": True})  # may this caller? asked before the person confirms
         if confirm is not None and not confirm(waiting):
             raise PurgeAllConfirmationError(count=waiting)
         answer = api("purge.all", {})

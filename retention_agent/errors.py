@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from retention_agent.msgids import N_
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -149,10 +151,36 @@ class KeyMissingError(RetentionAgentError):
 
 
 class AccessDeniedError(RetentionAgentError):
+    """A refused request. Its values come from ``access.refusal``: ``account``, ``action`` (a code, shown in
+    words), ``who`` may do it (``roles``, ``officer``, ``roles-or-officer`` or ``staff``), ``roles`` and the
+    names of the ``officers``. It says who can do it, never which right to hand out."""
+
     error_id = "access-denied"
     exit_code = EXIT_DENIED
     message = "The account {account} may not {action}."
-    hint = "Ask the privacy officer to give the account the role {role} ('retention-agent staff add')."
+    hint = "Only a staff member with the role {roles} can do this."
+    hints: ClassVar[dict[str, str]] = {
+        "roles": hint,
+        "officer": N_("Only the privacy officer can do this: {officers}."),
+        "roles-or-officer": N_("Only a staff member with the role {roles}, or the privacy officer ({officers}), "
+                               "can do this."),
+        "staff": N_("Only staff on the list of authorised persons can do this."),
+    }
+
+    def render(self, lang: str = "nl") -> str:
+        from retention_agent.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
+        from retention_agent.i18n import translate
+
+        params = _Lenient(self.params)
+        params["action"] = translate(ACTION_WORDS.get(str(params.get("action")), UNKNOWN_ACTION_WORDS), lang)
+        roles = params.get("roles")
+        if isinstance(roles, list) and roles:  # "destroy", "read or modify", "read, modify or destroy"
+            names = [str(r) for r in roles]
+            params["roles"] = f" {translate('or', lang)} ".join([", ".join(names[:-1]), names[-1]] if names[1:]
+                                                                else names)
+        hint = self.hints.get(str(params.get("who")), self.hint)
+        return (translate(self.message, lang).format_map(params) + "\n" + translate("hint:", lang) + " "
+                + translate(hint, lang).format_map(params))
 
 
 class LastOfficerError(RetentionAgentError):
@@ -201,6 +229,14 @@ class DeliveryStateError(RetentionAgentError):
     hint = "See 'retention-agent deliveries'."
 
 
+class DeliveryQuarantinedError(RetentionAgentError):
+    error_id = "delivery-quarantined"
+    message = ("Delivery {delivery} is in quarantine: it was not recognised as an AgII delivery, and the privacy "
+               "officer decides what happens to it.")
+    hint = ("Only the privacy officer can release it from quarantine ('retention-agent quarantine release "
+            "{delivery} --reason TEXT'); after that it is an ordinary delivery.")
+
+
 class DeliveryHeldError(RetentionAgentError):
     error_id = "delivery-held"
     message = "Delivery {delivery} is under a legal hold until {until}: it is not purged while the hold lasts."
@@ -245,6 +281,28 @@ class PurposeRequiredError(RetentionAgentError):
     hint = "Add --purpose CODE (and --note TEXT for 'other'); the note must not contain personal data."
 
 
+class WorkbookPasswordError(RetentionAgentError):
+    error_id = "workbook-password"
+    message = "The password does not open the workbook of delivery {delivery}."
+    hint = ("Check the password AgII sent separately (capitals, spaces, a character that looks like another) and "
+            "try again; nothing was stored.")
+
+
+class WorkbookUnreadableError(RetentionAgentError):
+    error_id = "workbook-unreadable"
+    message = "The rows of delivery {delivery} cannot be read: {problem}"
+    hint = ("Copies of the file itself are still found. Ask AgII for the list as a password-protected .xlsx if "
+            "copies derived from it (a CSV, a mail merge) must be found too.")
+
+
+class WorkbookColumnsError(RetentionAgentError):
+    error_id = "workbook-columns"
+    message = ("The workbook of delivery {delivery} has no column of national register numbers in its first rows "
+               "(columns found: {found}).")
+    hint = ("A header such as Rijksregisternummer, INSZ or Nationaal nummer is expected; check the file with AgII. "
+            "Nothing was stored.")
+
+
 # ---- retention -----------------------------------------------------------------------------------------
 
 
@@ -253,6 +311,31 @@ class DateFormatError(RetentionAgentError):
     exit_code = EXIT_USAGE
     message = "{value} is not a date in the form YYYY-MM-DD."
     hint = "Write the date as year-month-day, for example 2026-06-21."
+
+
+class CeremonyBeforeReceiptError(RetentionAgentError):
+    error_id = "ceremony-before-receipt"
+    exit_code = EXIT_USAGE
+    message = ("The ceremony date {date} is before delivery {delivery} was received ({received}): a ceremony "
+               "for it cannot have taken place then.")
+    hint = "Check the year and the month of the date; nothing was changed."
+
+
+class CeremonyBeyondMaximumError(RetentionAgentError):
+    error_id = "ceremony-beyond-maximum"
+    exit_code = EXIT_USAGE
+    message = ("The ceremony date {date} is more than {months} months after delivery {delivery} was received "
+               "({received}); the data may not be kept that long.")
+    hint = "Check the date: the latest ceremony date for this delivery is {latest}. Nothing was changed."
+
+
+class EarlyDestructionUnconfirmedError(RetentionAgentError):
+    error_id = "early-destruction-unconfirmed"
+    exit_code = EXIT_USAGE
+    message = ("With the ceremony date {date}, delivery {delivery} is due for destruction now (deadline "
+               "{deadline}): recording it destroys the delivery at once, and that was not confirmed.")
+    hint = ("Check the date. If the delivery must go, record the date with --reason TEXT and type the delivery id "
+            "when asked (or add --yes in a script). Nothing was changed.")
 
 
 class ReasonRequiredError(RetentionAgentError):

@@ -7,6 +7,10 @@ last one it showed (``notifications``: an officer gets the officer's and the sta
 shows each with :func:`notify.show_desktop` in the user's language, and remembers the last id in the user's
 own state folder. When no desktop toast can be shown the text is written to standard output instead.
 
+It also sweeps the user's own folders for copies of deliveries (:mod:`retention_agent.copies.session`), with
+the user's rights: every :data:`SWEEP_SECONDS`, and at once when the agent says a purge began whose copies this
+user must erase (``copies_due`` in the answer); what it found or erased is shown like a notification.
+
 It never ends because of the agent: an agent that is stopped, restarting or not yet installed is retried with
 a growing pause (1 s doubling to 5 minutes); an account that is not (yet) on the staff list is asked again
 every 15 minutes. Every poll is a request the agent audits, hence the unhurried default interval.
@@ -19,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +43,7 @@ FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
 DENIED_RETRY_SECONDS = 900.0
 PER_POLL = 50
+SWEEP_SECONDS = 3600.0
 SHOWN_PER_POLL = 5  # more than this at once become four toasts and a summary
 
 Show = Callable[[str, str], bool]
@@ -87,6 +93,7 @@ class PollResult:
     texts: list[str]  # every new notification, rendered
     shown: int  # toasts shown on the desktop
     printed: int  # lines written instead (no desktop session)
+    copies_due: int = 0  # copies of this user's that wait to be erased (a purge began)
 
 
 def poll_once(socket: Path, state: Path, *, show: Show = notify.show_desktop, echo: Echo | None = None,
@@ -101,16 +108,35 @@ def poll_once(socket: Path, state: Path, *, show: Show = notify.show_desktop, ec
     items = _items(answer)
     language = lang or user_language()
     texts = [notify.render(str(item["kind"]), dict(item["params"]), language) for item in items]
-    result = PollResult(texts, 0, 0)
-    for text in _to_show(texts, language):
+    result = PollResult(texts, 0, 0, int(answer.get("copies_due", 0) or 0) if isinstance(answer, dict) else 0)
+    _present(_to_show(texts, language), result, show, echo)
+    if items:
+        save_last_id(state, int(items[-1]["id"]))
+    return result
+
+
+def _present(texts: list[str], result: PollResult, show: Show, echo: Echo | None) -> None:
+    for text in texts:
         if show(TITLE, text):
             result.shown += 1
         elif echo is not None:
             echo(text)
             result.printed += 1
-    if items:
-        save_last_id(state, int(items[-1]["id"]))
-    return result
+
+
+def sweep_copies(socket: Path, *, show: Show = notify.show_desktop, echo: Echo | None = None,
+                 lang: str | None = None, home: Path | None = None) -> list[str]:
+    """Sweep this user's folders for copies of deliveries and show what is new (found, erased, left)."""
+    from retention_agent.copies.session import ApiLink, Sweeper, cache_path, messages
+
+    sweeper = Sweeper(ApiLink(socket), cache_path(socket), exclude=[home or socket.parent])
+    try:
+        swept = sweeper.run()
+    except ValueError as exc:  # an answer this version does not understand
+        raise ProtocolError(problem="unexpected answer to copies.targets") from exc
+    texts = messages(swept, lang or user_language())
+    _present(texts, PollResult(texts, 0, 0), show, echo)
+    return texts
 
 
 def _items(answer: Any) -> list[dict[str, Any]]:
@@ -136,17 +162,27 @@ Wait = Callable[[float], bool]  # waits; True when the notifier should stop
 
 def run(socket: Path, state: Path, *, interval: float = POLL_SECONDS, show: Show = notify.show_desktop,
         echo: Echo | None = None, stop: threading.Event | None = None, wait: Wait | None = None,
-        lang: str | None = None) -> None:
-    """Poll until ``stop`` is set (or forever). Never raises because of the agent or the connection."""
+        lang: str | None = None, sweep_every: float | None = SWEEP_SECONDS,
+        clock: Callable[[], float] = time.monotonic) -> None:
+    """Poll until ``stop`` is set (or forever), and sweep for copies (``sweep_every`` None: never). Never raises
+    because of the agent or the connection."""
     stopping = stop or threading.Event()
     pause = wait or stopping.wait
     backoff = FIRST_BACKOFF_SECONDS
     denied_reported = False
+    last_sweep: float | None = None
     while not stopping.is_set():
         delay = interval
         try:
-            poll_once(socket, state, show=show, echo=echo, lang=lang)
+            polled = poll_once(socket, state, show=show, echo=echo, lang=lang)
             backoff, denied_reported = FIRST_BACKOFF_SECONDS, False
+            due = last_sweep is None or (sweep_every is not None and clock() - last_sweep >= sweep_every)
+            if sweep_every is not None and (due or polled.copies_due):
+                last_sweep = clock()
+                try:
+                    sweep_copies(socket, show=show, echo=echo, lang=lang)
+                except (RetentionAgentError, OSError) as exc:  # the next sweep tries again; notifications go on
+                    log.warning("the sweep for copies failed (%s)", type(exc).__name__)
         except AccessDeniedError:
             if not denied_reported:
                 log.warning("this account is not on the staff list; asking again every %d s", DENIED_RETRY_SECONDS)

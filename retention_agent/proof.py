@@ -1,8 +1,8 @@
 """Proofs of deletion: build, sign and verify the JSON document a DPO checks with ``ssh-keygen``.
 
 A proof is one JSON object (format ``retention-agent/deletion-proof``, version :data:`PROOF_VERSION`,
-specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``mailbox_copies``, still
-verify) with a detached OpenSSH SSHSIG signature in the namespace
+specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``copies``, and version 2
+documents, without ``mailbox_copies``, still verify) with a detached OpenSSH SSHSIG signature in the namespace
 :data:`NAMESPACE`. The signature covers exactly :func:`proof_bytes` of the document: sorted keys, two-space
 indent, ASCII only (``\\uXXXX`` escapes), LF line ends and a final newline, so the bytes survive any editor,
 mail client or code page that leaves ASCII alone.
@@ -30,10 +30,12 @@ from retention_agent.config import municipality_slug
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
 
-PROOF_VERSION: Final = 2
-VERSIONS: Final = (1, 2)
-V2_FIELDS: Final = ("mailbox_copies",)
+PROOF_VERSION: Final = 3
+VERSIONS: Final = (1, 2, 3)
+V2_FIELDS: Final = ("copies",)
 """Fields added in version 2; a version 1 document has none of them."""
+V3_FIELDS: Final = ("mailbox_copies",)
+"""Fields added in version 3; a version 1 or 2 document has none of them."""
 NAMESPACE: Final = sshsig.NAMESPACE_DELETION_PROOF
 FORMAT: Final = "retention-agent/deletion-proof"
 KIND: Final = "proof of deletion"
@@ -41,7 +43,15 @@ MAX_PROOF_BYTES: Final = 256 * 1024
 MAX_ENTRY_CHARS: Final = 64 * 1024
 ERASE_METHOD: Final = "cryptographic-erase"
 
-TRIGGERS: Final = ("schedule", "due-command", "early", "quarantine", "no-ceremony-maximum")
+# What started a purge: the one list of trigger names, used alike by purge records, audit entries, proofs and
+# DPO reports (docs/formats/deletion-proof.md, "trigger").
+TRIGGERS: Final = ("schedule", "due-command", "early", "quarantine")
+# Why it ran, as the proof's ``reason`` code (docs/formats/deletion-proof.md, "reason"); a person's own words
+# are only in ``reason_sha256``.
+REASONS: Final = ("deadline", "no-ceremony-maximum", "early", "quarantine", "uninstall",
+                  "ceremony-recorded-after-the-fact", "ceremony-due-within-24h")
+# Purge records written before the list was one named the officer's confirmation after a clock jump apart.
+_RECORDED_AS: Final = {"clock-confirmed": "due-command"}
 CHANNELS: Final = ("email", "zivver", "folder", "manual")
 REQUIRED_CHECKS: Final = ("key_absent", "object_absent", "no_workspace_copy", "no_rows_left",
                           "database_scrubbed")
@@ -51,7 +61,14 @@ NOT_COVERED: Final = ("copies-outside-agent", "mail-server-retention", "inbox-fo
 SOURCE_NOT_OVERWRITTEN: Final = "source-not-overwritten"
 """Added to ``not_covered`` when the plaintext file the delivery came from was removed without being
 overwritten first: its bytes may remain in the free blocks of that disk."""
-# Added to ``not_covered`` for a delivery that came from a mailbox (version 2), from ``mailbox_copies``:
+# Added to ``not_covered`` from the ``copies`` section (version 2): copies on the staff's workstations.
+WORKSTATION_COPIES_REMAINING: Final = "workstation-copies-remaining"
+"""Copies found on a workstation were not erased (the user may not, or their session has not run since)."""
+WORKSTATIONS_NOT_SWEPT: Final = "workstations-not-swept"
+"""No staff session swept its folders for copies while the delivery was kept."""
+DERIVED_COPIES_NOT_SEARCHED: Final = "derived-copies-not-searched"
+"""The delivery was never unlocked, so files holding its people (a CSV, a mail merge) could not be recognised."""
+# Added to ``not_covered`` for a delivery that came from a mailbox (version 3), from ``mailbox_copies``:
 MAIL_RECOVERABLE_ITEMS: Final = "mail-recoverable-items"
 """Removed with IMAP expunge (or an ordinary delete): Exchange keeps the message in Recoverable Items, where
 the mailbox's user can restore it until the deleted-item retention ends."""
@@ -115,8 +132,15 @@ class ProofFacts:
     audit: AuditEvidence
     reason_sha256: str | None = None
     source_not_overwritten: str | None = None  # a code of retention_agent.wipe when the source was not overwritten
+    copies: Mapping[str, Any] | None = None
+    """Copies on workstations, as ``copies.records.proof_section`` gives them (version 2)."""
     mailbox_copies: Mapping[str, Any] | None = None
     """Copies of the message in its mailbox, as ``mail_copies.proof_section`` gives them; None: no search."""
+
+
+def trigger_of(recorded: str) -> str:
+    """The trigger of :data:`TRIGGERS` that a purge record names (older records included)."""
+    return _RECORDED_AS.get(recorded, recorded)
 
 
 # ---- building and signing ---------------------------------------------------------------------------------
@@ -152,12 +176,28 @@ def build_proof(facts: ProofFacts) -> dict[str, Any]:
         "distinct_accounts_count": facts.distinct_accounts_count,
         "untracked_copies_count": facts.untracked_copies_count,
         "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else []),
+                        *copies_not_covered(facts.copies),
                         *mailbox_not_covered(facts.mailbox_copies, facts.channel)],
+        "copies": _plain(facts.copies) if facts.copies is not None else None,
         "mailbox_copies": _plain(facts.mailbox_copies),
         "audit": _plain(facts.audit),
     }
     _check_before_signing(doc)
     return doc
+
+
+def copies_not_covered(section: Mapping[str, Any] | None) -> list[str]:
+    """The ``not_covered`` codes for the copies on workstations (see the constants above)."""
+    if section is None:
+        return [WORKSTATIONS_NOT_SWEPT, DERIVED_COPIES_NOT_SEARCHED]
+    codes = []
+    if section["exact"]["remaining"] or section["derived"]["remaining"]:
+        codes.append(WORKSTATION_COPIES_REMAINING)
+    if not section["sweeps"]["accounts"]:
+        codes.append(WORKSTATIONS_NOT_SWEPT)
+    if not section["derived_searched"]:
+        codes.append(DERIVED_COPIES_NOT_SEARCHED)
+    return codes
 
 
 def mailbox_not_covered(section: Mapping[str, Any] | None, channel: str) -> list[str]:
@@ -500,6 +540,45 @@ def _text_block(limit: int) -> Check:
     return check
 
 
+_COPY_COUNTS: Final = ("found", "erased", "gone", "remaining")
+_MAX_KINDS = 32
+
+
+def _tally(extra: Sequence[str] = ()) -> Check:
+    def check(name: str, value: Any) -> None:
+        _record(name, value, {key: _count() for key in (*_COPY_COUNTS, *extra)})
+        if value["found"] != sum(value[key] for key in ("erased", "gone", "remaining")):
+            _fail(name, "counts where found = erased + gone + remaining")
+    return check
+
+
+def _by_location(name: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) > _MAX_KINDS:
+        _fail(name, f"a list of at most {_MAX_KINDS} location kinds")
+    for i, item in enumerate(value):
+        _record(f"{name}[{i}]", item, {"kind": _pattern(_CODE, "a code"), **{k: _count() for k in _COPY_COUNTS}})
+
+
+def _reasons(name: str, value: Any) -> None:
+    if not isinstance(value, dict) or len(value) > _MAX_KINDS:
+        _fail(name, "an object of codes and counts")
+    for key, count in value.items():
+        _pattern(_CODE, "a code")(f"{name} key", key)
+        _count(1)(f"{name}.{key}", count)
+
+
+def _copies(name: str, value: Any) -> None:
+    _record(name, value, {
+        "sweeps": lambda n, v: _record(n, v, {"accounts": _count(), "last_swept_at": _optional(_utc),
+                                              "locations": _code_list}),
+        "derived_searched": _flag,
+        "exact": _tally(),
+        "derived": _tally(("people_max",)),
+        "by_location": _by_location,
+        "remaining_reasons": _reasons,
+    })
+
+
 def _flag(name: str, value: Any) -> None:
     if not isinstance(value, bool):
         _fail(name, "true or false")
@@ -573,16 +652,17 @@ SCHEMA: Final[Mapping[str, Check]] = {
     "distinct_accounts_count": _count(),
     "untracked_copies_count": _count(),
     "not_covered": _code_list,
+    "copies": _optional(_copies),
     "mailbox_copies": _optional(_mailbox_copies),
     "audit": _audit,
 }
 
 
 def _schema_for(doc: Mapping[str, Any]) -> Mapping[str, Check]:
-    """The fields of the document's version (a version 1 document has no version 2 field)."""
-    if doc.get("version") == 1:
-        return {name: check for name, check in SCHEMA.items() if name not in V2_FIELDS}
-    return SCHEMA
+    """The fields of the document's version (an older document has none of the fields added after it)."""
+    version = doc.get("version")
+    later = (*V2_FIELDS, *V3_FIELDS) if version == 1 else V3_FIELDS if version == 2 else ()
+    return {name: check for name, check in SCHEMA.items() if name not in later}
 
 
 def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> None:
@@ -595,7 +675,7 @@ def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> 
     for name in names:
         if name not in doc:
             raise _SchemaError(f"the field {name} is missing")
-        SCHEMA[name](name, doc[name])
+        schema[name](name, doc[name])
 
 
 # ---- the personal-data tripwire ---------------------------------------------------------------------------

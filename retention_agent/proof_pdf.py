@@ -121,7 +121,7 @@ def _retention_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None
         (words("On time"), words("on time") if lateness == 0
          else words("{duration} late", duration=words.duration(lateness))),
         (words("Trigger"), _trigger(doc["trigger"], words)),
-        (words("Reason"), doc["reason"]),
+        (words("Reason"), _reason(doc["reason"], words)),
     ]
     if doc["reason_sha256"]:
         rows.append((words("SHA-256 of the reason text"), doc["reason_sha256"]))
@@ -230,7 +230,19 @@ def _trigger(code: str, words: _Words) -> str:
         "due-command": words("by the privacy officer, for a due purge"),
         "early": words("early, on request"),
         "quarantine": words("quarantined delivery, by the privacy officer"),
+    }.get(code, code)
+
+
+def _reason(code: str, words: _Words) -> str:
+    return {
+        "deadline": words("one month after the ceremony (deliberation nr. 41)"),
         "no-ceremony-maximum": words("no ceremony date within the maximum retention period"),
+        "early": words("destroyed before its deadline, with a reason"),
+        "quarantine": words("not recognised as an AgII delivery"),
+        "uninstall": words("the agent was uninstalled"),
+        "ceremony-recorded-after-the-fact": words("ceremony recorded after the fact: its deadline had already "
+                                                  "passed when the date was recorded"),
+        "ceremony-due-within-24h": words("a ceremony date that made it due within 24 hours"),
     }.get(code, code)
 
 

@@ -1,10 +1,15 @@
 """Purge one delivery, crash-safely, and prove it (deliberation nr. 41; invariants 4 and 6).
 
 Steps, in this order, each recorded in ``purges.steps`` before the next starts so a crash resumes where it
-stopped: destroy the data key (the cryptographic erase), overwrite and unlink the vault object, wipe every
-tracked workspace copy, delete the rows that describe the content (keeping a tombstone: id, hashes,
-dates, counts), scrub the database (secure_delete, WAL checkpoint TRUNCATE, VACUUM), verify, append the
-audit entry, sign a checkpoint, write the proof. A purge that already finished returns its one proof.
+stopped: destroy the data key (the cryptographic erase; with it the workbook's password and fingerprint key of an
+unlocked delivery), overwrite and unlink the vault object, wipe every tracked workspace copy, settle the copies
+found on workstations (``copies``: in per-user mode the agent erases its own account's), delete the rows that
+describe the content (keeping a tombstone: id, hashes, dates, counts), scrub the database (secure_delete, WAL
+checkpoint TRUNCATE, VACUUM), verify, append the audit entry, sign a checkpoint, write the proof. A purge that
+already finished returns its one proof.
+
+A purge can also be begun inside another change's transaction (:meth:`Purger.begin`: a ceremony date that
+destroys a delivery at once is recorded together with the start of its purge) and carried out right after.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retention_agent import mail_copies, merkle, proof, retention
+from retention_agent import lifecycle, mail_copies, merkle, proof, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES, get_delivery
+from retention_agent.copies import records as copy_records
+from retention_agent.deliveries import get_delivery
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError, PurgeFailedError, RetentionAgentError
 from retention_agent.home import write_private
 from retention_agent.testing import fault_point
@@ -31,9 +37,8 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()  # one purge at a time: they share the database scrub
 
 STEP_FAULTS = {"key": "purge.after-key", "object": "purge.after-object", "workspace": "purge.after-workspace",
-               "rows": "purge.after-rows", "scrub": "purge.after-scrub"}
-PROOF_TRIGGERS = {"schedule": "schedule", "due-command": "due-command", "clock-confirmed": "due-command",
-                  "early": "early", "quarantine": "quarantine"}
+               "copies": "purge.after-copies", "rows": "purge.after-rows", "scrub": "purge.after-scrub"}
+STEPS = ("key", "object", "workspace", "copies", "rows", "scrub")
 
 
 class Purger:
@@ -44,10 +49,16 @@ class Purger:
         self.purging: set[str] = set()
 
     def __call__(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str,
-                 due_at: datetime | None) -> dict[str, Any]:
+                 due_at: datetime | None, reason_code: str | None = None) -> dict[str, Any]:
+        """Purge the delivery (or finish the purge begun for it) and return its proof.
+
+        ``trigger`` is one of :data:`proof.TRIGGERS`; ``reason`` a code, or for an early or quarantine purge the
+        text a person typed (kept only as its hash, with ``reason_code`` as its code); ``due_at`` the moment the
+        purge was due — for an early purge, the one the delivery had before — which its lateness is measured from.
+        """
         with _lock:
             try:
-                return self._purge(delivery_id, trigger, reason, requested_by, due_at)
+                return self._purge(delivery_id, trigger, reason, requested_by, due_at, reason_code)
             except RetentionAgentError:
                 raise
             except Exception as exc:
@@ -58,16 +69,16 @@ class Purger:
     # ---- the state machine ---------------------------------------------------------------------------
 
     def _purge(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
-               due_at: datetime | None) -> dict[str, Any]:
-        record = self._start(delivery_id, trigger, reason, requested_by, due_at)
+               due_at: datetime | None, reason_code: str | None) -> dict[str, Any]:
+        record = self._start(delivery_id, trigger, reason, requested_by, due_at, reason_code)
         self.purging.add(delivery_id)  # started (nothing destroyed yet): from now on the purge wins
         if record["finished_at"]:
             return self._result(delivery_id)
         steps: dict[str, Any] = json.loads(record["steps"])
         delivery = get_delivery(self.ctx.store, delivery_id)
         for name, action in (("key", self._destroy_key), ("object", self._erase_object),
-                             ("workspace", self._wipe_copies), ("rows", self._delete_rows),
-                             ("scrub", self._scrub)):
+                             ("workspace", self._wipe_copies), ("copies", self._settle_copies),
+                             ("rows", self._delete_rows), ("scrub", self._scrub)):
             if name not in steps:
                 result = action(delivery, steps)
                 steps[name] = {"done_at": utc_iso(self.ctx.clock.now()), "result": result}
@@ -82,30 +93,40 @@ class Purger:
         return self._result(delivery_id)
 
     def _start(self, delivery_id: str, trigger: str, reason: str, requested_by: str,
-               due_at: datetime | None) -> dict[str, Any]:
+               due_at: datetime | None, reason_code: str | None) -> dict[str, Any]:
         with self.ctx.store.transaction():
-            existing = self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,))
-            if existing:
-                return existing
-            delivery = get_delivery(self.ctx.store, delivery_id)
-            if delivery["state"] not in LIVE_STATES:
-                raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
-            if delivery["state"] == "held" and _hold_blocks(delivery, self.ctx.clock.now()):
-                if trigger == "early":  # a hold is the officer's to lift, not the destroy role's to overrule
-                    raise DeliveryHeldError(delivery=delivery_id, until=delivery["hold_until"] or "-")
-                raise DeliveryStateError(delivery=delivery_id, state="held")
-            now = utc_iso(self.ctx.clock.now())
-            stored = _stored_reason(trigger, reason)
-            self.ctx.store.conn.execute(
-                "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
-                "VALUES (?, ?, ?, ?, ?, ?, '{}')",
-                (delivery_id, trigger, stored, requested_by, utc_iso(due_at) if due_at else None, now))
-            self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purging' WHERE id = ?", (delivery_id,))
-            code, digest = _reason_facts(trigger, stored)
-            self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
-                                  {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
-        fault_point("purge.after-start")
+            begun = self.begin(delivery_id, trigger=trigger, reason=reason, requested_by=requested_by,
+                               due_at=due_at, reason_code=reason_code)
+        if begun:
+            fault_point("purge.after-start")
         return dict(self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,)) or {})
+
+    def begin(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str, due_at: datetime | None,
+              reason_code: str | None = None) -> bool:
+        """Start the purge in the caller's transaction: its record, the state ``purging``, its audit entry.
+        False if it had already begun. Calling the purger then carries it out (a crash: the next start-up)."""
+        if self.ctx.store.one("SELECT 1 AS found FROM purges WHERE delivery_id = ?", (delivery_id,)):
+            return False
+        if trigger not in proof.TRIGGERS:
+            raise ValueError(f"unknown purge trigger {trigger!r}")
+        delivery = get_delivery(self.ctx.store, delivery_id)
+        if delivery["state"] not in lifecycle.LIVE:
+            raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
+        if delivery["state"] == lifecycle.HELD and hold_blocks(delivery, self.ctx.clock.now()):
+            if trigger == "early":  # a hold is the officer's to lift, not the destroy role's to overrule
+                raise DeliveryHeldError(delivery=delivery_id, until=delivery["hold_until"] or "-")
+            raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
+        stored = _stored_reason(trigger, reason, reason_code)
+        self.ctx.store.conn.execute(
+            "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
+            "VALUES (?, ?, ?, ?, ?, ?, '{}')",
+            (delivery_id, trigger, stored, requested_by, utc_iso(due_at) if due_at else None,
+             utc_iso(self.ctx.clock.now())))
+        lifecycle.transition(self.ctx.store, delivery_id, lifecycle.PURGING)
+        code, digest = reason_facts(trigger, stored)
+        self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
+                              {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
+        return True
 
     def _save_steps(self, delivery_id: str, steps: dict[str, Any]) -> None:
         with self.ctx.store.transaction():
@@ -115,7 +136,7 @@ class Purger:
     def _current_step(self, delivery_id: str) -> str:
         raw = self.ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (delivery_id,))
         done = json.loads(raw or "{}")
-        for name in ("key", "object", "workspace", "rows", "scrub", "verification", "audit_seq"):
+        for name in (*STEPS, "verification", "audit_seq"):
             if name not in done:
                 return name
         return "proof"
@@ -124,6 +145,7 @@ class Purger:
 
     def _destroy_key(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         self.ctx.vault.destroy_key(delivery["key_id"])
+        copy_records.destroy_secrets(self.ctx, delivery["key_id"])
         with self.ctx.store.transaction():
             self.ctx.store.conn.execute("UPDATE deliveries SET key_destroyed_at = ? WHERE id = ?",
                                         (utc_iso(self.ctx.clock.now()), delivery["id"]))
@@ -147,6 +169,16 @@ class Purger:
             workspace.wipe(path)
         return f"wiped {len(rows) + len(untracked)}"
 
+    def _settle_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        """Copies on workstations: the per-user agent erases its own account's now; the counts go to the proof."""
+        counts = copy_records.settle_at_purge(self.ctx, delivery, self.ctx.components.get("copies"),
+                                              self.ctx.components.get("copies_account"))
+        steps["copies_counts"] = counts
+        found = counts["exact"]["found"] + counts["derived"]["found"]
+        erased = counts["exact"]["erased"] + counts["derived"]["erased"]
+        remaining = counts["exact"]["remaining"] + counts["derived"]["remaining"]
+        return f"found {found} erased {erased} remaining {remaining}"
+
     def _delete_rows(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Keep counts in the tombstone, then delete what described the content (notes, reasons)."""
         counts = self.ctx.store.one(
@@ -157,6 +189,7 @@ class Purger:
         with self.ctx.store.transaction():  # the counts are saved with the deletion, atomically
             self.ctx.store.conn.execute("DELETE FROM openings WHERE delivery_id = ?", (delivery["id"],))
             self.ctx.store.conn.execute("DELETE FROM reminders WHERE delivery_id = ?", (delivery["id"],))
+            copy_records.delete_rows(self.ctx, delivery["id"])
             self.ctx.store.conn.execute(
                 "UPDATE deliveries SET hold_reason = NULL, hold_until = NULL WHERE id = ?", (delivery["id"],))
             steps["rows"] = {"done_at": utc_iso(self.ctx.clock.now()), "result": "deleted"}
@@ -179,6 +212,7 @@ class Purger:
             "no_workspace_copy": not copies,
             "no_rows_left": left == 0,
             "database_scrubbed": scrubbed == {"secure_delete": 1, "wal_bytes": 0, "free_pages": 0},
+            "unlock_secrets_absent": copy_records.secrets_absent(self.ctx, delivery["key_id"]),
         }
 
     def _scrub_evidence(self, delivery_id: str) -> dict[str, int]:
@@ -186,14 +220,16 @@ class Purger:
         return dict(json.loads(raw or "{}").get("scrub_evidence", {}))
 
     def _audit(self, delivery: dict[str, Any], record: dict[str, Any], steps: dict[str, Any]) -> None:
-        """The purge's audit entry, the tombstone state and the step record: one transaction."""
-        now = self.ctx.clock.now()
+        """The purge's audit entry, the tombstone state and the step record: one transaction. The entry's time
+        is the moment of the purge: its lateness, the proof's and the report's are measured to it."""
+        now = parse_utc(utc_iso(self.ctx.clock.now()))  # whole seconds, as the entry records it
         with self.ctx.store.transaction():
-            steps["audit_seq"] = self.ctx.audit.append(
-                record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
-                    "trigger": record["trigger"], "verification": steps["verification"],
-                    "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})
-            self.ctx.store.conn.execute("UPDATE deliveries SET state = 'purged', purged_at = ? WHERE id = ?",
+            steps["audit_seq"] = self.ctx.audit.append_many([(
+                now, record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
+                    "trigger": proof.trigger_of(record["trigger"]), "verification": steps["verification"],
+                    "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})])
+            lifecycle.transition(self.ctx.store, delivery["id"], lifecycle.PURGED)
+            self.ctx.store.conn.execute("UPDATE deliveries SET purged_at = ? WHERE id = ?",
                                         (utc_iso(now), delivery["id"]))
             self._save_steps(delivery["id"], steps)
 
@@ -232,15 +268,16 @@ class Purger:
             channel=delivery["channel"], sha256=delivery["sha256"], size=int(delivery["size"]),
             ceremony_date=delivery["ceremony_date"], deadline=delivery["deadline"], due_at=record["due_at"],
             purged_at=purged_at, lateness_seconds=_lateness(record, parse_utc(purged_at)),
-            trigger=PROOF_TRIGGERS.get(record["trigger"], "due-command"),
-            reason=_reason_facts(record["trigger"], record["reason"])[0],
-            reason_sha256=_reason_facts(record["trigger"], record["reason"])[1],
+            trigger=proof.trigger_of(record["trigger"]),
+            reason=reason_facts(record["trigger"], record["reason"])[0],
+            reason_sha256=reason_facts(record["trigger"], record["reason"])[1],
             steps=[{"step": name, "done_at": steps[name]["done_at"], "result": steps[name]["result"]}
-                   for name in ("key", "object", "workspace", "rows", "scrub")],
+                   for name in STEPS if name in steps],
             verification=steps["verification"], key_store_backend=self.ctx.keys.backend_name,
             openings_count=int(counts.get("openings", 0)), distinct_accounts_count=int(counts.get("accounts", 0)),
             untracked_copies_count=int(counts.get("untracked", 0)),
             source_not_overwritten=delivery.get("source_not_overwritten"),
+            copies=copy_records.proof_section(steps.get("copies_counts", {})),
             mailbox_copies=mail_copies.proof_section(self.ctx.store, delivery["id"]),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
                    "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(leaves, seq - 1)]})
@@ -255,32 +292,36 @@ class Purger:
 
 
 FREE_TEXT_TRIGGERS = ("early", "quarantine")  # a person typed the reason: it may hold personal data
-_DIGEST_PREFIX = "sha256:"
+_DIGEST_PREFIX = "sha256:"  # how records written before reason codes kept the hash
 
 
-def _stored_reason(trigger: str, reason: str) -> str:
-    """What the purge record keeps of the reason: a code as is, a person's free text only as its hash."""
-    return _DIGEST_PREFIX + note_digest(reason) if trigger in FREE_TEXT_TRIGGERS else reason
+def _stored_reason(trigger: str, reason: str, code: str | None) -> str:
+    """What the purge record keeps of the reason: a code as is; for a person's free text, its code (the trigger
+    unless given) and only the text's hash."""
+    if trigger not in FREE_TEXT_TRIGGERS:
+        return reason
+    return json.dumps({"code": code or trigger, "sha256": note_digest(reason)}, sort_keys=True)
 
 
-def _reason_facts(trigger: str, stored: str) -> tuple[str, str | None]:
+def reason_facts(trigger: str, stored: str) -> tuple[str, str | None]:
     """``(reason code, SHA-256 of the free text or None)`` for the audit entry and the proof."""
     if trigger not in FREE_TEXT_TRIGGERS:
         return stored, None
+    if stored.startswith("{"):
+        kept = json.loads(stored)
+        return str(kept["code"]), str(kept["sha256"]) or None
     digest = stored.removeprefix(_DIGEST_PREFIX) if stored.startswith(_DIGEST_PREFIX) else note_digest(stored)
     return trigger, digest or None
 
 
-def _hold_blocks(delivery: dict[str, Any], now: datetime) -> bool:
+def hold_blocks(delivery: dict[str, Any], now: datetime) -> bool:
     """A hold blocks until the start of its end date (as in ``retention.purge_plan``); none: until released."""
     until = delivery.get("hold_until")
     return until is None or now < retention.due_moment(date.fromisoformat(until))
 
 
 def _lateness(record: dict[str, Any], purged_at: datetime) -> int:
-    if not record.get("due_at") or record["trigger"] == "early":
-        return 0
-    return max(0, int((purged_at - parse_utc(record["due_at"])).total_seconds()))
+    return retention.lateness_seconds(parse_utc(record["due_at"]) if record.get("due_at") else None, purged_at)
 
 
 def resume_unfinished(ctx: AgentContext, purger: Purger) -> list[str]:

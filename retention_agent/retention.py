@@ -25,14 +25,16 @@ from typing import TYPE_CHECKING, Literal
 
 from retention_agent.clock import local_date, start_of_local_day
 from retention_agent.errors import DateFormatError
+from retention_agent.lifecycle import HELD, LIVE, PURGED, QUARANTINED, VAULTED, DeliveryState
 
 if TYPE_CHECKING:
     from retention_agent.config import RetentionSettings
 
-STATES = ("vaulted", "scheduled", "held", "quarantined", "purged")
+STATES: tuple[str, ...] = tuple(s.value for s in DeliveryState if s in LIVE | {PURGED})  # what a plan is made for
 DEFAULT_LEGAL_BASIS = "VCMP-05-2024"
 MIN_YEAR, MAX_YEAR = 2000, 2100
 DEFAULT_FORWARD_MARGIN = timedelta(days=2)
+EARLY_WINDOW = timedelta(hours=24)  # a ceremony date that makes a delivery due sooner destroys it: on purpose only
 
 PurgeReason = Literal["deadline", "no-ceremony-maximum"]
 ReminderKind = Literal["purge-soon", "no-ceremony", "legal-basis-lapsed"]
@@ -232,16 +234,16 @@ def purge_plan(
     """
     if facts.legal_basis != basis.id:
         raise ValueError(f"delivery {facts.delivery_id} has legal basis {facts.legal_basis}, not {basis.id}")
-    if facts.state == "purged":
+    if facts.state == PURGED:
         return PurgePlan(facts.delivery_id, None, None, None, False, False, False, None, None)
     due_at: datetime
     reason: PurgeReason
-    if facts.ceremony_date is not None and facts.state != "quarantined":
+    if facts.ceremony_date is not None and facts.state != QUARANTINED:
         due_at, reason = due_moment(deadline(facts.ceremony_date, basis)), "deadline"
     else:
         due_at = no_ceremony_due(facts.received_at, basis, max_without_ceremony_months)
         reason = "no-ceremony-maximum"
-    held = facts.state == "held"
+    held = facts.state == HELD
     hold_ends_at = due_moment(facts.hold_until) if held and facts.hold_until is not None else None
     blocked = held and (hold_ends_at is None or now < hold_ends_at)
     deadline_day = local_date(due_at)
@@ -269,6 +271,73 @@ def extends_retention(
     if old_deadline is not None:
         return new_deadline > old_deadline
     return no_ceremony_limit is not None and new_deadline > no_ceremony_limit
+
+
+@dataclass(frozen=True)
+class CeremonyJudgement:
+    """What recording a ceremony date for one delivery would mean, judged before anything changes."""
+
+    delivery_id: str
+    ceremony_date: date
+    received_on: date  # the local receipt date: no ceremony for this delivery took place before it
+    latest_date: date  # the latest date accepted: receipt + the no-ceremony maximum (default 24 months)
+    new_deadline: date
+    new_due_at: datetime
+    previous_due_at: datetime | None  # the due moment before the change (lateness is measured against it)
+    extends: bool  # keeps the data longer than planned: the officer, with a reason
+    early: bool  # due now or within EARLY_WINDOW: an early destruction (role destroy, reason, confirmation)
+    after_the_fact: bool  # its deadline had already passed when it was recorded
+
+    @property
+    def before_receipt(self) -> bool:
+        return self.ceremony_date < self.received_on
+
+    @property
+    def beyond_maximum(self) -> bool:
+        return self.ceremony_date > self.latest_date
+
+
+def judge_ceremony(facts: RetentionFacts, ceremony_date: date, now: datetime, basis: LegalBasis,
+                   max_without_ceremony_months: int | None = None) -> CeremonyJudgement:
+    """Recording ``ceremony_date`` now, for the delivery ``facts`` describes (invariant 11: no single mistyped
+    command destroys a delivery).
+
+    * a date before the receipt, or after ``latest_date``, is refused by the caller;
+    * a date whose deadline is due now, or within :data:`EARLY_WINDOW`, is an *early destruction*: the delivery
+      goes at once, on purpose, and its lateness is measured against ``previous_due_at`` — a deadline that
+      existed before, never one that only came to exist when it had already passed (``after_the_fact``);
+    * a date that keeps the data longer than planned extends the retention (see :func:`extends_retention`).
+    """
+    months = basis.max_without_ceremony_months if max_without_ceremony_months is None else max_without_ceremony_months
+    received_on = local_date(facts.received_at)
+    before = purge_plan(facts, now, basis, months)
+    new_deadline = deadline(ceremony_date, basis)
+    new_due_at = due_moment(new_deadline)
+    old_deadline = deadline(facts.ceremony_date, basis) if facts.ceremony_date is not None else None
+    limit = before.deadline if old_deadline is None else None
+    return CeremonyJudgement(
+        delivery_id=facts.delivery_id, ceremony_date=ceremony_date, received_on=received_on,
+        latest_date=add_months_clipped(received_on, months), new_deadline=new_deadline, new_due_at=new_due_at,
+        previous_due_at=before.due_at,
+        extends=extends_retention(old_deadline, new_deadline, no_ceremony_limit=limit),
+        early=new_due_at <= now + EARLY_WINDOW, after_the_fact=new_due_at <= now)
+
+
+# ---- lateness ------------------------------------------------------------------------------------------
+
+
+def lateness_seconds(due_at: datetime | None, purged_at: datetime) -> int:
+    """Seconds from the moment a purge was due to the purge; 0 when it was on time, early, or never due.
+
+    The one measure of lateness: the audit entry of the purge, its proof, and the DPO report all use it, with
+    the due moment the purge record kept and the time of the purge's audit entry."""
+    return 0 if due_at is None else max(0, int((purged_at - due_at).total_seconds()))
+
+
+def purged_late(due_at: datetime | None, purged_at: datetime) -> bool:
+    """Destroyed after the deadline day (nr. 41: "at the latest one month after the ceremony"): a purge during
+    the day it fell due is on time, even a few seconds after its start."""
+    return due_at is not None and local_date(purged_at) > local_date(due_at)
 
 
 # ---- reminders -----------------------------------------------------------------------------------------
@@ -322,7 +391,7 @@ def reminders_due(
       thresholds are independent (different people), so after downtime both fire.
     * legal-basis-lapsed (with ``basis``): the delivery arrived on a channel lapsed that day (nr. 43).
     """
-    if facts.state == "purged":
+    if facts.state == PURGED:
         return []
     found: list[Reminder] = []
     pending = not plan.is_due and not plan.blocked_by_hold
@@ -330,10 +399,10 @@ def reminders_due(
         passed = [n for n in settings.reminder_days_before if plan.days_left <= n]
         if passed:
             n = min(passed)
-            audience: Audience = "officer" if facts.state == "quarantined" else "staff"
+            audience: Audience = "officer" if facts.state == QUARANTINED else "staff"
             key = f"purge-{n}d:{facts.delivery_id}:{plan.deadline.isoformat()}"
             found.append(Reminder(key, "purge-soon", audience, facts.delivery_id, n, plan.deadline))
-    if facts.state == "vaulted" and facts.ceremony_date is None:
+    if facts.state == VAULTED and facts.ceremony_date is None:
         waited = (local_date(now) - local_date(facts.received_at)).days
         thresholds: tuple[tuple[int, Audience], ...] = (
             (settings.no_ceremony_staff_days, "staff"),

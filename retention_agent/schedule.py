@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from retention_agent import retention
+from retention_agent import lifecycle, retention
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES
 from retention_agent.errors import RetentionAgentError
 from retention_agent.notify import Notifier
 
@@ -52,11 +51,10 @@ def plan_for(ctx: AgentContext, row: dict[str, Any], now: datetime) -> retention
 
 
 def live_rows(ctx: AgentContext) -> list[dict[str, Any]]:
-    marks = ",".join("?" * len(LIVE_STATES))
     return ctx.store.query(
         "SELECT d.id, d.state, d.received_at, d.channel, d.legal_basis, d.hold_until, d.deadline, d.due_at, "
         f"c.date AS ceremony_date FROM deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id "
-        f"WHERE d.state IN ({marks}) ORDER BY d.id", LIVE_STATES)
+        f"WHERE d.state IN {lifecycle.sql_states(lifecycle.LIVE)} ORDER BY d.id")
 
 
 def store_plan(ctx: AgentContext, plan: retention.PurgePlan) -> None:
@@ -196,8 +194,7 @@ class Schedule:
             if jumped and not confirm_clock:
                 waiting.append(plan.delivery_id)
                 continue
-            trigger = "clock-confirmed" if jumped else "due-command"
-            (done if self._purge(plan, trigger, requested_by) else failed).append(plan.delivery_id)
+            (done if self._purge(plan, "due-command", requested_by) else failed).append(plan.delivery_id)
         if confirm_clock:
             self._set_awaiting(set())
         return {"purged": done, "awaiting_clock_confirmation": waiting, "failed": failed}

@@ -15,10 +15,10 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from retention_agent import audit_query, checklist, mail_copies, retention, testing
+from retention_agent import audit_query, checklist, lifecycle, mail_copies, retention, testing
 from retention_agent.clock import local_date, parse_utc, start_of_local_day, utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES
+from retention_agent.lifecycle import HELD, LIVE, PLANNED, QUARANTINED, VAULTED, sql_states
 from retention_agent.msgids import N_
 from retention_agent.schedule import AWAITING, plan_for
 
@@ -27,7 +27,6 @@ WINDOW_DAYS = 30
 NEXT_PURGES = 10
 LIST_LIMIT = 20
 HOOKS_SEEN = "testing.hooks-seen"
-STATES = ("vaulted", "scheduled", "held", "quarantined", "purging", "purged")
 Finding = dict[str, Any]
 
 
@@ -51,11 +50,13 @@ def build_status(ctx: AgentContext) -> dict[str, Any]:
         "workspace_copies": workspace_copies(ctx),
         "openings_30d": openings(ctx, now),
         "refused_30d": refusals(ctx, now),
+        "ceremonies_after_the_fact_30d": ceremonies_after_the_fact(ctx, now),
         "audit": audit_summary(ctx),
         "vault": vault_summary(ctx),
         "legal_bases": legal_bases(ctx, now),
         "checklist": checklist_summary(ctx),
         "reports": reports_summary(ctx),
+        "copies": copies_summary(ctx),
     }
     problems, warnings = assess(status)
     status["problems"], status["warnings"], status["compliant"] = problems, warnings, not problems
@@ -140,15 +141,15 @@ def _moment(value: Any) -> str | None:
 def deliveries(ctx: AgentContext) -> dict[str, Any]:
     counts = {row["state"]: int(row["n"]) for row in ctx.store.query(
         "SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")}
-    by_state = {state: counts.get(state, 0) for state in STATES}
+    by_state = {state.value: counts.get(state, 0) for state in lifecycle.ALL_STATES}
     by_state.update({s: n for s, n in counts.items() if s not in by_state})
     without = ctx.store.one(
         "SELECT COUNT(*) AS n, MIN(received_at) AS oldest FROM deliveries "
-        "WHERE ceremony_id IS NULL AND state IN ('vaulted', 'held')") or {}
+        f"WHERE ceremony_id IS NULL AND state IN {sql_states((VAULTED, HELD))}") or {}
     return {
         "by_state": by_state,
         "total": sum(counts.values()),
-        "live": sum(counts.get(s, 0) for s in LIVE_STATES),
+        "live": sum(counts.get(s, 0) for s in LIVE),
         "without_ceremony": {"count": int(without.get("n") or 0), "oldest_received_at": without.get("oldest")},
     }
 
@@ -157,7 +158,7 @@ def next_purges(ctx: AgentContext, now: datetime) -> list[dict[str, Any]]:
     """The next purges the schedule will run (held and quarantined deliveries wait for the officer)."""
     rows = ctx.store.query(
         "SELECT id, state, due_at, deadline, due_reason FROM deliveries "
-        "WHERE state IN ('vaulted', 'scheduled') AND due_at IS NOT NULL ORDER BY due_at, id LIMIT ?",
+        f"WHERE state IN {sql_states(PLANNED)} AND due_at IS NOT NULL ORDER BY due_at, id LIMIT ?",
         (NEXT_PURGES,))
     rows += _unplanned(ctx, now)
     rows.sort(key=lambda r: (r["due_at"], r["id"]))
@@ -171,7 +172,7 @@ def _unplanned(ctx: AgentContext, now: datetime) -> list[dict[str, Any]]:
     rows = ctx.store.query(
         "SELECT d.id, d.state, d.received_at, d.channel, d.legal_basis, d.hold_until, c.date AS ceremony_date "
         "FROM deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id "
-        "WHERE d.state IN ('vaulted', 'scheduled') AND d.due_at IS NULL LIMIT 1000")
+        f"WHERE d.state IN {sql_states(PLANNED)} AND d.due_at IS NULL LIMIT 1000")
     planned = []
     for row in rows:
         try:
@@ -193,8 +194,8 @@ def overdue_purges(ctx: AgentContext, now: datetime) -> dict[str, Any]:
     """Live deliveries past their due moment (plus a grace of two ticks): this should never happen."""
     grace = timedelta(seconds=2 * ctx.config.retention.tick_seconds + 60)
     limit, today = utc_iso(now - grace), local_date(now).isoformat()
-    where = ("(state IN ('vaulted', 'scheduled', 'quarantined') AND due_at < :limit) OR "
-             "(state = 'held' AND due_at < :limit AND hold_until IS NOT NULL AND hold_until <= :today)")
+    where = (f"(state IN {sql_states(PLANNED | {QUARANTINED})} AND due_at < :limit) OR "
+             f"(state = '{HELD}' AND due_at < :limit AND hold_until IS NOT NULL AND hold_until <= :today)")
     counted = ctx.store.one(f"SELECT COUNT(*) AS n FROM deliveries WHERE {where}", {"limit": limit, "today": today})
     count = int((counted or {}).get("n") or 0)
     rows = ctx.store.query(f"SELECT id, state, due_at, deadline FROM deliveries WHERE {where} "
@@ -221,8 +222,8 @@ def unfinished_purges(ctx: AgentContext) -> int:
 
 
 def holds(ctx: AgentContext, now: datetime) -> dict[str, Any]:
-    count = int(ctx.store.scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'held'") or 0)
-    rows = ctx.store.query("SELECT id, hold_until, deadline FROM deliveries WHERE state = 'held' "
+    count = int(ctx.store.scalar(f"SELECT COUNT(*) FROM deliveries WHERE state = '{HELD}'") or 0)
+    rows = ctx.store.query(f"SELECT id, hold_until, deadline FROM deliveries WHERE state = '{HELD}' "
                            "ORDER BY hold_until IS NULL, hold_until, id LIMIT ?", (LIST_LIMIT,))
     today = local_date(now)
     return {"count": count, "items": [
@@ -232,11 +233,11 @@ def holds(ctx: AgentContext, now: datetime) -> dict[str, Any]:
 
 def quarantined(ctx: AgentContext) -> dict[str, Any]:
     """Quarantined deliveries; ``by_reason`` counts those quarantined at intake for a reason of their own."""
-    count = int(ctx.store.scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'quarantined'") or 0)
+    count = int(ctx.store.scalar(f"SELECT COUNT(*) FROM deliveries WHERE state = '{QUARANTINED}'") or 0)
     rows = ctx.store.query("SELECT id, received_at, channel, source, due_at, quarantine_reason FROM deliveries "
-                           "WHERE state = 'quarantined' ORDER BY received_at, id LIMIT ?", (LIST_LIMIT,))
+                           f"WHERE state = '{QUARANTINED}' ORDER BY received_at, id LIMIT ?", (LIST_LIMIT,))
     reasons = ctx.store.query("SELECT quarantine_reason AS reason, COUNT(*) AS n, MIN(id) AS first "
-                              "FROM deliveries WHERE state = 'quarantined' AND quarantine_reason IS NOT NULL "
+                              f"FROM deliveries WHERE state = '{QUARANTINED}' AND quarantine_reason IS NOT NULL "
                               "GROUP BY quarantine_reason")
     return {"count": count, "items": [
         {"delivery": r["id"], "received_at": r["received_at"], "channel": r["channel"], "source": r["source"],
@@ -246,10 +247,8 @@ def quarantined(ctx: AgentContext) -> dict[str, Any]:
 
 def sources_not_overwritten(ctx: AgentContext) -> dict[str, Any]:
     """Live deliveries whose plaintext source was removed without being overwritten, by why (a wipe code)."""
-    marks = ",".join("?" * len(LIVE_STATES))
     rows = ctx.store.query(f"SELECT source_not_overwritten AS why, COUNT(*) AS n FROM deliveries WHERE state IN "
-                           f"({marks}) AND source_not_overwritten IS NOT NULL GROUP BY source_not_overwritten",
-                           LIVE_STATES)
+                           f"{sql_states(LIVE)} AND source_not_overwritten IS NOT NULL GROUP BY source_not_overwritten")
     by_reason = {r["why"]: int(r["n"]) for r in rows}
     return {"count": sum(by_reason.values()), "by_reason": by_reason}
 
@@ -285,6 +284,19 @@ def refusals(ctx: AgentContext, now: datetime) -> dict[str, Any]:
         {"account": str(a), "action": str(act), "count": int(n)} for a, act, n in rows]}
 
 
+def ceremonies_after_the_fact(ctx: AgentContext, now: datetime) -> dict[str, Any]:
+    """Deliveries destroyed in the last 30 days because their ceremony date was recorded when its deadline had
+    already passed. The data was kept too long, but not by a late purge: the deadline did not exist before."""
+    from retention_agent.purge import reason_facts
+
+    rows = ctx.store.query("SELECT delivery_id, trigger, reason, started_at FROM purges WHERE started_at >= ? "
+                           "AND trigger = 'early' ORDER BY started_at, delivery_id",
+                           (utc_iso(now - timedelta(days=WINDOW_DAYS)),))
+    found = [{"delivery": r["delivery_id"], "destroyed_at": r["started_at"]} for r in rows
+             if reason_facts(r["trigger"], r["reason"])[0] == "ceremony-recorded-after-the-fact"]
+    return {"count": len(found), "items": found[:LIST_LIMIT]}
+
+
 def audit_summary(ctx: AgentContext) -> dict[str, Any]:
     last = ctx.store.one("SELECT size, created_at FROM checkpoints ORDER BY size DESC LIMIT 1")
     return {"size": ctx.audit.size,
@@ -307,11 +319,10 @@ def legal_bases(ctx: AgentContext, now: datetime) -> list[dict[str, Any]]:
               for basis in retention.LEGAL_BASES.values()
               for channel, until in basis.channel_valid_until.items() if until is not None]
     whens = " ".join("WHEN legal_basis = ? AND channel = ? THEN received_at >= ?" for _ in limits) or "WHEN 0 THEN 0"
-    marks = ",".join("?" * len(LIVE_STATES))
     groups = ctx.store.query(
         f"SELECT legal_basis, channel, COUNT(*) AS n, SUM(CASE {whens} ELSE 0 END) AS after FROM deliveries "
-        f"WHERE state IN ({marks}) GROUP BY legal_basis, channel",
-        (*(value for limit in limits for value in limit), *LIVE_STATES))
+        f"WHERE state IN {sql_states(LIVE)} GROUP BY legal_basis, channel",
+        tuple(value for limit in limits for value in limit))
     counted = {(g["legal_basis"], g["channel"]): (int(g["n"]), int(g["after"] or 0)) for g in groups}
     today = local_date(now)
     configured = {box.channel for box in ctx.config.mailbox} | {inbox.channel for inbox in ctx.config.inbox}
@@ -333,6 +344,14 @@ def legal_bases(ctx: AgentContext, now: datetime) -> list[dict[str, Any]]:
                            "live_deliveries": live, "received_after_lapse": after if listed else live,
                            "intake_configured": channel in configured})
     return result
+
+
+def copies_summary(ctx: AgentContext) -> dict[str, Any]:
+    """Copies on workstations: each account's last sweep, the copies found of deliveries not yet purged (with
+    where: a location kind and the path inside it), what remains of purged ones, and unlocked workbooks' counts."""
+    from retention_agent.copies.records import status_section
+
+    return status_section(ctx)
 
 
 def checklist_summary(ctx: AgentContext) -> dict[str, Any]:
@@ -359,6 +378,9 @@ FINDINGS: dict[str, str] = {
     "unfinished-purges": N_("{count} purges did not finish; the agent retries them"),
     "no-ceremony": N_("{count} deliveries have no ceremony date yet"),
     "quarantined": N_("{count} quarantined files wait for the officer's decision"),
+    "ceremony-after-the-fact": N_("{count} ceremony dates were recorded after their deadline had passed (last 30 "
+                                  "days): those deliveries were kept too long, then destroyed when the date was "
+                                  "recorded"),
     "integrity-failures": N_("{count} vault objects failed their integrity check"),
     "vault-verification-failed": N_("The last verification of the vault found problems"),
     "audit-verification-failed": N_("The last verification of the audit log found problems"),
@@ -426,6 +448,12 @@ FINDINGS: dict[str, str] = {
                          "but an intake still takes that channel: data may no longer arrive that way"),
     "checklist-open": N_("{count} conditions of the deliberation are still open: {items}"),
     "reports-not-sent": N_("{count} reports could not be sent yet ({error}); they are retried"),
+    "copies-found": N_("{count} copies of deliveries were found on workstations (see 'Copies on workstations'); "
+                       "they are erased when their delivery is purged"),
+    "copies-remaining": N_("{count} copies of purged deliveries remain on workstations: the staff member's session "
+                           "could not erase them, or has not run since the purge (see 'Copies on workstations')"),
+    "workbook-invalid-numbers": N_("The workbook of delivery {delivery} has {count} national register numbers with "
+                                   "wrong check digits: check the list with AgII"),
 }
 
 
@@ -446,6 +474,7 @@ def assess(status: dict[str, Any]) -> tuple[list[Finding], list[Finding]]:
     _assess_intake(status, problems, warnings)
     _assess_legal_bases(status, problems, warnings)
     _assess_organisation(status, problems, warnings)
+    _assess_copies(status, problems, warnings)
     return problems, warnings
 
 
@@ -460,6 +489,8 @@ def _assess_purges(status: dict[str, Any], problems: list[Finding], warnings: li
         warnings.append(_finding("no-ceremony", count=without))
     if status["quarantined"]["count"]:
         warnings.append(_finding("quarantined", count=status["quarantined"]["count"]))
+    if status["ceremonies_after_the_fact_30d"]["count"]:
+        warnings.append(_finding("ceremony-after-the-fact", count=status["ceremonies_after_the_fact_30d"]["count"]))
 
 
 def _assess_integrity(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:
@@ -527,6 +558,19 @@ def _assess_legal_bases(status: dict[str, Any], problems: list[Finding], warning
             problems.append(_finding("legal-basis-lapsed", count=row["received_after_lapse"], **values))
         elif row["lapsed"] and row["intake_configured"]:  # a mailbox or folder still takes this channel
             warnings.append(_finding("channel-lapsed", **values))
+
+
+def _assess_copies(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:
+    copies = status["copies"]
+    remaining = copies["remaining"]["count"] + copies["found"]["remaining"]
+    if remaining:
+        problems.append(_finding("copies-remaining", count=remaining))
+    if copies["found"]["count"]:
+        warnings.append(_finding("copies-found", count=copies["found"]["count"]))
+    for item in copies["contents"]:
+        if item["invalid_numbers"]:
+            warnings.append(_finding("workbook-invalid-numbers", delivery=item["delivery"],
+                                     count=item["invalid_numbers"]))
 
 
 def _assess_organisation(status: dict[str, Any], problems: list[Finding], warnings: list[Finding]) -> None:

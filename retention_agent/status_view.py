@@ -21,7 +21,8 @@ RED, YELLOW, GREEN = "red", "yellow", "green"
 CODES = (N_("ok"), N_("retrying"), N_("failing"), N_("stopped"), N_("unknown"), N_("vaulted"), N_("scheduled"),
          N_("held"), N_("quarantined"), N_("purging"), N_("purged"), N_("invite"), N_("phone"), N_("attendance"),
          N_("correction"), N_("other"), N_("deadline"), N_("no-ceremony-maximum"), N_("monthly"), N_("quarterly"),
-         N_("off"), N_("sent"), N_("queued"), N_("failed"), N_("no-address"), N_("not-requested"))
+         N_("off"), N_("sent"), N_("queued"), N_("failed"), N_("no-address"), N_("not-requested"),
+         N_("exact"), N_("derived"))
 
 
 def moment(text: str | None) -> str:
@@ -77,6 +78,7 @@ def echo_status(status: dict[str, Any]) -> None:
     _health(status)
     _deliveries(status)
     _access(status)
+    _copies(status)
     _integrity(status)
     _organisation(status)
 
@@ -145,6 +147,29 @@ def _access(status: dict[str, Any]) -> None:
     _heading(t("Refused requests in the last 30 days: {count}", count=refused["count"]))
     _rows([t("account"), t("request"), t("number")],
           [(r["account"], r["action"], r["count"]) for r in refused["by_account_action"]])
+
+
+def _copies(status: dict[str, Any]) -> None:
+    copies = status.get("copies")
+    if copies is None:  # an agent older than this command
+        return
+    for item in copies["contents"]:
+        click.echo("  " + t("Delivery {delivery}: {people} inburgeraars ({invalid} invalid and {missing} missing "
+                            "national register numbers)", delivery=item["delivery"], people=item["people"],
+                            invalid=item["invalid_numbers"], missing=item["missing_numbers"]))
+    found = copies["found"]
+    _heading(t("Copies on workstations: {count} found, {remaining} of purged deliveries remaining",
+               count=found["count"] + found["remaining"], remaining=copies["remaining"]["count"]))
+    _rows([t("delivery"), t("account"), t("copy"), t("where"), t("people")],
+          [(f["delivery"], f["account"], t(f["match"]), f"{f['kind']}: {f['path']}", f["people"] or "-")
+           for f in found["items"]])
+    if copies["remaining"]["items"]:
+        _rows([t("delivery"), t("account"), t("copy"), t("number")],
+              [(r["delivery"], r["account"], t(r["match"]), r["count"]) for r in copies["remaining"]["items"]],
+              color=RED)
+    _rows([t("account"), t("last sweep"), t("complete"), t("locations")],
+          [(w["account"], moment(w["swept_at"]), t("yes") if w["complete"] else t("no"), ", ".join(w["locations"]))
+           for w in copies["sweeps"]], empty=t("no staff session has swept its folders yet"))
 
 
 def _verification(value: dict[str, Any] | None) -> str:

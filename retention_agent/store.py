@@ -20,7 +20,7 @@ import sqlite_utils
 
 from retention_agent.errors import SchemaVersionError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -87,12 +87,39 @@ ALTER TABLE deliveries ADD COLUMN quarantine_reason TEXT;
 ALTER TABLE deliveries ADD COLUMN source_not_overwritten TEXT;
 """
 
-# Migration 4: the search for other copies of a taken message in its mailbox (retention_agent/mail_copies.py).
+# Migration 4: copies on the workstation (retention_agent/copies/). What an unlocked workbook holds, in counts,
+# and its people's keyed fingerprints (never a number; the key is in the key store); the copies sessions found,
+# with their location kind and the path inside it (deleted at the purge); each account's last sweep; and what
+# remained of a purged delivery's copies per account, in counts (no paths), until a session erases them.
+_SCHEMA_V4 = """
+CREATE TABLE delivery_contents (
+    delivery_id TEXT PRIMARY KEY, rows INTEGER NOT NULL, people INTEGER NOT NULL, invalid_numbers INTEGER NOT NULL,
+    missing_numbers INTEGER NOT NULL, duplicates INTEGER NOT NULL, columns TEXT NOT NULL, fingerprints BLOB NOT NULL,
+    unlocked_at TEXT NOT NULL, unlocked_by TEXT NOT NULL
+);
+CREATE TABLE copy_findings (
+    id INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL, account TEXT NOT NULL, match TEXT NOT NULL, kind TEXT NOT NULL,
+    path TEXT NOT NULL, people INTEGER NOT NULL DEFAULT 0, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    outcome TEXT, why TEXT, settled_at TEXT, UNIQUE (delivery_id, account, match, kind, path)
+);
+CREATE INDEX copy_findings_account ON copy_findings(account, outcome);
+CREATE TABLE copy_sweeps (
+    account TEXT PRIMARY KEY, swept_at TEXT NOT NULL, complete INTEGER NOT NULL, locations TEXT NOT NULL,
+    stats TEXT NOT NULL
+);
+CREATE TABLE copy_tallies (
+    delivery_id TEXT NOT NULL, account TEXT NOT NULL, match TEXT NOT NULL, remaining INTEGER NOT NULL,
+    erased_after INTEGER NOT NULL DEFAULT 0, gone_after INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, account, match)
+);
+"""
+
+# Migration 5: the search for other copies of a taken message in its mailbox (retention_agent/mail_copies.py).
 # A check is recorded before the message is deleted, with the size and SHA-256 of the files looked for (the same
 # values the deliveries hold) and the deliveries it concerns; finished, it holds per folder how many copies were
 # found, removed and left. Folder names are a clerk's choice: one that looks like personal data is stored as a
 # hash. Kept after a purge, like the tombstone, because the proof of deletion reports them.
-_SCHEMA_V4 = """
+_SCHEMA_V5 = """
 CREATE TABLE mailbox_copy_checks (
     id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, parts TEXT NOT NULL, since TEXT, created_at TEXT NOT NULL,
     finished_at TEXT, mode TEXT, method TEXT, complete INTEGER
@@ -110,7 +137,7 @@ CREATE TABLE mailbox_copy_folders (
 CREATE INDEX mailbox_copy_folders_check ON mailbox_copy_folders(check_id);
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
 
 
 class Store:

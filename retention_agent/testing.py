@@ -31,7 +31,7 @@ FAULT_POINTS = (
     "ingest.after-pending", "ingest.after-key", "ingest.after-rename", "ingest.after-commit",
     "intake.after-deliver", "intake.after-overwrite", "mailbox.after-deliver",
     "purge.after-start", "purge.after-key", "purge.after-object", "purge.after-workspace",
-    "purge.after-rows", "purge.after-scrub", "purge.after-proof",
+    "purge.after-copies", "purge.after-rows", "purge.after-scrub", "purge.after-proof",
 )
 
 _hits: Counter[str] = Counter()

@@ -189,6 +189,20 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
                              "is, shown in status (take it in with `retention-agent ingest`).",
     "intake.max_files_per_message": "A mail message (or `.eml` file) with more attachments than this is "
                                     "vaulted whole as one quarantined delivery, shown to the officer.",
+    "copies.sweep": "Sweep for copies of deliveries on workstations: the per-user agent sweeps its own "
+                    "account's folders, and the staff's notifier and app sweep theirs (false: nobody sweeps).",
+    "copies.interval_minutes": "The per-user agent sweeps this often (the first time at start-up); the "
+                               "notifier sweeps hourly, and at once when a purge began whose copies it must erase.",
+    "copies.defaults": "Sweep the platform's usual places: Desktop, Documents, Downloads, Outlook's attachment "
+                       "cache, Office's AutoRecover and unsaved files, the temp folder, OneDrive, the Trash.",
+    "copies.locations": "More folders to sweep: absolute paths, or starting with `~/` (each sweeping account's "
+                        "own home).",
+    "copies.max_document_bytes": "A CSV, text, .xlsx, .docx or PDF file larger than this is not read for the "
+                                 "people of unlocked deliveries (it is counted as too large).",
+    "copies.document_seconds": "Reading one document for national register numbers stops after this long "
+                               "(counted as unreadable).",
+    "copies.sweep_seconds": "A whole sweep stops after this long; the locations not finished are reported as "
+                            "partial.",
     "inbox.path": "The drop folder (absolute path). The agent moves every matching file into the vault and "
                   "removes it there.",
     "inbox.name": "A short name for the folder in status, logs and audit (default `inbox-N`); no personal "

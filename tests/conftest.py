@@ -35,10 +35,13 @@ def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_home(root: Path, *, municipality: str = "De Panne", key_store: str = "file",
-              inboxes: list[str] | None = None, clock: ManualClock | None = None) -> Home:
+              inboxes: list[str] | None = None, clock: ManualClock | None = None, sweep_copies: bool = False) -> Home:
     home = Home(root)
     init_home(home, municipality=municipality, officer=ME, officer_name="Officer", key_store=key_store,
               inboxes=inboxes or [], clock=clock or ManualClock())
+    if not sweep_copies:  # the tests run as root: an agent must not sweep (and erase in) root's folders and /tmp
+        text = home.config.read_text()
+        home.config.write_text(text.replace("[retention]\n", "[copies]\nsweep = false\n\n[retention]\n", 1))
     return home
 
 

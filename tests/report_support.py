@@ -27,7 +27,6 @@ from retention_agent.clock import ManualClock, local_date
 from retention_agent.context import AgentContext
 from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
-from retention_agent.retention import add_months_clipped
 from tests.conftest import ME, make_home
 from tests.retention_support import Rig
 
@@ -35,6 +34,8 @@ CANARY = "CANARY-Zq7x-Vermeulen"
 CANARY_NOTE = "CANARY-note-Peeters"
 PERSONAL_DATA = f"{CANARY};85.07.30-033.28;Kerkstraat 1, 8660 De Panne;an.vermeulen@example.be;0470123456\n"
 START = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)  # 10:00 in Brussels
+PRELUDE = datetime(2026, 7, 31, 8, 0, tzinfo=UTC)  # a populated home was installed then
+END = START + timedelta(days=1, hours=1)  # where populate() leaves the clock
 SSH_KEYGEN = shutil.which("ssh-keygen")
 
 
@@ -92,9 +93,8 @@ def receive(ctx: AgentContext, channel: str, *, quarantine: bool = False, extra:
 
 
 def ceremony(ctx: AgentContext, delivery: str, day: date, reason: str = "") -> None:
-    extends = ceremonies.extends_any(ctx, [delivery], day)
-    ceremonies.set_ceremony(ctx, ME, [delivery], day, "", reason or (CANARY_NOTE if extends else ""),
-                            extends=extends)
+    plain = ceremonies.action_for(ctx, [delivery], day) == ceremonies.SET
+    ceremonies.set_ceremony(ctx, ME, [delivery], day, reason=reason or ("" if plain else CANARY_NOTE))
 
 
 @dataclass
@@ -129,20 +129,30 @@ def new_office(root: Path, *, municipality: str = "De Panne", config: str = "",
 
 
 def populate(office: Office) -> Office:
-    """Deliveries in every state, openings, refused requests, a hold, purges (one late), an overdue one."""
+    """Deliveries in every state, openings, refused requests, a hold, purges (one late), an overdue one.
+
+    Three deliveries arrive at installation (:data:`PRELUDE`) and get their ceremony dates then; the agent is
+    off from then until :data:`START` (no tick), so one of them is purged late, one on its deadline day, and
+    one falls due after the last tick: overdue when populate() is done, at :data:`END`. The other five arrive
+    at START. (A ceremony date never lies before its delivery's receipt, and one that makes a delivery due
+    at once destroys it on purpose: a late purge needs a deadline that passed while the agent was off.)
+    """
     ctx, ids = office.ctx, office.ids
+    assert office.clock.now() == PRELUDE, "populate() starts on a home installed at PRELUDE"
     ctx.staff.put(ME, "Officer", ["officer", "import", "read", "modify", "destroy"])
     ctx.staff.put("tjerry", "Tom & Jerry <Zorg>", ["read"])
     ids["purged"] = receive(ctx, "zivver", extra="a")
     ids["late"] = receive(ctx, "zivver", extra="b")
+    ids["overdue"] = receive(ctx, "zivver", extra="h")
+    ceremony(ctx, ids["purged"], date(2026, 9, 1))  # deadline 2026-10-01: purged on the day, on time
+    ceremony(ctx, ids["late"], date(2026, 8, 20))  # deadline 2026-09-20: purged late
+    ceremony(ctx, ids["overdue"], date(2026, 9, 2))  # deadline 2026-10-02: due after the last tick
+    office.rig.advance_to(START)
     ids["scheduled"] = receive(ctx, "zivver", extra="c")
     ids["held"] = receive(ctx, "zivver", extra="d")
     ids["quarantined"] = receive(ctx, "folder", quarantine=True, extra="e")
     ids["vaulted"] = receive(ctx, "folder", extra="f")
     ids["email"] = receive(ctx, "email", extra="g")
-    ids["overdue"] = receive(ctx, "zivver", extra="h")
-    ceremony(ctx, ids["purged"], date(2026, 9, 1))  # deadline 2026-10-01: purged on the day, on time
-    ceremony(ctx, ids["late"], date(2026, 8, 20))  # deadline 2026-09-20: purged late
     ceremony(ctx, ids["scheduled"], date(2026, 11, 20))
     ceremony(ctx, ids["held"], date(2026, 10, 5))
     ceremonies.hold(ctx, ME, ids["held"], f"klacht {CANARY_NOTE}", date(2027, 1, 31))
@@ -154,10 +164,9 @@ def populate(office: Office) -> Office:
     assert request(ctx, "intruder", "status").errors  # not on the staff list
     assert request(ctx, "tjerry", "purge.due").errors  # read only
     office.rig.tick()  # purges 'purged' and 'late'
-    ceremony(ctx, ids["overdue"], date(2026, 8, 1))  # due since 2026-09-01, no tick since: overdue
     checklist.set_item(ctx, ME, "commitment", date(2026, 9, 15), "brief <i>2026/33</i> & aangetekend")
     checklist.set_item(ctx, ME, "dpo", date(2025, 3, 1))
-    office.clock.advance(timedelta(hours=1))
+    office.clock.advance(END - START)  # 'overdue' falls due at midnight; no tick since: overdue
     return office
 
 
@@ -168,7 +177,7 @@ def populated_template(factory: pytest.TempPathFactory) -> Path:
     """One populated home per test session; each test works on its own copy (:func:`office_copy`)."""
     if "populated" not in _TEMPLATES:
         root = factory.mktemp("populated") / "home"
-        office = populate(new_office(root))
+        office = populate(new_office(root, start=PRELUDE))
         (root.parent / "ids.json").write_text(json.dumps(office.ids))
         office.close()
         _TEMPLATES["populated"] = root
@@ -179,19 +188,21 @@ def office_copy(template: Path, root: Path) -> Office:
     """A copy of the populated home, opened at the moment populate() left it. (Workspace copy paths in the
     database still name the template's files: tests on a copy must not wipe them.)"""
     shutil.copytree(template, root, symlinks=True)
-    clock = ManualClock(START + timedelta(hours=1))
+    clock = ManualClock(END)
     home = Home(root)
     ctx = open_context(home, clock)
     return Office(home, ctx, clock, Rig.on(ctx), json.loads((template.parent / "ids.json").read_text()))
 
 
 def month_of_activity(office: Office, month_start: datetime, n: int = 2) -> list[str]:
-    """Receive ``n`` deliveries at the start of a month and purge them within it (each gets a proof)."""
+    """A day of a month's work at ``month_start``: the schedule purges what is due — the deliveries an earlier
+    call received a month before, on their deadline day, each with its proof — then ``n`` deliveries arrive and
+    get a ceremony that day (due a month later), and an intruder is refused. Returns the new deliveries."""
     office.rig.advance_to(month_start)
+    office.rig.tick()
     ids = [receive(office.ctx, "zivver", extra=f"{month_start.isoformat()}-{i}") for i in range(n)]
     for delivery in ids:
-        ceremony(office.ctx, delivery, add_months_clipped(local_date(month_start), -1))  # due today: on time
-    office.rig.tick()
+        ceremony(office.ctx, delivery, local_date(month_start))
     request(office.ctx, "intruder", "status")
     return ids
 

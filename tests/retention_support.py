@@ -15,13 +15,14 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from retention_agent import ceremonies, retention
+from retention_agent.agent import build_context
 from retention_agent.api.client import Client
 from retention_agent.clock import ManualClock, parse_utc, start_of_local_day
 from retention_agent.context import AgentContext
@@ -82,9 +83,8 @@ def ingest(ctx: AgentContext, data: bytes | None = None, *, quarantine: bool = F
 
 
 def set_ceremony(ctx: AgentContext, ids: list[str], day: date, reason: str = "") -> list[dict[str, Any]]:
-    """What the ``ceremony.set`` operation does once access is granted."""
-    extends = ceremonies.extends_any(ctx, ids, day)
-    return ceremonies.set_ceremony(ctx, ME, ids, day, "", reason, extends=extends)
+    """What the ``ceremony.set`` operation does once access is granted (as the officer)."""
+    return ceremonies.set_ceremony(ctx, ME, ids, day, reason=reason)
 
 
 def view(ctx: AgentContext, delivery_id: str) -> dict[str, Any]:
@@ -160,6 +160,17 @@ def ingest_bytes(home: Path, content: bytes) -> str:
         result = client.upload("ingest", {}, chunks)
     assert not result["duplicate"], result
     return str(result["delivery"])
+
+
+def received_days_ago(home: Path, days: float, content: bytes, *, quarantine: bool = False) -> str:
+    """A delivery the agent took in ``days`` ago: made in process, on the agent's clock as it was then, before
+    the real agent starts (a ceremony date can only lie after the receipt, so an old delivery is the only kind
+    a date can make due now)."""
+    ctx = build_context(Home(home), ManualClock(datetime.now(UTC) - timedelta(days=days)))
+    try:
+        return ingest(ctx, content, quarantine=quarantine)
+    finally:
+        ctx.store.close()
 
 
 def set_ceremony_api(home: Path, delivery_id: str, day: date, reason: str = "") -> dict[str, Any]:

@@ -81,6 +81,7 @@ CHOSEN: dict[str, Any] = {
     "downloads.notification_mailbox": "agii",
     "smtp.port": 465,
     "smtp.security": "tls",
+    "copies.locations": ["~/Bureaublad/Inburgering", "/srv/gedeeld/ceremonie"],
 }
 # keys whose other value needs other keys to be valid with it
 COMPANIONS: dict[str, dict[str, Any]] = {

@@ -45,7 +45,7 @@ def settled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashHarness]:
     harness = CrashHarness(tmp_path_factory.mktemp("settled"), seed=12345, settings=Settings(runs=1),
                            log=lambda _line: None)
     harness.run()
-    agent = AgentProcess(harness.home.root).start()
+    agent = AgentProcess(harness.home.root, env=harness.agent_env).start()
     harness._manual_ingest()  # at least one live delivery
     harness.check(final=True)  # consistent to begin with
     yield harness

@@ -48,7 +48,8 @@ def report_month(office: Office, label: str) -> None:
 def two_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with activity in October and November and the reports of both months; December's activity."""
     root = tmp_path_factory.mktemp("series") / "home"
-    office = new_office(root, start=datetime(2026, 10, 1, 8, 0, tzinfo=UTC))
+    office = new_office(root, start=datetime(2026, 9, 1, 8, 0, tzinfo=UTC))
+    month_of_activity(office, datetime(2026, 9, 3, 9, 0, tzinfo=UTC))  # received: purged on 3 October
     month_of_activity(office, OCT)
     report_month(office, "2026-10")
     month_of_activity(office, NOV)

@@ -15,7 +15,7 @@ import base64
 import json
 import re
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -23,6 +23,7 @@ from pypdf import PdfReader
 from retention_agent.clock import BRUSSELS
 from tests.retention_support import (
     Agents,
+    ClockFile,
     agents_fixture,  # noqa: F401 - the agents fixture
     api,
     audit_entries,
@@ -66,7 +67,8 @@ def search(roots: list[Path], canaries: list[bytes]) -> dict[str, list[str]]:
 def test_no_byte_of_a_purged_delivery_is_left_in_any_file_of_the_agent(agents: Agents, tmp_path: Path) -> None:
     agent_tmp = tmp_path / "agent-tmp"
     agent_tmp.mkdir(mode=0o700)
-    env = {"TMPDIR": str(agent_tmp)}
+    clock = ClockFile(tmp_path / "clock-offset")
+    env = {"TMPDIR": str(agent_tmp), **clock.env}
     agent = agents.start(env)
     grant_me(agent.home, "import", "read", "modify", "destroy")
     tag = secrets.token_hex(6)
@@ -108,10 +110,13 @@ def test_no_byte_of_a_purged_delivery_is_left_in_any_file_of_the_agent(agents: A
     assert any(canary["note"].decode() in " ".join(h) for f, h in before.items() if "agent.db" in f)
     assert any(canary["hold"].decode() in " ".join(h) for f, h in before.items() if "agent.db" in f)
 
-    # purge: two by the schedule (one after its hold is released), one early with a reason naming someone
-    past = date.today() - timedelta(days=40)
+    # purge: two by the schedule (one after its hold is released), one early with a reason naming someone. The
+    # workstation is off past their deadline (downtime, not a clock jump): the restarted agent purges at once.
     for name in ("alpha", "beta"):
-        set_ceremony_api(agent.home, ids[name], past)
+        set_ceremony_api(agent.home, ids[name], datetime.now(BRUSSELS).date() + timedelta(days=3))
+    assert agent.stop() == 0
+    clock.set(timedelta(days=40))
+    agent = agents.start(env)
     api(agent.home, "release", {"delivery": ids["beta"]})
     early = agent.cli("purge", ids["gamma"], "--reason", "duplicate of " + canary["early"].decode(), "--yes",
                       env=env)

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retention_agent import checkpoint, config, merkle, proof, sshsig
+from retention_agent import checkpoint, config, merkle, proof, rrn, sshsig
 from retention_agent.api import protocol
 from retention_agent.api.peer import Peer
 from retention_agent.api.server import Session, serve_connection
 from retention_agent.audit import canonical, verify_entries
+from retention_agent.copies import readers, wire
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
     ConfigError,
@@ -40,6 +42,7 @@ from retention_agent.errors import (
 )
 from retention_agent.intake import mailfile
 from retention_agent.vault import format as vault_format
+from tests import copies_support as copies_fixtures
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEY = bytes(range(32))
@@ -657,6 +660,49 @@ def test_any_byte_change_before_the_last_entry_is_a_finding(count: int, at: int,
     rows[i] = (rows[i][0], changed)
     report = verify_entries(iter(rows), batch_size=batch_size)
     assert bool(report.findings) == (changed != canonical(_chain(count)[i]))
+
+
+# ---- the copy sweep's document readers and a session's report ------------------------------------------------
+
+_NUMBERS = [rrn.make((1980 + n, 1 + n % 12, 1 + n), 10 + n) for n in range(6)]
+_SEEDS = {"text": copies_fixtures.mail_merge_csv(_NUMBERS),
+          "xlsx": copies_fixtures.xlsx(copies_fixtures.rows(_NUMBERS)),
+          "docx": copies_fixtures.docx([rrn.written(d) for d in _NUMBERS]),
+          "pdf": copies_fixtures.pdf([rrn.written(d) for d in _NUMBERS])}
+
+
+def _read_document(kind: str, data: bytes) -> None:
+    started = time.monotonic()
+    try:
+        found = readers.numbers(kind, data, deadline=started + 5)
+    except readers.Unreadable:
+        found = set()
+    assert all(rrn.is_valid(d) for d in found)
+    assert time.monotonic() - started < 20  # bounded: no hang
+
+
+@FAST
+@given(st.sampled_from(sorted(_SEEDS)), EDITS)
+def test_a_mutated_document_gives_valid_numbers_or_unreadable(kind: str, edits: list[tuple[int, int, int]]) -> None:
+    _read_document(kind, _mutate(_SEEDS[kind], edits))
+
+
+@FAST
+@given(st.sampled_from(sorted(_SEEDS)), st.binary(max_size=4000))
+def test_random_bytes_as_a_document_give_valid_numbers_or_unreadable(kind: str, data: bytes) -> None:
+    _read_document(kind, data)
+
+
+@FAST
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                               max_size=5), max_leaves=20))
+def test_a_session_report_is_parsed_or_refused_with_a_value_error(raw: Any) -> None:
+    try:
+        report = wire.parse_report(raw)
+    except ValueError:
+        return
+    assert all(found.path.isprintable() for found in report.found)
 
 
 # ---- atheris: coverage-guided, a short run of every target -------------------------------------------------

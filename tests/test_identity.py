@@ -104,12 +104,13 @@ def test_an_account_not_on_the_list_is_refused_and_audited(server: AgentProcess,
     result = call_as(account, server, "deliveries")
     assert result["error"] == "AccessDeniedError"
     assert (result["error_id"], result["exit_code"]) == ("access-denied", EXIT_DENIED)
-    assert f"The account {account.name} may not deliveries" in result["message"]
-    assert "give the account the role read" in result["message"]
+    assert f"The account {account.name} may not list the deliveries." in result["message"]
+    assert "Only a staff member with the role read, modify or destroy, or the privacy officer (Officer (" \
+        in result["message"]  # who may; never which right to hand out
 
     via_cli = run_as(account, lambda: cli_in_process(Home(server.home), "deliveries"))
     assert via_cli["exit"] == 3
-    assert f"retention-agent: The account {account.name} may not deliveries" in via_cli["stderr"]
+    assert f"retention-agent: The account {account.name} may not list the deliveries." in via_cli["stderr"]
 
     audited = entries_of(server, account.name)[before:]
     assert [(e["action"], e["outcome"]) for e in audited] == [("deliveries", "denied")] * 2
@@ -147,8 +148,8 @@ def test_once_on_the_list_with_read_it_may_list_deliveries_but_not_staff(server:
     assert call_as(account, server, "deliveries") == {"value": []}
     refused = call_as(account, server, "staff.list")
     assert (refused["error_id"], refused["exit_code"]) == ("access-denied", 3)
-    assert f"The account {account.name} may not staff.list" in refused["message"]
-    assert "the role officer" in refused["message"]
+    assert f"The account {account.name} may not see the list of authorised persons." in refused["message"]
+    assert "Only the privacy officer can do this: Officer (" in refused["message"]
     via_cli = run_as(account, lambda: cli_in_process(Home(server.home), "staff", "list"))
     assert via_cli["exit"] == 3
 
@@ -167,7 +168,7 @@ def test_the_client_cannot_claim_another_identity(server: AgentProcess, account:
     """There is no field for it; extra fields that look like one are ignored, in the args and around them."""
     claimed = call_as(account, server, "staff.list", {"account": "root", "actor": "root", "uid": 0})
     assert claimed["error_id"] == "access-denied"
-    assert f"The account {account.name} may not staff.list" in claimed["message"]
+    assert f"The account {account.name} may not see the list of authorised persons." in claimed["message"]
 
     path = str(server.home / "agent.sock")
 

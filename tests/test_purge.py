@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent import sshsig
+from retention_agent import ceremonies, sshsig
 from retention_agent.agent import build_context
 from retention_agent.api.ops_vault import _PurgeAware
 from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
@@ -63,6 +63,7 @@ from tests.retention_support import (
     ingest,
     ingest_bytes,
     proofs_of,
+    received_days_ago,
     set_ceremony,
     set_ceremony_api,
     started_at,
@@ -102,8 +103,8 @@ def assert_completely_purged(home: Path, delivery_id: str, copies: list[Path]) -
     key, origin = public_key(home)
     doc = verify_proof(data, signature, key, origin=origin)
     assert doc["verification"] == {"key_absent": True, "object_absent": True, "no_workspace_copy": True,
-                                   "no_rows_left": True, "database_scrubbed": True}
-    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "rows", "scrub"]
+                                   "no_rows_left": True, "database_scrubbed": True, "unlock_secrets_absent": True}
+    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "copies", "rows", "scrub"]
     assert data_key_files(home) == []
     assert not (home / "vault" / "objects" / f"{delivery_id}.rav").exists()
     assert [c for c in copies if c.exists()] == []
@@ -120,25 +121,32 @@ def assert_completely_purged(home: Path, delivery_id: str, copies: list[Path]) -
 
 def test_sigkill_at_every_step_of_a_purge_then_restart_completes_it_with_one_proof(tmp_path: Path) -> None:
     """One home per fault point, all run side by side (they are independent processes): the agent dies at
-    that point of a due purge; restarted without faults, it finishes the purge before it answers again."""
+    that point of a purge (here the early destruction a ceremony date recorded after the fact causes, begun in
+    the transaction that records the date); restarted without faults, it finishes the purge before it answers
+    again."""
     crashed: dict[str, Agents] = {}
+    received: dict[str, str] = {}
     try:
         for point in PURGE_POINTS:
             home = make_home(tmp_path / point)
             fast_ticks(home.root)
             crashed[point] = Agents(home.root)
+            received[point] = received_days_ago(home.root, 60, b"crash " + point.encode()
+                                                + secrets.token_bytes(200_000))
         with ThreadPoolExecutor(len(crashed)) as pool:
             first = dict(zip(crashed, pool.map(lambda p: crashed[p].start({FAULTS_ENV: p}), crashed), strict=True))
         setup: dict[str, tuple[str, Path]] = {}
         for point, agent in first.items():
-            grant_me(agent.home, "import", "read", "modify")
-            delivery = ingest_bytes(agent.home, b"crash " + point.encode() + secrets.token_bytes(200_000))
+            grant_me(agent.home, "import", "read", "modify", "destroy")
+            delivery = received[point]
             opened = api(agent.home, "open", {"delivery": delivery, "purpose": "invite", "mode": "workspace"})
             setup[point] = (delivery, Path(opened["path"]))
             assert setup[point][1].exists() and len(data_key_files(agent.home)) == 1
         for point, agent in first.items():
             with contextlib.suppress(RetentionAgentError):  # the agent may die before it answers
-                set_ceremony_api(agent.home, setup[point][0], today() - timedelta(days=40))
+                api(agent.home, "ceremony.set", {"deliveries": [setup[point][0]], "reason": "recorded late",
+                                                 "date": (today() - timedelta(days=40)).isoformat(),
+                                                 "confirm_destroy": [setup[point][0]]})
         for point, agent in first.items():
             assert agent.wait_exit(timeout=30) == -9, f"{point}: the fault point was not reached"
 
@@ -153,8 +161,9 @@ def test_sigkill_at_every_step_of_a_purge_then_restart_completes_it_with_one_pro
                 doc = assert_completely_purged(agent.home, delivery, [copy])
             except AssertionError as exc:
                 raise AssertionError(f"after a SIGKILL at {point}: {exc}") from exc
-            assert (doc["trigger"], doc["reason"], doc["openings_count"], doc["distinct_accounts_count"]) == (
-                "schedule", "deadline", 1, 1), point
+            assert (doc["trigger"], doc["reason"], doc["openings_count"], doc["distinct_accounts_count"],
+                    doc["lateness_seconds"]) == ("early", "ceremony-recorded-after-the-fact", 1, 1, 0), point
+            assert delivery_row(agent.home, delivery)["ceremony_date"] == (today() - timedelta(days=40)).isoformat()
         for point, process in verifying.items():
             out, err = process.communicate(timeout=60)
             assert process.returncode == 0, f"{point}: audit verify: {out!r} {err!r}"
@@ -180,10 +189,9 @@ def ssh_verify(folder: Path, data: bytes, signature: str, allowed_signers: str, 
 def test_the_proof_verifies_with_ssh_keygen_and_verify_proof_and_any_change_fails_both(
         agents: Agents, tmp_path: Path) -> None:
     agent = agents.start()
-    grant_me(agent.home, "import", "modify")
+    grant_me(agent.home, "import", "destroy")
     delivery = ingest_bytes(agent.home, b"proof " + secrets.token_bytes(1000))
-    set_ceremony_api(agent.home, delivery, today() - timedelta(days=40))
-    wait_for(lambda: (agent.home / "proofs" / f"{delivery}.pdf").exists(), 30, "the proof")
+    api(agent.home, "purge.one", {"delivery": delivery, "reason": "test"})
     data, signature = read_proof(agent.home, delivery)
     shown = agent.cli("keys", "public")
     assert shown.returncode == 0, shown.stderr
@@ -262,13 +270,18 @@ def test_early_purge_needs_destroy_and_confirmation_and_keeps_only_the_reasons_h
 
 
 def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Agents) -> None:
+    """Received 60 days ago, its ceremony recorded in time (deadline 30 days ago), held since: the agent that
+    runs now keeps it while the hold lasts, and purges it as soon as the hold is released."""
+    clock = ManualClock(datetime.now(UTC) - timedelta(days=60))
+    ctx = build_context(Home(agents.home), clock)
+    try:
+        delivery = ingest(ctx, b"held " + secrets.token_bytes(1000))
+        clock.advance(timedelta(days=2))
+        set_ceremony(ctx, [delivery], today() - timedelta(days=60))
+        ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", today() + timedelta(days=90))
+    finally:
+        ctx.store.close()
     agent = agents.start()
-    grant_me(agent.home, "import", "modify")
-    delivery = ingest_bytes(agent.home, b"held " + secrets.token_bytes(1000))
-    held = agent.cli("hold", delivery, "--reason", "complaint 2026/17", "--until",
-                     (today() + timedelta(days=90)).isoformat())
-    assert held.returncode == 0, held.stderr
-    set_ceremony_api(agent.home, delivery, today() - timedelta(days=40))
     time.sleep(2.2)  # two ticks and more
     assert delivery_row(agent.home, delivery)["state"] == "held"
     assert api(agent.home, "purge.due", {})["purged"] == []
@@ -336,7 +349,8 @@ def test_a_quarantined_delivery_is_purged_by_the_officer_and_the_reason_stays_ou
     reason = f"unknown sender jan.peeters{secrets.token_hex(3)}@example.org, not AgII"
     done = agent.cli("purge", quarantined, "--reason", reason, "--yes")  # the officer, without destroy
     assert done.returncode == 0, done.stderr
-    assert [e["outcome"] for e in audit_entries(agent.home, "purge.quarantined")] == ["granted"]
+    # asked first (a dry run: may I, and is everything there?), then done
+    assert [e["outcome"] for e in audit_entries(agent.home, "purge.quarantined")] == ["granted", "granted"]
     doc = assert_completely_purged(agent.home, quarantined, [])
     assert (doc["trigger"], doc["reason"]) == ("quarantine", "quarantine")
     assert doc["reason_sha256"] == hashlib.sha256(reason.encode()).hexdigest()
@@ -395,7 +409,7 @@ def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(c
 def test_a_copy_still_being_written_when_the_purge_starts_is_wiped_too(ctx: AgentContext) -> None:
     purger = Purger(ctx)
     delivery = ingest(ctx, b"copy in progress " + secrets.token_bytes(1000))
-    set_ceremony(ctx, [delivery], date(2026, 9, 1))
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
     # what an opening has on disk before it records the copy: the private file, partly written
     workspace.prepare_folder(ctx.home, ME)
     partial = workspace.copy_path(ctx.home, ME, delivery, 7, "xlsx")

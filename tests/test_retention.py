@@ -15,6 +15,7 @@ from retention_agent.retention import (
     DEFAULT_LEGAL_BASIS,
     LEGAL_BASES,
     STATES,
+    CeremonyJudgement,
     ClockJump,
     InvalidDate,
     LegalBasis,
@@ -28,12 +29,15 @@ from retention_agent.retention import (
     due_moment,
     effective_now,
     extends_retention,
+    judge_ceremony,
     lapsed_channels,
+    lateness_seconds,
     legal_basis,
     needs_clock_confirmation,
     no_ceremony_due,
     parse_date,
     purge_plan,
+    purged_late,
     reminders_due,
 )
 
@@ -632,3 +636,70 @@ def test_a_backward_jump_never_makes_a_due_purge_undue() -> None:
     assert purge_plan(f, effective_now(last_seen, now), BASIS).is_due
     assert effective_now(None, now) == now
     assert effective_now(now, last_seen) == last_seen
+
+
+# ---- what a ceremony date may do (invariant 11) ----------------------------------------------------------------
+
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)  # received 2026-01-15: a date from then on is plausible
+
+
+def judged(ceremony: date, *, state: str = "vaulted", recorded: date | None = None,
+           now: datetime = NOW) -> CeremonyJudgement:
+    return judge_ceremony(facts(state=state, ceremony=recorded), ceremony, now, BASIS)
+
+
+def test_a_date_before_the_receipt_or_after_the_maximum_is_impossible() -> None:
+    assert judged(date(2026, 1, 14)).before_receipt and not judged(date(2026, 1, 15)).before_receipt
+    assert judged(date(2025, 12, 12)).before_receipt  # the typo of the issue: 2025 for 2026
+    latest = judged(date(2028, 1, 15))
+    assert latest.latest_date == date(2028, 1, 15) and not latest.beyond_maximum
+    assert judged(date(2028, 1, 16)).beyond_maximum
+
+
+@pytest.mark.parametrize(("ceremony", "now", "early", "after_the_fact"), [
+    (date(2026, 2, 19), NOW, True, True),  # deadline 2026-03-19: passed
+    (date(2026, 2, 20), NOW, True, True),  # deadline today: due since 00:00
+    (date(2026, 2, 21), NOW, True, False),  # due at midnight tonight: within 24 h
+    (date(2026, 2, 21), datetime(2026, 3, 20, 22, 59, 59, tzinfo=UTC), True, False),
+    (date(2026, 2, 22), datetime(2026, 3, 20, 23, 0, 0, tzinfo=UTC), True, False),  # due exactly 24 h ahead
+    (date(2026, 2, 22), datetime(2026, 3, 20, 22, 59, 59, tzinfo=UTC), False, False),  # 24 h and a second
+    (date(2026, 3, 1), NOW, False, False),
+])
+def test_a_date_that_makes_the_delivery_due_within_24_hours_is_an_early_destruction(
+        ceremony: date, now: datetime, early: bool, after_the_fact: bool) -> None:
+    found = judged(ceremony, now=now)
+    assert (found.early, found.after_the_fact) == (early, after_the_fact)
+    assert found.new_due_at == due_moment(deadline(ceremony, BASIS))
+
+
+def test_lateness_is_measured_against_the_deadline_before_the_change() -> None:
+    first = judged(date(2026, 2, 19))  # no ceremony yet: the 24-month maximum applied
+    assert first.previous_due_at == no_ceremony_due(RECEIVED, BASIS)
+    moved = judged(date(2026, 2, 19), state="scheduled", recorded=date(2026, 4, 1))
+    assert moved.previous_due_at == due_moment(date(2026, 5, 1))
+    assert moved.early and not moved.extends  # earlier: no extension, whatever else it is
+
+
+def test_an_extension_is_a_later_deadline_than_the_one_before() -> None:
+    assert judged(date(2026, 4, 2), state="scheduled", recorded=date(2026, 4, 1)).extends
+    assert not judged(date(2026, 3, 31), state="scheduled", recorded=date(2026, 4, 1)).extends
+    assert not judged(date(2026, 4, 2)).extends  # a first date shortens the 24-month maximum
+    assert judged(date(2027, 12, 20)).extends  # deadline 2028-01-20, after the maximum (2028-01-15)
+
+
+@given(ceremony=dates_in_range, now=moments)
+def test_judging_a_date_is_consistent(ceremony: date, now: datetime) -> None:
+    found = judge_ceremony(facts(state="vaulted", ceremony=None), ceremony, now, BASIS)
+    assert found.early == (found.new_due_at <= now + timedelta(hours=24))
+    assert not found.after_the_fact or found.early  # after the fact is always an early destruction
+    assert found.before_receipt == (ceremony < local_date(RECEIVED))
+
+
+def test_lateness_and_being_late() -> None:
+    due = datetime(2026, 12, 9, 23, 0, tzinfo=UTC)  # 00:00 on 10 December in Brussels
+    assert lateness_seconds(None, due) == 0
+    assert lateness_seconds(due, due - DAY) == 0  # early: never negative
+    assert lateness_seconds(due, due + timedelta(hours=5, seconds=3)) == 5 * 3600 + 3
+    assert not purged_late(due, due + timedelta(hours=22))  # still 10 December in Brussels: on time
+    assert purged_late(due, due + timedelta(hours=25))
+    assert not purged_late(None, due)

@@ -22,7 +22,7 @@ from retention_agent import ceremonies, retention
 from retention_agent.capabilities import WakeTimer
 from retention_agent.clock import BRUSSELS, ManualClock, parse_utc, start_of_local_day
 from retention_agent.context import AgentContext
-from retention_agent.errors import DeliveryStateError
+from retention_agent.errors import DeliveryHeldError, DeliveryStateError
 from retention_agent.notify import Notifier
 from retention_agent.purge import Purger
 from retention_agent.schedule import AWAITING, Schedule
@@ -44,6 +44,7 @@ from tests.retention_support import (
     notifications,
     proof_doc,
     proofs_of,
+    received_days_ago,
     reminder_keys,
     set_ceremony,
     set_ceremony_api,
@@ -89,7 +90,8 @@ def test_a_recorded_ceremony_stores_the_deadline_that_deliveries_shows(ctx: Agen
 
     changed = set_ceremony(ctx, [delivery], date(2026, 11, 20))
     assert changed == [{"delivery": delivery, "ceremony_date": "2026-11-20", "deadline": "2026-12-20",
-                        "due_now": False}]
+                        "due_now": False, "extends": False, "early": False, "after_the_fact": False,
+                        "destroyed": False}]
     shown = view(ctx, delivery)
     assert (shown["state"], shown["ceremony_date"], shown["deadline"], shown["due_at"]) == (
         "scheduled", "2026-11-20", "2026-12-20", "2026-12-19T23:00:00Z")
@@ -403,7 +405,8 @@ def test_a_crash_in_the_middle_of_a_purge_is_finished_at_restart_with_one_proof(
         ctx: AgentContext, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     rig = Rig.on(ctx)
     delivery = ingest(ctx)
-    set_ceremony(ctx, [delivery], date(2026, 9, 1))  # due already
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    rig.advance_to(due_moment(date(2026, 11, 10)))  # due now
 
     def crash(self: Purger, *args: object) -> object:
         raise OSError(5, "simulated crash")
@@ -421,7 +424,7 @@ def test_a_crash_in_the_middle_of_a_purge_is_finished_at_restart_with_one_proof(
     restarted = rig.restart()  # a new Purger and resume_unfinished, as at start-up
     restarted.tick(2)
     doc = assert_purged_once(ctx, delivery)
-    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "rows", "scrub"]
+    assert [s["step"] for s in doc["steps"]] == ["key", "object", "workspace", "copies", "rows", "scrub"]
     assert not ctx.vault.path(delivery).exists()
 
 
@@ -429,7 +432,8 @@ def test_a_purge_that_failed_midway_is_retried_by_the_next_tick_without_a_restar
         ctx: AgentContext, monkeypatch: pytest.MonkeyPatch) -> None:
     rig = Rig.on(ctx)
     delivery = ingest(ctx)
-    set_ceremony(ctx, [delivery], date(2026, 9, 1))
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    rig.advance_to(due_moment(date(2026, 11, 10)))
 
     def unavailable(self: Purger, *args: object) -> object:
         raise OSError(28, "No space left on device")
@@ -445,11 +449,38 @@ def test_a_purge_that_failed_midway_is_retried_by_the_next_tick_without_a_restar
 def test_a_held_delivery_is_refused_by_the_scheduled_purge_path(ctx: AgentContext) -> None:
     rig = Rig.on(ctx)
     delivery = ingest(ctx)
-    set_ceremony(ctx, [delivery], date(2026, 9, 1))
+    set_ceremony(ctx, [delivery], date(2026, 11, 10))
     ceremonies.hold(ctx, ME, delivery, "court order", date(2027, 6, 1))
+    rig.advance_to(due_moment(date(2026, 11, 10)))
     with pytest.raises(DeliveryStateError):
         rig.purger(delivery, trigger="schedule", reason="deadline", requested_by="agent", due_at=None)
     assert_not_purged(ctx, delivery)
+
+
+def test_a_date_recorded_after_the_fact_does_not_destroy_a_held_delivery_while_the_hold_lasts(
+        ctx: AgentContext, clock: ManualClock) -> None:
+    """A hold is the officer's to lift: the date is refused while it lasts (not recorded, to destroy the
+    delivery the moment the hold ends); once released, it is an early destruction like any other."""
+    rig = Rig.on(ctx)
+    ctx.staff.put(ME, "Officer", ["officer", "destroy"])
+    delivery = ingest(ctx)
+    received = clock.now().date()
+    ceremonies.hold(ctx, ME, delivery, "court order", date(2027, 6, 1))
+    rig.advance_to(clock.now() + 40 * DAY)
+    with pytest.raises(DeliveryHeldError):
+        ceremonies.set_ceremony(ctx, ME, [delivery], received, reason="recorded late", confirm_destroy=[delivery])
+    assert (view(ctx, delivery)["state"], view(ctx, delivery)["ceremony_date"]) == ("held", None)
+    assert_not_purged(ctx, delivery)
+    later = received + 20 * DAY  # deadline still ahead: a date that destroys nothing is recorded as usual
+    set_ceremony(ctx, [delivery], later)
+    assert (view(ctx, delivery)["state"], view(ctx, delivery)["ceremony_date"]) == ("held", later.isoformat())
+
+    ceremonies.release(ctx, ME, delivery)
+    [changed] = ceremonies.set_ceremony(ctx, ME, [delivery], received, reason="recorded late",
+                                        confirm_destroy=[delivery])
+    assert (changed["early"], changed["after_the_fact"], changed["destroyed"]) == (True, True, True)
+    doc = assert_purged_once(ctx, delivery)
+    assert (doc["trigger"], doc["reason"], doc["lateness_seconds"]) == ("early", "ceremony-recorded-after-the-fact", 0)
 
 
 def test_the_wake_timer_is_armed_for_the_next_due_moment_and_for_the_end_of_a_hold(ctx: AgentContext) -> None:
@@ -497,33 +528,53 @@ def _set(agent: AgentProcess, delivery: str, day: date, *extra: str) -> str:
     return f"{done.returncode}|{done.stdout.decode()}|{done.stderr.decode()}"
 
 
-def test_the_real_agent_purges_a_ceremony_40_days_ago_at_once_and_schedules_a_future_one(
+def test_the_real_agent_destroys_at_once_what_a_ceremony_date_makes_due_only_on_purpose_and_schedules_the_rest(
         agents: Agents, tmp_path: Path) -> None:
+    """A date whose deadline has passed is an early destruction: refused without the role destroy, a reason and
+    the confirmation; done at once with them, its proof not late (the deadline did not exist before)."""
+    old = received_days_ago(agents.home, 60, b"received two months ago " + tmp_path.name.encode())
     agent = agents.start()
     grant_me(agent.home, "import", "modify")
-    past = ingest_bytes(agent.home, b"past ceremony " + tmp_path.name.encode())
     future = ingest_bytes(agent.home, b"future ceremony " + tmp_path.name.encode())
     today = datetime.now(BRUSSELS).date()
-    recorded = datetime.now(UTC).replace(microsecond=0)
-    out = _set(agent, past, today - timedelta(days=40))
-    assert out.startswith("0|") and "purge due now" in out, out
-    in_20_days = today + timedelta(days=20)
-    deadline = retention.deadline(in_20_days, retention.VCMP_05_2024)
-    out = _set(agent, future, in_20_days)
-    assert out.startswith("0|") and f"purged on {deadline.isoformat()}" in out, out
+    past = today - timedelta(days=40)
+    before = delivery_row(agent.home, old)
 
-    wait_for(lambda: (agent.home / "proofs" / f"{past}.json.sig").exists(), 30, "the proof")
-    assert (started_at(agent.home, past) - recorded).total_seconds() < 5  # due at once: it did not wait a tick
+    refused = _set(agent, old, past)
+    assert refused.startswith("3|"), refused  # modify and officer, not destroy
+    grant_me(agent.home, "import", "modify", "destroy")
+    assert _set(agent, old, past).startswith("2|")  # no reason
+    unconfirmed = _set(agent, old, past, "--reason", "ceremony was held, recorded late")  # no TTY, no --yes
+    assert unconfirmed.startswith("2|") and "deadline" in unconfirmed, unconfirmed
+    assert delivery_row(agent.home, old) == before  # nothing changed: no date, no purge
+    assert audit_entries(agent.home, "purge.started") == []
+
+    recorded = datetime.now(UTC).replace(microsecond=0)
+    done = _set(agent, old, past, "--reason", "ceremony was held, recorded late", "--yes")
+    assert done.startswith("0|") and "destroyed" in done, done
+    assert (started_at(agent.home, old) - recorded).total_seconds() < 5  # in the request: no tick waited for
+    doc = proof_doc(agent.home, old)
+    deadline = retention.deadline(past, retention.VCMP_05_2024)
+    assert (doc["trigger"], doc["reason"], doc["lateness_seconds"]) == (
+        "early", "ceremony-recorded-after-the-fact", 0)
+    assert (doc["ceremony_date"], doc["deadline"]) == (past.isoformat(), deadline.isoformat())
+    assert doc["due_at"] == before["due_at"]  # measured against the deadline it had: the 24-month maximum
+    assert doc["reason_sha256"] == hashlib.sha256(b"ceremony was held, recorded late").hexdigest()
+
+    in_20_days = today + timedelta(days=20)
+    later = retention.deadline(in_20_days, retention.VCMP_05_2024)
+    out = _set(agent, future, in_20_days)
+    assert out.startswith("0|") and f"purged on {later.isoformat()}" in out, out
     listed = {r["id"]: r for r in json.loads(agent.cli("deliveries", "--json").stdout)}
-    assert listed[past]["state"] == "purged"
+    assert listed[old]["state"] == "purged"
     assert (listed[future]["state"], listed[future]["ceremony_date"], listed[future]["deadline"]) == (
-        "scheduled", in_20_days.isoformat(), deadline.isoformat())
+        "scheduled", in_20_days.isoformat(), later.isoformat())
     assert listed[future]["due_at"] == due_moment(in_20_days).strftime("%Y-%m-%dT%H:%M:%SZ")
     time.sleep(1.5)  # more ticks: the future one stays, the purged one is not purged twice
     assert delivery_row(agent.home, future)["state"] == "scheduled"
-    assert [e["subject"] for e in audit_entries(agent.home, "delivery.purged")] == [[past]]
-    assert sorted(p.name for p in (agent.home / "proofs").iterdir()) == [
-        f"{past}.json", f"{past}.json.sig", f"{past}.pdf"]
+    assert [e["subject"] for e in audit_entries(agent.home, "delivery.purged")] == [[old]]
+    assert sorted(p.name for p in (agent.home / "proofs").iterdir()) == [f"{old}.json", f"{old}.json.sig",
+                                                                         f"{old}.pdf"]
 
 
 def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, tmp_path: Path) -> None:
@@ -546,7 +597,8 @@ def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, 
     assert extended["details"]["extends"] is True
     assert extended["details"]["reason_sha256"] == hashlib.sha256(reason.encode()).hexdigest()
     assert reason not in json.dumps(audit_entries(agent.home))
-    assert [e["outcome"] for e in audit_entries(agent.home, "ceremony.extend")] == ["granted", "granted"]
+    # the command asks the agent first (a dry run), then records: the refused one stopped at the dry run
+    assert [e["outcome"] for e in audit_entries(agent.home, "ceremony.extend")] == ["granted"] * 3
 
     # the officer hands the officer role to someone else and keeps only modify
     api(agent.home, "staff.add", {"account": "nobody", "name": "Other officer", "roles": ["officer"]})
@@ -562,16 +614,19 @@ def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, 
 
 
 def test_the_running_agent_purges_when_the_deadline_passes_within_a_tick(agents: Agents, tmp_path: Path) -> None:
-    """Lateness while running: the agent's clock is put 40 h before a deadline (set before start-up), then
-    2 s before it (a step below the 48 h jump margin: time passing, not a jump)."""
+    """Lateness while running: the ceremony is recorded, the agent is restarted with its clock 40 h before the
+    deadline (downtime, not a jump), then the clock is put 2 s before it (a step below the 48 h jump margin:
+    time passing, not a jump)."""
     ceremony = datetime.now(BRUSSELS).date() + timedelta(days=20)
     due = due_moment(ceremony)
     clock = ClockFile(tmp_path / "clock-offset")
-    clock.set(due - timedelta(hours=40) - datetime.now(UTC))
     agent = agents.start(clock.env)
     grant_me(agent.home, "import", "modify")
     delivery = ingest_bytes(agent.home, b"running " + tmp_path.name.encode())
     assert set_ceremony_api(agent.home, delivery, ceremony)["due_now"] is False
+    assert agent.stop() == 0
+    clock.set(due - timedelta(hours=40) - datetime.now(UTC))
+    agent = agents.start(clock.env)
     clock.set(due - timedelta(seconds=2) - datetime.now(UTC))
     wait_for(lambda: (agent.home / "proofs" / f"{delivery}.json.sig").exists(), 20, "the proof")
     doc = json.loads((agent.home / "proofs" / f"{delivery}.json").read_bytes())

@@ -346,7 +346,21 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
         env={**os.environ, "RETENTION_AGENT_LANG": "en", "SUDO_UID": str(staff.pw_uid),
              "SUDO_GID": str(staff.pw_gid)})
     assert denied.returncode == 3, denied.stderr
-    assert f"The account {machine.staff} may not purge.all." in denied.stderr
+    assert f"The account {machine.staff} may not purge every delivery before an uninstallation." in denied.stderr
+    # at a terminal, without --yes: refused before anyone is asked to type the number of deliveries
+    terminal, typing = os.openpty()
+    try:
+        os.write(terminal, b"1\n")
+        unasked = subprocess.run(
+            [sys.executable, "-m", "retention_agent", "--home", str(machine.home), "service", "uninstall",
+             "--mode", "shared", "--account", machine.account, "--purge"],
+            stdin=typing, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "RETENTION_AGENT_LANG": "en", "SUDO_UID": str(staff.pw_uid),
+                 "SUDO_GID": str(staff.pw_gid)})
+    finally:
+        os.close(terminal)
+        os.close(typing)
+    assert unasked.returncode == 3 and "Type 1 to purge" not in unasked.stdout, (unasked.stdout, unasked.stderr)
     assert socket_answers(home.socket) and machine.home.is_dir() and pwd.getpwnam(machine.account)
     assert live_count(home, api_caller(home.socket)) == 1
     # with the agent stopped, root counts from the database, as its owner: no root-owned file is left behind

@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from retention_agent import audit_query, checklist, status_view
+from retention_agent import audit_query, ceremonies, checklist, status_view
 from retention_agent.i18n import translate
 from retention_agent.status import build_status
 from retention_agent.testing import FAULTS_ENV
@@ -56,14 +56,14 @@ def test_deliveries_purges_holds_and_quarantine(office: Office) -> None:
     assert upcoming[1] == ids["scheduled"]
     scheduled = status["next_purges"][1]
     assert scheduled["deadline"] == "2026-12-20" and scheduled["reason"] == "deadline"
-    assert scheduled["days_left"] == (date(2026, 12, 20) - date(2026, 10, 1)).days
+    assert scheduled["days_left"] == (date(2026, 12, 20) - date(2026, 10, 2)).days
     assert ids["held"] not in upcoming and ids["quarantined"] not in upcoming
     overdue = status["overdue_purges"]
     assert overdue["count"] == 1
     assert overdue["items"][0]["delivery"] == ids["overdue"]
-    assert overdue["items"][0]["due_at"] == "2026-08-31T22:00:00Z"
+    assert overdue["items"][0]["due_at"] == "2026-10-01T22:00:00Z"
     assert status["holds"] == {"count": 1, "items": [{"delivery": ids["held"], "hold_until": "2027-01-31",
-                                                      "deadline": "2026-11-05", "days_left": 122}]}
+                                                      "deadline": "2026-11-05", "days_left": 121}]}
     assert status["quarantined"]["count"] == 1
     assert status["quarantined"]["items"][0]["delivery"] == ids["quarantined"]
     assert status["quarantined"]["items"][0]["source"] == "agii-folder"
@@ -132,6 +132,33 @@ def test_a_home_in_order_is_compliant(tmp_path: Path) -> None:
         office.close()
 
 
+def test_a_ceremony_recorded_after_the_fact_is_a_warning_not_a_late_purge(tmp_path: Path) -> None:
+    """The delivery is destroyed when the date is recorded (an early destruction): nothing is overdue, no purge
+    is late, the home stays compliant, and for 30 days the officer is told the data was kept too long."""
+    office = new_office(tmp_path / "home")
+    try:
+        ctx = office.ctx
+        ctx.staff.put(ME, "Officer", ["officer", "destroy"])
+        for item in checklist.IDS:
+            checklist.set_item(ctx, ME, item, date(2026, 9, 1), "ok")
+        delivery = receive(ctx, "zivver")
+        office.rig.advance_to(office.clock.now() + timedelta(days=45))
+        ceremonies.set_ceremony(ctx, ME, [delivery], office.clock.now().date() - timedelta(days=44),
+                                reason="held in time, recorded late", confirm_destroy=[delivery])
+        status = build_status(ctx)
+        assert status["deliveries"]["by_state"]["purged"] == 1
+        assert status["overdue_purges"]["count"] == 0 and status["compliant"] is True
+        after = status["ceremonies_after_the_fact_30d"]
+        assert (after["count"], [i["delivery"] for i in after["items"]]) == (1, [delivery])
+        [warning] = [w for w in status["warnings"] if w["code"] == "ceremony-after-the-fact"]
+        assert warning["params"] == {"count": 1}
+        assert status_view.finding_text(warning).startswith("1 ceremony dates were recorded after their deadline")
+        office.rig.advance_to(office.clock.now() + timedelta(days=31))
+        assert build_status(ctx)["ceremonies_after_the_fact_30d"]["count"] == 0
+    finally:
+        office.close()
+
+
 def test_test_hooks_are_remembered(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FAULTS_ENV, "purge.after-key")
     seen = build_status(office.ctx)
@@ -139,7 +166,7 @@ def test_test_hooks_are_remembered(office: Office, monkeypatch: pytest.MonkeyPat
     assert "test-hooks" in codes(seen["problems"])
     monkeypatch.delenv(FAULTS_ENV)
     later = build_status(office.ctx)
-    assert later["health"]["test_hooks"] == {"active": False, "first_seen": "2026-10-01T09:00:00Z"}
+    assert later["health"]["test_hooks"] == {"active": False, "first_seen": "2026-10-02T09:00:00Z"}
     assert "test-hooks" in codes(later["problems"])
 
 
@@ -153,7 +180,7 @@ def test_intake_watchers_are_shown(office: Office) -> None:
     status = build_status(office.ctx)
     assert status["health"]["intake"] == [
         {"name": "agii-mail", "state": "failing", "last_success": None, "last_error_id": "imap-auth", "refused": []},
-        {"name": "drop", "state": "ok", "last_success": "2026-10-01T09:00:00Z", "last_error_id": None,
+        {"name": "drop", "state": "ok", "last_success": "2026-10-02T09:00:00Z", "last_error_id": None,
          "refused": []}]
     assert "intake-failing" in codes(status["problems"])
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from retention_agent.access import decide
+from retention_agent.access import decide, refusal
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.errors import AccessDeniedError, ProtocolError, RetentionAgentError, UsageError
@@ -71,14 +71,15 @@ def dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, Any])
             session.fail(ProtocolError(problem=f"unknown operation {op[:40]!r}"))
             return
         action = entry.action(ctx, args)
-        decision = decide(ctx.staff.members(), account, action)
+        members = ctx.staff.members()
+        decision = decide(members, account, action)
         outcome = "granted" if decision.granted else "denied"
         ctx.audit.append(account, action, outcome, subjects(args), {"uid": session.peer.uid})
     except RetentionAgentError as exc:  # including a request that cannot be audited: it is not run
         session.fail(exc)
         return
     if not decision.granted:
-        session.fail(AccessDeniedError(account=account, action=action, role=decision.needed_role))
+        session.fail(AccessDeniedError(**refusal(members, account, action)))
         return
     _run(ctx, session, entry, args)
 

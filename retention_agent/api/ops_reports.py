@@ -11,7 +11,7 @@ from retention_agent.api.server import DataWriter, Session
 from retention_agent.ceremonies import parse_user_date
 from retention_agent.context import AgentContext
 from retention_agent.errors import ProofNotFoundError, UsageError
-from retention_agent.proof import proof_file_names
+from retention_agent.proof import proof_file_names, trigger_of
 from retention_agent.reports import outbox, smtp
 from retention_agent.reports.generate import FORMATS, file_path, make_report
 from retention_agent.reports.period import parse_period
@@ -68,7 +68,7 @@ def proof_list(ctx: AgentContext, session: Session, args: dict[str, Any]) -> Non
     rows = ctx.store.query(
         "SELECT p.delivery_id, p.trigger, p.due_at, p.finished_at, p.proof_sha256 FROM purges p "
         "WHERE p.finished_at IS NOT NULL ORDER BY p.finished_at, p.delivery_id")
-    session.reply([{"delivery": r["delivery_id"], "purged_at": r["finished_at"], "trigger": r["trigger"],
+    session.reply([{"delivery": r["delivery_id"], "purged_at": r["finished_at"], "trigger": trigger_of(r["trigger"]),
                     "due_at": r["due_at"], "proof_sha256": r["proof_sha256"],
                     "file": proof_file_names(r["delivery_id"])[0]} for r in rows])
 

@@ -1,17 +1,28 @@
-"""Operations on ceremonies, holds and purges."""
+"""Operations on ceremonies, holds, quarantine and purges.
+
+Each operation that can destroy a delivery takes ``dry_run``: every check is made (the caller's roles, the
+options, the dates, a hold) and the answer says what would happen, so a client asks for a typed confirmation
+only after the agent has said yes.
+"""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from retention_agent import ceremonies
+from retention_agent import ceremonies, lifecycle
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import get_live
-from retention_agent.errors import DeliveryHeldError, ReasonRequiredError, RetentionAgentError, UsageError
-from retention_agent.purge import Purger
-from retention_agent.schedule import Schedule
+from retention_agent.errors import (
+    AccessDeniedError,
+    DeliveryHeldError,
+    ReasonRequiredError,
+    RetentionAgentError,
+    UsageError,
+)
+from retention_agent.purge import Purger, hold_blocks
+from retention_agent.schedule import Schedule, plan_for
 
 
 def schedule_of(ctx: AgentContext) -> Schedule:
@@ -30,27 +41,42 @@ def _delivery_ids(args: dict[str, Any]) -> list[str]:
 
 
 def _ceremony_action(ctx: AgentContext, args: dict[str, Any]) -> str:
-    """Moving a deadline later keeps data longer: only the officer may, with a reason (nr. 41).
+    """A date that makes a delivery due now destroys it: only the role destroy may (invariant 11); moving a
+    deadline later keeps data longer: only the officer may, with a reason (nr. 41).
 
     Never raises: a bad date or an unknown delivery is reported by the operation itself, after the
     request was authorised and audited (invariant 5: every request is in the audit log)."""
     try:
-        day = ceremonies.parse_user_date(args.get("date"))
-        return "ceremony.extend" if ceremonies.extends_any(ctx, _delivery_ids(args), day) else "ceremony.set"
+        return ceremonies.action_for(ctx, _delivery_ids(args), ceremonies.parse_user_date(args.get("date")))
     except RetentionAgentError:
-        return "ceremony.set"
+        return ceremonies.SET
 
 
 @operation("ceremony.set", action=_ceremony_action)
 def ceremony_set(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """``dry_run``: what the date would do; ``confirm_destroy``: the ids of the deliveries the date makes due now
+    whose destruction, at once, the person confirmed (any other such delivery: the date is refused)."""
     day = ceremonies.parse_user_date(args.get("date"))
     ids = _delivery_ids(args)
-    extends = ceremonies.extends_any(ctx, ids, day)
-    changed = ceremonies.set_ceremony(ctx, session.peer.account, ids, day,
-                                      arg_str(args, "label", default="", max_len=100),
-                                      arg_str(args, "reason", default="", max_len=500), extends=extends)
-    ctx.components["wake"]()
+    dry_run = args.get("dry_run") is True
+    try:
+        changed = ceremonies.set_ceremony(
+            ctx, session.peer.account, ids, day, label=arg_str(args, "label", default="", max_len=100),
+            reason=arg_str(args, "reason", default="", max_len=500),
+            confirm_destroy=_confirmed(args), dry_run=dry_run)
+    except AccessDeniedError as exc:  # the dates or the staff list changed after the request was authorised
+        ctx.audit.append(session.peer.account, str(exc.params["action"]), "denied", ids, {"why": "changed"})
+        raise
+    if not dry_run:
+        ctx.components["wake"]()
     session.reply(changed)
+
+
+def _confirmed(args: dict[str, Any]) -> list[str]:
+    ids = args.get("confirm_destroy", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
+        raise UsageError(problem="confirm_destroy must be a list of delivery ids", command="ceremony set")
+    return list(ids)
 
 
 @operation("ceremony.list")
@@ -84,22 +110,39 @@ def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
         row = get_live(ctx.store, arg_str(args, "delivery", max_len=64))
     except RetentionAgentError:
         return "purge.early"
-    return "purge.quarantined" if row["state"] == "quarantined" else "purge.early"
+    return "purge.quarantined" if row["state"] == lifecycle.QUARANTINED else "purge.early"
 
 
 @operation("purge.one", action=_purge_action)
 def purge_one(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    """An early purge (role destroy) or the officer's purge of a quarantined file, with a reason."""
+    """An early purge (role destroy) or the officer's purge of a quarantined file, with a reason; ``dry_run``:
+    every check, nothing destroyed. Its lateness is measured against the delivery's deadline of before."""
     delivery_id = arg_str(args, "delivery", max_len=64)
     reason = arg_str(args, "reason", default="", max_len=500)
     if not reason.strip():
         raise ReasonRequiredError()
     row = get_live(ctx.store, delivery_id)
-    trigger = "quarantine" if row["state"] == "quarantined" else "early"
+    trigger = "quarantine" if row["state"] == lifecycle.QUARANTINED else "early"
+    now = ctx.clock.now()
     try:
+        if args.get("dry_run") is True:
+            if trigger == "early" and row["state"] == lifecycle.HELD and hold_blocks(row, now):
+                raise DeliveryHeldError(delivery=delivery_id, until=row["hold_until"] or "-")
+            session.reply({"delivery": delivery_id, "state": row["state"], "trigger": trigger,
+                           "deadline": row["deadline"], "destroyed": False})
+            return
         result = purger_of(ctx)(delivery_id, trigger=trigger, reason=reason, requested_by=session.peer.account,
-                                due_at=None)
+                                due_at=plan_for(ctx, row, now).due_at)
     except DeliveryHeldError:  # decided in the purge's own transaction, so a hold set meanwhile counts too
         ctx.audit.append(session.peer.account, "purge.refused", "denied", [delivery_id], {"why": "held"})
         raise
+    session.reply(result)
+
+
+@operation("quarantine.release")
+def quarantine_release(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+    """The officer's decision: a quarantined file is an ordinary delivery after all (with a reason)."""
+    result = ceremonies.release_quarantine(ctx, session.peer.account, arg_str(args, "delivery", max_len=64),
+                                           arg_str(args, "reason", default="", max_len=500))
+    ctx.components["wake"]()
     session.reply(result)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from retention_agent import wipe
+from retention_agent import lifecycle, wipe
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.protocol import DATA_CHUNK
@@ -17,7 +17,7 @@ from retention_agent.api.server import DataWriter, Session
 from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
-from retention_agent.deliveries import LIVE_STATES, get_delivery, get_live, list_deliveries, public_view
+from retention_agent.deliveries import get_delivery, get_live, list_deliveries, public_view
 from retention_agent.errors import (
     DeliveryStateError,
     FormatVersionError,
@@ -62,7 +62,16 @@ def deliveries(ctx: AgentContext, session: Session, args: dict[str, Any]) -> Non
     session.reply([public_view(row) for row in list_deliveries(ctx.store)])
 
 
-@operation("open")
+def _open_action(ctx: AgentContext, args: dict[str, Any]) -> str:
+    """A quarantined file may not be AgII's at all: only the officer opens it (or releases it first). Never
+    raises: an unknown delivery is the operation's to report, after the request was audited."""
+    delivery_id = args.get("delivery")
+    state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)) \
+        if isinstance(delivery_id, str) else None
+    return "open.quarantined" if state == lifecycle.QUARANTINED else "open"
+
+
+@operation("open", action=_open_action)
 def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
     delivery = get_live(ctx.store, arg_str(args, "delivery", max_len=64))
     purpose, mode = _purpose(args), args.get("mode")
@@ -76,7 +85,7 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
     account = session.peer.account
     with ctx.store.transaction():
         state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery["id"],))
-        if state not in LIVE_STATES:  # a purge started since the checks above: the purge wins
+        if state not in lifecycle.LIVE:  # a purge started since the checks above: the purge wins
             raise DeliveryStateError(delivery=delivery["id"], state=str(state))
         cursor = ctx.store.conn.execute(
             "INSERT INTO openings(delivery_id, account, purpose, note, mode, opened_at, wipe_at) "
@@ -220,11 +229,12 @@ def verify_vault(ctx: AgentContext) -> dict[str, Any]:
     an object whose ingest is in progress or whose purge has started is not "extra", and a problem found with
     a delivery that a purge took meanwhile is not reported (its key and object go on purpose).
     """
-    marks = ",".join("?" * len(LIVE_STATES))
     with ctx.store.lock:
-        rows = ctx.store.query(f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN ({marks})", LIVE_STATES)
+        rows = ctx.store.query(
+            f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN {lifecycle.sql_states(lifecycle.LIVE)}")
         pending = {r["delivery_id"] for r in ctx.store.query("SELECT delivery_id FROM pending_objects")}
-        purging = {r["id"] for r in ctx.store.query("SELECT id FROM deliveries WHERE state = 'purging'")}
+        purging = {r["id"] for r in ctx.store.query(
+            f"SELECT id FROM deliveries WHERE state = '{lifecycle.PURGING}'")}
         on_disk = ctx.vault.object_ids()
     problems: dict[str, list[str]] = {"missing": [], "corrupt": [], "keyless": [], "mismatch": []}
     for row in rows:
@@ -239,7 +249,7 @@ def verify_vault(ctx: AgentContext) -> dict[str, Any]:
 
 
 def _still_live(ctx: AgentContext, delivery_id: str) -> bool:
-    return ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)) in LIVE_STATES
+    return ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)) in lifecycle.LIVE
 
 
 def _check_object(ctx: AgentContext, row: dict[str, Any], on_disk: set[str]) -> str:

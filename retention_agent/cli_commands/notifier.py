@@ -11,16 +11,25 @@ import click
 
 from retention_agent.cli import State, handle_errors, main, pass_state
 from retention_agent.i18n import t
-from retention_agent.notifier import POLL_SECONDS, poll_once, run, state_file, user_language
+from retention_agent.notifier import (
+    POLL_SECONDS,
+    SWEEP_SECONDS,
+    poll_once,
+    run,
+    state_file,
+    sweep_copies,
+    user_language,
+)
 
 
 @main.command("notifier")
 @click.option("--once", is_flag=True, help="Show what is new, then stop (for a test or a logon script).")
 @click.option("--interval", type=click.FloatRange(min=10), default=POLL_SECONDS, show_default=True,
               help="Seconds between two questions to the agent (each one is audited).")
+@click.option("--no-sweep", is_flag=True, help="Do not sweep your folders for copies of deliveries.")
 @pass_state
 @handle_errors
-def notifier_command(state: State, once: bool, interval: float) -> None:
+def notifier_command(state: State, once: bool, interval: float, no_sweep: bool) -> None:
     """Show your notifications from the agent on your desktop; without a desktop they are printed.
     In shared mode the installation starts this at every staff member's logon.
 
@@ -33,6 +42,8 @@ def notifier_command(state: State, once: bool, interval: float) -> None:
         result = poll_once(socket, remembered, echo=click.echo, lang=lang)
         if not result.texts:
             click.echo(t("No new notifications."))
+        if not no_sweep:
+            sweep_copies(socket, echo=click.echo, lang=lang, home=state.home.root)
         return
     logging.basicConfig(level=logging.INFO, format="retention-agent notifier: %(message)s")
     stop = threading.Event()
@@ -42,4 +53,5 @@ def notifier_command(state: State, once: bool, interval: float) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run(socket, remembered, interval=interval, echo=click.echo, stop=stop, lang=lang)
+    run(socket, remembered, interval=interval, echo=click.echo, stop=stop, lang=lang,
+        sweep_every=None if no_sweep else SWEEP_SECONDS)

@@ -1,4 +1,8 @@
-"""Commands for ceremonies, holds and purges."""
+"""Commands for ceremonies, holds, quarantine and purges.
+
+A command that can destroy a delivery first asks the agent what it would do (``dry_run``: the caller's roles,
+the options and the dates are all checked there), and only then asks for the typed confirmation.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import click
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import ConfirmationRequiredError
 from retention_agent.i18n import t
+from retention_agent.msgids import N_
 
 
 @main.group()
@@ -23,20 +28,49 @@ def ceremony() -> None:
 @click.argument("deliveries", nargs=-1, required=True)
 @click.option("--date", "day", required=True, help="The ceremony date, YYYY-MM-DD.")
 @click.option("--label", default="", help="A short label for the ceremony (no personal data).")
-@click.option("--reason", default="", help="Why, when the new date keeps data longer (officer only).")
+@click.option("--reason", default="", help="Why: needed when the date keeps data longer (officer) or makes a "
+              "delivery due now, which destroys it at once (role destroy). No personal data.")
+@click.option("--yes", is_flag=True, help="Do not ask to confirm a destruction the date causes (scripts).")
 @pass_state
 @handle_errors
-def ceremony_set(state: State, deliveries: tuple[str, ...], day: str, label: str, reason: str) -> None:
+def ceremony_set(state: State, deliveries: tuple[str, ...], day: str, label: str, reason: str, yes: bool) -> None:
     """Record or move the ceremony date of one or more deliveries; shows the new deadline.
+
+    A date before the delivery was received, or more than 24 months after it, is refused. A date that makes a
+    delivery due now (its deadline has passed) or within 24 hours destroys it at once: that needs the role
+    destroy, --reason, and typing the delivery id.
 
     Example: retention-agent ceremony set 01JD5Z8K3Q4W7E2R9T6Y --date 2026-12-12
     """
-    changed = state.call("ceremony.set", {"deliveries": list(deliveries), "date": day, "label": label,
-                                          "reason": reason})
+    args = {"deliveries": list(deliveries), "date": day, "label": label, "reason": reason}
+    planned = state.call("ceremony.set", {**args, "dry_run": True})
+    confirmed = []
+    for row in planned:
+        if row["early"]:
+            click.echo(t(N_("{delivery}: with the ceremony date {ceremony_date} its deadline is {deadline}: "
+                            "recording it destroys the delivery now (ceremony recorded after the fact).")
+                         if row["after_the_fact"] else
+                         N_("{delivery}: with the ceremony date {ceremony_date} its deadline is {deadline}, within "
+                            "24 hours: recording it destroys the delivery now."), **row))
+            confirm_destruction(row["delivery"], yes)
+            confirmed.append(row["delivery"])
+    changed = state.call("ceremony.set", {**args, "confirm_destroy": confirmed})
     for row in changed:
-        message = ("{delivery}: ceremony {ceremony_date}; purge due now." if row["due_now"]
-                   else "{delivery}: ceremony {ceremony_date}; purged on {deadline} at the latest.")
+        message = (N_("{delivery}: ceremony {ceremony_date} recorded; the delivery was destroyed, proof of "
+                      "deletion: {proof}") if row["destroyed"]
+                   else N_("{delivery}: ceremony {ceremony_date}; purged on {deadline} at the latest."))
         click.echo(t(message, **row))
+
+
+def confirm_destruction(delivery: str, yes: bool) -> None:
+    """The typed confirmation of an irreversible destruction: the delivery id, or ``--yes`` in a script."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfirmationRequiredError()
+    typed = click.prompt(t("Type the delivery id to purge it irreversibly"), default="", show_default=False)
+    if typed.strip() != delivery:
+        raise ConfirmationRequiredError()
 
 
 @ceremony.command("list")
@@ -113,14 +147,34 @@ def purge(state: State, delivery: str | None, due: bool, confirm_clock: bool, re
                          ids=", ".join(result["awaiting_clock_confirmation"])))
         sys.exit(1 if result["failed"] else 0)
     assert delivery is not None
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ConfirmationRequiredError()
-        typed = click.prompt(t("Type the delivery id to purge it irreversibly"), default="", show_default=False)
-        if typed.strip() != delivery:
-            raise ConfirmationRequiredError()
+    state.call("purge.one", {"delivery": delivery, "reason": reason, "dry_run": True})  # may I? before asking
+    confirm_destruction(delivery, yes)
     result = state.call("purge.one", {"delivery": delivery, "reason": reason})
     if as_json:
         emit_json(result)
         return
     click.echo(t("{delivery} purged; proof of deletion: {proof}", **result))
+
+
+@main.group()
+def quarantine() -> None:
+    """Files that were not recognised as AgII deliveries: the privacy officer decides what happens to them.
+
+    Example: retention-agent quarantine release 01JD5Z8K3Q4W7E2R9T6Y --reason "nieuw bestandsformaat van AgII"
+    """
+
+
+@quarantine.command("release")
+@click.argument("delivery")
+@click.option("--reason", default="", help="Why it is an AgII delivery after all (no personal data).")
+@pass_state
+@handle_errors
+def quarantine_release(state: State, delivery: str, reason: str) -> None:
+    """Release a quarantined file: it becomes an ordinary delivery that staff can open and give a ceremony date
+    (officer; audited with the reason).
+
+    Example: retention-agent quarantine release 01JD5Z8K3Q4W7E2R9T6Y --reason "nieuw bestandsformaat van AgII"
+    """
+    result = state.call("quarantine.release", {"delivery": delivery, "reason": reason})
+    click.echo(t("{delivery} is released from quarantine: an ordinary delivery now, purged on {deadline} at the "
+                 "latest unless a ceremony date is recorded.", **result))

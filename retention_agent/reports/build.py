@@ -68,7 +68,9 @@ def build_report(ctx: AgentContext, period: Period, *, now: datetime | None = No
             "refused_requests": facts.refusals(gathered["denied"]),
             "holds": facts.holds(events),
             "ceremonies": facts.ceremonies(events),
+            "quarantine": facts.quarantine(events),
             "staff_changes": facts.staff_changes(events),
+            "copies": facts.copies(ctx, purge_rows),
         },
         "incidents": facts.incidents(ctx, period, events, purge_rows, proof_rows),
         "proofs": proof_rows,
@@ -103,6 +105,8 @@ def current_state(ctx: AgentContext) -> dict[str, Any]:
         "legal_bases": now_status["legal_bases"],
         "audit_last_verification": now_status["audit"]["last_verification"],
         "vault_last_verification": now_status["vault"]["last_verification"],
+        "copies_found": now_status["copies"]["found"]["count"],
+        "copies_remaining": now_status["copies"]["remaining"]["count"] + now_status["copies"]["found"]["remaining"],
     }
 
 

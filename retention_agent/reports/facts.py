@@ -1,8 +1,10 @@
 """What happened in a report period, gathered from the audit log and the store. No personal data.
 
 Events (receipts, openings, refusals, holds, ceremonies, staff changes, clock jumps, integrity failures) come
-from the audit log, which keeps them after a purge deleted the rows they touched; purges and their proofs
-come from the ``purges`` tombstones. Free texts (notes, reasons, evidence) appear as their SHA-256 only.
+from the audit log, which keeps them after a purge deleted the rows they touched: each counted from the entry
+that records the change itself (outcome ``ok``), never from the request for it, which may have been refused or
+only a check (``dry_run``). Purges come from the ``purges`` records, read with the same functions as their
+proofs (trigger, lateness), so a report and a proof never disagree. Free texts appear as their SHA-256 only.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from retention_agent import audit_query, retention
+from retention_agent import audit_query, proof, retention
 from retention_agent.clock import local_date, parse_utc, utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.reports.period import Period
 
 EVENT_ACTIONS = ("delivery.received", "delivery.duplicate", "hold.set", "hold.released", "ceremony.set",
-                 "staff.changed", "clock.jump", "delivery.integrity-failure", "checklist.set",
-                 "purge.awaiting-clock-confirmation")
+                 "quarantine.released", "staff.changed", "clock.jump", "delivery.integrity-failure",
+                 "checklist.set", "purge.awaiting-clock-confirmation")
 MAX_ITEMS = 500
+REQUEST_OUTCOMES = ("granted", "denied")  # what the entry of a request records (api/handlers.py)
 
 
 def period_events(ctx: AgentContext, period: Period, until: datetime) -> dict[str, list[dict[str, Any]]]:
@@ -38,7 +41,9 @@ def period_events(ctx: AgentContext, period: Period, until: datetime) -> dict[st
 
 
 def _of(events: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
-    return [e for e in events if e.get("action") == action]
+    """The entries that record ``action`` itself: not the requests for it (outcome "granted" or "denied"), which
+    may carry the same name."""
+    return [e for e in events if e.get("action") == action and e.get("outcome") not in REQUEST_OUTCOMES]
 
 
 def _details(entry: dict[str, Any]) -> dict[str, Any]:
@@ -78,8 +83,23 @@ def holds(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def ceremonies(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ceremony dates recorded, one per delivery: first dates, moved ones, extensions the officer approved, early
+    destructions, and dates recorded when their deadline had already passed (not a late purge: that deadline did
+    not exist before)."""
     rows = _of(events, "ceremony.set")
-    return {"dates_recorded": len(rows), "extensions": sum(1 for e in rows if _details(e).get("extends"))}
+    after = [e for e in rows if _details(e).get("after_the_fact")]
+    return {"dates_recorded": len(rows), "moved": sum(1 for e in rows if _details(e).get("old_date")),
+            "extensions": sum(1 for e in rows if _details(e).get("extends")),
+            "early_destructions": sum(1 for e in rows if _details(e).get("early")),
+            "recorded_after_the_fact": [{"delivery": _subject(e), "at": e["time"], "by": e["actor"],
+                                         "ceremony_date": _details(e).get("new_date"),
+                                         "deadline": _details(e).get("new_deadline")} for e in after][:MAX_ITEMS]}
+
+
+def quarantine(events: list[dict[str, Any]]) -> dict[str, Any]:
+    released = [{"delivery": _subject(e), "at": e["time"], "by": e["actor"],
+                 "reason_sha256": _details(e).get("reason_sha256", "")} for e in _of(events, "quarantine.released")]
+    return {"released": released[:MAX_ITEMS]}
 
 
 def staff_changes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,7 +119,7 @@ def _subject(entry: dict[str, Any]) -> str:
 def purges(ctx: AgentContext, period: Period) -> list[dict[str, Any]]:
     """Purges finished in the period, with their lateness against the deadline day (nr. 41)."""
     rows = ctx.store.query(
-        "SELECT p.delivery_id, p.trigger, p.due_at, p.finished_at, p.proof_sha256, d.deadline, d.channel "
+        "SELECT p.delivery_id, p.trigger, p.reason, p.due_at, p.finished_at, p.proof_sha256, d.deadline, d.channel "
         "FROM purges p JOIN deliveries d ON d.id = p.delivery_id "
         "WHERE p.finished_at >= ? AND p.finished_at < ? ORDER BY p.finished_at, p.delivery_id",
         (utc_iso(period.start_utc), utc_iso(period.end_utc)))
@@ -107,15 +127,17 @@ def purges(ctx: AgentContext, period: Period) -> list[dict[str, Any]]:
 
 
 def _purge_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A purge as its proof states it: ``finished_at`` is the proof's ``purged_at``, and trigger, reason and
+    lateness come from the same record through the same functions."""
+    from retention_agent.purge import reason_facts
+
     purged_at = parse_utc(row["finished_at"])
-    lateness, late = 0, False
-    if row["due_at"] and row["trigger"] != "early":
-        due = parse_utc(row["due_at"])
-        lateness = max(0, int((purged_at - due).total_seconds()))
-        late = local_date(purged_at) > local_date(due)  # on time while still on the deadline day
-    return {"delivery": row["delivery_id"], "trigger": row["trigger"], "due_at": row["due_at"],
-            "deadline": row["deadline"], "purged_at": row["finished_at"], "lateness_seconds": lateness,
-            "late": late, "proof_sha256": row["proof_sha256"]}
+    due = parse_utc(row["due_at"]) if row["due_at"] else None
+    return {"delivery": row["delivery_id"], "trigger": proof.trigger_of(row["trigger"]),
+            "reason": reason_facts(row["trigger"], row["reason"])[0], "due_at": row["due_at"],
+            "deadline": row["deadline"], "purged_at": row["finished_at"],
+            "lateness_seconds": retention.lateness_seconds(due, purged_at),
+            "late": retention.purged_late(due, purged_at), "proof_sha256": row["proof_sha256"]}
 
 
 def purge_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,6 +162,27 @@ def proofs(ctx: AgentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]
         found.append({"delivery_id": delivery, "sha256": hashlib.sha256(data).hexdigest(),
                       "json": data.decode("ascii"), "signature": signature, "missing": False})
     return found
+
+
+def copies(ctx: AgentContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Copies on workstations of the period's purges, summed as their proofs state them (``copies``), and what
+    remains now of every purged delivery's copies, with what sessions erased after the proofs were written."""
+    totals = {match: Counter[str]() for match in ("exact", "derived")}
+    swept = 0
+    for row in rows:
+        raw = ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (row["delivery"],))
+        counts = json.loads(raw or "{}").get("copies_counts") or {}
+        swept += 1 if counts.get("accounts_swept") else 0
+        for match, total in totals.items():
+            total.update({k: int(v) for k, v in (counts.get(match) or {}).items()
+                          if k in ("found", "erased", "gone", "remaining")})
+    later = ctx.store.one("SELECT COALESCE(SUM(remaining), 0) AS remaining, COALESCE(SUM(erased_after), 0) AS erased, "
+                          "COALESCE(SUM(gone_after), 0) AS gone FROM copy_tallies") or {}
+    keys = ("found", "erased", "gone", "remaining")
+    return {"purges": len(rows), "purges_swept": swept,
+            **{match: {k: int(total[k]) for k in keys} for match, total in totals.items()},
+            "remaining_now": int(later.get("remaining") or 0), "erased_after_proof": int(later.get("erased") or 0),
+            "gone_after_proof": int(later.get("gone") or 0)}
 
 
 # ---- incidents ---------------------------------------------------------------------------------------------

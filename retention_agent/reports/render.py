@@ -86,7 +86,8 @@ def title(doc: Mapping[str, Any], words: Words) -> str:
 
 def sections(doc: Mapping[str, Any], words: Words) -> list[Section]:
     return [_about(doc, words), _received(doc, words), _purges(doc, words), _incidents(doc, words),
-            _openings(doc, words), _refusals(doc, words), _holds(doc, words), _current(doc, words),
+            _after_the_fact(doc, words), _openings(doc, words), _refusals(doc, words), _holds(doc, words),
+            _quarantine(doc, words), _current(doc, words),
             _staff(doc, words), _register(doc, words), _checklist(doc, words), _audit(doc, words),
             _verify(doc, words)]
 
@@ -121,7 +122,11 @@ def _received(doc: Mapping[str, Any], words: Words) -> Section:
     fields += [(words.t("Quarantined on arrival"), words.number(received["quarantined"])),
                (words.t("Duplicates recognised"), words.number(received["duplicates_refused"])),
                (words.t("Ceremony dates recorded"), words.number(ceremonies["dates_recorded"])),
-               (words.t("Retention extended by the officer"), words.number(ceremonies["extensions"]))]
+               (words.t("… of which moved"), words.number(ceremonies.get("moved", 0))),
+               (words.t("Retention extended by the officer"), words.number(ceremonies["extensions"])),
+               (words.t("Destroyed at once by a ceremony date"), words.number(ceremonies.get("early_destructions", 0))),
+               (words.t("Ceremony dates recorded after their deadline"),
+                words.number(len(ceremonies.get("recorded_after_the_fact", []))))]
     return Section(words.t("Deliveries in the period"), fields=fields)
 
 
@@ -130,7 +135,7 @@ def _purges(doc: Mapping[str, Any], words: Words) -> Section:
     intro = words.t("{count} deliveries were destroyed: {on_time} on time, {late} late. The signed proofs of "
                   "deletion are attached to the JSON report.", count=purges["count"], on_time=purges["on_time"],
                   late=purges["late"])
-    rows = [(p["delivery"], trigger_name(p["trigger"], words), words.short_day(p["deadline"]),
+    rows = [(p["delivery"], trigger_name(p["trigger"], words, p.get("reason")), words.short_day(p["deadline"]),
              words.short_moment(p["purged_at"]),
              words.t("late") if p["late"] else words.t("on time"), (p["proof_sha256"] or "-")[:12])
             for p in purges["items"]]
@@ -148,6 +153,27 @@ def _incidents(doc: Mapping[str, Any], words: Words) -> Section:
                    widths=(1.9, 3.4, 3.5, 2.4))
 
 
+def _after_the_fact(doc: Mapping[str, Any], words: Words) -> Section:
+    items = doc["summary"]["ceremonies"].get("recorded_after_the_fact", [])
+    rows = [(i["delivery"], words.short_day(i["ceremony_date"]), words.short_day(i["deadline"]),
+             words.short_moment(i["at"]), i["by"]) for i in items]
+    return Section(words.t("Ceremonies recorded after the fact"), words.t(
+        "These ceremony dates were recorded when their deadline had already passed: the data was kept longer than "
+        "the deliberation allows because the date was not known, and was destroyed when it was recorded. This is "
+        "not a late purge: the deadline did not exist before."),
+        headers=(words.t("Delivery"), words.t("Ceremony"), words.t("Deadline"), words.t("Recorded"), words.t("By")),
+        rows=rows, empty=words.t("None."), widths=(3.4, 1.5, 1.5, 2.3, 1.2))
+
+
+def _quarantine(doc: Mapping[str, Any], words: Words) -> Section:
+    released = doc["summary"].get("quarantine", {}).get("released", [])
+    rows = [(q["delivery"], words.short_moment(q["at"]), q["by"]) for q in released]
+    return Section(words.t("Released from quarantine"), words.t(
+        "Files first not recognised as AgII deliveries that the privacy officer released as ordinary deliveries "
+        "(the reason is in the JSON report as its SHA-256)."),
+        headers=(words.t("Delivery"), words.t("When"), words.t("By")), rows=rows, empty=words.t("None."))
+
+
 def _openings(doc: Mapping[str, Any], words: Words) -> Section:
     openings = doc["summary"]["openings"]
     rows = [(o["account"], purpose_name(o["purpose"], words), words.number(o["count"]))
@@ -161,7 +187,8 @@ def _openings(doc: Mapping[str, Any], words: Words) -> Section:
 
 def _refusals(doc: Mapping[str, Any], words: Words) -> Section:
     refused = doc["summary"]["refused_requests"]
-    rows = [(r["account"], r["action"], words.number(r["count"])) for r in refused["by_account_action"]]
+    rows = [(r["account"], action_name(r["action"], words), words.number(r["count"]))
+            for r in refused["by_account_action"]]
     return Section(words.t("Refused requests"), headers=(words.t("Account"), words.t("Request"), words.t("Count")),
                    rows=rows, empty=words.t("No refused requests."))
 
@@ -258,10 +285,18 @@ def channel_name(code: str, words: Words) -> str:
             "manual": words.t("manual import")}.get(code, code)
 
 
-def trigger_name(code: str, words: Words) -> str:
+def trigger_name(code: str, words: Words, reason: str | None = None) -> str:
+    """A trigger of ``proof.TRIGGERS`` in words; an early destruction says why when a ceremony date caused it."""
+    if reason in ("ceremony-recorded-after-the-fact", "ceremony-due-within-24h"):
+        return words.t("early, by a ceremony date")
     return {"schedule": words.t("at the deadline"), "due-command": words.t("by the officer, when due"),
-            "clock-confirmed": words.t("by the officer, after a clock change"), "early": words.t("early, on request"),
-            "quarantine": words.t("quarantined file")}.get(code, code)
+            "early": words.t("early, on request"), "quarantine": words.t("quarantined file")}.get(code, code)
+
+
+def action_name(code: str, words: Words) -> str:
+    from retention_agent.access import ACTION_WORDS
+
+    return words.t(ACTION_WORDS[code]) if code in ACTION_WORDS else code
 
 
 def purpose_name(code: str, words: Words) -> str:

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from retention_agent import lifecycle
 from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.ids import new_ulid, random_hex
@@ -40,7 +41,6 @@ from retention_agent.testing import fault_point
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger(__name__)
-LIVE_STATES = ("vaulted", "scheduled", "held", "quarantined")
 
 
 @dataclass(frozen=True)
@@ -94,19 +94,18 @@ class Ingest:
                 quarantine: bool, actor: str, reason: str) -> str | None:
         """Record the delivery; return the id of a live delivery with the same content instead, if any."""
         with self.store.transaction():
-            marks = ",".join("?" * len(LIVE_STATES))
             existing = self.store.scalar(
-                f"SELECT id FROM deliveries WHERE sha256 = ? AND state IN ({marks})", (sha256, *LIVE_STATES))
+                f"SELECT id FROM deliveries WHERE sha256 = ? AND state IN {lifecycle.sql_states(lifecycle.LIVE)}",
+                (sha256,))
             if existing:
                 self.audit.append(actor, "delivery.duplicate", "ok", [str(existing)],
                                   {"channel": channel, "source": source})
                 return str(existing)
-            self.store.db.table("deliveries").insert({
+            lifecycle.record(self.store, {
                 "id": delivery_id, "received_at": utc_iso(self.clock.now()), "channel": channel,
-                "source": source, "sha256": sha256, "size": size, "key_id": key_id,
-                "state": "quarantined" if quarantine else "vaulted", "legal_basis": self.legal_basis,
+                "source": source, "sha256": sha256, "size": size, "key_id": key_id, "legal_basis": self.legal_basis,
                 "quarantine_reason": reason or None,
-            })
+            }, lifecycle.QUARANTINED if quarantine else lifecycle.VAULTED)
             self.store.conn.execute("DELETE FROM pending_objects WHERE key_id = ?", (key_id,))
             details: dict[str, object] = {"channel": channel, "source": source, "size": size, "sha256": sha256,
                                           "quarantined": quarantine}

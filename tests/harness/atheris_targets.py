@@ -20,6 +20,7 @@ import atheris
 with atheris.instrument_imports():
     from retention_agent import checkpoint, config
     from retention_agent.api import protocol
+    from retention_agent.copies import readers
     from retention_agent.errors import ConfigError, ConfigSyntaxError
     from retention_agent.intake import mailfile
     from retention_agent.vault import format as vault_format
@@ -73,9 +74,22 @@ def api_frames(data: bytes) -> None:
         right.close()
 
 
+_KINDS = sorted(set(readers.SUFFIXES.values()))
+
+
+def document(data: bytes) -> None:
+    """The copy sweep's readers (CSV and text, .xlsx, .docx, PDF): the first byte picks the kind."""
+    if not data:
+        return
+    try:
+        readers.numbers(_KINDS[data[0] % len(_KINDS)], data[1:], deadline=float("inf"))
+    except readers.Unreadable:
+        pass
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "vault-object": vault_object, "mail-file": mail_file, "config": config_file, "checkpoint": checkpoint_note,
-    "api-frames": api_frames,
+    "api-frames": api_frames, "document": document,
 }
 _ALL = list(TARGETS.values())
 

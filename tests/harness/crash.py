@@ -1,12 +1,15 @@
-"""Crash harness: the real agent process, a drop folder, manual ingests, ceremonies in the past, and SIGKILL.
+"""Crash harness: the real agent process, a drop folder, manual ingests, ceremonies, and SIGKILL.
 
 Each run starts the real agent (``python -m retention_agent run``) on one home that lives for the whole
 harness, either with a named fault point armed (``RETENTION_AGENT_FAULTS``, see ``retention_agent.testing``)
 or with a timer that SIGKILLs it at a random moment (start-up and recovery included). While it lives, a
 seeded random loop drops files into its drop folder (zip files, sometimes an ``.eml`` with two attachments,
 sometimes several MB so that a kill lands in the middle of a write), ingests files through the command
-line's own code (``cli_commands.vault.ingest_one``), records ceremony dates in the past (so purges run),
-opens deliveries into the workspace (so purges have copies to wipe) and purges some early. It also drops
+line's own code (``cli_commands.vault.ingest_one``), records ceremony dates, opens deliveries into the
+workspace (so purges have copies to wipe) and purges some early. Between runs the workstation is "off" for
+:data:`DAYS_PER_RUN` days (the agent's test-only clock file moves ahead; downtime is not a clock jump), so what
+one run scheduled falls due and is purged when the next run starts — where its fault point may be waiting —
+and deliveries of earlier runs can be destroyed by a ceremony date recorded after the fact. It also drops
 what intake must refuse — hard links and sparse files, which must stay in the drop folder untouched and never
 become deliveries — and mail files with more attachments than ``intake.max_files_per_message``, each of which
 must become exactly one (quarantined) delivery of the whole file and nothing of its parts.
@@ -60,15 +63,18 @@ from retention_agent import sshsig
 from retention_agent.api.client import Client
 from retention_agent.cli import State
 from retention_agent.cli_commands.vault import ingest_one
+from retention_agent.clock import BRUSSELS, local_date, parse_utc
 from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
 from retention_agent.proof import verify_proof
 from retention_agent.testing import FAULT_POINTS, FAULTS_ENV, TESTING_ENV
 from tests.conftest import ME, make_home, socket_answers
+from tests.retention_support import ClockFile
 
 POINTS = tuple(p for p in FAULT_POINTS if not p.startswith("mailbox."))  # no IMAP server in this harness
 ROLES = ("officer", "import", "read", "modify", "destroy")
-PAST_DAYS = 60  # a ceremony this long ago is past its deadline (ceremony + 1 month)
+DAYS_PER_RUN = 35  # more than a month: a ceremony recorded in one run is due in the next
+MAX_OFFSET = timedelta(days=365 * 50)  # dates stay well inside what people may type (up to 2100)
 FLOOD_FILES = 24  # more than intake.max_files_per_message (20 by default)
 
 
@@ -131,8 +137,8 @@ class Stats:
 class _Agent:
     """The real agent process, spawned without waiting, so a timer can kill it during start-up too."""
 
-    def __init__(self, home: Path, output: Path, faults: str = "") -> None:
-        env = {**os.environ, TESTING_ENV: "1", "RETENTION_AGENT_LANG": "en"}
+    def __init__(self, home: Path, output: Path, clock: ClockFile, faults: str = "") -> None:
+        env = {**os.environ, TESTING_ENV: "1", "RETENTION_AGENT_LANG": "en", **clock.env}
         env.pop(FAULTS_ENV, None)
         if faults:
             env[FAULTS_ENV] = faults
@@ -188,6 +194,8 @@ class CrashHarness:
         config = config.replace('path = "', 'settle_seconds = 0.2\nscan_interval_seconds = 1.0\npath = "')
         home.config.write_text(config)
         self.home = home
+        self.clock = ClockFile(root / "clock-offset")
+        self.offset = timedelta(0)
         self.output = root / "agent-output.txt"
         self.fed: list[Fed] = []
         self.flood_parts: set[str] = set()  # SHA-256 of attachments that must never be deliveries
@@ -207,7 +215,7 @@ class CrashHarness:
     # ---- the loop -------------------------------------------------------------------------------------
 
     def run(self) -> Stats:
-        agent = _Agent(self.home.root, self.output)
+        agent = _Agent(self.home.root, self.output, self.clock)
         try:
             if not agent.wait_ready():
                 raise HarnessFailure("the agent did not start: " + self._tail())
@@ -240,7 +248,8 @@ class CrashHarness:
             timer = self.rng.uniform(0.05, 1.5)
             self.current = f"run {index}: timer {timer:.2f}s after spawn"
         began = time.monotonic()
-        agent = _Agent(self.home.root, self.output, faults)
+        self._days_pass()
+        agent = _Agent(self.home.root, self.output, self.clock, faults)
         killer = _Killer(agent, settings.fault_cap_s if use_fault else timer) if use_fault or in_start_up else None
         try:
             started = agent.wait_ready()
@@ -271,8 +280,9 @@ class CrashHarness:
     def _chaos(self, agent: _Agent) -> None:
         actions: list[tuple[float, Callable[[], None]]] = [
             (0.28, self._drop_file), (0.06, self._drop_eml), (0.22, self._manual_ingest),
-            (0.22, self._set_ceremony), (0.10, self._open_copy), (0.04, self._purge_early),
-            (0.04, self._set_future_ceremony), (0.02, self._drop_refused), (0.02, self._drop_flood),
+            (0.20, self._set_ceremony), (0.10, self._open_copy), (0.04, self._purge_early),
+            (0.04, self._set_future_ceremony), (0.06, self._destroy_by_ceremony), (0.02, self._drop_refused),
+            (0.02, self._drop_flood),
         ]
         weights = [w for w, _ in actions]
         while agent.alive():
@@ -376,20 +386,36 @@ class CrashHarness:
     def _live(self) -> list[dict[str, Any]]:
         return [r for r in self._call("deliveries") if r["state"] in ("vaulted", "scheduled", "quarantined")]
 
-    def _set_ceremony(self, days_ago: int = PAST_DAYS) -> None:
+    def _set_ceremony(self, days_ahead: int = 0) -> None:
+        """Today's ceremony (agent time): due in the next run, after the workstation was off."""
         live = [r for r in self._live() if r["ceremony_date"] is None]
         if not live:
             return
         chosen = self.rng.sample(live, k=min(len(live), self.rng.randint(1, 3)))
-        day = (datetime.now(UTC).date() - timedelta(days=days_ago)).isoformat()
+        day = (self._agent_today() + timedelta(days=days_ahead)).isoformat()
         ids = [r["id"] for r in chosen]
-        self._call("ceremony.set", {"deliveries": ids, "date": day, "label": "", "reason": ""})
+        self._call("ceremony.set", {"deliveries": ids, "date": day, "label": "", "reason": "harness"})
         for delivery in ids:
             self.acked_ceremonies[delivery] = day
             self.stats.acked_ceremonies += 1
 
     def _set_future_ceremony(self) -> None:
-        self._set_ceremony(days_ago=-200)
+        self._set_ceremony(days_ahead=200)
+
+    def _destroy_by_ceremony(self) -> None:
+        """A ceremony recorded after the fact: on its receipt day, a run or more ago, so due at once — an early
+        destruction, begun in the same transaction as the date."""
+        month_ago = self._agent_now() - timedelta(days=33)
+        old = [r for r in self._live() if r["ceremony_date"] is None and r["state"] == "vaulted"
+               and parse_utc(r["received_at"]) < month_ago]
+        if not old:
+            return
+        delivery = self.rng.choice(old)["id"]
+        day = local_date(parse_utc(next(r for r in old if r["id"] == delivery)["received_at"])).isoformat()
+        self._call("ceremony.set", {"deliveries": [delivery], "date": day, "label": "",
+                                    "reason": "harness: recorded late", "confirm_destroy": [delivery]})
+        self.acked_ceremonies[delivery] = day
+        self.stats.acked_ceremonies += 1
 
     def _open_copy(self) -> None:
         live = self._live()
@@ -420,7 +446,7 @@ class CrashHarness:
             self.interrupted = {r[0] for r in db.execute("SELECT delivery_id FROM purges WHERE finished_at IS NULL")}
             self.crash_pending = {r[0] for r in db.execute("SELECT key_id FROM pending_objects")}
         self.crash_tmp = {p.name for p in self.home.vault_tmp.iterdir()}
-        agent = _Agent(self.home.root, self.output)
+        agent = _Agent(self.home.root, self.output, self.clock)
         try:
             if not agent.wait_ready():
                 raise HarnessFailure(f"{self.current}: the agent did not restart after the kill: {self._tail()}")
@@ -442,7 +468,7 @@ class CrashHarness:
             raise HarnessFailure(f"{self.current}: the agent stopped with exit code {code}: {self._tail()}")
 
     def _wait_settled(self) -> None:
-        cutoff = self._past_cutoff()
+        cutoff = self._agent_now()
         deadline = time.monotonic() + self.settings.settle_timeout_s
         waiting: list[str] = []
         while time.monotonic() < deadline:
@@ -592,10 +618,11 @@ class CrashHarness:
             if copies:
                 problems.append(f"{delivery}: {len(copies)} workspace copies left after the purge")
         if final:
-            cutoff = self._past_cutoff()
+            cutoff = self._agent_now()
             for row in rows:
                 if row["state"] != "purged" and _due(row, cutoff):
-                    problems.append(f"{row['id']} is due (ceremony {row['ceremony_date']}) but {row['state']}")
+                    problems.append(f"{row['id']} is due ({row['due_at']}, ceremony {row['ceremony_date']}) but "
+                                    f"{row['state']}")
         return problems
 
     def _proof(self, delivery: str, row: dict[str, Any], recorded_sha: str | None) -> list[str]:
@@ -643,8 +670,21 @@ class CrashHarness:
                 text += f"[{path.name}]\n" + "\n".join(path.read_text(errors="replace").splitlines()[-25:]) + "\n"
         return text
 
-    def _past_cutoff(self) -> date:
-        return datetime.now(UTC).date() - timedelta(days=PAST_DAYS - 10)
+    @property
+    def agent_env(self) -> dict[str, str]:
+        """What an agent on this home needs to see the harness's time (tests that start one themselves)."""
+        return self.clock.env
+
+    def _days_pass(self) -> None:
+        if self.offset < MAX_OFFSET:
+            self.offset += timedelta(days=DAYS_PER_RUN)
+            self.clock.set(self.offset)
+
+    def _agent_now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def _agent_today(self) -> date:
+        return self._agent_now().astimezone(BRUSSELS).date()
 
     def _audit_actions(self, db: sqlite3.Connection) -> Counter[tuple[str, str]]:
         found: Counter[tuple[str, str]] = Counter()
@@ -680,8 +720,9 @@ class CrashHarness:
                               env={**os.environ, "RETENTION_AGENT_LANG": "en"})
 
 
-def _due(row: dict[str, Any], cutoff: date) -> bool:
-    return bool(row["ceremony_date"]) and date.fromisoformat(row["ceremony_date"]) <= cutoff
+def _due(row: dict[str, Any], now: datetime) -> bool:
+    """Due a while ago (a tick and a purge's time of margin) by the plan the agent stored."""
+    return bool(row["due_at"]) and parse_utc(row["due_at"]) < now - timedelta(minutes=5)
 
 
 class _Killer:
