@@ -619,8 +619,9 @@ class GraphConnectFailed(IntakeProblem):
 class GraphAccessDenied(IntakeProblem):
     error_id = "graph-access-denied"
     message = "Microsoft Graph refused the agent access to the mailbox {source}."
-    hint = ("Check the application permission Mail.ReadWrite (with admin consent) and the application access "
-            "policy that limits it to this mailbox (docs/administrator.md); the agent retries.")
+    hint = ("Check that username is the mailbox's address, the application permission Mail.ReadWrite (with admin "
+            "consent) and the application access policy that limits it to this mailbox (docs/administrator.md); "
+            "the agent retries.")
 
 
 class GraphServerError(IntakeProblem):

@@ -4,7 +4,7 @@ Microsoft Graph cannot run here, so this small HTTPS server answers the requests
 request and response shapes Microsoft publishes for v1.0 (learn.microsoft.com/graph/api/resources/message,
 mailfolder, fileattachment, itemattachment; message-permanentdelete):
 
-- ``GET /v1.0/users/{upn}``; ``GET .../mailFolders/{well-known name or id}``; ``GET .../mailFolders`` and
+- ``GET .../mailFolders/{well-known name or id}``; ``GET .../mailFolders`` and
   ``.../mailFolders/{id}/childFolders`` (``value``, ``@odata.nextLink`` paging with ``$top``/``$skip``);
 - ``GET .../mailFolders/{id}/messages`` with ``$select``, ``$top``, ``$filter`` (``internetMessageId eq '...'``,
   ``receivedDateTime ge ...``, ``hasAttachments eq true``, joined by ``and``) and
@@ -12,8 +12,10 @@ mailfolder, fileattachment, itemattachment; message-permanentdelete):
 - ``GET .../messages/{id}/$value`` (MIME); ``POST .../messages/{id}/permanentDelete`` (204, no body);
 - ``GET .../messages/{id}/attachments`` (``#microsoft.graph.fileAttachment`` / ``itemAttachment``, ``size``
   counting the attachment's properties as well) and ``.../attachments/{id}/$value``;
-- errors as Graph sends them: ``{"error": {"code": ..., "message": ...}}`` with 401 for a wrong token and 403
-  ``ErrorAccessDenied`` for a mailbox the application access policy does not allow.
+- errors as Graph sends them: ``{"error": {"code": ..., "message": ...}}`` with 401 for a wrong token, 403
+  ``ErrorAccessDenied`` for a mailbox the application access policy does not allow, and 403
+  ``Authorization_RequestDenied`` for ``GET /v1.0/users/{upn}`` itself: the application has ``Mail.ReadWrite``
+  only, and reading a user object takes ``User.Read.All``.
 
 What it does not model: Graph's throttling, delta queries, ids that change when a message moves, and the
 Recoverable Items folders themselves (a permanently deleted message is recorded in ``purged``).
@@ -209,8 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, rest: list[str], query: dict[str, str]) -> None:
         graph = self.graph
-        if not rest:
-            return self._json({"id": "user-1", "userPrincipalName": graph.mailbox, "mail": graph.mailbox})
+        if not rest:  # reading the user object needs User.Read.All, which a mail-only application lacks
+            return self._error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         if rest[0] == "mailFolders":
             return self._folders(rest[1:], query)
         if rest[0] == "messages" and len(rest) >= 2:

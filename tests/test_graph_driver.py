@@ -144,6 +144,17 @@ def test_an_application_access_policy_that_excludes_the_mailbox_is_a_permanent_f
     assert w.poll_once().expunged == 1 and w.status.state == "ok"
 
 
+def test_a_mistyped_mailbox_address_is_a_permanent_failure_not_an_empty_mailbox(graph: GraphDouble) -> None:
+    graph.deliver("inbox", make_message([("lijst.zip", aes_zip())]))
+    driver = GraphDriver(base_url=graph.url, mailbox="agii@gemeente.exampel", credentials=Tokens(),
+                         clock=ManualClock(), ca_file=str(graph.ca))  # type: ignore[attr-defined]
+    w = MailboxWatcher(config_for_graph(), Recorder(), {}.__getitem__, ManualClock(), credentials=Tokens(),
+                       driver=driver, backoff=Backoff(base_s=0.05, max_s=0.1))
+    assert w.poll_once().error_id == ERR_DENIED  # Graph answers 404: no such user in the tenant
+    assert (w.status.state, w.status.last_error_id) == ("failing", ERR_DENIED)
+    assert len(graph.messages) == 1
+
+
 def test_a_rejected_token_is_not_offered_again(graph: GraphDouble) -> None:
     graph.token = "another-token"  # the token the agent holds was revoked
     w, tokens = graph_watcher(graph, Recorder())

@@ -8,6 +8,8 @@ ends, longer under a hold: the proof of deletion says so). It needs the applicat
 
 Requests, all under ``/v1.0/users/{mailbox}`` with ``Authorization: Bearer <token>`` (:mod:`.oauth`):
 
+- connect: ``GET mailFolders/inbox?$select=id`` (the token opens the mailbox; a 404 means ``username`` is not
+  a mailbox of the tenant, a permanent ``graph-access-denied``);
 - list / envelopes: ``GET mailFolders/{folder}/messages?$select=id,from,subject,internetMessageId,
   receivedDateTime&$expand=singleValueExtendedProperties($filter=id eq 'Integer 0x0E08')`` (PR_MESSAGE_SIZE,
   since v1.0 has no size property), following ``@odata.nextLink``; the header fields the watcher matches on
@@ -95,7 +97,10 @@ class GraphDriver:
         if credential.valid_for_s is not None:
             self._session_end = (self._clock.monotonic() + credential.valid_for_s
                                  - session_margin(credential.valid_for_s))
-        self._get("")  # the mailbox is there and the token may open it
+        # the token opens this mailbox: its inbox, since Mail.ReadWrite is all the application has (reading the
+        # user object would take User.Read.All); not found (404) is a wrong address, not an empty mailbox
+        if self._get("/mailFolders/inbox", {"$select": "id"}) is None:
+            raise DriverError(ERR_DENIED)
 
     def disconnect(self, *, graceful: bool = False) -> None:
         self._token = None

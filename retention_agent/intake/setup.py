@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -48,8 +49,8 @@ def downloads_watchers(config: Config, deliver: Deliver, clock: Clock, board: zi
     for settings in config.downloads:
         rules = download_rules(settings)
 
-        def select(name: str, info: object, rules: zivver.DownloadRules = rules) -> bool:
-            return zivver.selects(rules, name, info, board)  # type: ignore[arg-type]
+        def select(name: str, info: os.stat_result, rules: zivver.DownloadRules = rules) -> bool:
+            return zivver.selects(rules, name, info, board)
 
         folder = FolderConfig(name=settings.name, path=Path(settings.path), patterns=settings.patterns,
                               channel="zivver", settle_seconds=settings.settle_seconds,
@@ -96,7 +97,7 @@ def mailbox_watchers(config: Config, deliver: Deliver, clock: Clock, keys: KeySt
                                 notice_senders=tuple(s for d in notices for s in d.notification_senders),
                                 notice_subjects=tuple(s for d in notices for s in d.notification_subjects) or ("*",))
         credentials = mailbox_credentials(box, keys, clock, secret)
-        driver = _driver(box, mailbox, credentials, clock)
+        driver = _driver(box, credentials, clock)
         watchers[f"mailbox:{box.name}"] = MailboxWatcher(
             mailbox, deliver, secret, clock, deliver_message=deliver_message, report=report,
             credentials=credentials, driver=driver, copies=copies,
@@ -118,8 +119,7 @@ def mailbox_credentials(box: MailboxSettings, keys: KeyStore, clock: Clock,
     return AppTokens(oauth, keys, clock) if flow == "app" else DelegatedTokens(oauth, keys, clock)
 
 
-def _driver(box: MailboxSettings, mailbox: MailboxConfig, credentials: Credentials,
-            clock: Clock) -> MailboxDriver | None:
+def _driver(box: MailboxSettings, credentials: Credentials, clock: Clock) -> MailboxDriver | None:
     """None: the watcher's default IMAP driver."""
     if box.driver != "graph":
         return None
