@@ -3,7 +3,7 @@
 The mailbox watcher (:mod:`retention_agent.intake.mailbox`) records a search (:meth:`StoredLedger.begin`)
 before it deletes a message, and its result (:meth:`StoredLedger.finish`) once every folder was searched
 (:mod:`retention_agent.intake.copies`). A search begun before a crash is found again by
-:meth:`StoredLedger.pending` and run at the next cycle. This module owns the three tables of schema migration 4
+:meth:`StoredLedger.pending` and run at the next cycle. This module owns the three tables of schema migration 5
 and every query over them: what ``status`` shows (:func:`summary`) and what a proof of deletion says
 (:func:`proof_section`). These are facts about copies *outside* the agent; a delivery's state is not touched.
 
