@@ -70,6 +70,8 @@ class GraphDouble:
     messages: dict[str, Message] = field(default_factory=dict)
     purged: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    link_origin: str | None = None
+    """Where ``@odata.nextLink`` points (default: this double); a test sets another origin to play a forged one."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -266,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
         if skip + top < len(items):
             rest = {**query, "$skip": str(skip + top)}
             encoded = "&".join(f"{quote(k)}={quote(v)}" for k, v in rest.items())
-            body["@odata.nextLink"] = f"{self.graph.url}{urlparse(self.path).path}?{encoded}"
+            body["@odata.nextLink"] = f"{self.graph.link_origin or self.graph.url}{urlparse(self.path).path}?{encoded}"
         self._json(body)
 
     def _json(self, body: dict[str, Any], status: int = 200) -> None:

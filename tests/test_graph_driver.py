@@ -170,3 +170,13 @@ def test_listing_follows_next_links(graph: GraphDouble) -> None:
     assert report.examined == 230 and report.error_id is None
     assert sum(1 for r in graph.requests if r.endswith("/mailFolders/inbox/messages")) >= 3
     assert not any(r.endswith("/$value") for r in graph.requests)  # none matched: not one message was read
+
+
+def test_a_next_link_to_another_host_is_not_followed(graph: GraphDouble) -> None:
+    """The token is sent to Graph's own origin only: not to a host whose name merely starts the same way."""
+    for n in range(130):
+        graph.deliver("inbox", make_message([], sender="x@example.org", mid=f"<m{n}@x>"))
+    graph.link_origin = graph.url + "0"  # https://127.0.0.1:PORT0: the same prefix, another server
+    w, _ = graph_watcher(graph, Recorder())
+    report = w.poll_once()
+    assert (report.error_id, report.examined) == (None, 100)  # the first page; the link was not followed

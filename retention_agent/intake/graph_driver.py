@@ -65,7 +65,8 @@ class GraphDriver:
 
     def __init__(self, *, base_url: str, mailbox: str, credentials: Credentials, clock: Clock,
                  ca_file: str | None = None, timeout_s: float = 30.0, max_attachment_bytes: int = 64 << 20) -> None:
-        self.base = base_url.rstrip("/") + "/v1.0/users/" + quote(mailbox, safe="@")
+        self._origin = base_url.rstrip("/")
+        self.base = self._origin + "/v1.0/users/" + quote(mailbox, safe="@")
         self._credentials = credentials
         self._clock = clock
         self._verify: str | bool = ca_file or True
@@ -156,8 +157,8 @@ class GraphDriver:
                 return
             yield from (item for item in page.get("value", []) if isinstance(item, dict))
             link = page.get("@odata.nextLink")
-            if not isinstance(link, str) or not link.startswith(self.base.split("/v1.0/")[0]):
-                return
+            if not isinstance(link, str) or not link.startswith(self._origin + "/"):
+                return  # the token goes to Graph only, never to a host a link names
             page = self._get(link)
 
     # ---- folders and messages -------------------------------------------------------------------------
