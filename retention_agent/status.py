@@ -436,8 +436,9 @@ FINDINGS: dict[str, str] = {
     "imap-oauth-refused": N_("The mail server refuses the agent's token for mailbox {name}: the application may not "
                              "open it. Check the Exchange service principal and Add-MailboxPermission "
                              "(docs/administrator.md)"),
-    "graph-access-denied": N_("Microsoft Graph refuses the agent access to mailbox {name}: check the permission "
-                              "Mail.ReadWrite and the application access policy (docs/administrator.md)"),
+    "graph-access-denied": N_("Microsoft Graph refuses the agent access to mailbox {name}: check that username is "
+                              "the mailbox's address, the permission Mail.ReadWrite and the application access policy "
+                              "(docs/administrator.md)"),
     "mailbox-copies-remaining": N_("{count} copies of AgII messages were left in mailbox {name} (copies = \"report\", "
                                    "or a removal failed): remove them by hand; their proofs of deletion say so"),
     "mailbox-copies-pending": N_("{count} searches for other copies of taken messages in mailbox {name} have not "
