@@ -146,6 +146,20 @@ def test_app_only_tokens_expire_and_intake_goes_on_unattended(world: World, tmp_
         agent.stop()
 
 
+def test_oauthbearer_works_as_well_as_xoauth2(world: World, tmp_path: Path) -> None:
+    """``sasl = "oauthbearer"`` (RFC 7628) logs in with the same tokens through the other mechanism."""
+    agent = start_agent(tmp_path, mailbox_config(world, "oauth2-app", credential="certificate",
+                                                 certificate_path=str(world.client_pem), sasl="oauthbearer"))
+    try:
+        world.dovecot.client().append("INBOX", agii_message("bearer"))
+        wait_for(lambda: len(deliveries(agent)) == 1 and inbox_count(world.dovecot) == 0, 30, "the message taken")
+        logins = (world.dovecot.root / "dovecot.log").read_text(errors="replace")
+        assert "method=OAUTHBEARER" in logins and "method=XOAUTH2" not in logins
+        assert any(token in world.idp.issued() for token, active in world.idp.introspected if active)
+    finally:
+        agent.stop()
+
+
 def test_a_revoked_credential_is_a_status_problem_with_back_off_not_a_crash_loop(world: World,
                                                                                  tmp_path: Path) -> None:
     agent = start_agent(tmp_path, mailbox_config(world, "oauth2-app", credential="certificate",
