@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 from retention_agent import config as configuration
 from retention_agent import testing
@@ -21,22 +22,23 @@ from retention_agent.api.transport import make_server
 from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock, SystemClock
 from retention_agent.context import AgentContext, log_origin
+from retention_agent.diskspace import FreeSpace
 from retention_agent.errors import (
     AlreadyRunningError,
-    DatabaseLockedError,
-    DiskFullError,
     HomeMissingError,
     RetentionAgentError,
 )
 from retention_agent.home import PRIVATE_FILE_MODE, Home, check_permissions
 from retention_agent.installation import load_signing_key
+from retention_agent.log_limits import LogLimiter
 from retention_agent.staff import StaffList
-from retention_agent.store import Store
+from retention_agent.store import Store, catalogue_error, error_code
 from retention_agent.vault.ingest import Ingest
 from retention_agent.vault.keys import open_key_store
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger("retention_agent")
+SUBJECT_KEY_PURPOSE = "retention-agent/audit-subject-hmac/v1"
 
 Tick = Callable[[], None]
 
@@ -100,16 +102,20 @@ def build_context(home: Home, clock: Clock) -> AgentContext:
         raise HomeMissingError(home=str(home.root))
     config = configuration.load(home.config)
     check_permissions(home)
-    store = Store.open(home.database)
+    store = Store.open(home.database)  # refuses a damaged database (HomeDamagedError)
     installation_id = store.get_meta("installation_id") or ""
     keys = open_key_store(config.key_store, home.keys, installation_id)
     signing_key = load_signing_key(keys)
     audit = AuditLog(store, clock, signing_key, log_origin(config.slug, installation_id))
     vault = Vault(home, keys)
-    ingest = Ingest(store, vault, audit, clock, config.legal_basis)
+    free_space = FreeSpace(home.root, config.disk.free_space_floor_mib, config.disk.free_space_floor_percent,
+                           clock.monotonic)
+    ingest = Ingest(store, vault, audit, clock, config.legal_basis, room=free_space.require_room)
     return AgentContext(home=home, config=config, clock=clock, store=store, keys=keys,
                         signing_key=signing_key, audit=audit, staff=StaffList(store, clock),
-                        vault=vault, ingest=ingest, started_at=clock.now(), installation_id=installation_id)
+                        vault=vault, ingest=ingest, started_at=clock.now(), installation_id=installation_id,
+                        subject_key=signing_key.derive(SUBJECT_KEY_PURPOSE), free_space=free_space,
+                        log_limits=LogLimiter(clock.monotonic))
 
 
 class Agent:
@@ -118,23 +124,34 @@ class Agent:
         self.home = home
         self.clock = clock or testing.test_clock() or SystemClock()
         self.stopping = threading.Event()
+        self.signalled = False  # set by SIGTERM / SIGINT (install_signal_handlers)
 
     def run(self, ready: Callable[[], None] | None = None) -> None:
         os.umask(0o077)  # whatever the agent creates is private unless it says otherwise
         with single_instance(self.home):
             setup_logging(self.home)
-            ctx = build_context(self.home, self.clock)
             try:
-                self._serve(ctx, ready)
-            finally:
-                ctx.store.close()
+                ctx = build_context(self.home, self.clock)
+                try:
+                    self._serve(ctx, ready)
+                finally:
+                    ctx.store.close()
+            except sqlite3.DatabaseError as exc:  # met while starting or stopping: say which and what to do
+                known = catalogue_error(exc, self.home.database)
+                if known is None:
+                    raise
+                log.error("the agent stopped: %s (%s)", known.error_id, error_code(exc))
+                raise known from exc
+            except RetentionAgentError as exc:
+                log.error("the agent stopped: %s", exc.error_id)
+                raise
 
     def _serve(self, ctx: AgentContext, ready: Callable[[], None] | None) -> None:
         from retention_agent import capabilities
 
         ticker = Ticker(interval_s=float(ctx.config.retention.tick_seconds))
         services = capabilities.wire(ctx, ticker)
-        server = make_server(self.home.socket, lambda s, op, a: _dispatch(ctx, s, op, a))
+        server = make_server(self.home.socket, ApiHandler(ctx))
         ctx.audit.append("agent", "agent.started", "ok", [], {"pid": os.getpid()})
         server.start()
         tick_thread = threading.Thread(target=ticker.loop, name="ticker", daemon=True)
@@ -144,7 +161,8 @@ class Agent:
         log.info("agent started")
         if ready:
             ready()
-        self.stopping.wait()
+        while not self.stopping.wait(0.2) and not self.signalled:
+            pass
         log.info("agent stopping")
         for service in reversed(services):
             service.stop()
@@ -152,29 +170,37 @@ class Agent:
         ticker.stop.set()
         ticker.wake.set()
         tick_thread.join(timeout=30)
+        handlers.flush_refusals(ctx, everything=True)  # no request comes in any more: every count is final
         ctx.audit.append("agent", "agent.stopped", "ok")
         ctx.audit.checkpoint()
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
-            self.stopping.set()
+            # Only a flag: Event.set() here could deadlock, the handler running in the main thread while it
+            # holds the event's lock inside Event.wait() (the agent then never stopped). The wait looks at it.
+            self.signalled = True
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
 
 
-def _dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, object]) -> None:
-    try:
-        handlers.dispatch(ctx, session, op, dict(args))
-    except RetentionAgentError as exc:  # e.g. the key store is locked, or the audit log refuses an entry
-        session.fail(exc)
-    except sqlite3.OperationalError as exc:  # nothing was committed: say why instead of dropping the line
-        if "full" in str(exc):
-            log.error("request %s refused: the disk that holds the database is full", op[:40])
-            session.fail(DiskFullError(file=str(ctx.home.database)))
-        elif "locked" in str(exc) or "busy" in str(exc):
-            log.error("request %s refused: the database is locked by another program", op[:40])
-            session.fail(DatabaseLockedError(file=str(ctx.home.database)))
-        else:
-            raise
+class ApiHandler:
+    """What the API server calls: requests, protocol violations, connections turned away, and the class of a
+    connecting uid (for the slots kept back for staff and the officer)."""
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        ctx.staff.members()  # read once now: the first connections are classified from it
+
+    def request(self, session: Session, op: str, args: dict[str, Any]) -> None:
+        handlers.dispatch(self.ctx, session, op, dict(args))
+
+    def violation(self, session: Session, code: str) -> None:
+        handlers.protocol_violation(self.ctx, session, code)
+
+    def refused_connection(self, uid: int) -> None:
+        handlers.connection_refused(self.ctx, uid)
+
+    def classify(self, uid: int) -> str:
+        return self.ctx.staff.class_of(uid)
 

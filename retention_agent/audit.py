@@ -127,6 +127,10 @@ class AuditLog:
     def size(self) -> int:
         return self._load_frontier()[0].size
 
+    def compact_range(self) -> merkle.CompactRange:
+        """The Merkle frontier of the log as it is (in the caller's transaction, if there is one)."""
+        return self._load_frontier()[0]
+
     def root(self) -> bytes:
         return self._load_frontier()[0].root()
 
@@ -137,6 +141,17 @@ class AuditLog:
             sql += " LIMIT ?"
             params += (limit,)
         return [json.loads(row["entry"]) for row in self.store.query(sql, params)]
+
+    def entry_rows(self, start: int, limit: int, *, newest_first: bool = False) -> list[tuple[int, bytes]]:
+        """``(seq, entry bytes)`` of up to ``limit`` entries after ``start`` (before it, ``newest_first``)."""
+        sql = ("SELECT seq, entry FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?" if newest_first else
+               "SELECT seq, entry FROM audit WHERE seq > ? ORDER BY seq LIMIT ?")
+        with self.store.lock:
+            return [(int(seq), as_bytes(entry)) for seq, entry in self.store.conn.execute(sql, (start, limit))]
+
+    @staticmethod
+    def parse_entry(entry: bytes) -> dict[str, Any]:
+        return dict(json.loads(entry))
 
     def entry_bytes(self, seq: int) -> bytes:
         return bytes(self.store.scalar("SELECT entry FROM audit WHERE seq = ?", (seq,)))
@@ -166,6 +181,12 @@ class AuditLog:
 
     def consistency(self, old_size: int) -> list[bytes]:
         return merkle.consistency_proof(self.leaf_hashes(), old_size)
+
+    def inclusion_after(self, before: merkle.CompactRange, size: int) -> list[bytes]:
+        """The inclusion proof of entry ``before.size + 1`` in the tree of ``size`` entries, from the frontier
+        the log had just before that entry and the entries from it on (a few, for a recent entry)."""
+        later = [merkle.leaf_hash(entry) for _, entry in self.entry_rows(before.size, size - before.size)]
+        return merkle.inclusion_proof_after(before, later)
 
     def inclusion(self, seq: int, size: int | None = None) -> list[bytes]:
         leaves = self.leaf_hashes()

@@ -84,20 +84,22 @@ def with_actions(store: Store, actions: Iterable[str], first: int, stop: int) ->
 
 
 def count_indexed(store: Store, where: str, first: int, stop: int, paths: Sequence[str],
-                  match: Mapping[str, str]) -> list[tuple[Any, ...]]:
+                  match: Mapping[str, str], weight: str | None = None) -> list[tuple[Any, ...]]:
     """``(value at each path…, count)`` over the entries of an indexed condition, grouped, counted by SQLite
-    (``json_extract``), for entries in ``[first, stop)`` whose ``match`` paths hold the given values."""
+    (``json_extract``), for entries in ``[first, stop)`` whose ``match`` paths hold the given values. With
+    ``weight`` an entry counts as the number at that path (1 where there is none)."""
     if where not in (DENIED, OPENED):
         raise ValueError("only the indexed conditions may be used here")
-    for path in [*paths, *match]:
+    for path in [*paths, *match, *([weight] if weight else [])]:
         if not _JSON_PATH.fullmatch(path):
             raise ValueError(f"not a simple JSON path: {path!r}")
     columns = ", ".join(f"json_extract(CAST(entry AS TEXT), '{p}')" for p in paths)
     conditions = "".join(f" AND json_extract(CAST(entry AS TEXT), '{p}') = ?" for p in match)
     groups = ", ".join(str(i + 1) for i in range(len(paths)))
+    count = f"SUM(COALESCE(json_extract(CAST(entry AS TEXT), '{weight}'), 1))" if weight else "COUNT(*)"
     with store.lock:
         rows = store.conn.execute(
-            f"SELECT {columns}, COUNT(*) FROM audit WHERE {where} AND seq >= ? AND seq < ?{conditions} "
+            f"SELECT {columns}, {count} FROM audit WHERE {where} AND seq >= ? AND seq < ?{conditions} "
             f"GROUP BY {groups} ORDER BY {groups}", (first, stop, *match.values())).fetchall()
     return [tuple(row) for row in rows]
 

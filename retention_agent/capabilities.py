@@ -10,10 +10,11 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from retention_agent.access import REQUIRED_ROLES
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.intake.base import TOO_MANY_FILES
@@ -21,6 +22,7 @@ from retention_agent.notify import Notifier
 from retention_agent.purge import Purger, resume_unfinished
 from retention_agent.schedule import Schedule
 from retention_agent.status import note_test_hooks
+from retention_agent.upkeep import DatabaseUpkeep
 from retention_agent.vault import workspace
 
 log = logging.getLogger(__name__)
@@ -82,10 +84,43 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     from retention_agent.reports.schedule import ReportDuty
 
     ticker.duties.append(("dpo-reports", ReportDuty(ctx)))
+    upkeep = DatabaseUpkeep(ctx)
+    ticker.duties.append(("database-upkeep", lambda: _discard(upkeep())))
     sweeps = copies_sweeper(ctx)
     if sweeps is not None:
         ticker.duties.append(("copies-sweep", sweeps.tick))
-    return [timer, *watchers.values()]
+    return [timer, RefusalFlusher(ctx), *watchers.values()]
+
+
+class RefusalFlusher:
+    """Writes the follow-up entries of folded refusals every few seconds, whether or not requests come
+    (api/refusals.py); the agent writes what is left when it stops."""
+
+    INTERVAL_S = 5.0
+
+    def __init__(self, ctx: AgentContext) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="refusals", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from retention_agent.api.handlers import flush_refusals
+
+        while not self._stop.wait(self.INTERVAL_S):
+            try:
+                flush_refusals(self.ctx)
+            except Exception as exc:  # a full or locked database: the counts stay and are written later
+                if self.ctx.log_limits.allow(f"refusals:{type(exc).__name__}") is not None:
+                    log.warning("refused requests could not be audited yet: %s", type(exc).__name__)
 
 
 class CopiesDuty:
@@ -207,15 +242,33 @@ def _checkpoint_if_due(ctx: AgentContext) -> None:
             ctx.health["checkpoint_at"] = now
 
 
+_UNWIPED = "SELECT id, delivery_id, account, copy_path FROM openings WHERE copy_path IS NOT NULL AND wiped_at IS NULL"
+
+
 def wipe_expired_copies(ctx: AgentContext) -> int:
-    """Wipe workspace copies whose time is up; each wipe is audited."""
+    """Wipe workspace copies whose time is up, and any copy of an account that may no longer open deliveries
+    (its removal from the staff list wipes them at once; this catches a wipe a crash interrupted)."""
     now = utc_iso(ctx.clock.now())
-    rows = ctx.store.query("SELECT id, delivery_id, account, copy_path FROM openings "
-                           "WHERE copy_path IS NOT NULL AND wiped_at IS NULL AND wipe_at <= ?", (now,))
+    expired = ctx.store.query(f"{_UNWIPED} AND wipe_at <= ?", (now,))
+    may_read = REQUIRED_ROLES["open"]
+    readers = {m.account for m in ctx.staff.members().values() if m.roles & may_read}
+    lost = [row for row in ctx.store.query(_UNWIPED) if row["account"] not in readers
+            and row["id"] not in {e["id"] for e in expired}]
+    return _wipe(ctx, expired, "expired") + _wipe(ctx, lost, "access-removed")
+
+
+def wipe_copies_of(ctx: AgentContext, account: str) -> int:
+    """Wipe every working copy of ``account`` now: it was removed from the staff list or lost ``read``."""
+    return _wipe(ctx, ctx.store.query(f"{_UNWIPED} AND account = ?", (account,)), "access-removed")
+
+
+def _wipe(ctx: AgentContext, rows: list[dict[str, Any]], why: str) -> int:
+    """Wipe each copy, then mark it wiped and audit it in one transaction."""
     for row in rows:
         workspace.wipe(Path(row["copy_path"]))
         with ctx.store.transaction():
-            ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?", (now, row["id"]))
+            ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
+                                   (utc_iso(ctx.clock.now()), row["id"]))
             ctx.audit.append("agent", "workspace.wiped", "ok", [row["delivery_id"]],
-                             {"opening": row["id"], "account": row["account"], "why": "expired"})
+                             {"opening": row["id"], "account": row["account"], "why": why})
     return len(rows)

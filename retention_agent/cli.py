@@ -21,6 +21,7 @@ from retention_agent import i18n
 from retention_agent.api.client import Client
 from retention_agent.errors import EXIT_INTEGRITY, RetentionAgentError
 from retention_agent.home import Home, resolve_home
+from retention_agent.terminal import safe, safe_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +36,10 @@ class State:
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         with self.client() as client:
             return client.call(op, args)
+
+    def all_pages(self, op: str, key: str, args: dict[str, Any] | None = None) -> list[Any]:
+        with self.client() as client:
+            return list(client.pages(op, key, args))
 
 
 def handle_errors(fn: F) -> F:
@@ -52,11 +57,12 @@ def handle_errors(fn: F) -> F:
 
 
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+    click.echo(safe_json(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    """Print aligned columns; every cell is shown with its control characters escaped (terminal.safe)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else safe(str(c)) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

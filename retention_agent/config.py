@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import tomllib
 import types
@@ -20,6 +21,34 @@ from retention_agent.errors import ConfigError, ConfigSyntaxError
 
 KEY_STORES = ("keyring", "file")
 DEPLOYMENTS = ("user", "shared")
+# The largest value each number may take (the smallest is checked with its own message in ``_validate``):
+# a huge number is a typo, and some (a tick of 10**17 seconds) would stop a thread of the agent.
+MAXIMA: dict[str, float] = {
+    "retention.max_without_ceremony_months": 120,
+    "retention.reminder_days_before": 365,
+    "retention.no_ceremony_staff_days": 3650,
+    "retention.no_ceremony_officer_days": 3650,
+    "retention.clock_forward_margin_hours": 8760,
+    "retention.tick_seconds": 3600,
+    "workspace.wipe_after_hours": 720,
+    "audit.checkpoint_interval_minutes": 10080,
+    "intake.max_file_bytes": 1 << 40,
+    "intake.max_files_per_message": 10000,
+    "copies.interval_minutes": 10080,
+    "copies.max_document_bytes": 1 << 30,
+    "copies.document_seconds": 3600,
+    "copies.sweep_seconds": 86400,
+    "disk.free_space_floor_mib": 1 << 20,
+    "disk.free_space_floor_percent": 50,
+    "inbox.settle_seconds": 3600,
+    "inbox.scan_interval_seconds": 86400,
+    "mailbox.poll_interval_seconds": 86400,
+    "downloads.min_bytes": 1 << 40,
+    "downloads.max_bytes": 1 << 40,
+    "downloads.window_minutes": 10080,
+    "downloads.settle_seconds": 3600,
+    "downloads.scan_interval_seconds": 86400,
+}
 CHANNELS = ("email", "zivver", "folder", "manual")
 DEFAULT_PATTERNS = ("*.xlsx", "*.zip", "*.7z", "*.pdf", "*.eml")
 
@@ -63,6 +92,14 @@ class CopiesSettings:
     max_document_bytes: int = 20 * 1024 * 1024
     document_seconds: float = 5.0
     sweep_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class DiskSettings:
+    """The floor of free space on the home's disk: the smaller of the two (0 switches it off)."""
+
+    free_space_floor_mib: int = 100
+    free_space_floor_percent: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +213,7 @@ class Config:
     audit: AuditSettings = field(default_factory=AuditSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     copies: CopiesSettings = field(default_factory=CopiesSettings)
+    disk: DiskSettings = field(default_factory=DiskSettings)
     inbox: tuple[InboxSettings, ...] = ()
     mailbox: tuple[MailboxSettings, ...] = ()
     downloads: tuple[DownloadsSettings, ...] = ()
@@ -240,9 +278,11 @@ def _convert(kind: Any, value: Any, path: Path, key: str) -> Any:
         return value
     expected = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[kind]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise _error(path, key, f"expected {expected}, found {type(value).__name__}")
+    if kind is float and not math.isfinite(value):
+        raise _error(path, key, "expected a finite number, found " + str(value))
     return value
 
 
@@ -266,6 +306,8 @@ def _validate(config: Config, path: Path) -> None:
         (config.retention.tick_seconds >= 1, "retention.tick_seconds", "must be at least 1"),
         (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", "must be positive"),
         (config.audit.checkpoint_interval_minutes >= 1, "audit.checkpoint_interval_minutes", "must be at least 1"),
+        (config.disk.free_space_floor_mib >= 0, "disk.free_space_floor_mib", "must not be negative"),
+        (config.disk.free_space_floor_percent >= 0, "disk.free_space_floor_percent", "must not be negative"),
         (0 < config.smtp.port < 65536, "smtp.port", "must be between 1 and 65535"),
         (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
          "must be monthly, quarterly or off"),
@@ -289,6 +331,7 @@ def _validate(config: Config, path: Path) -> None:
     names = [box.name for box in config.mailbox]
     for i, folder in enumerate(config.downloads):
         checks += _downloads_checks(f"downloads[{i}]", folder, config, names)
+    checks += _maxima(config)
     for ok, key, problem in checks:
         if not ok:
             raise _error(path, key, problem)
@@ -351,6 +394,25 @@ def _downloads_checks(key: str, folder: DownloadsSettings, config: Config,
         (folder.settle_seconds >= 0, f"{key}.settle_seconds", "must not be negative"),
         (folder.scan_interval_seconds > 0, f"{key}.scan_interval_seconds", "must be positive"),
     ]
+
+
+def _maxima(config: Config) -> list[tuple[bool, str, str]]:
+    """The upper bound of every number in :data:`MAXIMA` (lists and arrays of tables item by item)."""
+    checks = []
+    for dotted, highest in MAXIMA.items():
+        section, name = dotted.split(".")
+        tables = getattr(config, section)
+        indexed = list(enumerate(tables)) if isinstance(tables, tuple) else [(None, tables)]
+        for index, table in indexed:
+            value = getattr(table, name)
+            key = dotted if index is None else f"{section}[{index}].{name}"
+            values = value if isinstance(value, tuple) else (value,)
+            checks.append((all(v <= highest for v in values), key, f"must be at most {number_text(highest)}"))
+    return checks
+
+
+def number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _error(path: Path, key: str, problem: str) -> ConfigError:

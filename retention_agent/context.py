@@ -6,11 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from retention_agent.api.budget import RequestBudget
+from retention_agent.api.refusals import RefusalLedger
 from retention_agent.audit import AuditLog
 from retention_agent.clock import Clock
 from retention_agent.config import Config
 from retention_agent.crypto import SigningKey
+from retention_agent.diskspace import FreeSpace
 from retention_agent.home import Home
+from retention_agent.log_limits import LogLimiter
 from retention_agent.staff import StaffList
 from retention_agent.store import Store
 from retention_agent.vault.ingest import Ingest
@@ -32,6 +36,11 @@ class AgentContext:
     ingest: Ingest
     started_at: datetime
     installation_id: str
+    subject_key: bytes  # keys the hashes of subjects the audit log does not keep as text (subjects.py)
+    free_space: FreeSpace  # the floor below which storage stops growing for others' sake (diskspace.py)
+    log_limits: LogLimiter  # what a caller can make the agent log, at most once a minute per kind
+    refusals: RefusalLedger = field(default_factory=RefusalLedger)
+    budget: RequestBudget = field(default_factory=RequestBudget)
     # filled in by the composition root as capabilities are wired; status reads them
     components: dict[str, Any] = field(default_factory=dict)
     health: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """The only module that touches ``cryptography.hazmat``: small recipes for the rest of the tree.
 
 - AES-256-GCM sealing of one chunk (the vault format builds its stream on it).
-- Ed25519 installation key: generate, serialise, sign, verify.
+- Ed25519 installation key: generate, serialise, sign, verify, and derive purpose-bound secrets from it.
 
 Every failed decryption or verification raises the one opaque :class:`AuthenticationFailed`, whatever
 the cause (bad tag, wrong key, truncated input), like Fernet's ``InvalidToken``.
@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 DATA_KEY_SIZE = 32  # AES-256
 GCM_NONCE_SIZE = 12
@@ -79,6 +80,12 @@ class SigningKey:
 
     def sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte secret for one ``purpose`` (HKDF-SHA256 over the private key, the purpose as its info):
+        whoever holds the signing key can recompute it, nobody else can."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=purpose.encode()).derive(self.private_bytes())
 
 
 def verify_ed25519(public_key: bytes, signature: bytes, data: bytes) -> None:

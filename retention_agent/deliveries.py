@@ -9,9 +9,12 @@ from retention_agent.errors import DeliveryNotFoundError, DeliveryPurgedError, D
 from retention_agent.store import Store
 
 
-def list_deliveries(store: Store, *, include_purged: bool = True) -> list[dict[str, Any]]:
-    where = "" if include_purged else f"WHERE d.state != '{lifecycle.PURGED.value}'"
-    return store.query(f"SELECT {lifecycle.COLUMNS} FROM {lifecycle.FROM} {where} ORDER BY d.id")
+def list_deliveries(store: Store, *, include_purged: bool = True, after: str = "",
+                    limit: int = -1) -> list[dict[str, Any]]:
+    """Deliveries in id order (the order they arrived in), from after the id ``after``, at most ``limit``."""
+    where = "WHERE d.id > ?" + ("" if include_purged else f" AND d.state != '{lifecycle.PURGED.value}'")
+    return store.query(f"SELECT {lifecycle.COLUMNS} FROM {lifecycle.FROM} {where} ORDER BY d.id LIMIT ?",
+                       (after, limit))
 
 
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:

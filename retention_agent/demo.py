@@ -83,7 +83,7 @@ def _walk_through(client: Client, home: Home, inbox: Path, me: str) -> None:
                                                                  "destroy"]})
     step(t("2. A synthetic AgII delivery arrives"))
     delivery_id = _deliver(client, inbox)
-    rows = client.call("deliveries")
+    rows = list(client.pages("deliveries", "deliveries"))
     click.echo(t("In the vault: {id} ({size} bytes, state {state}).", id=delivery_id, size=rows[0]["size"],
                  state=translate(rows[0]["state"])))
     step(t("3. Opened for a purpose (invite); the opening is logged"))
@@ -125,18 +125,18 @@ def _deliver(client: Client, inbox: Path) -> str:
     """Drop the file in the watched folder and wait for the agent to take it (or ingest it directly)."""
     (inbox / "agii-demo.zip").write_bytes(synthetic_delivery())
     try:
-        _wait_for(lambda: bool(client.call("deliveries")), 20)
+        _wait_for(lambda: bool(list(client.pages("deliveries", "deliveries"))), 20)
         _wait_for(lambda: not (inbox / "agii-demo.zip").exists(), 10)
         click.echo(t("The agent took the file out of the drop folder and removed it there."))
     except TimeoutError:
         data = (inbox / "agii-demo.zip").read_bytes()
         client.upload("ingest", {}, [data])
         (inbox / "agii-demo.zip").unlink()
-    return str(client.call("deliveries")[0]["id"])
+    return str(next(iter(client.pages("deliveries", "deliveries")))["id"])
 
 
 def _state(client: Client, delivery_id: str) -> str:
-    rows = [r for r in client.call("deliveries") if r["id"] == delivery_id]
+    rows = [r for r in list(client.pages("deliveries", "deliveries")) if r["id"] == delivery_id]
     return str(rows[0]["state"]) if rows else ""
 
 

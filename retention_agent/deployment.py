@@ -255,11 +255,21 @@ def _give_to_invoker(folder: Path, files: list[Path]) -> None:
         os.chown(path, invoker[0], invoker[1], follow_symlinks=False)
 
 
+def _live_from_agent(api: ApiCall) -> int:
+    count, cursor = 0, ""
+    while True:  # page by page (api/paging.py)
+        page = api("deliveries", {"cursor": cursor} if cursor else {})
+        count += sum(1 for row in page["deliveries"] if row["state"] != lifecycle.PURGED)
+        cursor = page.get("next") or ""
+        if not cursor:
+            return count
+
+
 def live_count(home: Home, api: ApiCall) -> int:
     """Deliveries whose data still exists: from the agent (``deliveries``), or from its database, read as the
     database's owner, when the agent is stopped or the caller is not on the staff list."""
     try:
-        return sum(1 for row in api("deliveries", {}) if row["state"] != lifecycle.PURGED)
+        return _live_from_agent(api)
     except (AgentUnreachableError, AccessDeniedError) as exc:
         if not home.database.exists():
             return 0

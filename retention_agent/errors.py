@@ -34,8 +34,9 @@ class RetentionAgentError(Exception):
 
     def render(self, lang: str = "nl") -> str:
         from retention_agent.i18n import translate
+        from retention_agent.terminal import safe_value
 
-        params = _Lenient(self.params)
+        params = _Lenient({k: safe_value(v) for k, v in self.params.items()})
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
             params["state"] = translate(params["state"], lang)
         text = translate(self.message, lang).format_map(params)
@@ -102,6 +103,15 @@ class SchemaVersionError(RetentionAgentError):
         "(schema {found}, this one knows {known})."
     )
     hint = "Install the newer retention-agent version again; do not downgrade over an existing home."
+
+
+class HomeDamagedError(RetentionAgentError):
+    error_id = "home-damaged"
+    exit_code = EXIT_INTEGRITY
+    message = "The agent's database {file} is damaged ({problem}); the agent did not start and changed nothing."
+    hint = ("Do not delete it or create a new home over it: the audit log, the staff list and every delivery's "
+            "deadline are in it. Keep the home as it is and follow 'A damaged database' in "
+            "docs/administrator.md.")
 
 
 class AlreadyRunningError(RetentionAgentError):
@@ -301,6 +311,34 @@ class WorkbookColumnsError(RetentionAgentError):
                "(columns found: {found}).")
     hint = ("A header such as Rijksregisternummer, INSZ or Nationaal nummer is expected; check the file with AgII. "
             "Nothing was stored.")
+
+
+class PersonalDataInTextError(RetentionAgentError):
+    error_id = "personal-data-in-text"
+    exit_code = EXIT_USAGE
+    message = "{field} looks like it holds personal data ({what}); nothing was stored."
+    hint = ("Notes, labels and reasons are kept in the database and as a hash in the audit log: never put a "
+            "national number, a name or an e-mail address there. Refer to the case instead (a file number).")
+
+
+class InternalError(RetentionAgentError):
+    error_id = "internal"
+    message = "The agent met an unexpected problem ({problem}); the request was not carried out."
+    hint = "Try again; if it happens again, give the agent's log (agent.log) of {at} UTC to the supplier."
+
+
+class DiskSpaceLowError(RetentionAgentError):
+    error_id = "disk-space-low"
+    message = ("The disk that holds the agent's home {folder} has {free_mib} MiB free, below the floor of "
+               "{floor_mib} MiB: the agent takes in no new deliveries until space is freed.")
+    hint = ("Free space on that disk. Purges, proofs of deletion and status go on meanwhile; see "
+            "'retention-agent status' and [disk] in docs/configuration.md.")
+
+
+class RequestBudgetError(RetentionAgentError):
+    error_id = "request-budget"
+    message = "The account {account} sent too many requests in a short time; this one was refused."
+    hint = "Wait a few seconds and try again."
 
 
 # ---- retention -----------------------------------------------------------------------------------------

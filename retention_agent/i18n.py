@@ -72,6 +72,9 @@ def translate(text: str, lang: str | None = None) -> str:
 
 
 def t(text: str, /, **params: Any) -> str:
-    """Translate ``text`` into the current language and fill in its ``{placeholders}``."""
+    """Translate ``text`` into the current language and fill in its ``{placeholders}``, each value shown with
+    its control characters escaped (a value may be text someone else typed: ``terminal.safe``)."""
+    from retention_agent.terminal import safe_value
+
     translated = translate(text)
-    return translated.format(**params) if params else translated
+    return translated.format(**{k: safe_value(v) for k, v in params.items()}) if params else translated

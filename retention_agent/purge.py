@@ -30,6 +30,7 @@ from retention_agent.copies import records as copy_records
 from retention_agent.deliveries import get_delivery
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError, PurgeFailedError, RetentionAgentError
 from retention_agent.home import write_private
+from retention_agent.store import INCREMENTAL
 from retention_agent.testing import fault_point
 from retention_agent.vault import workspace
 
@@ -197,9 +198,12 @@ class Purger:
         return "deleted"
 
     def _scrub(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
+        """Scrub what the purge deleted (Store.scrub: no copy of the database, whatever its size)."""
         left = self.ctx.store.scrub()
         steps["scrub_evidence"] = left
-        return f"secure_delete={left['secure_delete']} wal_bytes={left['wal_bytes']} free_pages={left['free_pages']}"
+        vacuum = "incremental" if left.get("auto_vacuum") == INCREMENTAL else "none"
+        return (f"secure_delete={left['secure_delete']} wal_bytes={left['wal_bytes']} "
+                f"free_pages={left['free_pages']} vacuum={vacuum}")
 
     def _verify(self, delivery: dict[str, Any]) -> dict[str, bool]:
         delivery_id = delivery["id"]
@@ -211,7 +215,7 @@ class Purger:
             "object_absent": not self.ctx.vault.path(delivery_id).exists(),
             "no_workspace_copy": not copies,
             "no_rows_left": left == 0,
-            "database_scrubbed": scrubbed == {"secure_delete": 1, "wal_bytes": 0, "free_pages": 0},
+            "database_scrubbed": _scrubbed(scrubbed),
             "unlock_secrets_absent": copy_records.secrets_absent(self.ctx, delivery["key_id"]),
         }
 
@@ -224,6 +228,8 @@ class Purger:
         is the moment of the purge: its lateness, the proof's and the report's are measured to it."""
         now = parse_utc(utc_iso(self.ctx.clock.now()))  # whole seconds, as the entry records it
         with self.ctx.store.transaction():
+            before = self.ctx.audit.compact_range()  # for the proof's inclusion path, without rereading the log
+            steps["audit_range"] = {"size": before.size, "hashes": [h.hex() for h in before.to_hashes()]}
             steps["audit_seq"] = self.ctx.audit.append_many([(
                 now, record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
                     "trigger": proof.trigger_of(record["trigger"]), "verification": steps["verification"],
@@ -257,10 +263,10 @@ class Purger:
         seq = int(steps["audit_seq"])
         entry = self.ctx.audit.entry_bytes(seq)
         purged_at = json.loads(entry)["time"]
-        with self.ctx.store.lock:  # checkpoint, size and leaves of one tree: other threads append entries too
+        with self.ctx.store.lock:  # checkpoint and size of one tree: other threads append entries too
             note = self.ctx.audit.checkpoint()
             size = self.ctx.audit.size
-            leaves = self.ctx.audit.leaf_hashes()[:size]
+        inclusion = self._inclusion(seq, size, steps)
         counts = steps.get("counts", {})
         facts = proof.ProofFacts(
             municipality=self.ctx.config.municipality, installation_id=self.ctx.installation_id,
@@ -280,8 +286,19 @@ class Purger:
             copies=copy_records.proof_section(steps.get("copies_counts", {})),
             mailbox_copies=mail_copies.proof_section(self.ctx.store, delivery["id"]),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
-                   "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(leaves, seq - 1)]})
+                   "inclusion_proof": [h.hex() for h in inclusion]})
         return proof.build_proof(facts)
+
+    def _inclusion(self, seq: int, size: int, steps: dict[str, Any]) -> list[bytes]:
+        """The purge entry's inclusion path in the tree of ``size`` entries (the log only grows, so the entries
+        up to ``size`` are those the checkpoint signed)."""
+        recorded = steps.get("audit_range")
+        if recorded and int(recorded["size"]) == seq - 1:
+            before = merkle.CompactRange.from_hashes(int(recorded["size"]),
+                                                     [bytes.fromhex(h) for h in recorded["hashes"]])
+            return self.ctx.audit.inclusion_after(before, size)
+        leaves = self.ctx.audit.leaf_hashes()[:size]  # a purge recorded before the frontier was kept
+        return merkle.inclusion_proof(leaves, seq - 1)
 
     def _result(self, delivery_id: str) -> dict[str, Any]:
         row = self.ctx.store.one("SELECT finished_at, proof_sha256 FROM purges WHERE delivery_id = ?",
@@ -312,6 +329,14 @@ def reason_facts(trigger: str, stored: str) -> tuple[str, str | None]:
         return str(kept["code"]), str(kept["sha256"]) or None
     digest = stored.removeprefix(_DIGEST_PREFIX) if stored.startswith(_DIGEST_PREFIX) else note_digest(stored)
     return trigger, digest or None
+
+
+def _scrubbed(evidence: dict[str, int]) -> bool:
+    """Nothing deleted is left in the database: secure_delete overwrote the rows and freed pages with zeros,
+    the WAL is empty, and freed pages were given back — or, in a database that has no incremental vacuum yet
+    (created before it was used here), are left zeroed until the next full VACUUM."""
+    given_back = evidence.get("free_pages") == 0 or evidence.get("auto_vacuum", INCREMENTAL) != INCREMENTAL
+    return evidence.get("secure_delete") == 1 and evidence.get("wal_bytes") == 0 and given_back
 
 
 def hold_blocks(delivery: dict[str, Any], now: datetime) -> bool:

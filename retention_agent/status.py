@@ -27,6 +27,7 @@ WINDOW_DAYS = 30
 NEXT_PURGES = 10
 LIST_LIMIT = 20
 HOOKS_SEEN = "testing.hooks-seen"
+REPEATED = "$.details.repeated"  # a folded follow-up entry counts the refusals it stands for (api/refusals.py)
 Finding = dict[str, Any]
 
 
@@ -86,6 +87,7 @@ def health(ctx: AgentContext) -> dict[str, Any]:
         "oauth": oauth_tokens(ctx),
         "key_store": {"backend": backend, "file_store": backend == "file"},
         "test_hooks": {"active": testing.hooks_requested(), "first_seen": ctx.store.get_meta(HOOKS_SEEN)},
+        "disk": ctx.free_space.reading().to_wire(),
     }
 
 
@@ -278,7 +280,7 @@ def openings(ctx: AgentContext, now: datetime) -> dict[str, Any]:
 def refusals(ctx: AgentContext, now: datetime) -> dict[str, Any]:
     first = _window_start(ctx, now)
     rows = audit_query.count_indexed(ctx.store, audit_query.DENIED, first, 1 << 62, ("$.actor", "$.action"),
-                                     {"$.outcome": "denied"})
+                                     {"$.outcome": "denied"}, weight=REPEATED)
     last = audit_query.last_indexed(ctx.store, audit_query.DENIED, first) if rows else None
     return {"count": sum(n for *_, n in rows), "last_at": last["time"] if last else None, "by_account_action": [
         {"account": str(a), "action": str(act), "count": int(n)} for a, act, n in rows]}
@@ -455,6 +457,8 @@ FINDINGS: dict[str, str] = {
                            "could not erase them, or has not run since the purge (see 'Copies on workstations')"),
     "workbook-invalid-numbers": N_("The workbook of delivery {delivery} has {count} national register numbers with "
                                    "wrong check digits: check the list with AgII"),
+    "disk-space-low": N_("The disk of the agent's home has {free_mib} MiB free, below the floor of {floor_mib} "
+                         "MiB: no new deliveries are taken in until space is freed"),
 }
 
 
@@ -476,6 +480,10 @@ def assess(status: dict[str, Any]) -> tuple[list[Finding], list[Finding]]:
     _assess_legal_bases(status, problems, warnings)
     _assess_organisation(status, problems, warnings)
     _assess_copies(status, problems, warnings)
+    disk = status["health"]["disk"]
+    if disk["low"]:
+        problems.append(_finding("disk-space-low", free_mib=disk["free_bytes"] >> 20,
+                                 floor_mib=-(-disk["floor_bytes"] >> 20)))
     return problems, warnings
 
 

@@ -14,6 +14,7 @@ import click
 from retention_agent.clock import BRUSSELS, parse_utc
 from retention_agent.i18n import t, translate
 from retention_agent.msgids import N_
+from retention_agent.terminal import safe, safe_value
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
 # codes from the status JSON shown translated: watcher and delivery states, purposes, purge reasons, schedules,
@@ -37,13 +38,13 @@ def moment(text: str | None) -> str:
 
 def finding_text(finding: dict[str, Any]) -> str:
     try:
-        return translate(finding["message"]).format(**finding["params"])
+        return translate(finding["message"]).format(**{k: safe_value(v) for k, v in finding["params"].items()})
     except (KeyError, IndexError, ValueError):
-        return str(finding["message"])
+        return safe(str(finding["message"]))
 
 
 def table_lines(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [["-" if c is None else safe(str(c)) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  " + "  ".join("-" * w for w in widths))

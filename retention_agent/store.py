@@ -1,8 +1,13 @@
 """The agent's SQLite database: schema, migrations, and a connection that leaves no residue.
 
 One connection, used under one lock by the agent's threads. ``secure_delete`` is switched on for every
-connection (Windows' bundled SQLite may default to off) and :meth:`Store.scrub` checkpoints the WAL
-with TRUNCATE and VACUUMs, so that purged rows leave no bytes behind (FIELD-NOTES: SQLite residue).
+connection (Windows' bundled SQLite may default to off), so deleted rows and freed pages are overwritten with
+zeros, and :meth:`Store.scrub` gives freed pages back (incremental vacuum) and checkpoints the WAL with
+TRUNCATE, so that purged rows leave no bytes behind (FIELD-NOTES: SQLite residue). A scrub costs space and
+time in proportion to what was deleted, not to the database: a purge needs no room to copy a database of a
+gigabyte, and holds the lock for milliseconds. A full ``VACUUM`` (:meth:`Store.vacuum`) runs only off the
+request path, when there is room and time (``upkeep.py``); it also switches a database created before
+incremental vacuum existed here to it (``auto_vacuum`` can only change on an empty database, or by a VACUUM).
 No keys are ever stored here, and no full-text index is kept over personal data.
 """
 
@@ -18,9 +23,16 @@ from typing import Any
 
 import sqlite_utils
 
-from retention_agent.errors import SchemaVersionError
+from retention_agent.errors import (
+    DatabaseLockedError,
+    DiskFullError,
+    HomeDamagedError,
+    RetentionAgentError,
+    SchemaVersionError,
+)
 
 SCHEMA_VERSION = 5
+INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -140,15 +152,53 @@ CREATE INDEX mailbox_copy_folders_check ON mailbox_copy_folders(check_id);
 MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a database file that is missing, empty, not SQLite, or shorter than its header says.
+
+    SQLite itself would turn a missing or empty file into a new, empty database, and read a truncated one
+    until it meets a missing page; an existing home must never be re-initialised that way.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except FileNotFoundError:
+        raise HomeDamagedError(file=str(path), problem="the file is missing") from None
+    except OSError as exc:
+        raise HomeDamagedError(file=str(path), problem=exc.strerror or type(exc).__name__) from exc
+    if size == 0:
+        raise HomeDamagedError(file=str(path), problem="the file is empty")
+    if len(header) < 100 or not header.startswith(_HEADER):
+        raise HomeDamagedError(file=str(path), problem="it is not an SQLite database")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    size_valid = header[24:28] == header[92:96]  # "version-valid-for" matches the change counter
+    if size_valid and pages and size < pages * page_size:
+        raise HomeDamagedError(file=str(path), problem=f"it is truncated: {size} of {pages * page_size} bytes")
+
+
 class Store:
     """The database, behind one re-entrant lock. ``with store.transaction() as db:`` commits or rolls back."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        target = path if create else f"{path.resolve().as_uri()}?mode=rw"
+        self.conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10,
+                                    uri=not create)
+        if not create:
+            self._check_home_database()  # before anything is written to it
+        else:
+            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table exists
+        # A short WAL (checkpointed every 100 pages, cut back to 1 MiB): on a nearly full disk it must not need
+        # the room that a 4 MB WAL (SQLite's default) would, and it holds fewer copies of deleted rows.
         for pragma in ("secure_delete = ON", "journal_mode = WAL", "foreign_keys = ON",
-                       "synchronous = FULL", "busy_timeout = 10000"):
+                       "synchronous = FULL", "busy_timeout = 10000", "wal_autocheckpoint = 100",
+                       "journal_size_limit = 1048576"):
             self.conn.execute(f"PRAGMA {pragma}")
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
@@ -164,13 +214,37 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        store = cls(path)
-        found = store.schema_version()
-        if found > SCHEMA_VERSION:
+        """Open the database of an existing home: never create one, never build a schema from nothing."""
+        check_database_file(path)
+        try:
+            store = cls(path, create=False)
+        except sqlite3.DatabaseError as exc:
+            raise HomeDamagedError(file=str(path), problem=error_code(exc)) from exc
+        try:
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
             store.close()
-            raise SchemaVersionError(file=str(path), found=found, known=SCHEMA_VERSION)
-        store.migrate()
+            raise HomeDamagedError(file=str(path), problem=error_code(exc)) from exc
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _check_home_database(self) -> None:
+        """An existing home's database has the agent's tables, a schema this version knows, and the
+        installation id that ``init`` recorded; otherwise the connection is closed and nothing was written."""
+        try:
+            found = self.schema_version()
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(file=str(self.path), found=found, known=SCHEMA_VERSION)
+            if found == 0:
+                raise HomeDamagedError(file=str(self.path), problem="it holds no tables of the agent")
+            installed = self.conn.execute("SELECT value FROM meta WHERE key = 'installation_id'").fetchone()
+            if not installed or not installed[0]:
+                raise HomeDamagedError(file=str(self.path), problem="it has no installation id")
+        except BaseException:
+            self.conn.close()
+            raise
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -250,21 +324,42 @@ class Store:
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def scrub(self) -> dict[str, int]:
-        """Leave no deleted bytes behind: WAL checkpoint (TRUNCATE), VACUUM, checkpoint again.
+        """Leave no deleted bytes behind, at the cost of what was deleted: WAL checkpoint (TRUNCATE), give
+        the freed pages back (incremental vacuum, where the database has it), checkpoint again.
 
-        Returns what it left: ``secure_delete`` (1 = on), the WAL's size and the free pages, which a
-        purge records as its evidence that the database holds no residue of the deleted rows. An open
-        snapshot keeps the WAL from being truncated, so the scrub waits for those to end and lets none start.
+        Returns what it left: ``secure_delete`` (1 = on: every deleted row and freed page was overwritten
+        with zeros), the WAL's size, the free pages (0 after an incremental vacuum; zeroed otherwise) and
+        ``auto_vacuum`` (2 = incremental), which a purge records as its evidence that the database holds no
+        residue of the deleted rows. An open snapshot keeps the WAL from being truncated, so the scrub waits
+        for those to end and lets none start.
         """
         with self._no_readers:  # taken before the store's lock (never the other way round)
             self._no_readers.wait_for(lambda: self._readers == 0)
             with self.lock:
-                return self._scrub()
+                if self.conn.in_transaction:  # executescript below would commit it
+                    raise RuntimeError("a scrub runs outside any transaction")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                auto_vacuum = int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
+                if auto_vacuum == INCREMENTAL:
+                    # execute() steps this pragma once, freeing one page; executescript() runs it to the end
+                    self.conn.executescript("PRAGMA incremental_vacuum;")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return {**self._residue(), "auto_vacuum": auto_vacuum}
 
-    def _scrub(self) -> dict[str, int]:
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.execute("VACUUM")
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def vacuum(self) -> dict[str, int]:
+        """A full VACUUM, which also switches the database to incremental auto-vacuum. It rewrites the whole
+        file: it needs free space about twice the database's size and holds the lock meanwhile (seconds for a
+        large database), so only ``upkeep.DatabaseUpkeep`` calls it, when there is room and nobody is working."""
+        with self._no_readers:
+            self._no_readers.wait_for(lambda: self._readers == 0)
+            with self.lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                self.conn.execute("VACUUM")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return {**self._residue(), "auto_vacuum": int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0])}
+
+    def _residue(self) -> dict[str, int]:
         wal = self.path.with_name(self.path.name + "-wal")
         return {
             "secure_delete": int(self.conn.execute("PRAGMA secure_delete").fetchone()[0]),
@@ -272,6 +367,43 @@ class Store:
             "free_pages": int(self.conn.execute("PRAGMA freelist_count").fetchone()[0]),
         }
 
+    def size_facts(self) -> dict[str, int]:
+        """``pages``, ``free_pages``, ``page_size`` and ``auto_vacuum`` of the database, read without a lock
+        held for long."""
+        with self.lock:
+            return {name: int(self.conn.execute(f"PRAGMA {pragma}").fetchone()[0]) for name, pragma in
+                    (("pages", "page_count"), ("free_pages", "freelist_count"), ("page_size", "page_size"),
+                     ("auto_vacuum", "auto_vacuum"))}
+
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def error_code(exc: sqlite3.Error) -> str:
+    """SQLite's own name for an error (``SQLITE_FULL``, ``SQLITE_BUSY_SNAPSHOT``…), never its message words."""
+    return str(getattr(exc, "sqlite_errorname", None) or type(exc).__name__)
+
+
+def error_kind(exc: sqlite3.Error) -> str:
+    """``full``, ``busy`` (locked by another program), ``damaged`` or ``other``, by SQLite's error code."""
+    primary = int(getattr(exc, "sqlite_errorcode", -1) or -1) & 0xFF
+    return _ERROR_KINDS.get(primary, "other")
+
+
+def catalogue_error(exc: sqlite3.Error, path: Path) -> RetentionAgentError | None:
+    """The catalogue's error for a full disk, a database locked by another program or a damaged database;
+    None for any other SQLite error (that one is a bug, not the user's to fix)."""
+    kind = error_kind(exc)
+    if kind == "full":
+        return DiskFullError(file=str(path))
+    if kind == "busy":
+        return DatabaseLockedError(file=str(path))
+    if kind == "damaged":
+        return HomeDamagedError(file=str(path), problem=error_code(exc))
+    return None
+
+
+# by primary result code: an extended code (SQLITE_BUSY_SNAPSHOT, SQLITE_CORRUPT_VTAB…) keeps it in its low byte
+_ERROR_KINDS = {sqlite3.SQLITE_BUSY: "busy", sqlite3.SQLITE_LOCKED: "busy", sqlite3.SQLITE_CORRUPT: "damaged",
+                sqlite3.SQLITE_NOTADB: "damaged", sqlite3.SQLITE_FULL: "full"}

@@ -203,6 +203,11 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
                                "(counted as unreadable).",
     "copies.sweep_seconds": "A whole sweep stops after this long; the locations not finished are reported as "
                             "partial.",
+    "disk.free_space_floor_mib": "Below this much free space (MiB) on the disk that holds the home, the agent "
+                                 "takes in no new deliveries and refuses accounts outside the staff list; "
+                                 "purges, proofs and status go on, and status shows a problem. 0: no floor.",
+    "disk.free_space_floor_percent": "The same floor as a percentage of that disk's size; the smaller of the "
+                                     "two counts (default: 100 MiB, or 5 % of a disk smaller than 2 GiB).",
     "inbox.path": "The drop folder (absolute path). The agent moves every matching file into the vault and "
                   "removes it there.",
     "inbox.name": "A short name for the folder in status, logs and audit (default `inbox-N`); no personal "
@@ -358,7 +363,10 @@ def configuration_markdown() -> str:
                 lines += [f"Repeat the `{ARRAYS[section]}` table once per {section}.", ""]
             lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
         name = key.split(".")[-1]
-        lines.append(f"| `{name}` | {kind} | `{default}` | {_cell(CONFIG_DESCRIPTIONS[key])} |")
+        meaning = CONFIG_DESCRIPTIONS[key]
+        if key in configuration.MAXIMA:
+            meaning += f" At most {configuration.number_text(configuration.MAXIMA[key])}."
+        lines.append(f"| `{name}` | {kind} | `{default}` | {_cell(meaning)} |")
     return "\n".join(lines) + "\n"
 
 

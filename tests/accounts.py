@@ -41,6 +41,17 @@ def in_child_as(uid: int, gid: int, produce: Callable[[], bytes]) -> bytes:
     The child never returns into pytest: whatever happens it leaves through ``os._exit``, and a failure is
     printed there and fails the caller.
     """
+    pid, read_end = fork_as(uid, gid, produce)
+    with os.fdopen(read_end, "rb") as incoming:
+        data = incoming.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child process failed (see the captured stderr)"
+    return data
+
+
+def fork_as(uid: int, gid: int, produce: Callable[[], bytes]) -> tuple[int, int]:
+    """Fork a child that drops to ``uid``/``gid`` and writes what ``produce`` returns to a pipe; return at once
+    with the child's pid and the pipe's read end (for children that must run side by side)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -59,11 +70,7 @@ def in_child_as(uid: int, gid: int, produce: Callable[[], bytes]) -> bytes:
         finally:
             os._exit(status)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as incoming:
-        data = incoming.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the child process failed (see the captured stderr)"
-    return data
+    return pid, read_end
 
 
 @contextmanager

@@ -187,13 +187,23 @@ def ingest_file(agent: AgentProcess, path: Path, content: bytes) -> str:
     return found.group(1)
 
 
+def pages(home: Path, op: str, key: str) -> list[dict[str, Any]]:
+    """Every row of a paged list from the real agent (deliveries, audit.show, proof.list)."""
+    with Client(Home(home).socket) as client:
+        return list(client.pages(op, key))
+
+
+def all_deliveries(home: Path) -> list[dict[str, Any]]:
+    return pages(home, "deliveries", "deliveries")
+
+
 def audit_entries(home: Path, action: str | None = None) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = api(home, "audit.show", {"limit": 10000})["entries"]
+    found = pages(home, "audit.show", "entries")
     return [e for e in found if action is None or e["action"] == action]
 
 
 def delivery_row(home: Path, delivery_id: str) -> dict[str, Any]:
-    rows = [r for r in api(home, "deliveries") if r["id"] == delivery_id]
+    rows = [r for r in pages(home, "deliveries", "deliveries") if r["id"] == delivery_id]
     assert len(rows) == 1
     row: dict[str, Any] = rows[0]
     return row

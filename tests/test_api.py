@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import socket
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,14 @@ import pytest
 
 from retention_agent.agent import single_instance
 from retention_agent.api import protocol
+from retention_agent.api.budget import ConnectionSlots
 from retention_agent.api.client import Client
-from retention_agent.api.server import ConnectionSlots
+from retention_agent.api.server import FIRST_FRAME_TIMEOUT_S
 from retention_agent.errors import ProtocolError, UsageError
 from retention_agent.home import Home
 from tests.conftest import ME, AgentProcess, cli
 from tests.helpers_accounts import shared_agent
+from tests.retention_support import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def still_answers(agent: AgentProcess) -> None:
 
 def audit_entries(agent: AgentProcess) -> list[dict[str, Any]]:
     with Client(agent.home / "agent.sock") as client:
-        return list(client.call("audit.show", {"after": 0, "limit": 10000})["entries"])
+        return list(client.pages("audit.show", "entries"))
 
 
 # What a hostile or broken client sends, and the start of the error the agent answers before hanging up.
@@ -94,6 +98,10 @@ VIOLATIONS: dict[str, tuple[bytes, str]] = {
     "args-not-an-object": (request({"v": 1, "op": "staff.list", "args": [1]}), "a request needs an op"),
     "data-instead-of-request": (frame(b"D", b"\x00" * 100), "expected a JSON frame"),
     "end-instead-of-request": (frame(b"E", b""), "expected a JSON frame"),
+    "lone-surrogate": (frame(b"J", b'{"v": 1, "op": "whoami", "args": {"x": "\\ud800 88031412365"}}'),
+                       "a text holds a lone UTF-16 surrogate"),
+    "lone-low-surrogate-in-the-op": (frame(b"J", b'{"v": 1, "op": "who\\uDC00ami", "args": {}}'),
+                                     "a text holds a lone UTF-16 surrogate"),
 }
 
 
@@ -176,6 +184,41 @@ def test_a_client_that_vanishes_before_reading_its_answer(server: AgentProcess) 
     still_answers(server)
 
 
+def test_a_pair_of_surrogates_is_a_character_not_a_violation(server: AgentProcess) -> None:
+    with connect(server) as sock:
+        sock.sendall(frame(b"J", b'{"v": 1, "op": "staff.list", "args": {}, "x": "\\ud83d\\ude00"}'))
+        assert protocol.read_json(sock)["ok"] is True
+
+
+def test_lone_surrogates_are_audited_violations_without_a_traceback_per_request(server: AgentProcess) -> None:
+    """Each used to drop the connection unanswered, unaudited, with a traceback in agent.log (5.8 MB in 3.6 s)."""
+    log = server.home / "agent.log"
+    before = log.stat().st_size
+    for _ in range(200):
+        with connect(server) as sock:
+            sock.sendall(frame(b"J", b'{"v": 1, "op": "whoami", "args": {"note": "\\udfff"}}'))
+            [answer] = replies(sock)
+        assert answer["error"]["params"]["problem"].startswith("a text holds a lone UTF-16 surrogate")
+    grown = log.read_bytes()[before:]
+    assert b"Traceback" not in grown and len(grown) < 2000, grown[:2000]
+    violations = [e for e in audit_entries(server) if e["action"] == "protocol"
+                  and e["details"]["reason"] == "lone-surrogate"]
+    assert violations and all(e["outcome"] == "denied" and e["actor"] == ME for e in violations)
+    still_answers(server)
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_first_frame_deadline(server: AgentProcess) -> None:
+    started = time.monotonic()
+    with connect(server) as sock:
+        sock.settimeout(30)
+        answers = replies(sock)  # blocks until the agent closes the connection
+    waited = time.monotonic() - started
+    assert FIRST_FRAME_TIMEOUT_S - 0.5 <= waited < FIRST_FRAME_TIMEOUT_S + 10, waited
+    assert [a["error"]["params"]["problem"] for a in answers] == ["no request in time"]
+    wait_for(lambda: any(e["action"] == "protocol" and e["details"]["reason"] == "first-frame-timeout"
+                         for e in audit_entries(server)), 10, "the audited violation")
+
+
 def test_an_unknown_operation_is_refused_audited_and_the_connection_goes_on(server: AgentProcess) -> None:
     with connect(server) as sock:
         protocol.write_json(sock, protocol.request("format-the-disk", {"really": True}))
@@ -186,7 +229,9 @@ def test_an_unknown_operation_is_refused_audited_and_the_connection_goes_on(serv
     assert refused["error"] == {"id": "protocol", "params": {"problem": "unknown operation 'format-the-disk'"}}
     assert after["ok"] is True
     entry = [e for e in audit_entries(server) if e["action"] == "request"][-1]
-    assert (entry["actor"], entry["outcome"], entry["details"]) == (ME, "denied", {"reason": "unknown-operation"})
+    assert (entry["actor"], entry["outcome"], entry["subject"]) == (ME, "denied", [])
+    assert entry["details"] == {"reason": "unknown-operation", "subjects": 0, "uid": os.geteuid()}
+    assert "format-the-disk" not in json.dumps(entry)  # what a caller typed is not kept
 
 
 def test_the_client_maps_an_unknown_operation_to_a_protocol_error(server: AgentProcess) -> None:
@@ -222,7 +267,7 @@ def test_a_flood_of_idle_connections_does_not_take_the_agent_down(server: AgentP
 
 
 def test_connection_slots_are_capped_in_all_and_for_each_account() -> None:
-    slots = ConnectionSlots(total=3, per_account=2)
+    slots = ConnectionSlots(total=3, per_account=2, reserved={})
     assert slots.take(1000) and slots.take(1000)
     assert not slots.take(1000)  # this account's share is used up
     assert slots.take(1001)  # another account still gets in

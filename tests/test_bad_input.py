@@ -56,8 +56,17 @@ def _call(home: Path, op: str, args: dict[str, Any] | None = None) -> Any:
         return client.call(op, args)
 
 
+def _pages(home: Path, op: str, key: str) -> list[dict[str, Any]]:
+    with Client(home / "agent.sock") as client:
+        return list(client.pages(op, key))
+
+
+def _deliveries(home: Path) -> list[dict[str, Any]]:
+    return _pages(home, "deliveries", "deliveries")
+
+
 def _shas(home: Path) -> dict[str, str]:
-    return {r["sha256"]: r["state"] for r in _call(home, "deliveries")}
+    return {r["sha256"]: r["state"] for r in _deliveries(home)}
 
 
 def _memory(pid: int) -> dict[str, int]:
@@ -268,7 +277,7 @@ def test_a_zip_bomb_is_vaulted_as_it_is_never_expanded(intake: tuple[AgentProces
     _drop(inbox, "bom.zip", bomb)
     wait_for(lambda: sha(bomb) in _shas(agent.home), 60, "the bomb vaulted")
     grew_mib = _growth_mib(agent.proc.pid, baseline)  # type: ignore[union-attr]
-    row = next(r for r in _call(agent.home, "deliveries") if r["sha256"] == sha(bomb))
+    row = next(r for r in _deliveries(agent.home) if r["sha256"] == sha(bomb))
     assert row["size"] == len(bomb) and row["state"] == "vaulted"  # the archive as received, not its content
     assert grew_mib < 40, f"the agent's memory grew by {grew_mib:.0f} MiB while taking a zip bomb"
     opened = agent.cli("open", row["id"], "--purpose", "invite", "--stdout", env=EN)
@@ -297,7 +306,7 @@ def test_a_huge_sparse_file_streams_through_in_constant_memory(intake: tuple[Age
     grew_mib = _growth_mib(agent.proc.pid, baseline)  # type: ignore[union-attr]
     assert done.returncode == 0, done.stderr.decode()
     assert not huge.exists()
-    row = next(r for r in _call(agent.home, "deliveries") if r["sha256"] == expected.hexdigest())
+    row = next(r for r in _deliveries(agent.home) if r["sha256"] == expected.hexdigest())
     assert row["size"] == HUGE_MB << 20
     assert grew_mib < 40, f"{HUGE_MB} MiB took {grew_mib:.0f} MiB more agent memory ({seconds:.1f} s)"
     assert _leftovers(agent.home) == []
@@ -329,7 +338,7 @@ def _refused(home: Path) -> dict[str, int]:
 
 
 def _refusal_entries(home: Path) -> list[str]:
-    entries = _call(home, "audit.show", {"limit": 100000})["entries"]
+    entries = _pages(home, "audit.show", "entries")
     return [e["details"]["why"] + ":" + e["details"].get("item", "") for e in entries
             if e["action"] == "intake.refused"]
 
@@ -404,11 +413,11 @@ def test_a_mail_file_with_too_many_attachments_is_one_quarantined_delivery(intak
     agent, inbox = intake
     parts = [b"%PDF-1.7\n" + os.urandom(16) for _ in range(25)]
     data = _eml(parts)
-    before = {r["id"] for r in _call(agent.home, "deliveries")}
+    before = {r["id"] for r in _deliveries(agent.home)}
     notified = _notification_kinds(agent.home)
     _drop(inbox, "vloed.eml", data)
     wait_for(lambda: not (inbox / "vloed.eml").exists(), 30, "the mail file taken")
-    new = [r for r in _call(agent.home, "deliveries") if r["id"] not in before]
+    new = [r for r in _deliveries(agent.home) if r["id"] not in before]
     assert [(r["sha256"], r["state"]) for r in new] == [(sha(data), "quarantined")]
     assert not {sha(p) for p in parts} & set(_shas(agent.home))
     problems = _problems(agent.home)
@@ -435,12 +444,12 @@ def test_a_file_that_cannot_be_removed_is_vaulted_once_and_kept_until_it_can(int
         wait_for(lambda: sha(data) in _shas(agent.home), 30, "vaulted although it cannot be removed")
         time.sleep(3)  # several retries of the removal
         assert path.exists() and path.read_bytes() == data
-        rows = [r for r in _call(agent.home, "deliveries") if r["sha256"] == sha(data)]
+        rows = [r for r in _deliveries(agent.home) if r["sha256"] == sha(data)]
         assert len(rows) == 1, "every retry must be recognised as the same delivery"
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
     wait_for(lambda: not path.exists(), 30, "removed once it could be")
-    assert len([r for r in _call(agent.home, "deliveries") if r["sha256"] == sha(data)]) == 1
+    assert len([r for r in _deliveries(agent.home) if r["sha256"] == sha(data)]) == 1
 
 
 # ---- a full disk -----------------------------------------------------------------------------------------
@@ -489,7 +498,7 @@ def test_a_full_vault_disk_names_the_file_and_the_fix_and_loses_nothing(tmp_path
             dropped = _drop(inbox, "ook groot.zip", data[:-1] + b"!")
             time.sleep(3)  # several attempts while the disk is full
             assert dropped.exists(), "a file the vault has no room for stays where it was"
-            assert _leftovers(home.root) == [] and _call(home.root, "deliveries") == []
+            assert _leftovers(home.root) == [] and _deliveries(home.root) == []
 
             small = tmp_path / "klein.xlsx"
             small.write_bytes(b"PK\x03\x04 small")
@@ -592,7 +601,7 @@ def test_a_locked_database_makes_requests_wait_or_fail_and_the_agent_survives(in
 @pytest.mark.parametrize("cut", ["between frames", "inside a frame", "before the end frame"])
 def test_a_client_that_disconnects_mid_upload_leaves_nothing(intake: tuple[AgentProcess, Path], cut: str) -> None:
     agent, _inbox = intake
-    before = _call(agent.home, "deliveries")
+    before = _deliveries(agent.home)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(str(agent.home / "agent.sock"))
     protocol.write_json(sock, protocol.request("ingest", {}))
@@ -606,6 +615,6 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(intake: tuple[Agent
         protocol.write_frame(sock, protocol.DATA, block[:10])
     sock.close()
     wait_for(lambda: _leftovers(agent.home) == [], 10, "the half upload cleaned up")
-    assert _call(agent.home, "deliveries") == before
+    assert _deliveries(agent.home) == before
     assert pid_alive(agent)
     assert _call(agent.home, "vault.verify")["ok"] is True

@@ -370,12 +370,50 @@ def test_invalid_values_name_the_key_and_the_rule(tmp_path: Path, text: str, key
     assert_config_error(tmp_path, text, key, problem)
 
 
+@pytest.mark.parametrize(("text", "key", "problem"), [
+    (REQUIRED + "[retention]\ntick_seconds = 99999999999999999\n", "retention.tick_seconds", "at most 3600"),
+    (REQUIRED + "[retention]\nmax_without_ceremony_months = 1000\n", "retention.max_without_ceremony_months",
+     "at most 120"),
+    (REQUIRED + "[retention]\nreminder_days_before = [7, 100000]\n", "retention.reminder_days_before",
+     "at most 365"),
+    (REQUIRED + "[retention]\nclock_forward_margin_hours = 9999999\n", "retention.clock_forward_margin_hours",
+     "at most 8760"),
+    (REQUIRED + "[workspace]\nwipe_after_hours = 1e300\n", "workspace.wipe_after_hours", "at most 720"),
+    (REQUIRED + "[workspace]\nwipe_after_hours = inf\n", "workspace.wipe_after_hours", "finite number"),
+    (REQUIRED + "[workspace]\nwipe_after_hours = nan\n", "workspace.wipe_after_hours", "finite number"),
+    (REQUIRED + "[audit]\ncheckpoint_interval_minutes = 99999999\n", "audit.checkpoint_interval_minutes",
+     "at most 10080"),
+    (REQUIRED + '[[inbox]]\npath = "/srv/in"\nsettle_seconds = 1e12\n', "inbox[0].settle_seconds", "at most 3600"),
+    (REQUIRED + '[[inbox]]\npath = "/srv/in"\n[[inbox]]\npath = "/srv/b"\nscan_interval_seconds = -inf\n',
+     "inbox[1].scan_interval_seconds", "finite number"),
+    (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\npoll_interval_seconds = 1e9\n',
+     "mailbox[0].poll_interval_seconds", "at most 86400"),
+    (REQUIRED + '[[downloads]]\npath = "/home/mia/Downloads"\npatterns = ["I*.xlsx"]\nwindow_minutes = 1e300\n',
+     "downloads[0].window_minutes", "at most 10080"),  # timedelta(minutes=1e300) would stop the agent's start
+])
+def test_numbers_are_bounded(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    assert_config_error(tmp_path, text, key, problem)
+
+
+def test_every_bounded_key_is_a_number_of_the_configuration() -> None:
+    hints = typing.get_type_hints(Config)
+    for dotted in configuration.MAXIMA:
+        section, name = dotted.split(".")
+        kind = hints[section]
+        table = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else kind
+        field_kind = typing.get_type_hints(table)[name]
+        item = typing.get_args(field_kind)[0] if typing.get_origin(field_kind) is tuple else field_kind
+        assert item in (int, float), dotted
+
+
 # ---- through the real process ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ('municipality = "De Panne"\nkey_store = "file"\nlanguag = "nl"\n', "did you mean 'language'?"),
     ('municipality = "De Panne\n', "cannot be read"),
+    ('municipality = "De Panne"\nkey_store = "file"\n[retention]\ntick_seconds = 99999999999999999\n',
+     "retention.tick_seconds: must be at most 3600"),
 ])
 def test_the_agent_refuses_to_start_with_a_broken_config(home: Home, text: str, expected: str) -> None:
     home.config.write_text(text, encoding="utf-8")

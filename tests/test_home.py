@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pwd
@@ -203,6 +204,78 @@ def test_run_without_a_home_says_how_to_create_one(tmp_path: Path) -> None:
     assert f"There is no retention-agent home at {tmp_path / 'nowhere'}" in stderr
     assert "retention-agent init --municipality NAME --officer ACCOUNT" in stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+# ---- a damaged database ------------------------------------------------------------------------------
+
+
+def _empty(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+def _missing(db: Path) -> None:
+    db.unlink()
+
+
+def _truncated(db: Path) -> None:
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+
+
+def _garbage(db: Path) -> None:
+    db.write_bytes(os.urandom(64 * 1024))
+
+
+def _garbage_after_the_header(db: Path) -> None:
+    data = db.read_bytes()
+    db.write_bytes(data[:100] + os.urandom(len(data) - 100))
+
+
+def _no_tables(db: Path) -> None:
+    import sqlite3
+
+    db.unlink()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA user_version = 0")  # a valid, empty SQLite database
+
+
+def _no_installation_id(db: Path) -> None:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'installation_id'")
+        conn.commit()
+
+
+DAMAGE = {"empty": (_empty, "the file is empty"), "missing": (_missing, "the file is missing"),
+          "truncated": (_truncated, "it is truncated"), "garbage": (_garbage, "it is not an SQLite database"),
+          "garbage-after-the-header": (_garbage_after_the_header, "SQLITE_"),
+          "no-tables": (_no_tables, "it holds no tables of the agent"),
+          "no-installation-id": (_no_installation_id, "it has no installation id")}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_database_next_to_a_config_is_refused_never_re_initialised(home: Home, damage: str) -> None:
+    """A zero-byte agent.db used to become a new, empty home: no staff, an audit chain from 1, and the live
+    deliveries' keys and objects never purged."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home.database)) as conn:  # closed: everything is in agent.db
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    make_damage, problem = DAMAGE[damage]
+    make_damage(home.database)
+    before = snapshot(home.root)
+    result = cli(home.root, "run", timeout=60)
+    stderr = result.stderr.decode()
+    assert result.returncode == 4, stderr
+    assert f"The agent's database {home.database} is damaged ({problem}" in stderr, stderr
+    assert "Do not delete it or create a new home over it" in stderr and "A damaged database" in stderr
+    assert "Traceback" not in stderr
+    assert not home.socket.exists()
+    after = snapshot(home.root)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed <= {".", "agent.log", "agent.pid"}, changed  # the database was neither created nor written
+    assert "home-damaged" in home.log.read_text()
 
 
 # ---- where the home is -------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def test_a_mailbox_message_becomes_deliveries_and_leaves_the_server(tmp_path: Pa
         agent = AgentProcess(home.root).start()
         try:
             assert agent.cli("staff", "add", ME, "--name", "O", "--role", "officer", "--role", "read").returncode == 0
-            stored = agent.cli("secret", "set", "mailbox-agii", "--value", server.password)
+            stored = agent.cli("secret", "set", "mailbox-agii", input=server.password.encode() + b"\n")
             assert stored.returncode == 0, stored.stderr
             assert server.password.encode() not in (home.root / "agent.db").read_bytes()
             message = EmailMessage()

@@ -36,7 +36,7 @@ from retention_agent.status_view import finding_text
 from tests.accounts import in_child_as, needs_root, temporary_account
 from tests.conftest import AgentProcess, make_home
 from tests.helpers_accounts import traversable_folder
-from tests.retention_support import api, audit_entries, fast_ticks, grant_me, proof_doc, wait_for
+from tests.retention_support import all_deliveries, api, audit_entries, fast_ticks, grant_me, proof_doc, wait_for
 
 pytestmark = needs_root
 
@@ -76,7 +76,7 @@ def test_a_drop_folder_swapped_for_a_link_to_the_keys_leaves_the_key_store_untou
         try:
             grant_me(home.root, "read")
             in_child_as(account.pw_uid, account.pw_gid, lambda: _drop(drop / "lijst.xlsx", b"PK\x03\x04 first"))
-            wait_for(lambda: len(api(home.root, "deliveries")) == 1 and not any(drop.iterdir()), 30, "the intake")
+            wait_for(lambda: len(all_deliveries(home.root)) == 1 and not any(drop.iterdir()), 30, "the intake")
             keys_before = key_files(home.root)
             assert {"signing-key.key"} < set(keys_before)  # the signing key and one data key
 
@@ -90,7 +90,7 @@ def test_a_drop_folder_swapped_for_a_link_to_the_keys_leaves_the_key_store_untou
                      "the swap noticed, or the keys taken")
             time.sleep(3)  # three more scans would each have taken the key files through the link
             assert key_files(home.root) == keys_before
-            assert len(api(home.root, "deliveries")) == 1
+            assert len(all_deliveries(home.root)) == 1
             assert [e["details"]["why"] for e in refusals(home.root)] == ["folder-swapped"]  # audited once
             assert "restart the agent" in problems(home.root)["folder-swapped"]
             assert agent.stop() == 0
@@ -102,7 +102,7 @@ def test_a_drop_folder_swapped_for_a_link_to_the_keys_leaves_the_key_store_untou
             assert again.cli("keys", "public").returncode == 0
             wait_for(lambda: "folder-link-in-path" in problems(home.root), 30, "the link refused at start-up")
             time.sleep(2)
-            assert key_files(home.root) == keys_before and len(api(home.root, "deliveries")) == 1
+            assert key_files(home.root) == keys_before and len(all_deliveries(home.root)) == 1
             assert again.cli("audit", "verify").returncode == 0
         finally:
             again.stop()
@@ -131,7 +131,7 @@ def test_a_drop_folder_under_a_folder_others_may_write_is_refused_at_start_up() 
         try:
             wait_for(lambda: "folder-unsafe-parent" in problems(home.root), 30, "the refusal")
             time.sleep(2)
-            assert api(home.root, "deliveries") == [] and (drop / "lijst.xlsx").exists()
+            assert all_deliveries(home.root) == [] and (drop / "lijst.xlsx").exists()
             assert "sticky bit" in problems(home.root)["folder-unsafe-parent"]
             assert [e["details"]["why"] for e in refusals(home.root)] == ["folder-unsafe-parent"]
             share.chmod(0o1775)  # the fix the status names: no restart needed
@@ -212,10 +212,10 @@ def test_no_byte_of_a_purged_plaintext_source_is_left_on_an_ext4_disk() -> None:
         agent = AgentProcess(home.root).start()
         try:
             grant_me(home.root, "import", "destroy")
-            wait_for(lambda: not any(drop.iterdir()) and len(api(home.root, "deliveries")) == 2, 60, "the intake")
+            wait_for(lambda: not any(drop.iterdir()) and len(all_deliveries(home.root)) == 2, 60, "the intake")
             ingested = agent.cli("ingest", str(source))
             assert ingested.returncode == 0 and not source.exists(), ingested.stderr
-            ids = [r["id"] for r in api(home.root, "deliveries")]
+            ids = [r["id"] for r in all_deliveries(home.root)]
             assert len(ids) == 3
             for delivery in ids:
                 api(home.root, "purge.one", {"delivery": delivery, "reason": "forensic test"})
@@ -267,12 +267,12 @@ def test_a_forged_mail_with_3500_files_is_one_quarantined_delivery_and_one_notif
         agent = AgentProcess(home.root).start()
         try:
             grant_me(home.root, "read")
-            assert agent.cli("secret", "set", "mailbox-agii", "--value", server.password).returncode == 0
+            assert agent.cli("secret", "set", "mailbox-agii", input=server.password.encode() + b"\n").returncode == 0
             with server.client() as imap:
                 for raw in (flood, genuine, forged):
                     imap.append("INBOX", raw)
-            wait_for(lambda: len(api(home.root, "deliveries")) == 3, 60, "three deliveries")
-            rows = {r["id"]: r for r in api(home.root, "deliveries")}
+            wait_for(lambda: len(all_deliveries(home.root)) == 3, 60, "three deliveries")
+            rows = {r["id"]: r for r in all_deliveries(home.root)}
             assert sorted(r["state"] for r in rows.values()) == ["quarantined", "quarantined", "vaulted"]
             listed = agent.cli("deliveries", "--json")
             assert listed.returncode == 0, listed.stderr  # the reply still fits
@@ -330,7 +330,7 @@ def test_an_ingested_source_that_cannot_be_overwritten_is_named_by_the_delivery_
             assert done.get("exit") == 0, done
             assert "could not be overwritten first (no-write-permission)" in done["stdout"]
             assert not source.exists()
-            (row,) = api(home.root, "deliveries")
+            (row,) = all_deliveries(home.root)
             status = api(home.root, "status")
             assert status["sources_not_overwritten"] == {"count": 1, "by_reason": {"no-write-permission": 1}}
             assert "sources-not-overwritten" in {w["code"] for w in status["warnings"]}

@@ -200,14 +200,14 @@ def test_a_client_secret_from_the_key_store_works_and_a_new_one_is_picked_up(wor
     world.idp.register_app(APP, "agii-intake", secret="first-secret-value")
     agent = start_agent(tmp_path, mailbox_config(world, "oauth2-app", credential="secret"))
     try:
-        stored = agent.cli("secret", "set", "mailbox-agii", "--value", "wrong-secret-value")
+        stored = agent.cli("secret", "set", "mailbox-agii", input=b"wrong-secret-value\n")
         assert stored.returncode == 0, stored.stderr
 
         def problem_codes() -> set[str]:
             return {p["code"] for p in status(agent)["problems"]}
 
         wait_for(lambda: "oauth-credential-refused" in problem_codes(), 30, "the wrong secret refused")
-        assert agent.cli("secret", "set", "mailbox-agii", "--value", "first-secret-value").returncode == 0
+        assert agent.cli("secret", "set", "mailbox-agii", input=b"first-secret-value\n").returncode == 0
         world.dovecot.client().append("INBOX", agii_message("secret"))
         wait_for(lambda: len(deliveries(agent)) == 1, 60, "intake with the right secret")
         wait_for(lambda: "oauth-credential-refused" not in problem_codes(), 30, "the problem gone")

@@ -267,7 +267,7 @@ def test_the_agent_removes_the_copies_and_the_proof_says_so(mailbox: DovecotServ
     try:
         roles = ("--role", "officer", "--role", "read", "--role", "destroy")
         assert agent.cli("staff", "add", ME, "--name", "O", *roles).returncode == 0
-        assert agent.cli("secret", "set", "mailbox-agii", "--value", mailbox.password).returncode == 0
+        assert agent.cli("secret", "set", "mailbox-agii", input=mailbox.password.encode() + b"\n").returncode == 0
         _, stays = plant_copies(mailbox, data)
 
         def copies_status() -> dict[str, object]:

@@ -19,6 +19,7 @@ from retention_agent.merkle import (
     CompactRange,
     consistency_proof,
     inclusion_proof,
+    inclusion_proof_after,
     leaf_hash,
     leaf_hashes,
     node_hash,
@@ -253,6 +254,24 @@ def test_inclusion_proof_shapes(size: int, index: int) -> None:
     leaves = leaves_of(size)
     want = [ref_mth(leaves[a:b]) for a, b in INCLUSION_SHAPES[size, index]]
     assert inclusion_proof(leaves, index) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(1, 3000), data=st.data())
+def test_an_inclusion_proof_from_the_frontier_before_a_leaf_is_the_same_proof(size: int, data: st.DataObject) -> None:
+    """What a purge's proof uses: the compact range before its entry and the entries from it on."""
+    index = data.draw(st.integers(0, size - 1))
+    leaves = leaves_of(size)
+    before = CompactRange()
+    before.extend(leaves[:index])
+    proof = inclusion_proof_after(before, leaves[index:])
+    assert proof == inclusion_proof(leaves, index)
+    assert verify_inclusion(leaves[index], index, size, proof, root(leaves))
+
+
+def test_an_inclusion_proof_from_the_frontier_needs_the_leaf() -> None:
+    with pytest.raises(ValueError, match="the leaf itself"):
+        inclusion_proof_after(CompactRange(), [])
 
 
 @pytest.mark.parametrize(("old", "new"), CONSISTENCY_SHAPES)

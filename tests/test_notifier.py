@@ -162,7 +162,8 @@ def test_the_notifier_survives_an_agent_restart_and_backs_off_meanwhile(
         drop(inbox_home, "eerste.pdf", b"%PDF-1.4\n% first\n")
         _until(lambda: len(shown) == 1)
         agent.stop()
-        _until(lambda: waits[-3:] == [1.0, 2.0, 4.0] or len(waits) > 200)
+        # the pauses may have grown further while the agent was still stopping: look at the first ones
+        _until(lambda: len([w for w in waits if w >= 1.0]) >= 3)
         assert [w for w in waits if w >= 1.0][:3] == [1.0, 2.0, 4.0]  # a growing pause, not a crash
         agent = AgentProcess(inbox_home.root).start()
         drop(inbox_home, "tweede.pdf", b"%PDF-1.4\n% second\n")

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from retention_agent import capabilities
+from retention_agent.agent import SUBJECT_KEY_PURPOSE
 from retention_agent.api import ops_vault
 from retention_agent.api.client import Client
 from retention_agent.api.peer import Peer
@@ -32,9 +33,12 @@ from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext
 from retention_agent.errors import ProtocolError, PurposeRequiredError, VaultIntegrityError
 from retention_agent.home import Home
+from retention_agent.installation import load_signing_key
+from retention_agent.subjects import keyed_digest
 from retention_agent.testing import CLOCK_ENV
 from retention_agent.vault import ingest as ingest_module
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
+from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import ME, AgentProcess
 from tests.report_support import FakeSession
 from tests.vault_support import (
@@ -88,7 +92,11 @@ def test_an_account_without_read_is_denied_with_exit_3_and_the_refusal_is_audite
     assert done.returncode == 3, done.stderr.decode()
     assert done.stdout == b"" and ME in done.stderr.decode() and "read" in done.stderr.decode()
     denied = [e for e in audit_entries(agent) if e["action"] == "open" and e["outcome"] == "denied"]
-    assert [(e["actor"], e["subject"]) for e in denied] == [(ME, [delivery])]
+    assert [(e["actor"], e["subject"], e["details"]["reason"]) for e in denied] == [(ME, [], "no-role")]
+    # a refusal keeps no subject's text, only how many and a keyed hash, which the agent's key can match
+    key = load_signing_key(FileKeyStore(agent.home / "keys")).derive(SUBJECT_KEY_PURPOSE)
+    assert denied[0]["details"]["subjects"] == 1
+    assert denied[0]["details"]["subjects_hmac"] == keyed_digest(key, [delivery])
     assert opened(agent) == []
 
 
@@ -241,7 +249,7 @@ def test_stdout_sends_the_recorded_hash_and_refuses_an_authentic_object_of_anoth
     data = secrets.token_bytes(3 * DEFAULT_CHUNK_SIZE + 5)
     delivery = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
                                   actor=ME).delivery_id
-    args = {"delivery": delivery, "purpose": "invite", "note": "", "mode": "stdout"}
+    args = ops_vault.Open(delivery=delivery, purpose="invite", mode="stdout")
 
     served = FakeSession(ME)
     ops_vault.open_delivery(ctx, served, args)  # type: ignore[arg-type]
@@ -356,9 +364,10 @@ def test_wipe_happens_at_wipe_after_hours_and_not_before(ctx: AgentContext, cloc
     data = b"in-process, with a manual clock"
     received = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
                                   actor=ME)
+    ctx.staff.put(ME, "Officer", ["officer", "read"])  # a copy of someone who may no longer read goes at once
     session = _Session(Peer(ME, os.geteuid(), None))
-    ops_vault.open_delivery(ctx, session, {"delivery": received.delivery_id, "purpose": "invite",  # type: ignore[arg-type]
-                                           "note": "", "mode": "workspace"})
+    ops_vault.open_delivery(ctx, session,  # type: ignore[arg-type]
+                            ops_vault.Open(delivery=received.delivery_id, purpose="invite", mode="workspace"))
     copy = Path(session.replies[0]["path"])
     assert copy.read_bytes() == data and ctx.config.workspace.wipe_after_hours == 8.0
 
@@ -399,6 +408,35 @@ def test_shared_mode_copy_is_readable_by_the_opener_alone(shared_agent: AgentPro
     assert run_as(outsider, lambda: copy.read_bytes().hex()).get("exception") == "PermissionError"
     assert run_as(outsider, lambda: sorted(os.listdir(copy.parent))).get("exception") == "PermissionError"
     assert [e["actor"] for e in audit_entries(shared_agent) if e["action"] == "delivery.opened"] == [reader.name]
+
+
+@pytest.mark.parametrize("change", ["removed", "loses read"])
+def test_an_account_that_may_no_longer_read_loses_its_copies_at_once(shared_agent: AgentProcess, accounts: Accounts,
+                                                                   shared_root: Path, change: str) -> None:
+    """Its copies used to stay readable until their wipe time (8 hours by default)."""
+    reader = accounts.reader
+    grant_me(shared_agent, "import")
+    grant(shared_agent, reader.name, "read")
+    delivery = put(shared_agent, shared_root / "in", b"copies of a leaver " + secrets.token_bytes(100))
+    copies = []
+    for _ in range(2):
+        done = cli_as(reader, shared_agent.home, "open", delivery, "--purpose", "invite", "--no-launch")
+        assert done["exit"] == 0, done
+        match = COPY_LINE.search(done["stdout"])
+        assert match, done
+        copies.append(Path(match.group(1)))
+    assert all(copy.exists() for copy in copies)
+
+    if change == "removed":
+        api(shared_agent, "staff.remove", {"account": reader.name})
+    else:
+        grant(shared_agent, reader.name, "modify")
+
+    assert [copy for copy in copies if copy.exists()] == [], "wiped before the answer came back"
+    wiped = [e for e in audit_entries(shared_agent) if e["action"] == "workspace.wiped"]
+    assert [(e["subject"], e["details"]["account"], e["details"]["why"]) for e in wiped] == [
+        ([delivery], reader.name, "access-removed")] * 2
+    assert db_rows(Home(shared_agent.home), "SELECT COUNT(*) FROM openings WHERE wiped_at IS NULL") == [(0,)]
 
 
 def test_shared_mode_to_dir_is_written_with_the_callers_own_permissions(

@@ -482,8 +482,9 @@ def _umask() -> int:
 
 def test_proof_list_show_and_offline_verify(office: Office, tmp_path: Path) -> None:
     purged = office.ids["purged"]
-    [listed] = request(office.ctx, ME, "proof.list").replies
-    assert {r["delivery"] for r in listed} == {purged, office.ids["late"]}
+    [page] = request(office.ctx, ME, "proof.list").replies
+    listed = page["proofs"]
+    assert {r["delivery"] for r in listed} == {purged, office.ids["late"]} and page["next"] is None
     row = next(r for r in listed if r["delivery"] == purged)
     [shown] = request(office.ctx, ME, "proof.show", {"delivery": purged}).replies
     assert hashlib.sha256(shown["json"].encode()).hexdigest() == row["proof_sha256"] == shown["sha256"]

@@ -597,8 +597,10 @@ def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, 
     assert extended["details"]["extends"] is True
     assert extended["details"]["reason_sha256"] == hashlib.sha256(reason.encode()).hexdigest()
     assert reason not in json.dumps(audit_entries(agent.home))
-    # the command asks the agent first (a dry run), then records: the refused one stopped at the dry run
-    assert [e["outcome"] for e in audit_entries(agent.home, "ceremony.extend")] == ["granted"] * 3
+    # the command asks the agent first (a dry run), then records: the one without a reason stopped at the dry
+    # run, granted and then failed (audited as such)
+    assert [e["outcome"] for e in audit_entries(agent.home, "ceremony.extend")] == [
+        "granted", "failed", "granted", "granted"]
 
     # the officer hands the officer role to someone else and keeps only modify
     api(agent.home, "staff.add", {"account": "nobody", "name": "Other officer", "roles": ["officer"]})
@@ -606,7 +608,7 @@ def test_moving_a_deadline_later_needs_the_officer_and_a_reason(agents: Agents, 
     denied = agent.cli("ceremony", "set", delivery, "--date", latest.isoformat(), "--reason", "why not")
     assert denied.returncode == 3, denied.stderr
     last = db_audit(agent.home, "ceremony.extend")[-1]
-    assert (last["outcome"], last["actor"], last["subject"]) == ("denied", ME, [delivery])
+    assert (last["outcome"], last["actor"], last["subject"], last["details"]["subjects"]) == ("denied", ME, [], 1)
     assert delivery_row(agent.home, delivery)["ceremony_date"] == later.isoformat()
     earlier = agent.cli("ceremony", "set", delivery, "--date", first.isoformat())  # shortening: modify may
     assert earlier.returncode == 0, earlier.stderr

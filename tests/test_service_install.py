@@ -325,9 +325,10 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
     call(home.socket, "staff.add", {"account": machine.staff, "name": "Test Medewerker", "roles": ["import", "read"]})
     assert as_account(machine.staff, lambda: call(home.socket, "whoami"))["roles"] == ["import", "read"]
     delivery = as_account(machine.staff, lambda: upload(home.socket, b"%PDF-1.4\n% synthetic test delivery\n"))
-    assert as_account(machine.staff, lambda: [r["id"] for r in call(home.socket, "deliveries")]) == [
+    assert as_account(machine.staff, lambda: [r["id"] for r in call(home.socket, "deliveries")["deliveries"]]) == [
         delivery["delivery"]]
-    audit = call(home.socket, "audit.show", {"after": 0, "limit": 1000})["entries"]
+    with Client(home.socket) as client:
+        audit = list(client.pages("audit.show", "entries"))
     assert any(e["actor"] == machine.staff and e["outcome"] == "denied" for e in audit)
 
     # -- uninstall refuses while the vault holds the delivery (the real command line) -------------------------

@@ -12,8 +12,19 @@ from retention_agent.api.transport import make_server
 from retention_agent.api.windows_pipe import PIPE_SDDL, pipe_name
 
 
+class _Handler:
+    def request(self, *_: object) -> None: ...
+
+    def violation(self, *_: object) -> None: ...
+
+    def refused_connection(self, uid: int) -> None: ...
+
+    def classify(self, uid: int) -> str:
+        return "other"
+
+
 def test_linux_uses_the_unix_socket(tmp_path: Path) -> None:
-    assert isinstance(make_server(tmp_path / "agent.sock", lambda *_: None), UnixApiServer)
+    assert isinstance(make_server(tmp_path / "agent.sock", _Handler()), UnixApiServer)
 
 
 def test_pipe_name_is_derived_from_the_home_alone_and_is_stable() -> None:

@@ -202,7 +202,7 @@ def test_the_agent_takes_a_zivver_download_after_the_notification_and_nothing_el
         agent = AgentProcess(home.root).start()
         try:
             assert agent.cli("staff", "add", ME, "--name", "O", "--role", "officer", "--role", "read").returncode == 0
-            assert agent.cli("secret", "set", "mailbox-agii", "--value", server.password).returncode == 0
+            assert agent.cli("secret", "set", "mailbox-agii", input=server.password.encode() + b"\n").returncode == 0
             other = saved(downloads, "Begroting 2027.xlsx", encrypted_xlsx("begroting"), datetime.now(UTC))
             early = saved(downloads, "Inburgeraars vorig jaar.xlsx", encrypted_xlsx("oud"),
                           datetime.now(UTC) - timedelta(days=30))

@@ -52,13 +52,13 @@ def grant_me(agent: AgentProcess, *roles: str) -> None:
 
 
 def deliveries(agent: AgentProcess) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = api(agent, "deliveries")
-    return rows
+    with Client(Home(agent.home).socket) as client:
+        return list(client.pages("deliveries", "deliveries"))
 
 
 def audit_entries(agent: AgentProcess) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = api(agent, "audit.show", {"limit": 10000})["entries"]
-    return entries
+    with Client(Home(agent.home).socket) as client:
+        return list(client.pages("audit.show", "entries"))
 
 
 def ingest_ok(agent: AgentProcess, path: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -49,6 +49,17 @@ class Client:
         sock = self._connect()
         protocol.write_json(sock, protocol.request(op, args))
         return _result(self._read(sock))
+
+    def pages(self, op: str, key: str, args: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Every row of a paged list (``deliveries``, ``audit.show``, ``proof.list``: api/paging.py), page
+        after page; ``key`` is where a page holds its rows."""
+        cursor = ""
+        while True:
+            page = self.call(op, {**(args or {}), **({"cursor": cursor} if cursor else {})})
+            yield from page[key]
+            cursor = page.get("next") or ""
+            if not cursor:
+                return
 
     def upload(self, op: str, args: dict[str, Any], chunks: Iterable[bytes]) -> Any:
         """Send a request followed by a data stream (the file read with the caller's own permissions)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from retention_agent import sshsig
-from retention_agent.access import ROLES
-from retention_agent.api.handlers import arg_str, operation
+from retention_agent.access import REQUIRED_ROLES, ROLES
+from retention_agent.api.handlers import operation
+from retention_agent.api.paging import MAX_LIMIT, fill
+from retention_agent.api.requests import NoArguments, arg, choice, free_text, text, texts, whole
 from retention_agent.api.server import Session
+from retention_agent.capabilities import wipe_copies_of
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.errors import UnknownAccountError, UsageError
@@ -16,70 +19,112 @@ from retention_agent.platform_accounts import account_exists
 SIGNING_NAMESPACES = ("deletion-proof", "dpo-report")
 
 
-@operation("whoami")
-def whoami(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("whoami", request=NoArguments)
+def whoami(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     member = ctx.staff.members().get(session.peer.account)
     session.reply({"account": session.peer.account, "roles": sorted(member.roles) if member else []})
 
 
-@operation("staff.list")
-def staff_list(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("staff.list", request=NoArguments)
+def staff_list(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     session.reply([{"account": m.account, "name": m.name, "roles": sorted(m.roles, key=ROLES.index)}
                    for m in ctx.staff.members().values()])
 
 
-@operation("staff.add")
-def staff_add(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    account = arg_str(args, "account", max_len=256)
-    name = arg_str(args, "name", max_len=200)
-    roles = args.get("roles")
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+@dataclass(frozen=True)
+class StaffAdd:
+    account: str = arg(text(256))
+    name: str = arg(free_text(200, "--name"))
+    roles: tuple[str, ...] = arg(texts(text(40), min_items=0, max_items=len(ROLES)))
+
+
+@operation("staff.add", request=StaffAdd)
+def staff_add(ctx: AgentContext, session: Session, request: StaffAdd) -> None:
+    account = request.account
+    if not request.roles:
         raise UsageError(problem="--role is required", command="staff add")
     if not account_exists(account):
         raise UnknownAccountError(account=account)
-    with ctx.store.transaction():
-        before, after = ctx.staff.put(account, name, roles)
-        ctx.audit.append(session.peer.account, "staff.changed", "ok", [account], {
-            "before": sorted(before.roles) if before else [], "after": sorted(after.roles)})
+    try:
+        with ctx.store.transaction():
+            before, after = ctx.staff.put(account, request.name, list(request.roles))
+            ctx.audit.append(session.peer.account, "staff.changed", "ok", [account], {
+                "before": sorted(before.roles) if before else [], "after": sorted(after.roles)})
+    finally:
+        ctx.staff.forget()  # committed or rolled back: read the list again
+    if not after.roles & REQUIRED_ROLES["open"]:  # whoever may no longer open keeps no opened copy either
+        wipe_copies_of(ctx, account)
     session.reply({"account": account, "roles": sorted(after.roles, key=ROLES.index),
                    "updated": before is not None})
 
 
-@operation("staff.remove")
-def staff_remove(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    account = arg_str(args, "account", max_len=256)
-    with ctx.store.transaction():
-        removed = ctx.staff.remove(account)
-        ctx.audit.append(session.peer.account, "staff.changed", "ok", [account],
-                         {"before": sorted(removed.roles), "after": []})
+@dataclass(frozen=True)
+class StaffRemove:
+    account: str = arg(text(256))
+
+
+@operation("staff.remove", request=StaffRemove)
+def staff_remove(ctx: AgentContext, session: Session, request: StaffRemove) -> None:
+    account = request.account
+    try:
+        with ctx.store.transaction():
+            removed = ctx.staff.remove(account)
+            ctx.audit.append(session.peer.account, "staff.changed", "ok", [account],
+                             {"before": sorted(removed.roles), "after": []})
+    finally:
+        ctx.staff.forget()
+    wipe_copies_of(ctx, account)
     session.reply({"account": account, "removed": True})
 
 
-@operation("audit.show")
-def audit_show(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    after = int(args.get("after", 0))
-    limit = min(int(args.get("limit", 1000)), 10000)
-    session.reply({"size": ctx.audit.size, "entries": ctx.audit.entries(after=after, limit=limit)})
+AUDIT_ORDERS = ("asc", "desc")
 
 
-@operation("audit.checkpoint")
-def audit_checkpoint(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class AuditShow:
+    """A page of the log. ``cursor`` is the ``next`` of the previous page (``after``, a sequence number, is
+    the older way to start further on); ``order`` ``desc`` lists the newest first."""
+
+    cursor: str = arg(text(20), default="")
+    after: int = arg(whole(0, 1 << 62), default=0)
+    limit: int = arg(whole(1, 1 << 30), default=MAX_LIMIT)  # more than MAX_LIMIT: pages of MAX_LIMIT
+    order: str = arg(choice(AUDIT_ORDERS), default="asc")
+
+
+@operation("audit.show", request=AuditShow)
+def audit_show(ctx: AgentContext, session: Session, request: AuditShow) -> None:
+    if request.cursor and not request.cursor.isdigit():
+        raise UsageError(problem="cursor must be the 'next' of a previous page", command="audit show")
+    start = int(request.cursor) if request.cursor else request.after
+    if request.order == "desc" and not request.cursor:
+        start = 1 << 62
+    limit = min(request.limit, MAX_LIMIT)
+    rows = ctx.audit.entry_rows(start, limit + 1, newest_first=request.order == "desc")
+    page, more = fill(rows, limit, lambda row: len(row[1]))
+    session.reply({"size": ctx.audit.size, "entries": [ctx.audit.parse_entry(entry) for _, entry in page],
+                   "next": str(page[-1][0]) if more else None})
+
+
+@operation("audit.checkpoint", request=NoArguments)
+def audit_checkpoint(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     session.reply({"checkpoint": ctx.audit.checkpoint()})
 
 
-@operation("audit.verify")
-def audit_verify(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    given = args.get("checkpoints", [])
-    if not isinstance(given, list) or not all(isinstance(c, str) and len(c) < 65536 for c in given):
-        raise UsageError(problem="invalid checkpoint", command="audit verify")
-    result = ctx.audit.verify(given).to_wire()
+@dataclass(frozen=True)
+class AuditVerify:
+    checkpoints: tuple[str, ...] = arg(texts(text(65535), min_items=0, max_items=64), default=())
+
+
+@operation("audit.verify", request=AuditVerify)
+def audit_verify(ctx: AgentContext, session: Session, request: AuditVerify) -> None:
+    result = ctx.audit.verify(request.checkpoints).to_wire()
     ctx.health["audit_verified"] = {"at": utc_iso(ctx.clock.now()), "ok": result["ok"],
                                     "size": result["size"]}
     session.reply(result)
 
 
-@operation("keys.public")
-def keys_public(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("keys.public", request=NoArguments)
+def keys_public(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     public = ctx.signing_key.public_bytes()
     session.reply({
         "identity": ctx.identity,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import secrets
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.handlers import operation
+from retention_agent.api.requests import arg, choice, text
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
-from retention_agent.errors import MailboxNotDelegatedError, MailboxSignInFailedError, UsageError
+from retention_agent.errors import MailboxNotDelegatedError, MailboxSignInFailedError
 from retention_agent.intake.credentials import CredentialError
 from retention_agent.intake.oauth import DelegatedTokens
 
@@ -27,24 +29,28 @@ _FLOWS = "signin-flows"
 _lock = threading.Lock()
 
 
-@operation("mailbox.signin")
-def mailbox_signin(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    name = arg_str(args, "mailbox", max_len=64)
-    step = arg_str(args, "step", max_len=8)
+@dataclass(frozen=True)
+class SignIn:
+    mailbox: str = arg(text(64))
+    step: str = arg(choice(("start", "poll")))
+    handle: str = arg(text(64), "")
+    """The flow ``start`` answered (``poll`` only)."""
+
+
+@operation("mailbox.signin", request=SignIn)
+def mailbox_signin(ctx: AgentContext, session: Session, request: SignIn) -> None:
+    name = request.mailbox
     watcher, tokens = _delegated(ctx, name)
-    if step == "start":
+    if request.step == "start":
         session.reply(_start(ctx, name, tokens))
-    elif step == "poll":
-        handle = arg_str(args, "handle", max_len=64)
-        done = _poll(ctx, name, tokens, handle)
-        if done:
-            ctx.audit.append(session.peer.account, "mailbox.signed-in", "ok", [name])
-            wake = getattr(watcher, "wake", None)
-            if callable(wake):
-                wake()
-        session.reply({"state": "done" if done else "pending"})
-    else:
-        raise UsageError(problem="step must be start or poll", command="mailbox signin")
+        return
+    done = _poll(ctx, name, tokens, request.handle)
+    if done:
+        ctx.audit.append(session.peer.account, "mailbox.signed-in", "ok", [name])
+        wake = getattr(watcher, "wake", None)
+        if callable(wake):
+            wake()
+    session.reply({"state": "done" if done else "pending"})
 
 
 def _delegated(ctx: AgentContext, name: str) -> tuple[object, DelegatedTokens]:

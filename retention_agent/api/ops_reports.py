@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from retention_agent import checklist
-from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.handlers import operation
+from retention_agent.api.paging import MAX_LIMIT, fill
+from retention_agent.api.requests import NoArguments, a_date, arg, choice, flag, free_text, text, whole
 from retention_agent.api.server import DataWriter, Session
-from retention_agent.ceremonies import parse_user_date
 from retention_agent.context import AgentContext
 from retention_agent.errors import ProofNotFoundError, UsageError
 from retention_agent.proof import proof_file_names, trigger_of
@@ -18,27 +22,36 @@ from retention_agent.reports.period import parse_period
 from retention_agent.status import build_status
 
 
-@operation("status")
-def status(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("status", request=NoArguments)
+def status(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     session.reply(build_status(ctx))
 
 
-@operation("checklist.set")
-def checklist_set(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    done_on = parse_user_date(args.get("done"))
-    session.reply(checklist.set_item(ctx, session.peer.account, arg_str(args, "item", max_len=40), done_on,
-                                     arg_str(args, "evidence", default="", max_len=checklist.MAX_EVIDENCE)))
+@dataclass(frozen=True)
+class ChecklistSet:
+    item: str = arg(text(40))
+    done: date = arg(a_date)
+    evidence: str = arg(free_text(checklist.MAX_EVIDENCE, "--evidence"), default="")
 
 
-@operation("report")
-def report(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("checklist.set", request=ChecklistSet)
+def checklist_set(ctx: AgentContext, session: Session, request: ChecklistSet) -> None:
+    session.reply(checklist.set_item(ctx, session.peer.account, request.item, request.done, request.evidence))
+
+
+@dataclass(frozen=True)
+class Report:
+    period: str = arg(text(20), default="")
+    format: str | None = arg(choice(FORMATS), default=None)
+    send: bool = arg(flag, default=False)
+
+
+@operation("report", request=Report)
+def report(ctx: AgentContext, session: Session, request: Report) -> None:
     """Make (or fetch) a report; with ``send`` try to e-mail it now; stream it in ``format`` if one is asked."""
-    text = arg_str(args, "period", default="", max_len=20)
-    fmt = args.get("format")
-    if fmt is not None and fmt not in FORMATS:
-        raise UsageError(problem="--format must be json, html or pdf", command="report")
-    meta = make_report(ctx, parse_period(text) if text else None, actor=session.peer.account)
-    if args.get("send"):
+    fmt = request.format
+    meta = make_report(ctx, parse_period(request.period) if request.period else None, actor=session.peer.account)
+    if request.send:
         outbox.want_sent(ctx, meta["name"])
         meta = smtp.deliver(ctx, meta["name"])
     header = _public(ctx, meta)
@@ -63,19 +76,46 @@ def _public(ctx: AgentContext, meta: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@operation("proof.list")
-def proof_list(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class ProofList:
+    """A page of proofs, oldest purge first; ``cursor`` is the ``next`` of the previous page."""
+
+    cursor: str = arg(text(100), default="")
+    limit: int = arg(whole(1, 1 << 30), default=MAX_LIMIT)
+
+
+_PROOF_CURSOR = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\S{1,64})")
+
+
+@operation("proof.list", request=ProofList, command="proof list")
+def proof_list(ctx: AgentContext, session: Session, request: ProofList) -> None:
+    limit = min(request.limit, MAX_LIMIT)
+    after = ("", "")
+    if request.cursor:
+        found = _PROOF_CURSOR.fullmatch(request.cursor)
+        if not found:
+            raise UsageError(problem="cursor must be the 'next' of a previous page", command="proof list")
+        after = (found.group(1), found.group(2))
     rows = ctx.store.query(
         "SELECT p.delivery_id, p.trigger, p.due_at, p.finished_at, p.proof_sha256 FROM purges p "
-        "WHERE p.finished_at IS NOT NULL ORDER BY p.finished_at, p.delivery_id")
-    session.reply([{"delivery": r["delivery_id"], "purged_at": r["finished_at"], "trigger": trigger_of(r["trigger"]),
-                    "due_at": r["due_at"], "proof_sha256": r["proof_sha256"],
-                    "file": proof_file_names(r["delivery_id"])[0]} for r in rows])
+        "WHERE p.finished_at IS NOT NULL AND (p.finished_at, p.delivery_id) > (?, ?) "
+        "ORDER BY p.finished_at, p.delivery_id LIMIT ?", (*after, limit + 1))
+    page, more = fill(rows, limit, lambda row: 300)
+    session.reply({"proofs": [{"delivery": r["delivery_id"], "purged_at": r["finished_at"],
+                               "trigger": trigger_of(r["trigger"]), "due_at": r["due_at"],
+                               "proof_sha256": r["proof_sha256"], "file": proof_file_names(r["delivery_id"])[0]}
+                              for r in page],
+                   "next": f"{page[-1]['finished_at']} {page[-1]['delivery_id']}" if more else None})
 
 
-@operation("proof.show")
-def proof_show(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    delivery = arg_str(args, "delivery", max_len=64)
+@dataclass(frozen=True)
+class ProofShow:
+    delivery: str = arg(text(64))
+
+
+@operation("proof.show", request=ProofShow)
+def proof_show(ctx: AgentContext, session: Session, request: ProofShow) -> None:
+    delivery = request.delivery
     try:
         json_name, sig_name = proof_file_names(delivery)
     except ValueError:

@@ -7,10 +7,13 @@ only after the agent has said yes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 from retention_agent import ceremonies, lifecycle
 from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.requests import NoArguments, a_date, arg, flag, free_text, text, texts
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.deliveries import get_live
@@ -23,6 +26,9 @@ from retention_agent.errors import (
 )
 from retention_agent.purge import Purger, hold_blocks
 from retention_agent.schedule import Schedule, plan_for
+from retention_agent.subjects import recorded
+
+MAX_DELIVERIES = 1000  # in one ceremony.set
 
 
 def schedule_of(ctx: AgentContext) -> Schedule:
@@ -52,55 +58,73 @@ def _ceremony_action(ctx: AgentContext, args: dict[str, Any]) -> str:
         return ceremonies.SET
 
 
-@operation("ceremony.set", action=_ceremony_action)
-def ceremony_set(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    """``dry_run``: what the date would do; ``confirm_destroy``: the ids of the deliveries the date makes due now
-    whose destruction, at once, the person confirmed (any other such delivery: the date is refused)."""
-    day = ceremonies.parse_user_date(args.get("date"))
-    ids = _delivery_ids(args)
-    dry_run = args.get("dry_run") is True
+@dataclass(frozen=True)
+class CeremonySet:
+    """``dry_run``: what the date would do; ``confirm_destroy``: the ids of the deliveries the date makes due
+    now whose destruction, at once, the person confirmed (any other such delivery: the date is refused)."""
+
+    deliveries: tuple[str, ...] = arg(texts(text(64), min_items=1, max_items=MAX_DELIVERIES))
+    date: date = arg(a_date)
+    label: str = arg(free_text(100, "--label"), default="")
+    reason: str = arg(free_text(500, "--reason"), default="")
+    dry_run: bool = arg(flag, default=False)
+    confirm_destroy: tuple[str, ...] = arg(texts(text(64), min_items=0, max_items=MAX_DELIVERIES), default=())
+
+
+@operation("ceremony.set", action=_ceremony_action, request=CeremonySet)
+def ceremony_set(ctx: AgentContext, session: Session, request: CeremonySet) -> None:
+    ids = list(dict.fromkeys(request.deliveries))
     try:
         changed = ceremonies.set_ceremony(
-            ctx, session.peer.account, ids, day, label=arg_str(args, "label", default="", max_len=100),
-            reason=arg_str(args, "reason", default="", max_len=500),
-            confirm_destroy=_confirmed(args), dry_run=dry_run)
+            ctx, session.peer.account, ids, request.date, label=request.label, reason=request.reason,
+            confirm_destroy=list(request.confirm_destroy), dry_run=request.dry_run)
     except AccessDeniedError as exc:  # the dates or the staff list changed after the request was authorised
-        ctx.audit.append(session.peer.account, str(exc.params["action"]), "denied", ids, {"why": "changed"})
+        subjects, details = recorded({"deliveries": ids}, ctx.subject_key)
+        ctx.audit.append(session.peer.account, str(exc.params["action"]), "denied", subjects,
+                         {"why": "changed", **details})
         raise
-    if not dry_run:
+    if not request.dry_run:
         ctx.components["wake"]()
     session.reply(changed)
 
 
-def _confirmed(args: dict[str, Any]) -> list[str]:
-    ids = args.get("confirm_destroy", [])
-    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
-        raise UsageError(problem="confirm_destroy must be a list of delivery ids", command="ceremony set")
-    return list(ids)
-
-
-@operation("ceremony.list")
-def ceremony_list(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("ceremony.list", request=NoArguments)
+def ceremony_list(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     session.reply(ceremonies.list_ceremonies(ctx))
 
 
-@operation("hold")
-def hold(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    until = ceremonies.parse_user_date(args.get("until"))
-    session.reply(ceremonies.hold(ctx, session.peer.account, arg_str(args, "delivery", max_len=64),
-                                  arg_str(args, "reason", default="", max_len=500), until))
+@dataclass(frozen=True)
+class Hold:
+    delivery: str = arg(text(64))
+    until: date = arg(a_date)
+    reason: str = arg(free_text(500, "--reason"), default="")  # required: ceremonies.hold says so
 
 
-@operation("release")
-def release(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    result = ceremonies.release(ctx, session.peer.account, arg_str(args, "delivery", max_len=64))
+@operation("hold", request=Hold)
+def hold(ctx: AgentContext, session: Session, request: Hold) -> None:
+    session.reply(ceremonies.hold(ctx, session.peer.account, request.delivery, request.reason, request.until))
+
+
+@dataclass(frozen=True)
+class Release:
+    delivery: str = arg(text(64))
+
+
+@operation("release", request=Release)
+def release(ctx: AgentContext, session: Session, request: Release) -> None:
+    result = ceremonies.release(ctx, session.peer.account, request.delivery)
     ctx.components["wake"]()
     session.reply(result)
 
 
-@operation("purge.due")
-def purge_due(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    session.reply(schedule_of(ctx).run_due(session.peer.account, confirm_clock=bool(args.get("confirm_clock"))))
+@dataclass(frozen=True)
+class PurgeDue:
+    confirm_clock: bool = arg(flag, default=False)
+
+
+@operation("purge.due", request=PurgeDue, command="purge")
+def purge_due(ctx: AgentContext, session: Session, request: PurgeDue) -> None:
+    session.reply(schedule_of(ctx).run_due(session.peer.account, confirm_clock=request.confirm_clock))
 
 
 def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
@@ -113,19 +137,25 @@ def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
     return "purge.quarantined" if row["state"] == lifecycle.QUARANTINED else "purge.early"
 
 
-@operation("purge.one", action=_purge_action)
-def purge_one(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class PurgeOne:
+    delivery: str = arg(text(64))
+    reason: str = arg(free_text(500, "--reason"), default="")
+    dry_run: bool = arg(flag, default=False)
+
+
+@operation("purge.one", action=_purge_action, request=PurgeOne, command="purge")
+def purge_one(ctx: AgentContext, session: Session, request: PurgeOne) -> None:
     """An early purge (role destroy) or the officer's purge of a quarantined file, with a reason; ``dry_run``:
     every check, nothing destroyed. Its lateness is measured against the delivery's deadline of before."""
-    delivery_id = arg_str(args, "delivery", max_len=64)
-    reason = arg_str(args, "reason", default="", max_len=500)
+    delivery_id, reason = request.delivery, request.reason
     if not reason.strip():
         raise ReasonRequiredError()
     row = get_live(ctx.store, delivery_id)
     trigger = "quarantine" if row["state"] == lifecycle.QUARANTINED else "early"
     now = ctx.clock.now()
     try:
-        if args.get("dry_run") is True:
+        if request.dry_run:
             if trigger == "early" and row["state"] == lifecycle.HELD and hold_blocks(row, now):
                 raise DeliveryHeldError(delivery=delivery_id, until=row["hold_until"] or "-")
             session.reply({"delivery": delivery_id, "state": row["state"], "trigger": trigger,
@@ -139,10 +169,15 @@ def purge_one(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
     session.reply(result)
 
 
-@operation("quarantine.release")
-def quarantine_release(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class QuarantineRelease:
+    delivery: str = arg(text(64))
+    reason: str = arg(free_text(500, "--reason"), default="")
+
+
+@operation("quarantine.release", request=QuarantineRelease, command="quarantine release")
+def quarantine_release(ctx: AgentContext, session: Session, request: QuarantineRelease) -> None:
     """The officer's decision: a quarantined file is an ordinary delivery after all (with a reason)."""
-    result = ceremonies.release_quarantine(ctx, session.peer.account, arg_str(args, "delivery", max_len=64),
-                                           arg_str(args, "reason", default="", max_len=500))
+    result = ceremonies.release_quarantine(ctx, session.peer.account, request.delivery, request.reason)
     ctx.components["wake"]()
     session.reply(result)

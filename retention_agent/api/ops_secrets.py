@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
 
-from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.handlers import operation
+from retention_agent.api.requests import arg, text
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.errors import UsageError
@@ -13,13 +14,18 @@ from retention_agent.errors import UsageError
 SECRET_NAME = re.compile(r"^(smtp|mailbox-[a-z0-9][a-z0-9._-]{0,60})$")
 
 
-@operation("secret.set")
-def secret_set(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class SecretSet:
+    name: str = arg(text(80))
+    value: str = arg(text(8192))
+
+
+@operation("secret.set", request=SecretSet)
+def secret_set(ctx: AgentContext, session: Session, request: SecretSet) -> None:
     """Store (or replace) a credential; the value never enters the database, the log or the audit."""
-    name = arg_str(args, "name", max_len=80)
+    name, value = request.name, request.value
     if not SECRET_NAME.match(name):
         raise UsageError(problem="the name must be smtp or mailbox-<configured mailbox name>", command="secret set")
-    value = arg_str(args, "value", max_len=8192)
     ctx.keys.delete(f"secret/{name}")
     ctx.keys.put(f"secret/{name}", value.encode())
     ctx.audit.append(session.peer.account, "secret.changed", "ok", [name])

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from retention_agent import lifecycle
 from retention_agent.api.handlers import operation
+from retention_agent.api.requests import arg, flag, whole
 from retention_agent.api.server import Session
 from retention_agent.context import AgentContext
 from retention_agent.copies.records import copies_due
 from retention_agent.deliveries import get_delivery
-from retention_agent.errors import RetentionAgentError, UsageError
+from retention_agent.errors import RetentionAgentError
 from retention_agent.purge import Purger
 from retention_agent.schedule import plan_for
 
@@ -20,8 +22,13 @@ UNINSTALL_REASON = "uninstall"
 MAX_NOTIFICATIONS = 200
 
 
-@operation("purge.all")
-def purge_all(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class PurgeAll:
+    dry_run: bool = arg(flag, default=False)
+
+
+@operation("purge.all", request=PurgeAll, command="service uninstall")
+def purge_all(ctx: AgentContext, session: Session, request: PurgeAll) -> None:
     """Purge every live delivery now, each with its own proof, before the service is uninstalled.
 
     Held deliveries are left alone and reported: a legal hold is never lifted by an uninstallation. A
@@ -34,7 +41,7 @@ def purge_all(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
     rows = ctx.store.query(f"SELECT id, state FROM deliveries WHERE state IN {purgeable} ORDER BY id")
     held = [r["id"] for r in ctx.store.query("SELECT id FROM deliveries WHERE state = ? ORDER BY id",
                                              (lifecycle.HELD.value,))]
-    if args.get("dry_run") is True:
+    if request.dry_run:
         session.reply({"purged": [], "held": held, "failed": [], "would_purge": [r["id"] for r in rows]})
         return
     purged: list[dict[str, Any]] = []
@@ -63,13 +70,16 @@ def audiences_of(roles: frozenset[str] | set[str]) -> tuple[str, ...]:
     return ("officer", "staff") if "officer" in roles else ("staff",)
 
 
-@operation("notifications")
-def notifications(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Notifications:
+    after: int = arg(whole(0, 1 << 62), default=0)
+    limit: int = arg(whole(1, MAX_NOTIFICATIONS), default=50)
+
+
+@operation("notifications", request=Notifications, command="notifier")
+def notifications(ctx: AgentContext, session: Session, request: Notifications) -> None:
     """Notifications after ``after`` (an id) for the caller's audiences, oldest first, at most ``limit``."""
-    after, limit = args.get("after", 0), args.get("limit", 50)
-    if not _whole(after) or not _whole(limit) or after < 0 or not 1 <= limit <= MAX_NOTIFICATIONS:
-        raise UsageError(problem=f"after must be an id and limit between 1 and {MAX_NOTIFICATIONS}",
-                         command="notifier")
+    after, limit = request.after, request.limit
     member = ctx.staff.members().get(session.peer.account)
     audiences = audiences_of(member.roles if member else frozenset())
     marks = ",".join("?" * len(audiences))
@@ -82,6 +92,3 @@ def notifications(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         "copies_due": copies_due(ctx, session.peer.account),  # a purge began: the session erases its copies
     })
 
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

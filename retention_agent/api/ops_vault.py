@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
 from retention_agent import lifecycle, wipe
 from retention_agent.access import OPEN_MODES, PURPOSES
-from retention_agent.api.handlers import arg_str, operation
+from retention_agent.api.handlers import operation
+from retention_agent.api.paging import MAX_LIMIT, fill
 from retention_agent.api.protocol import DATA_CHUNK
+from retention_agent.api.requests import NoArguments, arg, choice, free_text, text, whole
 from retention_agent.api.server import DataWriter, Session
 from retention_agent.audit import note_digest
 from retention_agent.clock import utc_iso
@@ -33,9 +36,10 @@ MAX_NOTE = 200
 T = TypeVar("T")
 
 
-@operation("ingest")
-def ingest(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("ingest", request=NoArguments)
+def ingest(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     """The client reads the file with its own permissions and streams it; it removes the source itself."""
+    ctx.free_space.require_room()  # before the client sends a byte
     session.reply("send")
     stream = cast(BinaryIO, io.BufferedReader(session.receive_stream(), DATA_CHUNK))
     received = ctx.ingest.receive(stream, channel="manual", source="manual",
@@ -44,22 +48,49 @@ def ingest(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
                    "sha256": received.sha256, "size": received.size})
 
 
-@operation("ingest.source", "ingest")
-def ingest_source(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class IngestSource:
+    delivery: str = arg(text(64))
+    why: str = arg(choice(wipe.REASONS))
+
+
+@operation("ingest.source", "ingest", request=IngestSource)
+def ingest_source(ctx: AgentContext, session: Session, request: IngestSource) -> None:
     """The command line could not overwrite the source before removing it: the delivery records why.
 
     Only ever makes the proof of deletion claim less, so any account with the import role may say it."""
-    why = arg_str(args, "why", max_len=32)
-    if why not in wipe.REASONS:
-        raise UsageError(problem=f"why must be one of {', '.join(wipe.REASONS)}", command="ingest")
-    delivery = get_delivery(ctx.store, arg_str(args, "delivery", max_len=64))
-    ctx.ingest.source_not_overwritten([delivery["id"]], why, actor=session.peer.account)
-    session.reply({"delivery": delivery["id"], "source_not_overwritten": why})
+    delivery = get_delivery(ctx.store, request.delivery)
+    ctx.ingest.source_not_overwritten([delivery["id"]], request.why, actor=session.peer.account)
+    session.reply({"delivery": delivery["id"], "source_not_overwritten": request.why})
 
 
-@operation("deliveries")
-def deliveries(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    session.reply([public_view(row) for row in list_deliveries(ctx.store)])
+@dataclass(frozen=True)
+class Deliveries:
+    """A page of deliveries in the order they arrived; ``cursor`` is the ``next`` of the previous page."""
+
+    cursor: str = arg(text(64), default="")
+    limit: int = arg(whole(1, 1 << 30), default=MAX_LIMIT)
+
+
+@operation("deliveries", request=Deliveries)
+def deliveries(ctx: AgentContext, session: Session, request: Deliveries) -> None:
+    limit = min(request.limit, MAX_LIMIT)
+    rows = list_deliveries(ctx.store, after=request.cursor, limit=limit + 1)
+    page, more = fill(rows, limit, lambda row: 600)
+    session.reply({"deliveries": [public_view(row) for row in page], "next": page[-1]["id"] if more else None})
+
+
+def _no_purpose() -> PurposeRequiredError:
+    return PurposeRequiredError(codes=", ".join(PURPOSES))
+
+
+@dataclass(frozen=True)
+class Open:
+    delivery: str = arg(text(64))
+    mode: str = arg(choice(OPEN_MODES, error=lambda: UsageError(problem="choose --stdout, --to DIR or the "
+                                                                        "workspace", command="open")))
+    purpose: str = arg(choice(PURPOSES, error=_no_purpose), default="")
+    note: str = arg(free_text(MAX_NOTE, "--note"), default="")
 
 
 def _open_action(ctx: AgentContext, args: dict[str, Any]) -> str:
@@ -71,13 +102,14 @@ def _open_action(ctx: AgentContext, args: dict[str, Any]) -> str:
     return "open.quarantined" if state == lifecycle.QUARANTINED else "open"
 
 
-@operation("open", action=_open_action)
-def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    delivery = get_live(ctx.store, arg_str(args, "delivery", max_len=64))
-    purpose, mode = _purpose(args), args.get("mode")
-    note = arg_str(args, "note", default="", max_len=MAX_NOTE)
-    if mode not in OPEN_MODES:
-        raise UsageError(problem="choose --stdout, --to DIR or the workspace", command="open")
+@operation("open", action=_open_action, request=Open)
+def open_delivery(ctx: AgentContext, session: Session, request: Open) -> None:
+    if not request.purpose:
+        raise _no_purpose()
+    if request.purpose == "other" and not request.note:
+        raise PurposeRequiredError(codes="other + --note")
+    delivery = get_live(ctx.store, request.delivery)
+    purpose, mode, note = request.purpose, request.mode, request.note
     _verify_before_release(ctx, session, delivery)
     head = _first_bytes(ctx, delivery) if mode == "workspace" else b""
     now = ctx.clock.now()
@@ -111,15 +143,6 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
         return {"sha256": delivery["sha256"], "size": size}
 
     session.send_stream({"delivery": delivery["id"], "size": delivery["size"]}, produce)
-
-
-def _purpose(args: dict[str, Any]) -> str:
-    purpose = args.get("purpose")
-    if purpose not in PURPOSES:
-        raise PurposeRequiredError(codes=", ".join(PURPOSES))
-    if purpose == "other" and not str(args.get("note", "")).strip():
-        raise PurposeRequiredError(codes="other + --note")
-    return str(purpose)
 
 
 def _purging(ctx: AgentContext) -> set[str]:
@@ -217,8 +240,8 @@ def _first_bytes(ctx: AgentContext, delivery: dict[str, Any]) -> bytes:
     return head.data
 
 
-@operation("vault.verify")
-def vault_verify(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
+@operation("vault.verify", request=NoArguments)
+def vault_verify(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     session.reply(verify_vault(ctx))
 
 

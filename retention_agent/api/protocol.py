@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 from typing import Any, Protocol
 
@@ -29,7 +30,16 @@ _JOIN_BELOW = 64 * 1024  # a smaller payload goes out with its header in one wri
 
 
 class ProtocolViolation(Exception):  # noqa: N818 - a verdict about the peer, not a bug in us
-    """The peer sent something that is not a valid frame or message."""
+    """The peer sent something that is not a valid frame or message; ``code`` names which rule it broke
+    (what the audit log records), the message says it in words (what the peer is told)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class FrameTooLargeError(ValueError):
+    """We were about to send a frame larger than :data:`MAX_FRAME`: the answer should have been paged."""
 
 
 class ConnectionClosed(Exception):  # noqa: N818
@@ -43,7 +53,9 @@ class Transport(Protocol):
 
 
 def write_frame(transport: Transport, kind: bytes, payload: bytes = b"") -> None:
-    if kind not in KINDS or len(payload) > MAX_FRAME:
+    if len(payload) > MAX_FRAME:
+        raise FrameTooLargeError(f"a frame of {len(payload)} bytes")
+    if kind not in KINDS:
         raise ValueError("invalid frame")
     header = _HEADER.pack(kind, len(payload))
     if len(payload) < _JOIN_BELOW:
@@ -65,14 +77,29 @@ def read_frame(transport: Transport) -> tuple[bytes, bytearray]:
 def read_json(transport: Transport) -> dict[str, Any]:
     kind, payload = read_frame(transport)
     if kind != JSON:
-        raise ProtocolViolation("expected a JSON frame")
+        raise ProtocolViolation("expected a JSON frame", "expected-json")
     try:
         message = json.loads(payload)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[… nested too deep
-        raise ProtocolViolation("invalid JSON") from exc
+        raise ProtocolViolation("invalid JSON", "invalid-json") from exc
     if not isinstance(message, dict):
-        raise ProtocolViolation("a message must be a JSON object")
+        raise ProtocolViolation("a message must be a JSON object", "not-an-object")
+    if _ESCAPED_SURROGATE.search(payload) and _has_lone_surrogate(message):
+        raise ProtocolViolation("a text holds a lone UTF-16 surrogate (\\ud800-\\udfff)", "lone-surrogate")
     return message
+
+
+# Valid UTF-8 cannot hold a surrogate; JSON can, as a \\uD800-\\uDFFF escape that no low/high partner follows.
+# Such a text cannot be encoded again (not in the audit log, not in an answer): it is refused here.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(message: dict[str, Any]) -> bool:
+    try:
+        json.dumps(message, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        return True
+    return False
 
 
 class DataReader(io.RawIOBase):
@@ -97,7 +124,7 @@ class DataReader(io.RawIOBase):
         view = memoryview(buffer).cast("B")[: self._left]
         count = self._transport.recv_into(view, len(view))
         if not count:
-            raise ProtocolViolation("connection closed in the middle of a frame")
+            raise ProtocolViolation("connection closed in the middle of a frame", "cut-frame")
         self._left -= count
         return count
 
@@ -109,15 +136,15 @@ class DataReader(io.RawIOBase):
         elif kind == DATA:
             self._left = length
         else:
-            raise ProtocolViolation("expected data")
+            raise ProtocolViolation("expected data", "expected-data")
 
 
 def _read_header(transport: Transport) -> tuple[bytes, int]:
     kind, length = _HEADER.unpack(_recv_exact(transport, _HEADER.size, allow_eof=True))
     if kind not in KINDS:
-        raise ProtocolViolation("unknown frame kind")
+        raise ProtocolViolation("unknown frame kind", "unknown-frame-kind")
     if length > MAX_FRAME:
-        raise ProtocolViolation("frame too large")
+        raise ProtocolViolation("frame too large", "frame-too-large")
     return kind, length
 
 
@@ -131,7 +158,7 @@ def _recv_exact(transport: Transport, size: int, *, allow_eof: bool) -> bytearra
         if not count:
             if allow_eof and received == 0:
                 raise ConnectionClosed()
-            raise ProtocolViolation("connection closed in the middle of a frame")
+            raise ProtocolViolation("connection closed in the middle of a frame", "cut-frame")
         received += count
     return buffer
 
@@ -142,8 +169,8 @@ def request(op: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def parse_request(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if message.get("v") != VERSION:
-        raise ProtocolViolation(f"unsupported protocol version {message.get('v')!r}")
+        raise ProtocolViolation(f"unsupported protocol version {repr(message.get('v'))[:40]}", "unsupported-version")
     op, args = message.get("op"), message.get("args", {})
     if not isinstance(op, str) or not isinstance(args, dict):
-        raise ProtocolViolation("a request needs an op and an args object")
+        raise ProtocolViolation("a request needs an op and an args object", "no-op-or-args")
     return op, args

@@ -1,7 +1,9 @@
 """The agent's side of the local API: a Unix socket, one thread per connection, identity from the OS.
 
-A malformed or hostile client can only end its own connection: every failure is caught here, logged
-by error id, and the server goes on serving.
+A malformed or hostile client can only end its own connection: every failure is caught here, logged by error
+id (at most once a minute for each kind: ``log_limits``), and the server goes on serving. A connection must
+send its first frame within :data:`FIRST_FRAME_TIMEOUT_S`; slots are kept back for staff and the officer
+(``budget.ConnectionSlots``); every protocol violation is reported to the handler, which audits it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.api import protocol
+from retention_agent.api.budget import OTHER, ConnectionSlots
 from retention_agent.api.peer import Peer, account_name, peer_credentials
-from retention_agent.errors import ProtocolError, RetentionAgentError
+from retention_agent.clock import SystemClock, utc_iso
+from retention_agent.errors import InternalError, ProtocolError, RetentionAgentError
+from retention_agent.log_limits import LogLimiter, left_out, traceback_lines
 
 log = logging.getLogger(__name__)
-MAX_CONNECTIONS = 32
-MAX_CONNECTIONS_PER_ACCOUNT = 8  # so that no one account can hold every slot and lock the others out
 IDLE_TIMEOUT_S = 300.0
+FIRST_FRAME_TIMEOUT_S = 5.0  # a connection that says nothing this long only holds a slot
 
 
 class Session:
@@ -45,7 +49,12 @@ class Session:
         return self._peer
 
     def reply(self, result: Any = None) -> None:
-        protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": result})
+        """Answer ``ok``; an answer too large for a frame is an internal error (the operation should have paged),
+        raised for the dispatcher to audit and answer."""
+        try:
+            protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": True, "result": result})
+        except protocol.FrameTooLargeError as exc:
+            raise InternalError(problem="reply-too-large", at=utc_iso(SystemClock().now())) from exc
 
     def fail(self, error: RetentionAgentError) -> None:
         protocol.write_json(self.sock, {"v": protocol.VERSION, "ok": False, "error": error.to_wire()})
@@ -79,38 +88,22 @@ class DataWriter:
 
 
 Handler = Callable[[Session, str, dict[str, Any]], None]
-
-
-class ConnectionSlots:
-    """How many connections the agent serves at once: so many in all, and so many for each account."""
-
-    def __init__(self, total: int = MAX_CONNECTIONS, per_account: int = MAX_CONNECTIONS_PER_ACCOUNT) -> None:
-        self.total = total
-        self.per_account = per_account
-        self._held: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def take(self, uid: int) -> bool:
-        with self._lock:
-            if sum(self._held.values()) >= self.total or self._held.get(uid, 0) >= self.per_account:
-                return False
-            self._held[uid] = self._held.get(uid, 0) + 1
-            return True
-
-    def give_back(self, uid: int) -> None:
-        with self._lock:
-            self._held[uid] -= 1
-            if not self._held[uid]:
-                del self._held[uid]
+Violation = Callable[[Session, str], None]  # the session and the violation's code (ProtocolViolation.code)
 
 
 class UnixApiServer:
-    def __init__(self, path: Path, handler: Handler) -> None:
+    def __init__(self, path: Path, handler: Handler, *, violation: Violation | None = None,
+                 classify: Callable[[int], str] | None = None, refused: Callable[[int], None] | None = None,
+                 slots: ConnectionSlots | None = None) -> None:
         self.path = path
         self.handler = handler
+        self.violation = violation
+        self.classify = classify or (lambda uid: OTHER)
+        self.refused = refused
         self._listener: socket.socket | None = None
         self._stopping = threading.Event()
-        self._slots = ConnectionSlots()
+        self._slots = slots or ConnectionSlots()
+        self._logs = LogLimiter(SystemClock().monotonic)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -144,43 +137,73 @@ class UnixApiServer:
             except OSError:
                 if self._stopping.is_set():
                     return
-                log.exception("accept failed")
+                self._log("accept", "accept failed")
                 continue
             try:
                 uid, pid = peer_credentials(conn)
             except OSError:
                 conn.close()
-                log.exception("the identity of an API client could not be read; connection closed")
+                self._log("peer", "the identity of an API client could not be read; connection closed")
                 continue
-            if not self._slots.take(uid):
+            if not self._slots.take(uid, self.classify(uid)):
                 conn.close()
-                log.warning("too many API connections (uid %s); one refused", uid)
+                if self.refused is not None:
+                    self.refused(uid)
+                self._log(f"slots:{uid}", f"too many API connections (uid {uid}); refused")
                 continue
             threading.Thread(target=self._serve, args=(conn, uid, pid), name="api-conn", daemon=True).start()
 
     def _serve(self, conn: socket.socket, uid: int, pid: int | None) -> None:
         try:
-            conn.settimeout(IDLE_TIMEOUT_S)
-            serve_connection(Session(conn, Peer(account=account_name(uid), uid=uid, pid=pid)), self.handler)
-        except Exception:
-            log.exception("API connection failed")
+            session = Session(conn, Peer(account=account_name(uid), uid=uid, pid=pid))
+            serve_connection(session, self.handler, violation=self.violation,
+                             first_frame_timeout=FIRST_FRAME_TIMEOUT_S, idle_timeout=IDLE_TIMEOUT_S)
+        except Exception as exc:
+            self._log(f"failed:{uid}:{type(exc).__name__}", f"API connection of uid {uid} failed",
+                      traceback_lines(exc))
         finally:
             conn.close()
             self._slots.give_back(uid)
 
+    def _log(self, key: str, message: str, detail: str = "") -> None:
+        count = self._logs.allow(key)
+        if count is not None:
+            log.warning("%s%s%s", message, left_out(count), f"\n{detail}" if detail else "")
 
-def serve_connection(session: Session, handler: Handler) -> None:
-    """Answer requests until the client hangs up or breaks the protocol."""
+
+def serve_connection(session: Session, handler: Handler, *, violation: Violation | None = None,
+                     first_frame_timeout: float | None = None, idle_timeout: float | None = None) -> None:
+    """Answer requests until the client hangs up or breaks the protocol (reported to ``violation``).
+
+    With ``first_frame_timeout`` the first request must arrive within that many seconds; later ones within
+    ``idle_timeout`` of the previous answer.
+    """
+    if first_frame_timeout is not None:
+        session.sock.settimeout(first_frame_timeout)
+    first = True
     while True:
         try:
             op, args = protocol.parse_request(protocol.read_json(session.sock))
         except protocol.ConnectionClosed:
             return
         except protocol.ProtocolViolation as exc:
-            log.warning("protocol violation from uid %s", session.peer.uid)
-            with contextlib.suppress(OSError):
-                session.fail(ProtocolError(problem=str(exc)))
+            _violated(session, violation, exc.code, str(exc))
             return
-        except (OSError, TimeoutError):
+        except TimeoutError:
+            if first:
+                _violated(session, violation, "first-frame-timeout", "no request in time")
             return
+        except OSError:
+            return
+        if first and idle_timeout is not None:
+            session.sock.settimeout(idle_timeout)
+        first = False
         handler(session, op, args)
+
+
+def _violated(session: Session, violation: Violation | None, code: str, problem: str) -> None:
+    """Report the violation (the handler audits it), answer it if the client still listens, end the connection."""
+    if violation is not None:
+        violation(session, code)
+    with contextlib.suppress(OSError):
+        session.fail(ProtocolError(problem=problem))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from retention_agent.api.server import Handler
+    from retention_agent.api.server import Session
 
 
 class ApiServer(Protocol):
@@ -16,16 +16,29 @@ class ApiServer(Protocol):
     def stop(self) -> None: ...
 
 
-def make_server(socket_path: Path, handler: Handler) -> ApiServer:
+class ApiHandler(Protocol):
+    """What the server calls (the agent's ``agent.ApiHandler``)."""
+
+    def request(self, session: Session, op: str, args: dict[str, Any]) -> None: ...
+
+    def violation(self, session: Session, code: str) -> None: ...
+
+    def refused_connection(self, uid: int) -> None: ...
+
+    def classify(self, uid: int) -> str: ...
+
+
+def make_server(socket_path: Path, handler: ApiHandler) -> ApiServer:
     from retention_agent.api.server import Session, UnixApiServer, serve_connection
 
     if sys.platform != "win32":
-        return UnixApiServer(socket_path, handler)
+        return UnixApiServer(socket_path, handler.request, violation=handler.violation, classify=handler.classify,
+                             refused=handler.refused_connection)
     from retention_agent.api.windows_pipe import PipeApiServer, PipeConnection
 
-    def serve(conn: PipeConnection) -> None:
+    def serve(conn: PipeConnection) -> None:  # no slots and no first-frame deadline here (not run: limitations)
         try:
-            serve_connection(Session(conn, identify=conn.peer), handler)
+            serve_connection(Session(conn, identify=conn.peer), handler.request, violation=handler.violation)
         finally:
             conn.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,7 +11,8 @@ from retention_agent.access import ROLES
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import t
+from retention_agent.status_view import finding_text
 
 
 @main.command()
@@ -136,22 +138,36 @@ def audit() -> None:
 
 @audit.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
-@click.option("--after", default=0, type=int, help="Show entries after this sequence number.")
-@click.option("--limit", default=1000, type=int, help="At most this many entries.")
+@click.option("--after", default=0, type=click.IntRange(min=0), help="Show entries after this sequence number.")
+@click.option("--limit", default=1000, type=click.IntRange(min=1), help="At most this many entries.")
 @pass_state
 @handle_errors
 def audit_show(state: State, as_json: bool, after: int, limit: int) -> None:
-    """Show audit entries: who did what, when, to which delivery, with what outcome.
+    """Show audit entries: who did what, when, to which delivery, with what outcome. Text that others typed
+    is shown with its control characters escaped.
 
     Example: retention-agent audit show --after 100 --limit 20
     """
-    result = state.call("audit.show", {"after": after, "limit": limit})
+    result = _audit_entries(state, after, limit)
     if as_json:
         emit_json(result)
         return
     table([t("seq"), t("time"), t("account"), t("action"), t("outcome"), t("subject")],
           [(e["seq"], e["time"], e["actor"], e["action"], e["outcome"], " ".join(e["subject"]))
            for e in result["entries"]])
+
+
+def _audit_entries(state: State, after: int, limit: int) -> dict[str, Any]:
+    """Up to ``limit`` entries after ``after``, fetched page by page: ``{size, entries, next}``."""
+    entries: list[dict[str, Any]] = []
+    page: dict[str, Any] = {"size": 0, "next": None}
+    with state.client() as client:
+        while True:
+            cursor = {"cursor": page["next"]} if page["next"] else {"after": after}
+            page = client.call("audit.show", {**cursor, "limit": min(limit - len(entries), 1000)})
+            entries += page["entries"]
+            if not page["next"] or len(entries) >= limit:
+                return {"size": page["size"], "entries": entries, "next": page["next"]}
 
 
 @audit.command("checkpoint")
@@ -184,7 +200,7 @@ def audit_verify(state: State, checkpoints: tuple[Path, ...], as_json: bool) -> 
         click.echo(t("Audit log verified: {size} entries, {n} checkpoints checked.",
                      size=result["size"], n=result["checkpoints_checked"]))
     for finding in result["findings"]:
-        click.echo(t("Finding: ") + translate(finding["message"]).format(**finding["params"]), err=True)
+        click.echo(t("Finding: ") + finding_text(finding), err=True)
     if not result["ok"]:
         raise SystemExit(EXIT_INTEGRITY)
 

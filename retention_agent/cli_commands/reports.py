@@ -56,7 +56,7 @@ def checklist() -> None:
 @checklist.command("set")
 @click.argument("item")
 @click.option("--done", "done", required=True, help="The date on which it was done, YYYY-MM-DD.")
-@click.option("--evidence", default="", help="Where the proof is kept (a reference, no personal data).")
+@click.option("--evidence", default="", help="Where the proof is kept, as a reference; never put personal data here.")
 @pass_state
 @handle_errors
 def checklist_set(state: State, item: str, done: str, evidence: str) -> None:
@@ -163,7 +163,7 @@ def proof_list(state: State, as_json: bool) -> None:
 
     Example: retention-agent proof list
     """
-    rows = state.call("proof.list")
+    rows = state.all_pages("proof.list", "proofs")
     if as_json:
         emit_json(rows)
         return

@@ -27,9 +27,9 @@ def ceremony() -> None:
 @ceremony.command("set")
 @click.argument("deliveries", nargs=-1, required=True)
 @click.option("--date", "day", required=True, help="The ceremony date, YYYY-MM-DD.")
-@click.option("--label", default="", help="A short label for the ceremony (no personal data).")
+@click.option("--label", default="", help="A short label for the ceremony; never put personal data here.")
 @click.option("--reason", default="", help="Why: needed when the date keeps data longer (officer) or makes a "
-              "delivery due now, which destroys it at once (role destroy). No personal data.")
+              "delivery due now, which destroys it at once (role destroy); never put personal data here.")
 @click.option("--yes", is_flag=True, help="Do not ask to confirm a destruction the date causes (scripts).")
 @pass_state
 @handle_errors
@@ -92,7 +92,7 @@ def ceremony_list(state: State, as_json: bool) -> None:
 
 @main.command()
 @click.argument("delivery")
-@click.option("--reason", required=True, help="Why the data must be kept (no personal data).")
+@click.option("--reason", required=True, help="Why the data must be kept; never put personal data here.")
 @click.option("--until", required=True, help="Keep it until this date, YYYY-MM-DD.")
 @pass_state
 @handle_errors
@@ -122,7 +122,8 @@ def release(state: State, delivery: str) -> None:
 @click.argument("delivery", required=False)
 @click.option("--due", is_flag=True, help="Purge everything that is due now (officer).")
 @click.option("--confirm-clock", is_flag=True, help="Also purge what became due through a clock jump.")
-@click.option("--reason", default="", help="Why this delivery is purged early (required with DELIVERY).")
+@click.option("--reason", default="",
+              help="Why this delivery is purged early (required with DELIVERY); never put personal data here.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (scripts).")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON output.")
 @pass_state
@@ -166,7 +167,7 @@ def quarantine() -> None:
 
 @quarantine.command("release")
 @click.argument("delivery")
-@click.option("--reason", default="", help="Why it is an AgII delivery after all (no personal data).")
+@click.option("--reason", default="", help="Why it is an AgII delivery after all; never put personal data here.")
 @pass_state
 @handle_errors
 def quarantine_release(state: State, delivery: str, reason: str) -> None:

@@ -123,7 +123,7 @@ def deliveries(state: State, as_json: bool) -> None:
 
     Example: retention-agent deliveries --json
     """
-    rows = state.call("deliveries")
+    rows = state.all_pages("deliveries", "deliveries")
     if as_json:
         emit_json(rows)
         return
@@ -136,7 +136,7 @@ def deliveries(state: State, as_json: bool) -> None:
 @click.argument("delivery")
 @click.option("--purpose", required=True, type=click.Choice(PURPOSES),
               help="Why you open it: invite, phone, attendance, correction or other.")
-@click.option("--note", default="", help="Short note (required with 'other'); never personal data.")
+@click.option("--note", default="", help="Short note (required with 'other'); never put personal data here.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Write the file to standard output.")
 @click.option("--to", "to_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Save a copy in this folder (written with your permissions; shown in reports).")

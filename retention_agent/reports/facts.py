@@ -69,8 +69,11 @@ def openings(opened: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def refusals(denied: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = Counter((str(e["actor"]), str(e["action"])) for e in denied)
-    return {"count": len(denied), "by_account_action": [{"account": a, "action": act, "count": n}
+    counts: Counter[tuple[str, str]] = Counter()
+    for e in denied:  # a folded follow-up entry stands for the refusals it counted (api/refusals.py)
+        repeated = _details(e).get("repeated", 1)
+        counts[(str(e["actor"]), str(e["action"]))] += repeated if isinstance(repeated, int) else 1
+    return {"count": sum(counts.values()), "by_account_action": [{"account": a, "action": act, "count": n}
                                                         for (a, act), n in sorted(counts.items())]}
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -52,12 +52,14 @@ class Received:
 
 
 class Ingest:
-    def __init__(self, store: Store, vault: Vault, audit: AuditLog, clock: Clock, legal_basis: str) -> None:
+    def __init__(self, store: Store, vault: Vault, audit: AuditLog, clock: Clock, legal_basis: str,
+                 room: Callable[[], None] | None = None) -> None:
         self.store = store
         self.vault = vault
         self.audit = audit
         self.clock = clock
         self.legal_basis = legal_basis
+        self.room = room  # raises when the disk is below the agent's free-space floor (diskspace.py)
 
     def __call__(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool,
                  reason: str = "") -> DeliverResult:
@@ -67,6 +69,8 @@ class Ingest:
 
     def receive(self, stream: BinaryIO, *, channel: str, source: str, quarantine: bool, actor: str,
                 source_name: str = "", reason: str = "") -> Received:
+        if self.room is not None:
+            self.room()  # below the floor nothing new comes in: the source stays where it is
         delivery_id, key_id = new_ulid(self.clock), random_hex(16)
         with self.store.transaction():
             self.store.conn.execute(

@@ -384,7 +384,7 @@ class CrashHarness:
             raise HarnessFailure(f"{self.current}: ingest answered another SHA-256 for {path.name}")
 
     def _live(self) -> list[dict[str, Any]]:
-        return [r for r in self._call("deliveries") if r["state"] in ("vaulted", "scheduled", "quarantined")]
+        return [r for r in self._deliveries() if r["state"] in ("vaulted", "scheduled", "quarantined")]
 
     def _set_ceremony(self, days_ahead: int = 0) -> None:
         """Today's ceremony (agent time): due in the next run, after the workstation was off."""
@@ -472,7 +472,7 @@ class CrashHarness:
         deadline = time.monotonic() + self.settings.settle_timeout_s
         waiting: list[str] = []
         while time.monotonic() < deadline:
-            rows = self._call("deliveries")
+            rows = self._deliveries()
             waiting = [p.name for p in self.inbox.iterdir() if p not in self._refused_paths()]
             waiting += [f"{r['id']} ({r['state']})" for r in rows
                         if r["state"] == "purging" or (r["state"] != "purged" and _due(r, cutoff))]
@@ -493,7 +493,7 @@ class CrashHarness:
     def check(self, *, final: bool) -> None:
         """Raise :class:`HarnessFailure` listing every invariant that does not hold."""
         problems: list[str] = []
-        rows = self._call("deliveries")
+        rows = self._deliveries()
         by_sha = Counter(r["sha256"] for r in rows)
         problems += [f"duplicate deliveries for sha256 {s[:12]}: {n}" for s, n in by_sha.items() if n > 1]
         problems += self._lost(rows)
@@ -708,6 +708,10 @@ class CrashHarness:
     def _call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         with Client(self.home.socket) as client:
             return client.call(op, args)
+
+    def _deliveries(self) -> list[dict[str, Any]]:
+        with Client(self.home.socket) as client:
+            return list(client.pages("deliveries", "deliveries"))
 
     def _cli_start(self, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "retention_agent", "--home", str(self.home.root), *args],
