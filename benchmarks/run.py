@@ -7,10 +7,10 @@
 Each figure is ``{"value": …, "unit": …, "goal": …}`` (plus details); ``machine`` describes the computer (CPU
 model, cores, memory, kernel, Python, load average before and after); ``components`` holds the full output of the
 other benchmark scripts (``bench_vault``, ``bench_merkle``, ``bench_intake_folder``, ``bench_imap``,
-``bench_status_report``, ``bench_copies_sweep``, ``bench_purge_large``). The desktop app's idle memory and CPU are
-measured with the app in its own process on the demo's data (``app_idle_*``, needs the ``[app]`` extra). Comparisons
-are measured in the same run on the same file: ``age`` (Debian package ``age``) and ``openssl enc -aes-256-ctr``,
-and the ratios are ours / theirs.
+``bench_status_report``, ``bench_copies_sweep``, ``bench_purge_large``, ``bench_mail_copies``). The desktop app's
+idle memory and CPU are measured with the app in its own process on the demo's data (``app_idle_*``, needs the
+``[app]`` extra). Comparisons are measured in the same run on the same file: ``age`` (Debian package ``age``) and
+``openssl enc -aes-256-ctr``, and the ratios are ours / theirs.
 
 Everything runs the real thing where a user would: the ``retention-agent`` command line (a new Python
 process per command, start-up included) against a real agent process on a temporary home with the file
@@ -755,6 +755,7 @@ def components(quick: bool) -> dict[str, Any]:
         "bench_intake_folder": (["--files", "40", "--big-mb", "20", "--settle", "0.5"] if quick
                                 else ["--files", "200", "--big-mb", "200"]),
         "bench_imap": ["--n", "6"] if quick else ["--n", "30"],
+        "bench_mail_copies": ["--messages", "400"] if quick else ["--messages", "2000"],
         "bench_status_report": (["--deliveries", "1000", "--audit", "50000", "--runs", "4"] if quick else []),
         "bench_copies_sweep": ["--files", "20000" if quick else "100000"],
         "bench_purge_large": ["--entries", "100000"] if quick else [],
@@ -798,6 +799,12 @@ def lift(found: dict[str, Any], out: dict[str, Any]) -> None:
                                              files=copies.get("files"), stats=copies.get("first_stats"))
         out["copies_sweep_unchanged_s"] = figure(copies.get("copies_unchanged_sweep_s"), "s", "< 5 (100,000 files)",
                                                  files=copies.get("files"), stats=copies.get("unchanged_stats"))
+    copies = result("bench_mail_copies")
+    if copies:
+        usual, worst = copies.get("smaller", {}), copies.get("same_size", {})
+        out["mail_copy_search_s"] = figure(usual.get("copy_search_s"), "s", "-", messages=copies.get("messages"),
+                                           worst_case_same_size_s=worst.get("copy_search_s"),
+                                           worst_case_complete=worst.get("complete"))
     folder = result("bench_intake_folder")
     if folder:
         out["intake_watcher_latency_p99_s"] = figure(folder.get("intake_latency_p99_s"), "s", "< 2 + settle",

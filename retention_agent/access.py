@@ -52,6 +52,7 @@ REQUIRED_ROLES: Mapping[str, frozenset[str]] = {
     "ceremony.early": frozenset({"destroy"}),  # a date that makes a delivery due now destroys it at once
     "keys.public": ANY_STAFF,
     "secret.set": OFFICER,
+    "mailbox.signin": OFFICER,
     "notifications": ANY_STAFF,
     "whoami": ANY_STAFF,
     "copies.targets": ANY_STAFF,  # every staff member's session sweeps their own folders
@@ -93,6 +94,7 @@ ACTION_WORDS: Mapping[str, str] = {
     "ceremony.early": N_("record a ceremony date that makes a delivery due now, which destroys it at once"),
     "keys.public": N_("see the installation's public key"),
     "secret.set": N_("store a password in the key store"),
+    "mailbox.signin": N_("sign in for a mailbox"),
     "notifications": N_("receive the agent's notifications"),
     "whoami": N_("ask the agent who they are"),
     "copies.targets": N_("sweep their folders for copies of deliveries"),

@@ -164,9 +164,11 @@ def copies_sweeper(ctx: AgentContext) -> CopiesDuty | None:
 
 
 def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]:
-    """Drop folders and mailboxes, all delivering through the one crash-safe ingest path."""
+    """Drop folders, Downloads folders and mailboxes, all delivering through the one crash-safe ingest path."""
+    from retention_agent.intake.downloads import NoticeBoard
     from retention_agent.intake.router import Router
-    from retention_agent.intake.setup import folder_watchers, mailbox_watchers
+    from retention_agent.intake.setup import downloads_watchers, folder_watchers, mailbox_watchers
+    from retention_agent.mail_copies import StoredLedger
     from retention_agent.vault.keys import key_store_folders
 
     def announce(new: Sequence[tuple[str, bool, str]]) -> None:
@@ -203,8 +205,11 @@ def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]
     watchers: dict[str, Service] = {}
     watchers.update(folder_watchers(ctx.config, router, ctx.clock, protected=protected, report=refused,
                                     source_kept=source_kept))
+    board = NoticeBoard()  # Zivver notifications seen by a mailbox open the window of a Downloads folder
+    watchers.update(downloads_watchers(ctx.config, router, ctx.clock, board, protected=protected, report=refused,
+                                       source_kept=source_kept))
     watchers.update(mailbox_watchers(ctx.config, router, ctx.clock, ctx.keys, deliver_message=router.deliver_message,
-                                     report=refused))
+                                     report=refused, copies=StoredLedger(ctx.store, ctx.clock), board=board))
     return watchers
 
 
@@ -213,6 +218,7 @@ def register_operations() -> None:
     from retention_agent.api import (  # noqa: F401
         ops_admin,
         ops_copies,
+        ops_mailbox,
         ops_reports,
         ops_retention,
         ops_secrets,

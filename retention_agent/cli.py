@@ -112,7 +112,8 @@ COMMAND_MODULES = {
     "ceremony": "retention", "hold": "retention", "release": "retention", "purge": "retention",
     "quarantine": "retention",
     "status": "reports", "checklist": "reports", "report": "reports", "proof": "reports", "dpo": "reports",
-    "service": "service", "notifier": "notifier", "secret": "secrets", "app": "app", "delivery": "copies",
+    "service": "service", "notifier": "notifier", "secret": "secrets", "mailbox": "secrets", "app": "app",
+    "delivery": "copies",
     "copies": "copies",
 }
 

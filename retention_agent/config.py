@@ -43,6 +43,11 @@ MAXIMA: dict[str, float] = {
     "inbox.settle_seconds": 3600,
     "inbox.scan_interval_seconds": 86400,
     "mailbox.poll_interval_seconds": 86400,
+    "downloads.min_bytes": 1 << 40,
+    "downloads.max_bytes": 1 << 40,
+    "downloads.window_minutes": 10080,
+    "downloads.settle_seconds": 3600,
+    "downloads.scan_interval_seconds": 86400,
 }
 CHANNELS = ("email", "zivver", "folder", "manual")
 DEFAULT_PATTERNS = ("*.xlsx", "*.zip", "*.7z", "*.pdf", "*.eml")
@@ -112,15 +117,24 @@ class InboxSettings:
 
 @dataclass(frozen=True)
 class MailboxSettings:
-    """An IMAP mailbox that receives AgII's e-mails. The password or token lives in the key store."""
+    """A mailbox that receives AgII's e-mails (IMAP, or Microsoft Graph). Secrets live in the key store."""
 
     name: str
-    host: str
     username: str
+    host: str = ""
     port: int = 993
     tls: str = "tls"
     folder: str = "INBOX"
     auth: str = "password"
+    tenant: str = ""
+    client_id: str = ""
+    credential: str = "certificate"
+    certificate_path: str = ""
+    authority_host: str = "login.microsoftonline.com"
+    sasl: str = "xoauth2"
+    ca_file: str = ""
+    driver: str = "imap"
+    graph_url: str = "https://graph.microsoft.com"
     senders: tuple[str, ...] = ("*@integratie-inburgering.be",)
     subjects: tuple[str, ...] = ("*",)
     poll_interval_seconds: float = 60.0
@@ -128,6 +142,31 @@ class MailboxSettings:
     channel: str = "email"
     authserv_id: str = ""
     agii_domain: str = "integratie-inburgering.be"
+    copies: str = "remove"
+    copies_include: tuple[str, ...] = ("*",)
+    copies_exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DownloadsSettings:
+    """A clerk's Downloads folder where AgII's files arrive from Zivver (per-user mode only).
+
+    Only files that pass every rule are taken: a name pattern, a file type read from the bytes, a size, and
+    (with ``notification_mailbox``) a modification time within ``window_minutes`` after a Zivver notification.
+    Everything else in the folder is left untouched."""
+
+    path: str
+    patterns: tuple[str, ...]
+    name: str = "zivver-downloads"
+    file_types: tuple[str, ...] = ("xlsx-encrypted", "xlsx", "zip", "7z", "pdf")
+    min_bytes: int = 1024
+    max_bytes: int = 50 * 1024 * 1024
+    notification_mailbox: str = ""
+    notification_senders: tuple[str, ...] = ("*@zivver.com", "*@zivver.eu")
+    notification_subjects: tuple[str, ...] = ("*",)
+    window_minutes: float = 120.0
+    settle_seconds: float = 2.0
+    scan_interval_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -178,6 +217,7 @@ class Config:
     disk: DiskSettings = field(default_factory=DiskSettings)
     inbox: tuple[InboxSettings, ...] = ()
     mailbox: tuple[MailboxSettings, ...] = ()
+    downloads: tuple[DownloadsSettings, ...] = ()
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
@@ -296,18 +336,73 @@ def _validate(config: Config, path: Path) -> None:
         checks.append((inbox.settle_seconds >= 0, f"inbox[{i}].settle_seconds", "must not be negative"))
         checks.append((inbox.scan_interval_seconds > 0, f"inbox[{i}].scan_interval_seconds", "must be positive"))
     for i, box in enumerate(config.mailbox):
-        checks.append((box.tls in ("tls", "starttls", "none"), f"mailbox[{i}].tls",
-                       "must be tls, starttls or none"))
-        checks.append((box.auth in ("password", "xoauth2"), f"mailbox[{i}].auth",
-                       "must be password or xoauth2"))
-        checks.append((0 < box.port < 65536, f"mailbox[{i}].port", "must be between 1 and 65535"))
-        checks.append((box.poll_interval_seconds > 0, f"mailbox[{i}].poll_interval_seconds", "must be positive"))
-        checks.append((bool(box.agii_domain.strip()) and "@" not in box.agii_domain, f"mailbox[{i}].agii_domain",
-                       "must be a domain name such as integratie-inburgering.be"))
+        checks += _mailbox_checks(f"mailbox[{i}]", box)
+    names = [box.name for box in config.mailbox]
+    for i, folder in enumerate(config.downloads):
+        checks += _downloads_checks(f"downloads[{i}]", folder, config, names)
     checks += _maxima(config)
     for ok, key, problem in checks:
         if not ok:
             raise _error(path, key, problem)
+
+
+MAILBOX_AUTH = ("password", "xoauth2", "oauth2-app", "oauth2-delegated")
+FILE_TYPES = ("xlsx-encrypted", "xlsx", "zip", "7z", "pdf", "cfb")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,60}$")
+
+
+def _mailbox_checks(key: str, box: MailboxSettings) -> list[tuple[bool, str, str]]:
+    oauth = box.auth.startswith("oauth2-")
+    return [
+        (bool(_NAME.match(box.name)), f"{key}.name",
+         "must be 1-61 lower-case letters, digits, '.', '_' or '-' (it names the key-store entry)"),
+        (box.driver in ("imap", "graph"), f"{key}.driver", "must be imap or graph"),
+        (box.driver == "graph" or bool(box.host.strip()), f"{key}.host", "is required for an IMAP mailbox"),
+        (box.tls in ("tls", "starttls", "none"), f"{key}.tls", "must be tls, starttls or none"),
+        (box.auth in MAILBOX_AUTH, f"{key}.auth", "must be one of " + ", ".join(MAILBOX_AUTH)),
+        (box.driver == "imap" or oauth, f"{key}.auth", "Microsoft Graph needs oauth2-app or oauth2-delegated"),
+        (not oauth or bool(box.tenant.strip()), f"{key}.tenant",
+         "is required with OAuth2: the tenant's domain (gemeente.onmicrosoft.com) or its id"),
+        (not oauth or bool(box.client_id.strip()), f"{key}.client_id",
+         "is required with OAuth2: the application (client) id of the app registration"),
+        (box.credential in ("certificate", "secret"), f"{key}.credential", "must be certificate or secret"),
+        (box.auth != "oauth2-app" or box.credential != "certificate" or Path(box.certificate_path).is_absolute(),
+         f"{key}.certificate_path", "must be the absolute path of a PEM file with the key and the certificate"),
+        (box.sasl in ("xoauth2", "oauthbearer"), f"{key}.sasl", "must be xoauth2 or oauthbearer"),
+        (not box.ca_file or Path(box.ca_file).is_absolute(), f"{key}.ca_file", "must be an absolute path"),
+        (bool(box.authority_host.strip()) and "/" not in box.authority_host, f"{key}.authority_host",
+         "must be a host name such as login.microsoftonline.com"),
+        (box.graph_url.startswith("https://"), f"{key}.graph_url", "must start with https://"),
+        (0 < box.port < 65536, f"{key}.port", "must be between 1 and 65535"),
+        (box.poll_interval_seconds > 0, f"{key}.poll_interval_seconds", "must be positive"),
+        (bool(box.agii_domain.strip()) and "@" not in box.agii_domain, f"{key}.agii_domain",
+         "must be a domain name such as integratie-inburgering.be"),
+        (box.copies in ("remove", "report", "off"), f"{key}.copies", "must be remove, report or off"),
+        (bool(box.copies_include) and all(box.copies_include), f"{key}.copies_include",
+         "must be a non-empty list of folder name patterns"),
+    ]
+
+
+def _downloads_checks(key: str, folder: DownloadsSettings, config: Config,
+                      mailboxes: list[str]) -> list[tuple[bool, str, str]]:
+    return [
+        (config.deployment == "user", f"{key}.path",
+         "a Downloads folder is watched in per-user mode only (deployment = \"user\"): a shared agent must not "
+         "read a person's own folders"),
+        (Path(folder.path).is_absolute(), f"{key}.path", "must be an absolute path"),
+        (bool(folder.patterns) and all(folder.patterns) and "*" not in folder.patterns, f"{key}.patterns",
+         "must name AgII's files (e.g. [\"Inburgeraars*.xlsx\"]), not every file"),
+        (bool(folder.file_types) and all(t in FILE_TYPES for t in folder.file_types), f"{key}.file_types",
+         "must be a non-empty list of " + ", ".join(FILE_TYPES)),
+        (0 <= folder.min_bytes <= folder.max_bytes, f"{key}.max_bytes", "must be at least min_bytes"),
+        (not folder.notification_mailbox or folder.notification_mailbox in mailboxes,
+         f"{key}.notification_mailbox", "must be the name of a configured [[mailbox]]"),
+        (bool(folder.notification_senders) and all(folder.notification_senders), f"{key}.notification_senders",
+         "must be a non-empty list of sender patterns"),
+        (folder.window_minutes > 0, f"{key}.window_minutes", "must be positive"),
+        (folder.settle_seconds >= 0, f"{key}.settle_seconds", "must not be negative"),
+        (folder.scan_interval_seconds > 0, f"{key}.scan_interval_seconds", "must be positive"),
+    ]
 
 
 def _maxima(config: Config) -> list[tuple[bool, str, str]]:

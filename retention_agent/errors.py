@@ -645,6 +645,74 @@ class ImapNoAttachments(IntakeProblem):
     hint = "Check the message by hand; it may be a notification without data."
 
 
+class ImapOAuthRefused(IntakeProblem):
+    error_id = "imap-oauth-refused"
+    message = "The mailbox server of {source} refused the OAuth2 access token the agent obtained."
+    hint = ("The application may not open this mailbox: in Exchange Online, check New-ServicePrincipal for the "
+            "application and Add-MailboxPermission on the mailbox (docs/administrator.md); the agent retries.")
+
+
+class OAuthCredentialRefused(IntakeProblem):
+    error_id = "oauth-credential-refused"
+    message = ("The identity provider refused the credentials of the mailbox {source} (client secret, certificate "
+               "or application).")
+    hint = ("Check the app registration in Entra ID: the certificate uploaded there must be the one in "
+            "certificate_path, or store the current client secret with 'retention-agent secret set mailbox-{source}'; "
+            "a revoked or expired credential must be replaced. The agent retries with back-off.")
+
+
+class OAuthSignInRequired(IntakeProblem):
+    error_id = "oauth-signin-required"
+    message = "The mailbox {source} needs someone to sign in (no refresh token, or it expired or was revoked)."
+    hint = "Run 'retention-agent mailbox signin {source}' and sign in with the mailbox's account."
+
+
+class OAuthCertificateUnreadable(IntakeProblem):
+    error_id = "oauth-certificate-unreadable"
+    message = "The certificate file of the mailbox {source} cannot be used."
+    hint = ("certificate_path must be a PEM file with the unencrypted private key and the certificate, readable by "
+            "the agent's account and by no other account (chmod 600), not a link.")
+
+
+class OAuthConfigurationError(IntakeProblem):
+    error_id = "oauth-configuration"
+    message = "The identity provider does not know the tenant configured for the mailbox {source}."
+    hint = "Check tenant (the tenant's id or its onmicrosoft.com domain) and authority_host in the configuration."
+
+
+class OAuthAuthorityUnreachable(IntakeProblem):
+    error_id = "oauth-authority-unreachable"
+    message = "The identity provider of the mailbox {source} cannot be reached (network, TLS or a server error)."
+    hint = ("Check the connection to login.microsoftonline.com (a proxy, a firewall, ca_file for a TLS-inspecting "
+            "proxy); the agent retries with back-off and messages stay on the server.")
+
+
+class GraphConnectFailed(IntakeProblem):
+    error_id = "graph-connect"
+    message = "Microsoft Graph cannot be reached for the mailbox {source} (network or TLS)."
+    hint = "Check the connection to graph.microsoft.com (a proxy, a firewall, ca_file); the agent retries."
+
+
+class GraphAccessDenied(IntakeProblem):
+    error_id = "graph-access-denied"
+    message = "Microsoft Graph refused the agent access to the mailbox {source}."
+    hint = ("Check that username is the mailbox's address, the application permission Mail.ReadWrite (with admin "
+            "consent) and the application access policy that limits it to this mailbox (docs/administrator.md); "
+            "the agent retries.")
+
+
+class GraphServerError(IntakeProblem):
+    error_id = "graph-server"
+    message = "Microsoft Graph answered with an error for the mailbox {source} (or asked to slow down)."
+    hint = "Nothing to do if it does not repeat: the agent retries with back-off; messages stay on the server."
+
+
+class MailCopiesIncomplete(IntakeProblem):
+    error_id = "mail-copies-incomplete"
+    message = "The search for other copies of a taken message in the mailbox {source} could not finish."
+    hint = "Nothing to do if it does not repeat: the agent searches again at its next cycle (see status)."
+
+
 class ImapUnexpected(IntakeProblem):
     error_id = "imap-unexpected"
     message = "An unexpected error occurred with the mailbox {source}; intake keeps running."
@@ -667,6 +735,22 @@ def by_id(error_id: str) -> type[RetentionAgentError]:
         if cls.error_id == error_id:
             return cls
     return RetentionAgentError
+
+
+# ---- signing in to a mailbox (delegated OAuth2) ----------------------------------------------------------
+
+
+class MailboxNotDelegatedError(RetentionAgentError):
+    error_id = "mailbox-not-delegated"
+    message = "There is no mailbox {mailbox} with auth = \"oauth2-delegated\" in the configuration."
+    hint = "Only a delegated mailbox needs someone to sign in; see 'retention-agent status' for the mailboxes."
+
+
+class MailboxSignInFailedError(RetentionAgentError):
+    error_id = "mailbox-signin-failed"
+    message = "Signing in for the mailbox {mailbox} did not succeed ({reason})."
+    hint = ("Run 'retention-agent mailbox signin {mailbox}' again, open the page it shows and type the code within "
+            "15 minutes, signing in with the mailbox's account.")
 
 
 # ---- status, reports and proofs for the privacy officer and the DPO -------------------------------------

@@ -1,8 +1,8 @@
 """Proofs of deletion: build, sign and verify the JSON document a DPO checks with ``ssh-keygen``.
 
 A proof is one JSON object (format ``retention-agent/deletion-proof``, version :data:`PROOF_VERSION`,
-specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``copies``, still verify) with a
-detached OpenSSH SSHSIG signature in the namespace
+specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``copies``, and version 2
+documents, without ``mailbox_copies``, still verify) with a detached OpenSSH SSHSIG signature in the namespace
 :data:`NAMESPACE`. The signature covers exactly :func:`proof_bytes` of the document: sorted keys, two-space
 indent, ASCII only (``\\uXXXX`` escapes), LF line ends and a final newline, so the bytes survive any editor,
 mail client or code page that leaves ASCII alone.
@@ -30,10 +30,12 @@ from retention_agent.config import municipality_slug
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
 
-PROOF_VERSION: Final = 2
-VERSIONS: Final = (1, 2)
+PROOF_VERSION: Final = 3
+VERSIONS: Final = (1, 2, 3)
 V2_FIELDS: Final = ("copies",)
 """Fields added in version 2; a version 1 document has none of them."""
+V3_FIELDS: Final = ("mailbox_copies",)
+"""Fields added in version 3; a version 1 or 2 document has none of them."""
 NAMESPACE: Final = sshsig.NAMESPACE_DELETION_PROOF
 FORMAT: Final = "retention-agent/deletion-proof"
 KIND: Final = "proof of deletion"
@@ -66,6 +68,20 @@ WORKSTATIONS_NOT_SWEPT: Final = "workstations-not-swept"
 """No staff session swept its folders for copies while the delivery was kept."""
 DERIVED_COPIES_NOT_SEARCHED: Final = "derived-copies-not-searched"
 """The delivery was never unlocked, so files holding its people (a CSV, a mail merge) could not be recognised."""
+# Added to ``not_covered`` for a delivery that came from a mailbox (version 3), from ``mailbox_copies``:
+MAIL_RECOVERABLE_ITEMS: Final = "mail-recoverable-items"
+"""Removed with IMAP expunge (or an ordinary delete): Exchange keeps the message in Recoverable Items, where
+the mailbox's user can restore it until the deleted-item retention ends."""
+MAIL_PURGES_FOLDER: Final = "mail-purges-folder"
+"""Removed with Graph ``permanentDelete``: Exchange keeps it in the Purges folder, which the user cannot restore
+from, until the deleted-item retention ends (longer under a hold)."""
+MAILBOX_COPIES_NOT_SEARCHED: Final = "mailbox-copies-not-searched"
+"""The mailbox was not (or not completely) searched for other copies of the message."""
+MAILBOX_COPIES_REMAINING: Final = "mailbox-copies-remaining"
+"""Copies of the message were found and left in the mailbox (``copies = "report"``, or a removal that failed)."""
+REMOVAL_METHODS: Final = {"imap-expunge": MAIL_RECOVERABLE_ITEMS, "graph-permanent-delete": MAIL_PURGES_FOLDER}
+COPY_STATES: Final = ("done", "pending")
+COPY_MODES: Final = ("remove", "report")
 
 
 class ProofStep(TypedDict):
@@ -118,6 +134,8 @@ class ProofFacts:
     source_not_overwritten: str | None = None  # a code of retention_agent.wipe when the source was not overwritten
     copies: Mapping[str, Any] | None = None
     """Copies on workstations, as ``copies.records.proof_section`` gives them (version 2)."""
+    mailbox_copies: Mapping[str, Any] | None = None
+    """Copies of the message in its mailbox, as ``mail_copies.proof_section`` gives them; None: no search."""
 
 
 def trigger_of(recorded: str) -> str:
@@ -158,8 +176,10 @@ def build_proof(facts: ProofFacts) -> dict[str, Any]:
         "distinct_accounts_count": facts.distinct_accounts_count,
         "untracked_copies_count": facts.untracked_copies_count,
         "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else []),
-                        *copies_not_covered(facts.copies)],
+                        *copies_not_covered(facts.copies),
+                        *mailbox_not_covered(facts.mailbox_copies, facts.channel)],
         "copies": _plain(facts.copies) if facts.copies is not None else None,
+        "mailbox_copies": _plain(facts.mailbox_copies),
         "audit": _plain(facts.audit),
     }
     _check_before_signing(doc)
@@ -177,6 +197,18 @@ def copies_not_covered(section: Mapping[str, Any] | None) -> list[str]:
         codes.append(WORKSTATIONS_NOT_SWEPT)
     if not section["derived_searched"]:
         codes.append(DERIVED_COPIES_NOT_SEARCHED)
+    return codes
+
+
+def mailbox_not_covered(section: Mapping[str, Any] | None, channel: str) -> list[str]:
+    """The ``not_covered`` codes for the copies of the message in its mailbox (see the constants above)."""
+    if section is None:
+        return [MAILBOX_COPIES_NOT_SEARCHED] if channel == "email" else []
+    codes = [REMOVAL_METHODS[section["method"]]] if section["method"] in REMOVAL_METHODS else []
+    if section["state"] != "done" or not section["complete"]:
+        codes.append(MAILBOX_COPIES_NOT_SEARCHED)
+    if section["remaining"]:
+        codes.append(MAILBOX_COPIES_REMAINING)
     return codes
 
 
@@ -552,9 +584,30 @@ def _flag(name: str, value: Any) -> None:
         _fail(name, "true or false")
 
 
-def _version(name: str, value: Any) -> None:
-    if not _is_int(value) or value not in VERSIONS:
-        _fail(name, "one of " + ", ".join(map(str, VERSIONS)))
+_MAX_FOLDERS = 256
+
+
+def _copy_folders(name: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) > _MAX_FOLDERS:
+        _fail(name, f"a list of at most {_MAX_FOLDERS} folders")
+    for i, folder in enumerate(value):
+        _record(f"{name}[{i}]", folder, {"folder": _text(100), "special_use": _optional(_pattern(_CODE, "a code")),
+                                          "found": _count(), "removed": _count(), "remaining": _count()})
+
+
+def _mailbox_copies(name: str, value: Any) -> None:
+    _record(name, value, {
+        "mailbox": _pattern(_ID, "a mailbox name"),
+        "state": _one_of(COPY_STATES),
+        "mode": _one_of(COPY_MODES),
+        "method": _one_of((*REMOVAL_METHODS, "not-searched")),
+        "searched_at": _optional(_utc),
+        "complete": _flag,
+        "found": _count(),
+        "removed": _count(),
+        "remaining": _count(),
+        "folders": _copy_folders,
+    })
 
 
 def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
@@ -564,6 +617,11 @@ def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
         _fail(name, "an object with exactly the fields " + ", ".join(sorted(fields)))
     for key, check in fields.items():
         check(f"{name}.{key}", value[key])
+
+
+def _version(name: str, value: Any) -> None:
+    if not _is_int(value) or value not in VERSIONS:
+        _fail(name, "one of " + ", ".join(map(str, VERSIONS)))
 
 
 SCHEMA: Final[Mapping[str, Check]] = {
@@ -595,15 +653,16 @@ SCHEMA: Final[Mapping[str, Check]] = {
     "untracked_copies_count": _count(),
     "not_covered": _code_list,
     "copies": _optional(_copies),
+    "mailbox_copies": _optional(_mailbox_copies),
     "audit": _audit,
 }
 
 
 def _schema_for(doc: Mapping[str, Any]) -> Mapping[str, Check]:
-    """The fields of the document's version (a version 1 document has no version 2 field)."""
-    if doc.get("version") == 1:
-        return {name: check for name, check in SCHEMA.items() if name not in V2_FIELDS}
-    return SCHEMA
+    """The fields of the document's version (an older document has none of the fields added after it)."""
+    version = doc.get("version")
+    later = (*V2_FIELDS, *V3_FIELDS) if version == 1 else V3_FIELDS if version == 2 else ()
+    return {name: check for name, check in SCHEMA.items() if name not in later}
 
 
 def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> None:

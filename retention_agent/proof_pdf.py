@@ -51,6 +51,7 @@ def render_certificate(doc: Mapping[str, Any], lang: str = "nl") -> bytes:
     _retention_section(pdf, doc, words)
     _erase_section(pdf, doc, words)
     _access_section(pdf, doc, words)
+    _mailbox_section(pdf, doc, words)
     _audit_section(pdf, doc, words)
     _limits_section(pdf, doc, words)
     _verify_section(pdf, doc, words)
@@ -152,6 +153,24 @@ def _access_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
         (words("Distinct accounts that opened it"), words.number(doc["distinct_accounts_count"])),
         (words("Copies saved outside the agent"), words.number(doc["untracked_copies_count"])),
     ])
+
+
+def _mailbox_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+    copies = doc.get("mailbox_copies")
+    if not copies:
+        return
+    layout.heading(pdf, words("Other copies in the mailbox {mailbox}", mailbox=copies["mailbox"]), level=2)
+    rows = [(words("Searched"), words.moment(copies["searched_at"]) if copies["searched_at"]
+             else words("not yet (the search had not finished)")),
+            (words("Copies found, removed, left"), words("{found} found, {removed} removed, {remaining} left",
+                                                          found=words.number(copies["found"]),
+                                                          removed=words.number(copies["removed"]),
+                                                          remaining=words.number(copies["remaining"])))]
+    rows += [(folder["folder"], words("{found} found, {removed} removed, {remaining} left",
+                                      found=words.number(folder["found"]), removed=words.number(folder["removed"]),
+                                      remaining=words.number(folder["remaining"])))
+             for folder in copies["folders"]]
+    layout.field_table(pdf, rows)
 
 
 def _audit_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
@@ -276,6 +295,18 @@ def _limit(code: str, words: _Words) -> str:
         "overwrite-on-ssd-or-copy-on-write": words(
             "Overwriting is not sanitisation on SSDs and copy-on-write file systems; the proof rests on "
             "the destruction of the key."),
+        "mail-recoverable-items": words(
+            "The message and its copies were removed from the mailbox with IMAP: Exchange keeps them in "
+            "Recoverable Items, where the mailbox's user can restore them until the deleted-item retention ends "
+            "(14 days by default)."),
+        "mail-purges-folder": words(
+            "The message and its copies were removed with Microsoft Graph permanentDelete: Exchange keeps them in "
+            "the Purges folder, out of the user's reach, until the deleted-item retention ends (longer under a "
+            "hold)."),
+        "mailbox-copies-not-searched": words(
+            "The mailbox was not, or not completely, searched for other copies of the message."),
+        "mailbox-copies-remaining": words(
+            "Copies of the message were found and left in the mailbox (counted above)."),
         "source-not-overwritten": words(
             "The plaintext file this delivery came from was removed without being overwritten first (the "
             "file system or its permissions did not allow it): its bytes may remain on that disk."),

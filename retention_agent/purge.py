@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from retention_agent import lifecycle, merkle, proof, retention
+from retention_agent import lifecycle, mail_copies, merkle, proof, retention
 from retention_agent.audit import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.context import AgentContext
@@ -284,6 +284,7 @@ class Purger:
             untracked_copies_count=int(counts.get("untracked", 0)),
             source_not_overwritten=delivery.get("source_not_overwritten"),
             copies=copy_records.proof_section(steps.get("copies_counts", {})),
+            mailbox_copies=mail_copies.proof_section(self.ctx.store, delivery["id"]),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
                    "inclusion_proof": [h.hex() for h in inclusion]})
         return proof.build_proof(facts)

@@ -15,7 +15,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from retention_agent import audit_query, checklist, lifecycle, retention, testing
+from retention_agent import audit_query, checklist, lifecycle, mail_copies, retention, testing
 from retention_agent.clock import local_date, parse_utc, start_of_local_day, utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.lifecycle import HELD, LIVE, PLANNED, QUARANTINED, VAULTED, sql_states
@@ -47,6 +47,7 @@ def build_status(ctx: AgentContext) -> dict[str, Any]:
         "holds": holds(ctx, now),
         "quarantined": quarantined(ctx),
         "sources_not_overwritten": sources_not_overwritten(ctx),
+        "mailbox_copies": mail_copies.summary(ctx.store),
         "workspace_copies": workspace_copies(ctx),
         "openings_30d": openings(ctx, now),
         "refused_30d": refusals(ctx, now),
@@ -83,6 +84,7 @@ def health(ctx: AgentContext) -> dict[str, Any]:
                           "max_files_per_message": ctx.config.intake.max_files_per_message},
         "mail_authentication": [{"mailbox": box.name, "authserv_id_configured": bool(box.authserv_id)}
                                 for box in ctx.config.mailbox],
+        "oauth": oauth_tokens(ctx),
         "key_store": {"backend": backend, "file_store": backend == "file"},
         "test_hooks": {"active": testing.hooks_requested(), "first_seen": ctx.store.get_meta(HOOKS_SEEN)},
         "disk": ctx.free_space.reading().to_wire(),
@@ -107,6 +109,20 @@ def intake_watchers(ctx: AgentContext) -> list[dict[str, Any]]:
             "last_error_id": _first_attr("last_error_id", status, shared),
             "refused": [{"code": str(code), "count": int(count)} for code, count in refused],
         })
+    return found
+
+
+def oauth_tokens(ctx: AgentContext) -> list[dict[str, Any]]:
+    """Each OAuth2 mailbox's token: when it expires, when it was acquired, the last failure (an error id)."""
+    found = []
+    for name, item in sorted(dict(ctx.components.get("intake") or {}).items()):
+        token = getattr(item, "token_status", None)
+        if token is None:
+            continue
+        found.append({"mailbox": str(name).partition(":")[2] or str(name), "flow": token.flow,
+                      "credential": token.credential, "expires_at": _moment(token.expires_at),
+                      "acquired_at": _moment(token.acquired_at), "last_failure": token.last_failure,
+                      "last_failure_at": _moment(token.last_failure_at)})
     return found
 
 
@@ -406,6 +422,29 @@ FINDINGS: dict[str, str] = {
                                  "be trusted. Set authserv_id for it (see docs/administrator.md)"),
     "sources-not-overwritten": N_("{count} live deliveries came from a plaintext file that could not be overwritten "
                                   "before it was removed ({reasons}); its bytes may remain on that disk"),
+    "oauth-credential-refused": N_("Mailbox {name}: the identity provider refuses the agent's credentials (client "
+                                   "secret, certificate or application); messages stay on the server. Replace the "
+                                   "credential in Entra ID and give it to the agent ('retention-agent secret set "
+                                   "mailbox-{name}', or a new file at certificate_path)"),
+    "oauth-signin-required": N_("Mailbox {name} needs someone to sign in again: run 'retention-agent mailbox signin "
+                                "{name}' and sign in with the mailbox's account"),
+    "oauth-certificate-unreadable": N_("The certificate of mailbox {name} cannot be used: certificate_path must be a "
+                                       "PEM file with the private key and the certificate, readable by the agent's "
+                                       "account only (chmod 600)"),
+    "oauth-configuration": N_("The identity provider does not know the tenant of mailbox {name}: check tenant and "
+                              "authority_host in the configuration"),
+    "oauth-authority-unreachable": N_("Mailbox {name} cannot reach the identity provider (network, proxy or TLS); "
+                                      "the agent retries with back-off"),
+    "imap-oauth-refused": N_("The mail server refuses the agent's token for mailbox {name}: the application may not "
+                             "open it. Check the Exchange service principal and Add-MailboxPermission "
+                             "(docs/administrator.md)"),
+    "graph-access-denied": N_("Microsoft Graph refuses the agent access to mailbox {name}: check that username is "
+                              "the mailbox's address, the permission Mail.ReadWrite and the application access policy "
+                              "(docs/administrator.md)"),
+    "mailbox-copies-remaining": N_("{count} copies of AgII messages were left in mailbox {name} (copies = \"report\", "
+                                   "or a removal failed): remove them by hand; their proofs of deletion say so"),
+    "mailbox-copies-pending": N_("{count} searches for other copies of taken messages in mailbox {name} have not "
+                                 "finished since {since}; see the agent's log"),
     "legal-basis-lapsed": N_("{count} live deliveries arrived by {channel} after its legal basis ({basis}) lapsed "
                              "on {date}"),
     "channel-lapsed": N_("The legal basis {basis} no longer covers deliveries by {channel} (valid until {date}), "
@@ -421,6 +460,10 @@ FINDINGS: dict[str, str] = {
     "disk-space-low": N_("The disk of the agent's home has {free_mib} MiB free, below the floor of {floor_mib} "
                          "MiB: no new deliveries are taken in until space is freed"),
 }
+
+
+OAUTH_FINDINGS = ("oauth-credential-refused", "oauth-signin-required", "oauth-certificate-unreadable",
+                  "oauth-configuration", "oauth-authority-unreachable", "imap-oauth-refused", "graph-access-denied")
 
 
 def _finding(code: str, **params: Any) -> Finding:
@@ -490,7 +533,9 @@ def _assess_intake(status: dict[str, Any], problems: list[Finding], warnings: li
                 problems.append(_finding(code, name=name, count=count, limit=limits["max_file_bytes"]))
         if folder:
             continue  # the refusal says what is wrong and what to do; "failing" would only repeat it
-        if watcher["state"] == "failing":
+        if watcher["state"] in ("failing", "retrying") and error in OAUTH_FINDINGS:
+            (problems if watcher["state"] == "failing" else warnings).append(_finding(error, name=name))
+        elif watcher["state"] == "failing":
             problems.append(_finding("intake-failing", name=watcher["name"], error=error))
         elif watcher["state"] in ("retrying", "stopped"):
             warnings.append(_finding("intake-" + watcher["state"], name=watcher["name"], error=error))
@@ -501,6 +546,14 @@ def _assess_intake(status: dict[str, Any], problems: list[Finding], warnings: li
     if flood:
         problems.append(_finding("mail-too-many-files", count=flood["count"], delivery=flood["first"],
                                  limit=limits["max_files_per_message"]))
+    for box in status["mailbox_copies"]["by_mailbox"]:
+        if box["remaining"]:
+            warnings.append(_finding("mailbox-copies-remaining", name=box["mailbox"], count=box["remaining"]))
+        stale = box["oldest_pending"] and box["oldest_pending"] < utc_iso(parse_utc(status["generated_at"])
+                                                                           - timedelta(hours=1))
+        if stale:
+            warnings.append(_finding("mailbox-copies-pending", name=box["mailbox"], count=box["pending"],
+                                     since=box["oldest_pending"]))
     kept = status["sources_not_overwritten"]
     if kept["count"]:
         warnings.append(_finding("sources-not-overwritten", count=kept["count"],

@@ -94,6 +94,18 @@ def _health(status: dict[str, Any]) -> None:
     _rows([t("source"), t("state"), t("last success"), t("last error")],
           [(w["name"], t(w["state"]), moment(w["last_success"]), w["last_error_id"] or "-") for w in health["intake"]],
           empty=t("no drop folders or mailboxes are watched"))
+    if health.get("oauth"):
+        _heading(t("Mailbox access (OAuth2)"))
+        _rows([t("mailbox"), t("sign-in"), t("token valid until"), t("last failure")],
+              [(o["mailbox"], f"{o['flow']} ({o['credential']})", moment(o["expires_at"]),
+                f"{o['last_failure']} ({moment(o['last_failure_at'])})" if o["last_failure"] else "-")
+               for o in health["oauth"]])
+    copies = status.get("mailbox_copies") or {}
+    if copies.get("by_mailbox"):
+        _heading(t("Other copies in the mailboxes"))
+        _rows([t("mailbox"), t("searches"), t("found"), t("removed"), t("left"), t("still to search")],
+              [(c["mailbox"], c["searches"], c["found"], c["removed"], c["remaining"], c["pending"])
+               for c in copies["by_mailbox"]])
 
 
 def _deliveries(status: dict[str, Any]) -> None:

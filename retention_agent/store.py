@@ -31,7 +31,7 @@ from retention_agent.errors import (
     SchemaVersionError,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 _SCHEMA_V1 = """
@@ -126,7 +126,30 @@ CREATE TABLE copy_tallies (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+# Migration 5: the search for other copies of a taken message in its mailbox (retention_agent/mail_copies.py).
+# A check is recorded before the message is deleted, with the size and SHA-256 of the files looked for (the same
+# values the deliveries hold) and the deliveries it concerns; finished, it holds per folder how many copies were
+# found, removed and left. Folder names are a clerk's choice: one that looks like personal data is stored as a
+# hash. Kept after a purge, like the tombstone, because the proof of deletion reports them.
+_SCHEMA_V5 = """
+CREATE TABLE mailbox_copy_checks (
+    id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, parts TEXT NOT NULL, since TEXT, created_at TEXT NOT NULL,
+    finished_at TEXT, mode TEXT, method TEXT, complete INTEGER
+);
+CREATE INDEX mailbox_copy_checks_open ON mailbox_copy_checks(mailbox, finished_at);
+CREATE TABLE mailbox_copy_deliveries (
+    check_id TEXT NOT NULL REFERENCES mailbox_copy_checks(id), delivery_id TEXT NOT NULL,
+    PRIMARY KEY (check_id, delivery_id)
+);
+CREATE INDEX mailbox_copy_deliveries_delivery ON mailbox_copy_deliveries(delivery_id);
+CREATE TABLE mailbox_copy_folders (
+    check_id TEXT NOT NULL REFERENCES mailbox_copy_checks(id), folder TEXT NOT NULL, special_use TEXT,
+    found INTEGER NOT NULL, removed INTEGER NOT NULL, remaining INTEGER NOT NULL, complete INTEGER NOT NULL
+);
+CREATE INDEX mailbox_copy_folders_check ON mailbox_copy_folders(check_id);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
 
 
 _HEADER = b"SQLite format 3\x00"

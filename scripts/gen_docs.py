@@ -218,14 +218,36 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
     "inbox.settle_seconds": "A file is taken only after its size and time stayed the same this long.",
     "inbox.scan_interval_seconds": "A full scan of the folder runs this often, besides file-system events.",
     "inbox.polling": "Poll instead of file-system events (network shares, where events are unreliable).",
-    "mailbox.name": "A short name for the mailbox; its password or token is the key-store entry "
-                    "`secret/mailbox-<name>`.",
-    "mailbox.host": "The IMAP server.",
-    "mailbox.username": "The IMAP account.",
+    "mailbox.name": "A short name for the mailbox (lower-case letters, digits, `.`, `_`, `-`); its password or "
+                    "client secret is the key-store entry `secret/mailbox-<name>`.",
+    "mailbox.host": "The IMAP server (`outlook.office365.com` for Exchange Online); not used with `driver = "
+                    "\"graph\"`.",
+    "mailbox.username": "The mailbox's account (for Exchange Online its address, the UPN).",
     "mailbox.port": "The IMAP port.",
     "mailbox.tls": "`tls` (implicit TLS), `starttls` or `none` (only for a server on this machine).",
-    "mailbox.folder": "The IMAP folder to watch.",
-    "mailbox.auth": "`password` or `xoauth2` (an OAuth2 access token in the key store).",
+    "mailbox.folder": "The folder to watch (`INBOX`).",
+    "mailbox.auth": "`password`; `oauth2-app` (app-only OAuth2: the agent gets its own tokens with a certificate "
+                    "or client secret, see administrator.md); `oauth2-delegated` (a person signs in once with "
+                    "`retention-agent mailbox signin NAME`); `xoauth2` (an access token pasted into the key store: "
+                    "stops working after an hour, kept for compatibility).",
+    "mailbox.tenant": "OAuth2: the Entra ID tenant, its id or its `onmicrosoft.com` domain.",
+    "mailbox.client_id": "OAuth2: the application (client) id of the app registration.",
+    "mailbox.credential": "`oauth2-app`: `certificate` (preferred; the PEM file at `certificate_path`) or "
+                          "`secret` (a client secret, stored with `retention-agent secret set mailbox-NAME`).",
+    "mailbox.certificate_path": "`oauth2-app` with a certificate: absolute path of a PEM file holding the "
+                                "unencrypted private key and the certificate, readable only by the agent's account.",
+    "mailbox.authority_host": "OAuth2: the identity provider (`login.microsoftonline.com`; "
+                              "`login.microsoftonline.us` for US government clouds).",
+    "mailbox.sasl": "OAuth2 over IMAP: `xoauth2` (Exchange Online) or `oauthbearer` (RFC 7628).",
+    "mailbox.ca_file": "An extra CA bundle (absolute path) for the IMAP server, Graph and the identity provider: "
+                       "an in-house CA or a TLS-inspecting proxy. Certificates are always verified.",
+    "mailbox.driver": "`imap`, or `graph` (Microsoft Graph v1.0 with `Mail.ReadWrite`: deletes with "
+                      "`permanentDelete`, see administrator.md).",
+    "mailbox.graph_url": "`driver = \"graph\"`: the Graph endpoint (`https://graph.microsoft.com`).",
+    "mailbox.copies": "After taking a message: `remove` every other copy of its files in the mailbox (filed in a "
+                      "folder, forwarded from Sent Items, in the trash), `report` them only, or `off`.",
+    "mailbox.copies_include": "Folders searched for copies (glob patterns on the folder name, case-insensitive).",
+    "mailbox.copies_exclude": "Folders never searched for copies, e.g. `[\"Gedeelde mappen/*\"]`.",
     "mailbox.senders": "Only messages from these senders (glob patterns) are taken as AgII deliveries; "
                        "others stay in the mailbox.",
     "mailbox.subjects": "And only with these subjects (glob patterns).",
@@ -239,6 +261,24 @@ CONFIG_DESCRIPTIONS: dict[str, str] = {
                            "quarantined. Empty: mail is taken on its sender address alone, and status "
                            "warns that senders are not authenticated.",
     "mailbox.agii_domain": "The domain DKIM or DMARC must have passed for (`header.d` / `header.from`).",
+    "downloads.path": "A Downloads folder where a clerk saves AgII's files from Zivver (absolute path; per-user "
+                      "mode only). Only files that pass every rule below are taken; nothing else there is "
+                      "touched.",
+    "downloads.patterns": "AgII's file names (glob patterns, case-insensitive), e.g. `[\"Inburgeraars*.xlsx\"]`; "
+                          "`*` is refused.",
+    "downloads.name": "A short name in status, logs and audit; no personal data.",
+    "downloads.file_types": "The file types taken, read from the bytes: `xlsx-encrypted`, `xlsx`, `zip`, `7z`, "
+                            "`pdf`, `cfb`.",
+    "downloads.min_bytes": "Smaller files are left alone.",
+    "downloads.max_bytes": "Larger files are left alone.",
+    "downloads.notification_mailbox": "The `[[mailbox]]` whose Zivver notifications open the window; empty: no "
+                                      "window (name, type and size decide alone).",
+    "downloads.notification_senders": "Sender patterns of a Zivver notification (check one in the mailbox).",
+    "downloads.notification_subjects": "Subject patterns of a Zivver notification.",
+    "downloads.window_minutes": "A file is taken only if it was saved from 5 minutes before to this many minutes "
+                                "after a Zivver notification arrived.",
+    "downloads.settle_seconds": "A file is taken only after its size and time stayed the same this long.",
+    "downloads.scan_interval_seconds": "A full scan of the folder runs this often, besides file-system events.",
     "smtp.host": "The SMTP server that sends DPO reports (empty: reports are not e-mailed).",
     "smtp.port": "The SMTP port.",
     "smtp.security": "`starttls`, `tls` or `none`.",
@@ -297,7 +337,7 @@ def _type_name(kind: Any) -> str:
     return {str: "text", int: "whole number", float: "number", bool: "true/false"}.get(kind, str(kind))
 
 
-ARRAYS = {"inbox": "[[inbox]]", "mailbox": "[[mailbox]]"}
+ARRAYS = {"inbox": "[[inbox]]", "mailbox": "[[mailbox]]", "downloads": "[[downloads]]"}
 
 
 def configuration_markdown() -> str:

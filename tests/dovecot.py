@@ -9,7 +9,11 @@ or :func:`run_dovecot` as a context manager (benchmarks). The server listens on 
 has one passwd-file user with a known password, a ``Trash`` mailbox marked ``\\Trash`` (special-use), and
 keeps its mail in a Maildir under a temporary directory. Options: ``trash_on_expunge`` makes Dovecot copy
 expunged messages to Trash (its lazy_expunge plugin, like servers that "move deleted mail to the trash");
-``tls`` adds an IMAPS listener with a fresh self-signed certificate (``ca_file``).
+``tls`` adds an IMAPS listener with a fresh self-signed certificate (``ca_file``), or with ``certificate``
+(a certificate and key a test CA signed); ``oauth2`` (:class:`OAuth2Setup`) adds ``XOAUTH2`` and
+``OAUTHBEARER`` with Dovecot's ``oauth2`` passdb, which asks an RFC 7662 introspection endpoint (over TLS,
+trusting the given CA) whether each token is active and whose mailbox it opens. The password stays valid
+for the tests' own client (``PLAIN``), as a second passdb.
 
 Dovecot comes from Debian's ``dovecot-imapd`` package. When it is missing the fixture fails (it does not
 skip): the README's test command installs it.
@@ -50,6 +54,12 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class OAuth2Setup:
+    introspection_url: str
+    ca_file: Path
 
 
 @dataclass
@@ -158,21 +168,48 @@ def _make_certificate(root: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _config(root: Path, port: int, *, tls_port: int | None, trash_on_expunge: bool) -> str:
+def _oauth2_passdb(root: Path, oauth2: OAuth2Setup | None) -> tuple[str, str]:
+    """The extra SASL mechanisms and the passdb block for OAuth2 tokens (with its own configuration file)."""
+    if oauth2 is None:
+        return "", ""
+    settings = root / "dovecot-oauth2.conf.ext"
+    settings.write_text(f"""\
+introspection_mode = post
+introspection_url = {oauth2.introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = {oauth2.ca_file}
+timeout_msecs = 5000
+""")
+    settings.chmod(0o644)
+    passdb = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {settings}
+}}
+"""
+    return " xoauth2 oauthbearer", passdb
+
+
+def _config(root: Path, port: int, *, tls_port: int | None, trash_on_expunge: bool,
+            certificate: tuple[Path, Path] | None = None, oauth2: OAuth2Setup | None = None) -> str:
     user, group = _accounts()
     ssl = "no"
     ssl_lines = ""
     if tls_port is not None:
-        cert, key = _make_certificate(root)
+        cert, key = certificate or _make_certificate(root)
         ssl = "yes"
         ssl_lines = f"ssl_cert = <{cert}\nssl_key = <{key}\n"
     plugins = "mail_plugins = $mail_plugins lazy_expunge\nplugin {\n  lazy_expunge = Trash\n}\n"
+    mechanisms, oauth_passdb = _oauth2_passdb(root, oauth2)
     return f"""\
 protocols = imap
 listen = 127.0.0.1
 ssl = {ssl}
 {ssl_lines}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 # tests log in with wrong passwords on purpose: no failure delay, and no anvil penalty (below)
 auth_failure_delay = 0
 base_dir = {root}/run
@@ -184,7 +221,7 @@ default_login_user = {user}
 first_valid_uid = 0
 mail_location = maildir:{root}/mail/%u
 {plugins if trash_on_expunge else ""}
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {root}/users
 }}
@@ -198,7 +235,7 @@ namespace inbox {{
     special_use = \\Trash
     auto = subscribe
   }}
-}}
+{{folders}}}}
 service imap-login {{
   chroot =
   inet_listener imap {{
@@ -220,14 +257,19 @@ service anvil {{
 
 
 @contextlib.contextmanager
-def run_dovecot(*, trash_on_expunge: bool = False, tls: bool = False) -> Iterator[DovecotServer]:
-    """Start a throwaway Dovecot; stop it and remove its files afterwards."""
+def run_dovecot(*, trash_on_expunge: bool = False, tls: bool = False, certificate: tuple[Path, Path] | None = None,
+                oauth2: OAuth2Setup | None = None, folders: tuple[str, ...] = ()) -> Iterator[DovecotServer]:
+    """Start a throwaway Dovecot; stop it and remove its files afterwards.
+
+    ``folders``: extra mailboxes created (and subscribed) at start, e.g. ``("Archief", "Sent")``; a folder named
+    ``Sent`` is marked ``\\Sent``."""
     if not Path(DOVECOT).exists():
         pytest.fail(MISSING.format(binary=DOVECOT))
     root = Path(tempfile.mkdtemp(prefix="ra-dovecot-"))
     root.chmod(0o755)  # Dovecot's unprivileged mail processes must reach the mail store
     try:
-        server = _prepare(root, trash_on_expunge=trash_on_expunge, tls=tls)
+        server = _prepare(root, trash_on_expunge=trash_on_expunge, tls=tls or certificate is not None,
+                          certificate=certificate, oauth2=oauth2, folders=folders)
         server.start()
         try:
             yield server
@@ -237,7 +279,8 @@ def run_dovecot(*, trash_on_expunge: bool = False, tls: bool = False) -> Iterato
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _prepare(root: Path, *, trash_on_expunge: bool, tls: bool) -> DovecotServer:
+def _prepare(root: Path, *, trash_on_expunge: bool, tls: bool, certificate: tuple[Path, Path] | None = None,
+             oauth2: OAuth2Setup | None = None, folders: tuple[str, ...] = ()) -> DovecotServer:
     # Modes are set explicitly: the agent code sets umask 077 in-process, and Dovecot's unprivileged
     # processes must still read the passwd-file and reach the mail store.
     user, group = _accounts()
@@ -251,14 +294,23 @@ def _prepare(root: Path, *, trash_on_expunge: bool, tls: bool) -> DovecotServer:
     port = free_port()
     tls_port = free_port() if tls else None
     conf = root / "dovecot.conf"
-    conf.write_text(_config(root, port, tls_port=tls_port, trash_on_expunge=trash_on_expunge))
+    conf.write_text(_config(root, port, tls_port=tls_port, trash_on_expunge=trash_on_expunge,
+                            certificate=certificate, oauth2=oauth2).replace("{folders}", _folders(folders)))
     conf.chmod(0o644)
-    if tls:
+    if tls and certificate is None:
         (root / "cert.pem").chmod(0o644)
     return DovecotServer(
         host="127.0.0.1", port=port, user=USER, password=PASSWORD, maildir=root / "mail" / USER, root=root,
-        conf=conf, tls_port=tls_port, ca_file=root / "cert.pem" if tls else None,
+        conf=conf, tls_port=tls_port, ca_file=root / "cert.pem" if tls and certificate is None else None,
     )
+
+
+def _folders(names: tuple[str, ...]) -> str:
+    blocks = []
+    for name in names:
+        use = "\n    special_use = \\Sent" if name == "Sent" else ""
+        blocks.append(f'  mailbox "{name}" {{\n    auto = subscribe{use}\n  }}\n')
+    return "".join(blocks)
 
 
 @pytest.fixture(name="dovecot")

@@ -40,6 +40,7 @@ EXPECTED: dict[str, set[str]] = {
     "ceremony.early": {"destroy"},
     "keys.public": set(ROLES),
     "secret.set": {"officer"},
+    "mailbox.signin": {"officer"},
     "notifications": set(ROLES),
     "whoami": set(ROLES),
     "copies.targets": set(ROLES),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from retention_agent import config as configuration
-from retention_agent.config import Config, InboxSettings, MailboxSettings
+from retention_agent.config import Config, DownloadsSettings, InboxSettings, MailboxSettings
 from retention_agent.errors import ConfigError, ConfigSyntaxError
 from retention_agent.home import Home
 from tests.conftest import cli
@@ -69,14 +69,30 @@ CHOSEN: dict[str, Any] = {
     "mailbox.auth": "xoauth2",
     "mailbox.channel": "zivver",
     "mailbox.port": 143,
+    "mailbox.name": "agii-2",
+    "mailbox.credential": "secret",
+    "mailbox.sasl": "oauthbearer",
+    "mailbox.ca_file": "/etc/ssl/gemeente-ca.pem",
+    "mailbox.driver": "graph",
+    "mailbox.graph_url": "https://graph.microsoft.us",
+    "mailbox.copies": "report",
+    "downloads.path": "/home/jan/Downloads",
+    "downloads.file_types": ["xlsx-encrypted", "7z"],
+    "downloads.notification_mailbox": "agii",
     "smtp.port": 465,
     "smtp.security": "tls",
     "copies.locations": ["~/Bureaublad/Inburgering", "/srv/gedeeld/ceremonie"],
 }
-ARRAY_TABLES = {"inbox": InboxSettings, "mailbox": MailboxSettings}
+# keys whose other value needs other keys to be valid with it
+COMPANIONS: dict[str, dict[str, Any]] = {
+    "mailbox.driver": {"auth": "oauth2-app", "tenant": "gemeente.onmicrosoft.com", "client_id": "c0ffee",
+                       "credential": "secret"},
+}
+ARRAY_TABLES = {"inbox": InboxSettings, "mailbox": MailboxSettings, "downloads": DownloadsSettings}
 ARRAY_REQUIRED: dict[str, dict[str, Any]] = {
     "inbox": {"path": "/srv/agii/in"},
     "mailbox": {"name": "agii", "host": "imap.example.be", "username": "ceremonie"},
+    "downloads": {"path": "/home/mia/Downloads", "patterns": ["Inburgeraars*.xlsx"]},
 }
 
 
@@ -144,7 +160,9 @@ def test_every_key_round_trips(tmp_path: Path, key: str, where: str, name: str, 
     elif where == "table":
         tables[table] = {name: value}
     else:
-        arrays[table] = [{**ARRAY_REQUIRED[table], name: value}]
+        arrays[table] = [{**ARRAY_REQUIRED[table], **COMPANIONS.get(key, {}), name: value}]
+        if table == "downloads":
+            arrays["mailbox"] = [ARRAY_REQUIRED["mailbox"]]  # a notification mailbox it may name
     config = load_text(tmp_path, toml_document(top, tables, arrays))
     loaded = loaded_value(config, key)
     assert loaded == (tuple(value) if isinstance(value, list) else value)
@@ -290,7 +308,8 @@ def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, expected:
     ("", "municipality"),
     ('key_store = "file"\n', "municipality"),
     (REQUIRED + '[[inbox]]\nname = "drop"\n', "inbox[0].path"),
-    (REQUIRED + '[[mailbox]]\nname = "agii"\nusername = "u"\n', "mailbox[0].host"),
+    (REQUIRED + '[[mailbox]]\nname = "agii"\nhost = "h"\n', "mailbox[0].username"),
+    (REQUIRED + '[[downloads]]\npath = "/home/mia/Downloads"\n', "downloads[0].patterns"),
 ])
 def test_a_missing_required_key_is_named(tmp_path: Path, text: str, key: str) -> None:
     assert_config_error(tmp_path, text, key, "this key is required")
@@ -324,7 +343,24 @@ def test_a_missing_required_key_is_named(tmp_path: Path, text: str, key: str) ->
     (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\ntls = "ssl"\n', "mailbox[0].tls",
      "must be tls, starttls or none"),
     (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\nauth = "oauth"\n', "mailbox[0].auth",
-     "must be password or xoauth2"),
+     "must be one of password, xoauth2, oauth2-app, oauth2-delegated"),
+    (REQUIRED + '[[mailbox]]\nname = "agii"\nusername = "u"\n', "mailbox[0].host", "required for an IMAP mailbox"),
+    (REQUIRED + '[[mailbox]]\nname = "AgII Inbox"\nhost = "h"\nusername = "u"\n', "mailbox[0].name",
+     "lower-case letters"),
+    (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\nauth = "oauth2-app"\n', "mailbox[0].tenant",
+     "is required with OAuth2"),
+    (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\nauth = "oauth2-app"\ntenant = "t"\n'
+     'client_id = "c"\n', "mailbox[0].certificate_path", "absolute path of a PEM file"),
+    (REQUIRED + '[[mailbox]]\nname = "a"\nusername = "u"\ndriver = "graph"\n', "mailbox[0].auth",
+     "Microsoft Graph needs oauth2-app"),
+    (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\ncopies = "delete"\n', "mailbox[0].copies",
+     "remove, report or off"),
+    (REQUIRED + 'deployment = "shared"\n[[downloads]]\npath = "/home/mia/Downloads"\npatterns = ["I*.xlsx"]\n',
+     "downloads[0].path", "per-user mode only"),
+    (REQUIRED + '[[downloads]]\npath = "/home/mia/Downloads"\npatterns = ["*"]\n', "downloads[0].patterns",
+     "not every file"),
+    (REQUIRED + '[[downloads]]\npath = "/home/mia/Downloads"\npatterns = ["I*.xlsx"]\n'
+     'notification_mailbox = "zivver"\n', "downloads[0].notification_mailbox", "configured [[mailbox]]"),
     (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\nport = 0\n', "mailbox[0].port",
      "between 1 and 65535"),
     (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\npoll_interval_seconds = 0\n',
@@ -352,6 +388,8 @@ def test_invalid_values_name_the_key_and_the_rule(tmp_path: Path, text: str, key
      "inbox[1].scan_interval_seconds", "finite number"),
     (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\npoll_interval_seconds = 1e9\n',
      "mailbox[0].poll_interval_seconds", "at most 86400"),
+    (REQUIRED + '[[downloads]]\npath = "/home/mia/Downloads"\npatterns = ["I*.xlsx"]\nwindow_minutes = 1e300\n',
+     "downloads[0].window_minutes", "at most 10080"),  # timedelta(minutes=1e300) would stop the agent's start
 ])
 def test_numbers_are_bounded(tmp_path: Path, text: str, key: str, problem: str) -> None:
     assert_config_error(tmp_path, text, key, problem)

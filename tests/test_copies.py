@@ -301,7 +301,7 @@ def test_a_remaining_copy_is_named_in_not_covered_and_counts_that_do_not_add_up_
     with pytest.raises(ValueError, match="by_location"):  # a path can never slip into the section
         proof.build_proof(_facts(copies={**_section(), "by_location": [
             {"kind": "documents", "found": 0, "erased": 0, "gone": 0, "remaining": 0, "path": "lijst.csv"}]}))
-    old = {k: v for k, v in doc.items() if k != "copies"}
+    old = {k: v for k, v in doc.items() if k not in ("copies", "mailbox_copies")}  # as version 1 wrote them
     old["version"] = 1
     data, signature = _signed(old)
     assert proof.verify_proof(data, signature, SIGNER.public_bytes())["version"] == 1  # earlier proofs verify

@@ -165,6 +165,32 @@ NL: dict[str, str] = {
         "Het onversleutelde bestand waaruit deze levering kwam, werd verwijderd zonder eerst overschreven te "
         "worden (het bestandssysteem of de rechten lieten dat niet toe): de inhoud kan op die schijf "
         "achterblijven.",
+    "Other copies in the mailbox {mailbox}":
+        "Andere kopieën in de mailbox {mailbox}",
+    "Searched":
+        "Doorzocht",
+    "not yet (the search had not finished)":
+        "nog niet (de zoektocht was niet afgerond)",
+    "Copies found, removed, left":
+        "Kopieën gevonden, verwijderd, achtergebleven",
+    "{found} found, {removed} removed, {remaining} left":
+        "{found} gevonden, {removed} verwijderd, {remaining} achtergebleven",
+    "The message and its copies were removed from the mailbox with IMAP: Exchange keeps them in "
+    "Recoverable Items, where the mailbox's user can restore them until the deleted-item retention ends "
+    "(14 days by default).":
+        "Het bericht en zijn kopieën werden met IMAP uit de mailbox verwijderd: Exchange bewaart ze in "
+        "Herstelbare items, waar de gebruiker van de mailbox ze kan terugzetten tot de bewaartermijn voor "
+        "verwijderde items afloopt (standaard 14 dagen).",
+    "The message and its copies were removed with Microsoft Graph permanentDelete: Exchange keeps them in"
+    " the Purges folder, out of the user's reach, until the deleted-item retention ends (longer under a "
+    "hold).":
+        "Het bericht en zijn kopieën werden verwijderd met Microsoft Graph permanentDelete: Exchange bewaart "
+        "ze in de map Purges, buiten het bereik van de gebruiker, tot de bewaartermijn voor verwijderde items"
+        " afloopt (langer bij een bewaarplicht).",
+    "The mailbox was not, or not completely, searched for other copies of the message.":
+        "De mailbox werd niet, of niet volledig, doorzocht op andere kopieën van het bericht.",
+    "Copies of the message were found and left in the mailbox (counted above).":
+        "Kopieën van het bericht werden gevonden en bleven in de mailbox (hierboven geteld).",
 }
 
 

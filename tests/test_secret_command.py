@@ -13,6 +13,7 @@ from pathlib import Path
 
 from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import AgentProcess
+from tests.retention_support import wait_for
 
 
 def stored(agent: AgentProcess, name: str) -> bytes | None:
@@ -88,7 +89,12 @@ def test_the_process_list_never_holds_the_value(agent: AgentProcess) -> None:
                                stderr=subprocess.PIPE)
     assert command.stdin is not None
     try:
-        seen = Path(f"/proc/{command.pid}/cmdline").read_bytes().split(b"\0")
+        def cmdline() -> list[bytes]:
+            return Path(f"/proc/{command.pid}/cmdline").read_bytes().split(b"\0")
+
+        # until the child has executed Python, its command line is empty or still pytest's
+        wait_for(lambda: b"retention_agent" in cmdline(), 30, "the command started")
+        seen = cmdline()
         assert seen[-3:] == [b"set", b"smtp", b""] or seen[-2:] == [b"set", b"smtp"]
     finally:
         _out, err = command.communicate(b"Geheim-789\n", timeout=60)

@@ -124,6 +124,7 @@ from retention_agent.intake.base import (
     RefusalReport,
     SourceKept,
 )
+from retention_agent.intake.rules import sniff_file_type
 from retention_agent.intake.stability import StabilityTracker
 from retention_agent.testing import fault_point
 
@@ -230,6 +231,12 @@ class FolderConfig:
     """Refuse files owned by the agent's own account (shared mode, where it has an account of its own)."""
     protected: tuple[Path, ...] = ()
     """Folders a drop folder may not lie in: the agent's home and the key store's folders."""
+    select: Callable[[str, os.stat_result], bool] | None = None
+    """When set, only entries it accepts (from their name and ``lstat``) are considered; every other entry is
+    ignored without being opened or reported (a Downloads folder, :mod:`.downloads`)."""
+    file_types: tuple[str, ...] = ()
+    """When set, a file whose type (read from its bytes) is not one of these is left where it is, unreported,
+    and not read again until it changes."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
@@ -454,6 +461,7 @@ class FolderWatcher:
         self._failures: dict[str, int] = {}  # name -> consecutive failed attempts (back-off)
         self._reported: dict[str, str] = {}  # name -> error id already logged for it
         self._failing: set[str] = set()  # names whose last attempt failed (not merely busy)
+        self._left_alone: dict[str, tuple[int, ...]] = {}  # name -> episode of a file of another type
         self._folder_ok = True
         self._counters = _Counters()
         self._next_scan = float("-inf")
@@ -510,6 +518,11 @@ class FolderWatcher:
             self._folder_ok = True
             self._forget_all_but(names)
             return self._consider_all(sorted(names))
+
+    def request_scan(self) -> None:
+        """Scan the whole folder soon (a Zivver notification arrived: files ignored so far may now be taken)."""
+        self._next_scan = float("-inf")
+        self._wake.set()
 
     def supervise(self) -> bool:
         """Restart the observer if its thread or an emitter thread died. True when it was restarted.
@@ -685,6 +698,8 @@ class FolderWatcher:
             st = folder.lstat(name)
         except FileNotFoundError:
             return self._drop(name)
+        if not self._selected(name, st):
+            return self._drop(name)
         refusal = self._refusal_for(st) or self._still_sparse(name, st)
         if refusal:
             return self._refuse(name, refusal, st)
@@ -696,6 +711,14 @@ class FolderWatcher:
         if not name.startswith(_CLAIM_PREFIX) and self._has_busy_sibling(name):
             return self._wait(name, _POLL_S)
         return self._take(name, _Identity.of(st))
+
+    def _selected(self, name: str, st: os.stat_result) -> bool:
+        """Whether the folder's selection rules let the agent look at this entry (a claim file is its own)."""
+        if name.startswith(_CLAIM_PREFIX):
+            return True
+        if self.config.select is not None and not self.config.select(name, st):
+            return False
+        return self._left_alone.get(name) != _episode(st)
 
     def _refusal_for(self, st: os.stat_result) -> str | None:
         """Why a directory entry is left where it is, from its ``lstat`` alone (sparse needs the open file)."""
@@ -751,6 +774,10 @@ class FolderWatcher:
         if _in_use_elsewhere(fd):
             return self._busy(name), None
         claim = name.startswith(_CLAIM_PREFIX)
+        if self.config.file_types and not claim and sniff_file_type(stream) not in self.config.file_types:
+            self._left_alone[name] = _episode(st)  # not the kind of file this folder takes: not ours to touch
+            self._forget_progress(name)
+            return _Outcome.IGNORED, None
         if claim and _only_zeros(stream, st.st_size):
             return _Outcome.TAKEN, _Delivered(opened, None)  # overwritten before a crash: nothing to deliver
         quarantine = claim or not self.config.matches(name)
@@ -915,7 +942,7 @@ class FolderWatcher:
 
     def _forget_all_but(self, present: set[str]) -> None:
         self._tracker.retain(present)
-        for table in (self._retry_at, self._failures, self._reported):
+        for table in (self._retry_at, self._failures, self._reported, self._left_alone):
             for name in [n for n in table if n not in present]:
                 del table[name]
         self._failing &= present

@@ -1,22 +1,24 @@
-"""Mailbox intake: AgII's messages leave the IMAP server for the vault, and then the server, for good.
+"""Mailbox intake: AgII's messages leave the mail server for the vault, and then the server, for good.
 
-One :class:`MailboxWatcher` per configured mailbox, on its own thread. One cycle
-(:meth:`MailboxWatcher.poll_once`):
+One :class:`MailboxWatcher` per configured mailbox, on its own thread, talking to the server through a
+:class:`~.mail_driver.MailboxDriver` (IMAP by default, :mod:`.imap_driver`; Microsoft Graph,
+:mod:`.graph_driver`). One cycle (:meth:`MailboxWatcher.poll_once`):
 
-1. connect (TLS by default; ``starttls``; plaintext only when the configuration says ``tls = "none"``) and
-   log in with the password or OAuth2 access token that the key store holds under ``secret_name``;
-2. ``EXAMINE`` the folder (read-only), list every message, and read only the ``From``, ``Subject`` and
-   ``Message-ID`` header fields (``BODY.PEEK``: no ``\\Seen`` flag is set). A message that answers to no rule
-   (:func:`~retention_agent.intake.rules.message_rules`) is left exactly as it was, and is not read again
-   while the folder keeps its ``UIDVALIDITY``;
-3. for a matching message: ``SELECT`` the folder, fetch the message (``BODY.PEEK[]``, at most
-   ``max_message_bytes``), and hand each attachment to ``deliver``. Attachments that a matching rule
-   recognises (file name pattern, file type from the bytes) are delivered normally; the others from the
-   same message are delivered as ``quarantine=True`` (the officer decides), so that nothing is lost when the
-   message is deleted. A matching message that cannot be parsed is delivered whole, quarantined. A matching
-   message without attachments is left on the server (there is nothing to move), unless ``keep_message``.
-   A message larger than ``max_message_bytes`` is left on the server and refused (``imap-message-too-large``,
-   reported once and shown in status until it is gone);
+1. connect and authenticate (a password from the key store, or an OAuth2 access token that :mod:`.oauth`
+   acquires and renews); a session whose token is about to expire is renewed first;
+2. list the folder (read-only) and read only the envelope (``From``, ``Subject``, ``Message-ID``, size, arrival
+   time) of every message not seen before. A message that answers to no rule
+   (:func:`~retention_agent.intake.rules.message_rules`) is left exactly as it was, and is not read again while
+   the folder keeps its generation (IMAP ``UIDVALIDITY``). A message that answers to the notice rules (a
+   Zivver notification) is left too, and its arrival is told to ``notice`` (it opens the window in which a
+   watched Downloads folder takes AgII's files, :mod:`.downloads`);
+3. for a matching message: fetch it (at most ``max_message_bytes``) and hand each attachment to ``deliver``.
+   Attachments that a matching rule recognises (file name pattern, file type from the bytes) are delivered
+   normally; the others from the same message are delivered as ``quarantine=True`` (the officer decides), so
+   that nothing is lost when the message is deleted. A matching message that cannot be parsed is delivered
+   whole, quarantined. A matching message without attachments is left on the server (there is nothing to
+   move), unless ``keep_message``. A message larger than ``max_message_bytes`` is left on the server and
+   refused (``imap-message-too-large``, reported once and shown in status until it is gone);
 3a. **recognition is not authentication**: with ``authserv_id`` set, a message counts as AgII's only when
    the topmost ``Authentication-Results`` headers from that server say ``dmarc=pass`` or ``dkim=pass`` for
    ``agii_domain`` (:mod:`.authresults`); every file of any other matching message is quarantined with the
@@ -26,25 +28,30 @@ One :class:`MailboxWatcher` per configured mailbox, on its own thread. One cycle
    attachments is vaulted whole, as one quarantined delivery with the reason ``mail-too-many-files``, which
    status shows the officer as a problem. The files of one message are announced once (``deliver_message``),
    not once per file;
-4. only after every ``deliver`` returned: ``\\Deleted`` and ``UID EXPUNGE`` of that one message (plain
-   ``EXPUNGE`` when the server lacks UIDPLUS, which also expunges what someone else flagged ``\\Deleted``);
+4. only after every ``deliver`` returned: the copy search is recorded (``copies.begin``: durable, so a crash
+   after the next step does not forget it), then exactly that one message is deleted;
 5. servers that move deleted mail to the trash (Gmail, some Exchange set-ups, Dovecot's lazy_expunge): the
-   ``\\Trash`` special-use folder is searched for the same ``Message-ID`` (verified on the fetched header
-   field) and that copy is expunged too. A message without ``Message-ID`` cannot be found there.
+   trash is searched for the same ``Message-ID`` (verified on the fetched header field) and that copy is
+   deleted too. A message without ``Message-ID`` cannot be found there. (With ``copies = "remove"`` the copy
+   search of step 6 covers the trash instead, and counts what it removes there;)
+6. **every other copy** of the message's recognised files in the mailbox — filed in a folder, forwarded from
+   Sent Items, in the trash — is found and removed, or only reported (:mod:`.copies`), and the result recorded
+   with the deliveries (``copies.finish``), from where status and the proof of deletion read it. A search that
+   a dropped connection interrupted is run again in a later cycle.
 
 The message itself (headers and body) is not kept, since it may hold personal data; with
 ``keep_message = True`` the raw message is vaulted as one more delivery before it is deleted.
 
 Crash safety rests on ``deliver`` being idempotent by content: a crash or a dropped connection between
-"delivered" and "expunged" leaves the message on the server, and the next cycle delivers the same bytes again
-(``duplicate=True``, nothing new stored) and then expunges it. Messages already flagged ``\\Deleted`` are
+"delivered" and "deleted" leaves the message on the server, and the next cycle delivers the same bytes again
+(``duplicate=True``, nothing new stored) and then deletes it. Messages already flagged ``\\Deleted`` are
 processed like the others for the same reason.
 
-Between cycles the watcher waits in ``IDLE`` when the server supports it and ``use_idle`` is set (a full
-cycle still runs every ``poll_interval_s``: events are hints), otherwise it polls. Failures (connection
-loss, refused credentials, TLS problems, server errors, a vault that refuses) are retried with back-off and
+Between cycles the watcher waits (IMAP ``IDLE``) when the driver can and ``use_idle`` is set (a full cycle
+still runs every ``poll_interval_s``: events are hints), otherwise it polls. Failures (connection loss,
+refused credentials, TLS problems, server errors, a vault that refuses) are retried with back-off and
 reported in :attr:`MailboxWatcher.status` by error id; the thread never dies of them. Logs carry the mailbox
-name, error ids and counts only: never an address, subject or file name, nor an exception's text.
+name, error ids and counts only: never an address, subject, folder or file name, nor an exception's text.
 """
 
 from __future__ import annotations
@@ -54,15 +61,11 @@ import hmac
 import io
 import logging
 import secrets
-import socket
-import ssl
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
-
-from imapclient import IMAPClient, SocketTimeout
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
 
 from retention_agent.clock import Clock
 
@@ -79,35 +82,43 @@ from .base import (
     MessageFile,
     RefusalReport,
 )
+from .copies import CopyLedger, CopyProbe, CopyReport, CopySettings, MemoryLedger, sweep
+from .credentials import ERR_SECRET, Credentials, StaticCredentials, TokenStatus
+from .imap_driver import (
+    ERR_AUTH,
+    ERR_CONNECT,
+    ERR_CONNECTION_LOST,
+    ERR_OAUTH_REFUSED,
+    ERR_SERVER,
+    ERR_TLS,
+    ClientFactory,
+    ImapDriver,
+    error_id_of,
+)
+from .mail_driver import DriverError, Envelope, FolderError, MailboxDriver, MessageRef
 from .mailfile import Attachment, MailFileError, attachments, envelope, header_fields, message_id
 from .rules import Rule, detect_file_type, matches, message_rules
 
 log = logging.getLogger(__name__)
-# imapclient logs the user name, every command and every response (message headers included) at DEBUG:
-# whatever the agent's log level, none of that may reach a log file (invariant 3).
-logging.getLogger("imapclient").setLevel(logging.WARNING)
 
-ERR_AUTH = "imap-auth"
-ERR_TLS = "imap-tls"
-ERR_CONNECT = "imap-connect"
-ERR_CONNECTION_LOST = "imap-connection-lost"
-ERR_SERVER = "imap-server"
-ERR_SECRET = "imap-secret-missing"
+__all__ = ["ERR_AUTH", "ERR_CONNECT", "ERR_CONNECTION_LOST", "ERR_SERVER", "ERR_TLS", "MailboxConfig",
+           "MailboxWatcher"]
+
 ERR_DELIVER = "imap-deliver"
 ERR_TOO_LARGE = "imap-message-too-large"
 ERR_NO_ATTACHMENTS = "imap-no-attachments"
 ERR_UNEXPECTED = "imap-unexpected"
-PERMANENT_ERRORS = frozenset({ERR_AUTH, ERR_TLS, ERR_SECRET})
+ERR_COPIES = "mail-copies-incomplete"
+OAUTH_PERMANENT = frozenset({"oauth-credential-refused", "oauth-signin-required", "oauth-certificate-unreadable",
+                             "oauth-configuration"})
+PERMANENT_ERRORS = frozenset({ERR_AUTH, ERR_TLS, ERR_SECRET, ERR_OAUTH_REFUSED, "graph-access-denied",
+                              *OAUTH_PERMANENT})
 """Errors that will not heal by retrying alone: the status shows ``failing`` at once."""
 
 TlsMode = Literal["tls", "starttls", "none"]
 AuthMode = Literal["password", "xoauth2"]
 
-_HEADER_FIELDS = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT MESSAGE-ID)]"
-_MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 _TRASH = b"\\Trash"  # RFC 6154 special-use flag
-_FETCH_BATCH = 200
-_IDLE_SLICE_S = 0.5
 _MIB = 1024 * 1024
 
 
@@ -119,7 +130,7 @@ class MailboxConfig:
     port: int
     username: str
     secret_name: str
-    """Key-store entry holding the password or the OAuth2 access token."""
+    """Key-store entry holding the password (or, with ``auth = "xoauth2"``, a pasted access token)."""
     tls: TlsMode = "tls"
     folder: str = "INBOX"
     auth: AuthMode = "password"
@@ -146,6 +157,11 @@ class MailboxConfig:
     senders are not authenticated (status says so)."""
     agii_domain: str = "integratie-inburgering.be"
     """The domain that DKIM or DMARC must have passed for (``header.d`` / ``header.from``)."""
+    copies: CopySettings = field(default_factory=CopySettings)
+    """Other copies of a taken message's files in the mailbox: removed (default), reported, or not looked for."""
+    notice_senders: tuple[str, ...] = ()
+    notice_subjects: tuple[str, ...] = ("*",)
+    """Messages from ``notice_senders`` with these subjects are notices (Zivver's), told to ``notice``."""
 
     def __post_init__(self) -> None:
         problem = _config_problem(self)
@@ -182,6 +198,10 @@ class CycleReport:
     expunged: int = 0
     trash_expunged: int = 0
     left: int = 0
+    notices: int = 0
+    copies_found: int = 0
+    copies_removed: int = 0
+    copies_remaining: int = 0
     error_id: str | None = None
 
 
@@ -192,8 +212,8 @@ class _CycleError(Exception):
         self.keep_connection = keep_connection
 
 
-ClientFactory = Callable[..., IMAPClient]
-_IdleOutcome = Literal["mail", "quiet", "lost"]
+Notice = Callable[[datetime], None]
+_Match = tuple[MessageRef, tuple[Rule, ...], str, str, datetime | None]
 
 
 class MailboxWatcher:
@@ -208,32 +228,41 @@ class MailboxWatcher:
         *,
         backoff: Backoff | None = None,
         stop_event: threading.Event | None = None,
-        client_factory: ClientFactory = IMAPClient,
+        client_factory: ClientFactory | None = None,
         deliver_message: DeliverMessage | None = None,
         report: RefusalReport | None = None,
+        credentials: Credentials | None = None,
+        driver: MailboxDriver | None = None,
+        copies: CopyLedger | None = None,
+        notice: Notice | None = None,
     ) -> None:
         self.config = config
         self._deliver = deliver
         self._deliver_message = deliver_message
         self._report = report
-        self._refused: dict[int, str] = {}  # UID -> refusal code, while the message stays on the server
+        self._refused: dict[MessageRef, str] = {}  # message -> refusal code, while it stays on the server
         self._item_key = secrets.token_bytes(16)
-        self._get_secret = get_secret
         self._clock = clock
         self._backoff = backoff or Backoff()
         self._stop = stop_event or threading.Event()
-        self._client_factory = client_factory
-        self._client: IMAPClient | None = None
+        self.credentials = credentials or StaticCredentials(get_secret, config.secret_name, config.auth)
+        extra = {"client_factory": client_factory} if client_factory is not None else {}
+        self.driver: MailboxDriver = driver or ImapDriver(
+            host=config.host, port=config.port, username=config.username, credentials=self.credentials,
+            clock=clock, tls=config.tls, ca_file=config.ca_file, timeout_s=config.timeout_s, **extra)
+        self._copies = copies or MemoryLedger()
+        self._notice = notice
+        self._retry_now = threading.Event()
+        self._message_ids: dict[str, str] = {}  # copy check -> Message-ID, for this process only
         self._cycle_lock = threading.Lock()
         self._status_lock = threading.Lock()
         self._status = IntakeStatus()
         self._thread: threading.Thread | None = None
-        self._uidvalidity: int | None = None
-        self._settled: set[int] = set()  # UIDs left alone on purpose, not read again
+        self._generation: object = None
+        self._settled: set[MessageRef] = set()  # messages left alone on purpose, not read again
         self._trash_pending: set[str] = set()
         self._trash_folder: str | None = None
         self._aborted = False
-        self._scan_uidnext: object = None
 
     # ---- public surface -----------------------------------------------------------------------------
 
@@ -241,6 +270,11 @@ class MailboxWatcher:
     def status(self) -> IntakeStatus:
         with self._status_lock:
             return self._status
+
+    @property
+    def token_status(self) -> TokenStatus | None:
+        """The OAuth2 token's expiry and last failure (None for a password)."""
+        return self.credentials.status
 
     def start(self) -> None:
         if self._thread is not None:
@@ -259,14 +293,19 @@ class MailboxWatcher:
         if thread is not None:
             thread.join(min(1.0, timeout))
             if thread.is_alive():
-                self._abort_socket()
+                self._aborted = True
+                self.driver.abort()
                 thread.join(timeout)
         if thread is None or not thread.is_alive():
             self._disconnect(graceful=thread is None)
         self._set_status(self.status.stopped())
 
+    def wake(self) -> None:
+        """Run a cycle soon (credentials changed): a failing watcher retries now instead of after its back-off."""
+        self._retry_now.set()
+
     def poll_once(self) -> CycleReport:
-        """Run one cycle now and return its counts; never raises for IMAP, network or vault failures."""
+        """Run one cycle now and return its counts; never raises for server, network or vault failures."""
         with self._cycle_lock:
             report = CycleReport()
             try:
@@ -295,131 +334,137 @@ class MailboxWatcher:
     def _wait_for_next_cycle(self) -> None:
         failures = self.status.consecutive_failures
         if failures:
-            self._stop.wait(self._backoff.delay(failures))
+            self._pause(self._backoff.delay(failures))
         elif self._can_idle():
             self._idle()
         else:
-            self._stop.wait(self.config.poll_interval_s)
+            self._pause(min(self.config.poll_interval_s, self._until_session_end()))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when stopped or told to retry now; in short slices, so both are prompt."""
+        deadline = self._clock.monotonic() + seconds
+        while not self._stop.is_set() and not self._retry_now.is_set():
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                break
+            self._stop.wait(min(0.5, remaining))
+        self._retry_now.clear()
+
+    def _until_session_end(self) -> float:
+        ends = self.driver.session_ends_at()
+        return float("inf") if ends is None else max(0.0, ends - self._clock.monotonic())
 
     def _can_idle(self) -> bool:
-        client = self._client
-        return bool(self.config.use_idle and client is not None and client.has_capability("IDLE"))
+        return bool(self.config.use_idle and self.driver.connected and self.driver.can_wait())
 
     def _idle(self) -> None:
-        """Wait in IDLE until new mail, ``poll_interval_s``, or stop; a broken connection is dropped.
+        """Wait until new mail, ``poll_interval_s``, the session's end, or stop; a broken connection is dropped.
 
-        IDLE is left and the folder re-examined every ``idle_recheck_s``: a message that lands between the
+        The wait is left and the folder re-examined every ``idle_recheck_s``: a message that lands between the
         last command and the start of IDLE goes unannounced (Dovecot 2.3 reports it only after its own 30 s
         check; tried), and the UIDNEXT comparison catches it at the next re-check.
         """
-        client = self._client
-        assert client is not None
-        deadline = self._clock.monotonic() + self.config.poll_interval_s
+        driver = self.driver
+        deadline = self._clock.monotonic() + min(self.config.poll_interval_s, self._until_session_end())
         with self._cycle_lock:
             try:
                 while not self._stop.is_set() and self._clock.monotonic() < deadline:
-                    if self._changed_since_scan(client):
+                    if self._changed_since_scan(driver):
                         return  # mail arrived; its notice may have gone to another command: cycle now
                     until = min(deadline, self._clock.monotonic() + self.config.idle_recheck_s)
-                    outcome = self._idle_session(client, until)
+                    outcome = driver.wait(self.config.folder, until, self._stop)
                     if outcome == "mail":
                         return
                     if outcome == "lost":
                         self._disconnect()
                         return
-            except (OSError, IMAPClientError):
+            except Exception as exc:
+                if error_id_of(exc) is None:
+                    raise
                 self._disconnect()
 
-    def _changed_since_scan(self, client: IMAPClient) -> bool:
-        """EXAMINE again (IDLE runs read-only, like the scan) and compare UIDNEXT with the scan's.
-
-        A message that arrives while a command runs is announced in that command's response, where IDLE
-        never sees it.
-        """
-        uidnext = self._select(client, readonly=True).get(b"UIDNEXT")
-        return uidnext is not None and uidnext != self._scan_uidnext
-
-    def _idle_session(self, client: IMAPClient, until: float) -> _IdleOutcome:
-        client.idle()
-        outcome = self._idle_until(client, until)
-        if outcome != "lost":
-            _, responses = client.idle_done()
-            if any(_is_new_mail(r) for r in responses):
-                outcome = "mail"
-        return outcome
-
-    def _idle_until(self, client: IMAPClient, until: float) -> _IdleOutcome:
-        while not self._stop.is_set():
-            remaining = until - self._clock.monotonic()
-            if remaining <= 0:
-                break
-            slice_s = min(_IDLE_SLICE_S, remaining)
-            started = self._clock.monotonic()
-            responses = client.idle_check(timeout=slice_s)
-            if any(_is_new_mail(r) for r in responses):
-                return "mail"
-            if not responses and self._clock.monotonic() - started < slice_s / 2:
-                return "lost"  # readable but nothing to read: the server closed the connection
-        return "quiet"
+    def _changed_since_scan(self, driver: MailboxDriver) -> bool:
+        return driver.changed_since_listing(self.config.folder)
 
     # ---- one cycle ----------------------------------------------------------------------------------
 
     def _cycle(self, report: CycleReport) -> None:
-        client = self._connected()
-        matched = self._scan(client, report)
-        if matched:
-            self._select(client, readonly=False)
-            for uid, rules, sender, subject in matched:
-                self._take(client, uid, rules, sender, subject, report)
-        self._sweep_trash(client, report)
+        driver = self._connected()
+        matched = self._scan(driver, report)
+        for ref, rules, sender, subject, received in matched:
+            self._take(driver, ref, rules, sender, subject, received, report)
+        self._sweep_trash(driver, report)
+        self._sweep_copies(driver, report)
 
-    def _scan(self, client: IMAPClient, report: CycleReport) -> list[tuple[int, tuple[Rule, ...], str, str]]:
-        """EXAMINE the folder and read the envelope of every message not settled before."""
-        self._scan_uidnext = self._select(client, readonly=True).get(b"UIDNEXT")
-        uids = [int(u) for u in client.search("ALL")]
-        self._settled &= set(uids)
-        self._forget_refused(set(uids))
-        todo = [u for u in uids if u not in self._settled]
-        matched: list[tuple[int, tuple[Rule, ...], str, str]] = []
-        for batch in _chunks(todo, _FETCH_BATCH):
-            fetched = client.fetch(batch, [_HEADER_FIELDS, "RFC822.SIZE"])
-            for uid in batch:
-                item = fetched.get(uid)
-                if item is None:
-                    continue  # expunged meanwhile by someone else
-                report.examined += 1
-                found = self._match(uid, item, report)
-                if found is not None:
-                    matched.append(found)
+    def _connected(self) -> MailboxDriver:
+        driver = self.driver
+        ends = driver.session_ends_at()
+        if driver.connected and ends is not None and self._clock.monotonic() >= ends:
+            self._disconnect(graceful=True)  # renew the session before its token expires
+        if not driver.connected:
+            self._trash_folder = None
+            driver.connect()
+        return driver
+
+    def _scan(self, driver: MailboxDriver, report: CycleReport) -> list[_Match]:
+        """List the folder and read the envelope of every message not settled before."""
+        listing = driver.listing(self.config.folder)
+        if listing.generation != self._generation:
+            self._generation = listing.generation
+            self._settled.clear()
+            self._forget_refused(set())
+        present = set(listing.refs)
+        self._settled &= present
+        self._forget_refused(present)
+        todo = [ref for ref in listing.refs if ref not in self._settled]
+        matched: list[_Match] = []
+        if not todo:
+            return matched
+        envelopes = driver.envelopes(self.config.folder, todo)
+        for ref in todo:
+            found = envelopes.get(ref)
+            if found is None:
+                continue  # expunged meanwhile by someone else
+            report.examined += 1
+            match = self._match(found, report)
+            if match is not None:
+                matched.append(match)
         return matched
 
-    def _match(
-        self, uid: int, item: dict[bytes, Any], report: CycleReport
-    ) -> tuple[int, tuple[Rule, ...], str, str] | None:
+    def _match(self, item: Envelope, report: CycleReport) -> _Match | None:
         try:
-            sender, subject = envelope(_section(item, b"BODY[HEADER"))
+            sender, subject = envelope(item.header)
         except MailFileError:
             sender, subject = "", ""
+        if self._is_notice(sender, subject):
+            self._settled.add(item.ref)
+            report.notices += 1
+            if self._notice is not None:
+                self._notice(item.received_at or self._clock.now())
+            return None
         rules = message_rules(self.config.rules, sender=sender, subject=subject)
         if not rules:
-            self._settled.add(uid)
+            self._settled.add(item.ref)
             return None
         report.matched += 1
-        size = int(item.get(b"RFC822.SIZE", 0))
-        if size > self.config.max_message_bytes:
-            self._leave(uid, ERR_TOO_LARGE, report)
+        if item.size > self.config.max_message_bytes:
+            self._leave(item.ref, ERR_TOO_LARGE, report)
             return None
-        return uid, rules, sender, subject
+        return item.ref, rules, sender, subject, item.received_at
 
-    def _take(
-        self, client: IMAPClient, uid: int, rules: tuple[Rule, ...], sender: str, subject: str,
-        report: CycleReport,
-    ) -> None:
-        raw = self._fetch_message(client, uid)
+    def _is_notice(self, sender: str, subject: str) -> bool:
+        if not self.config.notice_senders:
+            return False
+        notice = Rule(name="notice", senders=self.config.notice_senders, subjects=self.config.notice_subjects)
+        return bool(message_rules((notice,), sender=sender, subject=subject))
+
+    def _take(self, driver: MailboxDriver, ref: MessageRef, rules: tuple[Rule, ...], sender: str, subject: str,
+              received: datetime | None, report: CycleReport) -> None:
+        raw = driver.fetch(self.config.folder, ref, self.config.max_message_bytes + 1)
         if raw is None:
             return
         if len(raw) > self.config.max_message_bytes:
-            self._leave(uid, ERR_TOO_LARGE, report)
+            self._leave(ref, ERR_TOO_LARGE, report)
             return
         try:
             parts = attachments(raw, self.config.max_attachment_bytes)
@@ -427,13 +472,19 @@ class MailboxWatcher:
             log.warning("mailbox %s: %s; the message is vaulted whole, quarantined", self.config.name,
                         exc.error_id)
             report.error_id = exc.error_id
-            self._vault([MessageFile(raw, quarantine=True)], report)
+            files = [MessageFile(raw, quarantine=True)]
         else:
             if not parts and not self.config.keep_message:
-                self._leave(uid, ERR_NO_ATTACHMENTS, report)
+                self._leave(ref, ERR_NO_ATTACHMENTS, report)
                 return
-            self._vault(self._files(raw, parts, rules, sender, subject), report)
-        self._remove(client, uid, message_id(raw), report)
+            files = self._files(raw, parts, rules, sender, subject)
+        results = self._vault(files, report)
+        mid = message_id(raw)
+        searched = self._begin_copy_check(files, results, mid, received)
+        driver.delete(self.config.folder, [ref])
+        report.expunged += 1
+        if mid and self.config.expunge_trash and not (searched and self.config.copies.mode == "remove"):
+            self._trash_pending.add(mid)  # (a removing copy search covers the trash, file by file)
 
     def _files(self, raw: bytes, parts: list[Attachment], rules: tuple[Rule, ...], sender: str,
                subject: str) -> list[MessageFile]:
@@ -463,7 +514,7 @@ class MailboxWatcher:
                         code)
         return found
 
-    def _vault(self, files: list[MessageFile], report: CycleReport) -> None:
+    def _vault(self, files: list[MessageFile], report: CycleReport) -> list[DeliverResult]:
         """Deliver the files of one message (announced once when the router offers it)."""
         try:
             if self._deliver_message is not None:
@@ -476,6 +527,7 @@ class MailboxWatcher:
             raise _CycleError(error_id, keep_connection=True) from exc
         for file, result in zip(files, results, strict=True):
             self._count(result, quarantine=file.quarantine, report=report)
+        return results
 
     def _count(self, result: DeliverResult, *, quarantine: bool, report: CycleReport) -> None:
         if result.duplicate:
@@ -485,31 +537,21 @@ class MailboxWatcher:
         if quarantine:
             report.quarantined += 1
 
-    def _remove(self, client: IMAPClient, uid: int, mid: str | None, report: CycleReport) -> None:
-        client.delete_messages([uid])
-        if client.has_capability("UIDPLUS"):
-            client.uid_expunge([uid])
-        else:
-            client.expunge()
-        report.expunged += 1
-        if mid and self.config.expunge_trash:
-            self._trash_pending.add(mid)
-
-    def _leave(self, uid: int, error_id: str, report: CycleReport) -> None:
+    def _leave(self, ref: MessageRef, error_id: str, report: CycleReport) -> None:
         """A matching message stays on the server (noted once, not read again); a too large one is refused."""
-        self._settled.add(uid)
+        self._settled.add(ref)
         report.left += 1
         report.error_id = error_id
         log.warning("mailbox %s: %s; one message left on the server", self.config.name, error_id)
-        if error_id == ERR_TOO_LARGE and self._refused.get(uid) != error_id:
-            self._refused[uid] = error_id
+        if error_id == ERR_TOO_LARGE and self._refused.get(ref) != error_id:
+            self._refused[ref] = error_id
             self._refresh_refusals()
-            self._tell(error_id, self._item_id(uid))
+            self._tell(error_id, self._item_id(ref))
 
-    def _forget_refused(self, present: set[int]) -> None:
-        gone = [uid for uid in self._refused if uid not in present]
-        for uid in gone:
-            del self._refused[uid]
+    def _forget_refused(self, present: set[MessageRef]) -> None:
+        gone = [ref for ref in self._refused if ref not in present]
+        for ref in gone:
+            del self._refused[ref]
         if gone:
             self._refresh_refusals()
 
@@ -524,141 +566,88 @@ class MailboxWatcher:
         if self._report is not None:
             self._report(self.config.name, code, item)
 
-    def _item_id(self, uid: int) -> str:
+    def _item_id(self, ref: MessageRef) -> str:
         """A short keyed hash of a message's place: refers to it without its subject or sender."""
-        text = f"{self._uidvalidity}:{uid}".encode()
+        text = f"{self._generation}:{ref}".encode()
         return hmac.new(self._item_key, text, hashlib.sha256).hexdigest()[:12]
 
-    # ---- trash ----------------------------------------------------------------------------------------
+    # ---- trash and copies -----------------------------------------------------------------------------
 
-    def _sweep_trash(self, client: IMAPClient, report: CycleReport) -> None:
-        """Expunge the trash copies of messages expunged here (the trash stays selected)."""
+    def _sweep_trash(self, driver: MailboxDriver, report: CycleReport) -> None:
+        """Delete the trash copies that deleting the taken messages made (servers that keep deleted mail)."""
         if not self._trash_pending:
             return
-        trash = self._find_trash(client)
+        trash = self._find_trash(driver)
         if trash is None or trash == self.config.folder:
             self._trash_pending.clear()
             return
-        client.select_folder(trash)
         for mid in sorted(self._trash_pending):
-            uids = self._trash_copies(client, mid)
-            if uids:
-                client.delete_messages(uids)
-                if client.has_capability("UIDPLUS"):
-                    client.uid_expunge(uids)
-                else:
-                    client.expunge()
-                report.trash_expunged += len(uids)
+            refs = driver.search_message_id(trash, mid)
+            if refs:
+                driver.delete(trash, refs)
+                report.trash_expunged += len(refs)
             self._trash_pending.discard(mid)
 
-    def _find_trash(self, client: IMAPClient) -> str | None:
+    def _find_trash(self, driver: MailboxDriver) -> str | None:
         if self._trash_folder is None:
-            found = client.find_special_folder(_TRASH)
-            self._trash_folder = str(found) if found else None
+            found = next((f.name for f in driver.folders() if f.special_use == _TRASH.decode()), None)
+            self._trash_folder = found
         return self._trash_folder
 
-    def _trash_copies(self, client: IMAPClient, mid: str) -> list[int]:
-        if not mid.isascii() or any(c in mid for c in '"\\\r\n'):
-            return []
-        candidates = client.search(["HEADER", "Message-ID", mid])
-        if not candidates:
-            return []
-        fetched = client.fetch(candidates, [_MESSAGE_ID_FIELD])
-        return [int(uid) for uid, item in fetched.items()
-                if message_id(_section(item, b"BODY[HEADER")) == mid]
-
-    # ---- connection -------------------------------------------------------------------------------------
-
-    def _connected(self) -> IMAPClient:
-        if self._client is None:
-            self._client = self._connect()
-        return self._client
-
-    def _connect(self) -> IMAPClient:
-        cfg = self.config
-        secret = self._secret()
-        context = ssl.create_default_context(cafile=cfg.ca_file) if cfg.tls != "none" else None
-        timeout = SocketTimeout(connect=cfg.timeout_s, read=cfg.timeout_s)
+    def _begin_copy_check(self, files: list[MessageFile], results: list[DeliverResult], mid: str | None,
+                          received: datetime | None) -> bool:
+        """Record, before the message goes, that its copies must be looked for (the recognised files only);
+        whether a search was recorded."""
+        if self.config.copies.mode == "off":
+            return False
+        recognised = [(f, r) for f, r in zip(files, results, strict=True) if not f.quarantine]
+        if not recognised:
+            return False
+        parts = frozenset((len(f.data), hashlib.sha256(f.data).hexdigest()) for f, _ in recognised)
+        since = (received - timedelta(days=1)).date() if received is not None else None
+        probe = CopyProbe(parts=parts, message_id=None, since=since)
         try:
-            client = self._client_factory(cfg.host, cfg.port, ssl=cfg.tls == "tls", ssl_context=context,
-                                          timeout=timeout)
-        except ssl.SSLError as exc:
-            raise _CycleError(ERR_TLS) from exc
-        except (OSError, IMAPClientError) as exc:
-            raise _CycleError(ERR_CONNECT) from exc
-        try:
-            self._secure_and_login(client, context, secret)
-        except BaseException:
-            _close_quietly(client, graceful=False)
-            raise
-        return client
+            check = self._copies.begin(self.config.name, [r.delivery_id for _, r in recognised], probe)
+        except Exception as exc:  # not recorded: the message stays and is taken (as duplicates) again
+            raise _CycleError(ERR_DELIVER, keep_connection=True) from exc
+        if mid:
+            self._message_ids[check] = mid
+        return True
 
-    def _secure_and_login(self, client: IMAPClient, context: ssl.SSLContext | None, secret: str) -> None:
-        if self.config.tls == "starttls":
+    def _sweep_copies(self, driver: MailboxDriver, report: CycleReport) -> None:
+        for check, probe in self._copies.pending(self.config.name):
+            mid = self._message_ids.get(check)
+            full = CopyProbe(parts=probe.parts, message_id=mid, since=probe.since)
             try:
-                client.starttls(context)
-            except (OSError, IMAPClientError) as exc:
-                raise _CycleError(ERR_TLS) from exc
-        try:
-            if self.config.auth == "xoauth2":
-                client.oauth2_login(self.config.username, secret)
-            else:
-                client.login(self.config.username, secret)
-        except IMAPClientAbortError as exc:
-            raise _CycleError(ERR_CONNECTION_LOST) from exc
-        except IMAPClientError as exc:
-            raise _CycleError(ERR_AUTH) from exc
+                result = sweep(driver, full, self.config.copies)
+            except FolderError:
+                report.error_id = ERR_COPIES
+                log.warning("mailbox %s: %s; the search is repeated at the next cycle", self.config.name,
+                            ERR_COPIES)
+                continue
+            self._copies.finish(check, result)
+            self._message_ids.pop(check, None)
+            self._count_copies(result, report)
 
-    def _secret(self) -> str:
-        try:
-            secret = self._get_secret(self.config.secret_name)
-        except Exception as exc:  # the key store's own error is not ours to interpret
-            raise _CycleError(ERR_SECRET) from exc
-        if not secret:
-            raise _CycleError(ERR_SECRET)
-        return secret
+    def _count_copies(self, result: CopyReport, report: CycleReport) -> None:
+        report.copies_found += result.found
+        report.copies_removed += result.removed
+        report.copies_remaining += result.remaining
+        if result.found:
+            log.info("mailbox %s: %d copies found in %d folders, %d removed, %d remain", self.config.name,
+                     result.found, len(result.folders), result.removed, result.remaining)
 
-    def _select(self, client: IMAPClient, *, readonly: bool) -> dict[bytes, Any]:
-        info: dict[bytes, Any] = client.select_folder(self.config.folder, readonly=readonly)
-        validity = info.get(b"UIDVALIDITY")
-        validity = int(validity) if validity is not None else None
-        if validity != self._uidvalidity:
-            self._uidvalidity = validity
-            self._settled.clear()
-            self._forget_refused(set())
-        return info
-
-    def _fetch_message(self, client: IMAPClient, uid: int) -> bytes | None:
-        limit = self.config.max_message_bytes + 1
-        fetched = client.fetch([uid], [f"BODY.PEEK[]<0.{limit}>"])
-        item = fetched.get(uid)
-        if item is None:
-            return None  # expunged meanwhile
-        return _section(item, b"BODY[]")
+    # ---- connection and status -------------------------------------------------------------------------
 
     def _disconnect(self, *, graceful: bool = False) -> None:
-        """Forget the connection; LOGOUT only when it is healthy (a dead one would block until timeout)."""
-        client, self._client = self._client, None
         self._trash_folder = None
-        if client is not None:
-            _close_quietly(client, graceful=graceful)
-
-    def _abort_socket(self) -> None:
-        client = self._client
-        self._aborted = True
-        if client is None:
-            return
-        try:
-            client.socket().shutdown(socket.SHUT_RDWR)
-        except Exception:  # already closed: nothing to abort
-            return
-
-    # ---- status -------------------------------------------------------------------------------------
+        self.driver.disconnect(graceful=graceful)
 
     def _failed(self, report: CycleReport, exc: Exception) -> None:
         error_id = _error_id(exc)
         report.error_id = error_id
-        if not (isinstance(exc, _CycleError) and exc.keep_connection):
+        keep = isinstance(exc, _CycleError | DriverError) and exc.keep_connection
+        if not keep:
             self._disconnect()
         previous = self.status
         failures = previous.consecutive_failures + 1
@@ -680,48 +669,10 @@ class MailboxWatcher:
 def _error_id(exc: BaseException) -> str:
     if isinstance(exc, _CycleError):
         return exc.error_id
-    if isinstance(exc, LoginError):
-        return ERR_AUTH
-    if isinstance(exc, ssl.SSLError):
-        return ERR_TLS
-    if isinstance(exc, IMAPClientAbortError | OSError):
-        return ERR_CONNECTION_LOST
-    if isinstance(exc, IMAPClientError):
-        return ERR_SERVER
-    return ERR_UNEXPECTED
+    return error_id_of(exc) or ERR_UNEXPECTED
 
 
 def _recognised(rules: Iterable[Rule], sender: str, subject: str, part: Attachment) -> bool:
     file_type = detect_file_type(part.data)
     return any(matches(rule, sender=sender, subject=subject, filename=part.filename, file_type=file_type)
                for rule in rules)
-
-
-def _section(item: dict[bytes, Any], prefix: bytes) -> bytes:
-    """The bytes of a fetched body section whose response key starts with ``prefix``."""
-    for key, value in item.items():
-        if isinstance(key, bytes) and key.upper().startswith(prefix):
-            return bytes(value) if value is not None else b""
-    return b""
-
-
-def _is_new_mail(response: Any) -> bool:
-    return isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
-
-
-def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _close_quietly(client: IMAPClient, *, graceful: bool) -> None:
-    if graceful:
-        try:
-            client.logout()
-            return
-        except Exception:  # the connection may already be gone: close the socket below
-            pass
-    try:
-        client.shutdown()
-    except Exception:  # nothing left to close
-        return
