@@ -35,7 +35,7 @@ class RetentionAgentError(Exception):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.i18n import translate
+        from retention_agent.i18n import count_of, translate
 
         params = _Lenient(self.params)
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
@@ -43,7 +43,7 @@ class RetentionAgentError(Exception):
         for name in self.translated_params:
             if isinstance(params.get(name), str):
                 params[name] = translate(params[name], lang)
-        text = translate(self.message, lang).format_map(params)
+        text = translate(self.message, lang, count_of(self.params)).format_map(params)
         if self.hint:
             text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(params)
         return text

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from retention_agent.clock import BRUSSELS, parse_utc
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import count_of, t, translate
 from retention_agent.msgids import N_
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
@@ -37,7 +37,7 @@ def moment(text: str | None) -> str:
 
 def finding_text(finding: dict[str, Any]) -> str:
     try:
-        return translate(finding["message"]).format(**finding["params"])
+        return translate(finding["message"], count=count_of(finding["params"])).format(**finding["params"])
     except (KeyError, IndexError, ValueError):
         return str(finding["message"])
 

@@ -10,7 +10,7 @@ from retention_agent.access import ROLES
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import fill, t
 
 
 @main.command()
@@ -189,7 +189,7 @@ def audit_verify(state: State, checkpoints: tuple[Path, ...], as_json: bool) -> 
         click.echo(t("Audit log verified: {size} entries, {n} checkpoints checked.",
                      size=result["size"], n=result["checkpoints_checked"]))
     for finding in result["findings"]:
-        click.echo(t("Finding: ") + translate(finding["message"]).format(**finding["params"]), err=True)
+        click.echo(t("Finding: ") + fill(finding["message"], finding["params"]), err=True)
     if not result["ok"]:
         raise SystemExit(EXIT_INTEGRITY)
 

@@ -24,7 +24,7 @@ from retention_agent.errors import (
     UsageError,
 )
 from retention_agent.exports import check_folder, write_report
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import count_of, t, translate
 
 
 @main.command()
@@ -284,7 +284,7 @@ def _echo_summary(summary: dict[str, Any]) -> None:
             f"{r['proofs_ok']}/{r['proofs_total']}") for r in summary["reports"]])
     for finding in summary["findings"]:
         params = {k: translate(v) if k == "what" else v for k, v in finding["params"].items()}
-        text = translate(finding["message"]).format(**params)
+        text = translate(finding["message"], count=count_of(params)).format(**params)
         click.secho(t("Finding: ") + f"{finding['file']}: {text}", fg="red", err=True)
     if summary["ok"]:
         click.secho(t("All {n} reports verified; no findings.", n=len(summary["reports"])), fg="green")

@@ -23,7 +23,7 @@ from retention_agent import checkpoint as notes
 from retention_agent import pdf as layout
 from retention_agent.checklist import describe
 from retention_agent.clock import BRUSSELS, parse_utc
-from retention_agent.i18n import translate
+from retention_agent.i18n import count_of, translate
 from retention_agent.msgids import N_
 from retention_agent.reports.format import NAMESPACE, stem
 
@@ -39,7 +39,7 @@ class Words:
         self.locale = LOCALES[self.lang]
 
     def t(self, text: str, **params: Any) -> str:
-        translated = translate(text, self.lang)
+        translated = translate(text, self.lang, count_of(params))
         return translated.format(**params) if params else translated
 
     def day(self, text: str | None) -> str:
