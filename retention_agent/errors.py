@@ -22,6 +22,14 @@ EXIT_DENIED = 3
 EXIT_INTEGRITY = 4
 
 
+def _fill(text: str, params: Any) -> str:
+    """A translated parameter may hold {placeholders} of the other parameters ("unknown item {item}")."""
+    try:
+        return str(text.format_map(params))
+    except (ValueError, IndexError, AttributeError):  # braces that are no placeholder: the text as it is
+        return text
+
+
 class RetentionAgentError(Exception):
     error_id: ClassVar[str] = "error"
     exit_code: ClassVar[int] = EXIT_ERROR
@@ -42,7 +50,7 @@ class RetentionAgentError(Exception):
             params["state"] = translate(params["state"], lang)
         for name in self.translated_params:
             if isinstance(params.get(name), str):
-                params[name] = translate(params[name], lang)
+                params[name] = _fill(translate(params[name], lang), params)
         text = translate(self.message, lang, count_of(self.params)).format_map(params)
         if self.hint:
             text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(params)
@@ -246,6 +254,7 @@ class UsageError(RetentionAgentError):
     exit_code = EXIT_USAGE
     message = "{problem}"
     hint = "See 'retention-agent {command} --help'."
+    translated_params = ("problem",)
 
 
 # ---- deliveries and vault ----------------------------------------------------------------------------
@@ -413,6 +422,7 @@ class SignatureInvalidError(RetentionAgentError):
     exit_code = EXIT_INTEGRITY
     message = "The signature of {file} does not verify: {finding}"
     hint = "The document was changed or signed by another key; ask the sender for the original."
+    translated_params = ("finding",)
 
 
 class DocumentInvalidError(RetentionAgentError):

@@ -29,6 +29,7 @@ from retention_agent.audit import canonical
 from retention_agent.config import municipality_slug
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
+from retention_agent.msgids import N_
 
 PROOF_VERSION: Final = 2
 VERSIONS: Final = (1, 2)
@@ -268,7 +269,7 @@ def verify_proof(data: bytes, signature: str, public_key: bytes, *, origin: str 
     try:
         sshsig.verify(signature, NAMESPACE, data, public_key)
     except sshsig.SignatureMismatch:
-        raise SignatureInvalidError(file=file, finding="the SSH signature does not verify") from None
+        raise SignatureInvalidError(file=file, finding=N_("the SSH signature does not verify")) from None
     doc = _parse_json(data, file)
     _check_version(doc, file)
     try:

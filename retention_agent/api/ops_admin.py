@@ -11,6 +11,7 @@ from retention_agent.api.server import Session
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.errors import UnknownAccountError, UsageError
+from retention_agent.msgids import N_
 from retention_agent.platform_accounts import account_exists
 
 SIGNING_NAMESPACES = ("deletion-proof", "dpo-report")
@@ -34,7 +35,7 @@ def staff_add(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None
     name = arg_str(args, "name", max_len=200)
     roles = args.get("roles")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise UsageError(problem="--role is required", command="staff add")
+        raise UsageError(problem=N_("--role is required"), command="staff add")
     if not account_exists(account):
         raise UnknownAccountError(account=account)
     with ctx.store.transaction():

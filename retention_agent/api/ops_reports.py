@@ -12,6 +12,7 @@ from retention_agent.api.server import DataWriter, Session
 from retention_agent.ceremonies import parse_user_date
 from retention_agent.context import AgentContext
 from retention_agent.errors import ProofNotFoundError, UsageError
+from retention_agent.msgids import N_
 from retention_agent.proof import proof_file_names, trigger_of
 from retention_agent.reports import outbox, smtp
 from retention_agent.reports.generate import FORMATS, file_path, make_report
@@ -37,7 +38,7 @@ def report(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
     text = arg_str(args, "period", default="", max_len=20)
     fmt = args.get("format")
     if fmt is not None and fmt not in FORMATS:
-        raise UsageError(problem="--format must be json, html or pdf", command="report")
+        raise UsageError(problem=N_("--format must be json, html or pdf"), command="report")
     meta = make_report(ctx, parse_period(text) if text else None, actor=session.peer.account)
     if args.get("send"):
         outbox.want_sent(ctx, meta["name"])

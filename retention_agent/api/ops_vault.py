@@ -27,6 +27,7 @@ from retention_agent.errors import (
     VaultIntegrityError,
 )
 from retention_agent.intake.rules import detect_file_type
+from retention_agent.msgids import N_
 from retention_agent.vault import workspace
 
 MAX_NOTE = 200
@@ -77,7 +78,7 @@ def open_delivery(ctx: AgentContext, session: Session, args: dict[str, Any]) -> 
     purpose, mode = _purpose(args), args.get("mode")
     note = arg_str(args, "note", default="", max_len=MAX_NOTE)
     if mode not in OPEN_MODES:
-        raise UsageError(problem="choose --stdout, --to DIR or the workspace", command="open")
+        raise UsageError(problem=N_("choose --stdout, --to DIR or the workspace"), command="open")
     _verify_before_release(ctx, session, delivery)
     head = _first_bytes(ctx, delivery) if mode == "workspace" else b""
     now = ctx.clock.now()
