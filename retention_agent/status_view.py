@@ -11,11 +11,13 @@ from typing import Any
 
 import click
 
+from retention_agent.app.words import CHANNELS, word
 from retention_agent.clock import BRUSSELS, parse_utc
 from retention_agent.i18n import count_of, t, translate
 from retention_agent.msgids import N_
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
+KEY_STORES = {"file": N_("file in the home"), "keyring": N_("the key store of the operating system")}
 # codes from the status JSON shown translated: watcher and delivery states, purposes, purge reasons, schedules,
 # the e-mail state of a report
 CODES = (N_("ok"), N_("retrying"), N_("failing"), N_("stopped"), N_("unknown"), N_("vaulted"), N_("scheduled"),
@@ -87,7 +89,8 @@ def _health(status: dict[str, Any]) -> None:
     health = status["health"]
     _heading(t("Agent"))
     key_store = health["key_store"]
-    backend = key_store["backend"] + (" (" + t("file in the home") + ")" if key_store["file_store"] else "")
+    backend = (t("file in the home") if key_store["file_store"] else
+               translate(KEY_STORES.get(key_store["backend"], key_store["backend"])))
     _rows([t("what"), t("value")], [
         (t("running since"), moment(health["running_since"])),
         (t("last delivery received"), moment(health["last_intake"])),
@@ -96,8 +99,15 @@ def _health(status: dict[str, Any]) -> None:
     ])
     _heading(t("Intake"))
     _rows([t("source"), t("state"), t("last success"), t("last error")],
-          [(w["name"], t(w["state"]), moment(w["last_success"]), w["last_error_id"] or "-") for w in health["intake"]],
+          [(_source(w["name"]), t(w["state"]), moment(w["last_success"]), w["last_error_id"] or "-")
+           for w in health["intake"]],
           empty=t("no drop folders or mailboxes are watched"))
+
+
+def _source(name: str) -> str:
+    """An intake source as ``channel:name`` (``folder:inbox-1``) with its channel in words."""
+    channel, sep, rest = name.partition(":")
+    return f"{word(CHANNELS, channel)}: {rest}" if sep and channel in CHANNELS else name
 
 
 def _deliveries(status: dict[str, Any]) -> None:
@@ -180,7 +190,8 @@ def _integrity(status: dict[str, Any]) -> None:
     ])
     _heading(t("Legal bases"))
     _rows([t("legal basis"), t("channel"), t("valid until"), t("lapsed"), t("live"), t("received after lapse")],
-          [(b["legal_basis"], b["channel"], b["valid_until"] or "-", t("yes") if b["lapsed"] else t("no"),
+          [(b["legal_basis"], word(CHANNELS, b["channel"]), b["valid_until"] or "-",
+            t("yes") if b["lapsed"] else t("no"),
             b["live_deliveries"], b["received_after_lapse"]) for b in status["legal_bases"]])
 
 
