@@ -32,7 +32,7 @@ class Condition:
 
 
 CONDITIONS: tuple[Condition, ...] = (
-    Condition("commitment", "VCMP 05/2024, decision",
+    Condition("commitment", N_("VCMP 05/2024, decision"),
               N_("A written and signed commitment was sent to the Flemish data-sharing committee (VCMP).")),
     Condition("privacy-statement", "VCMP 05/2024, nr. 51",
               N_("The municipality's privacy statement mentions this data sharing.")),

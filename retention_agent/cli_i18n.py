@@ -92,7 +92,8 @@ def _param_in_language(param: click.Parameter) -> click.Parameter:
     help_ = getattr(param, "help", None)
     if help_:
         shown.help = translate(source_of(help_))
-    if param.metavar is not None:
+    if param.metavar is not None:  # "DELIVERY", when the parameter's own name is another
+        shown.metavar = translate(param.metavar)
         return shown
     if isinstance(param, click.Argument) and param.name in ARGUMENT_METAVARS:
         metavar = translate(ARGUMENT_METAVARS[param.name])

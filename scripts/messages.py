@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "retention_agent"
 PO_FILE = PACKAGE / "locale" / "nl.po"
-MARKERS = {"t", "translate", "N_", "tr_"}  # tr_: the desktop app's translate-for-this-view
+MARKERS = {"t", "translate", "N_", "tr_", "words"}  # tr_: the desktop app's translate-for-this-view; words: the PDFs'
 
 
 def _string(node: ast.AST) -> str | None:

@@ -104,8 +104,8 @@ def test_translations_keep_the_placeholders(catalog: dict[str, str],
 
 
 # a number of things: "{count} deliveries", "{n} files"; not a number that names one ("entry {n} was changed",
-# "report no. {n}") nor one before a verb ("{count} found", "type {n} to …")
-COUNTED = re.compile(r"(?<!entry )(?<!no\. )\{(count|n)\} (?!(?:of|more|on|in|found|to)\b)[A-Za-z]")
+# "report no. {n}") nor one before a verb or participle ("{count} found", "{count} wiped", "type {n} to …")
+COUNTED = re.compile(r"(?<!entry )(?<!no\. )\{(count|n)\} (?!(?:of|more|on|in|to|found|[a-z]+ed)\b)[A-Za-z]")
 
 
 def test_every_counted_message_has_plural_forms(collected: dict[str, str],

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from retention_agent.access import ROLES
+from retention_agent.app.words import AUDIT_ACTIONS, OUTCOMES, word
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError
@@ -155,7 +156,8 @@ def audit_show(state: State, as_json: bool, after: int, limit: int) -> None:
         emit_json(result)
         return
     table([t("seq"), t("time"), t("account"), t("action"), t("outcome"), t("subject")],
-          [(e["seq"], e["time"], e["actor"], e["action"], e["outcome"], " ".join(e["subject"]))
+          [(e["seq"], e["time"], e["actor"], word(AUDIT_ACTIONS, e["action"]), word(OUTCOMES, e["outcome"]),
+            " ".join(e["subject"]))
            for e in result["entries"]])
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from retention_agent.app.words import TRIGGERS, word
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
@@ -142,7 +143,7 @@ def proof_list(state: State, as_json: bool) -> None:
         emit_json(rows)
         return
     table([t("delivery"), t("purged"), t("trigger"), t("proof (SHA-256)")],
-          [(r["delivery"], r["purged_at"], r["trigger"], r["proof_sha256"]) for r in rows])
+          [(r["delivery"], r["purged_at"], word(TRIGGERS, r["trigger"]), r["proof_sha256"]) for r in rows])
 
 
 @proof.command("show")

@@ -200,7 +200,10 @@ def service_status(state: State, mode: str, target: str | None, account: str | N
     def yes_no(value: bool | None) -> str:
         return t("unknown") if value is None else t("yes") if value else t("no")
 
-    click.echo(t("Service: {detail}", detail=found.detail))
+    # the detail is the service manager's own words (systemctl's "enabled, inactive"): kept in the JSON; people
+    # get the service's name, and the answers below in their language
+    name = found.detail.partition(":")[0].removeprefix("task ")
+    click.echo(t("Service: {detail}", detail=name))
     click.echo(t("Installed: {answer}", answer=yes_no(found.installed)))
     click.echo(t("Running: {answer}", answer=yes_no(found.running)))
     click.echo(t("Home: {home} ({answer})", home=params.home,

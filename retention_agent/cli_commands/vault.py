@@ -16,6 +16,7 @@ import click
 from retention_agent import os_errors
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.protocol import DATA_CHUNK, ConnectionClosed, ProtocolViolation
+from retention_agent.app.words import CHANNELS, word
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.cli_commands import source_removal
 from retention_agent.errors import (
@@ -153,8 +154,8 @@ def deliveries(state: State, as_json: bool) -> None:
         emit_json(rows)
         return
     table([t("id"), t("state"), t("received"), t("channel"), t("size"), t("ceremony"), t("deadline")],
-          [(r["id"], t(r["state"]), r["received_at"], r["channel"], r["size"], r["ceremony_date"] or "-",
-            r["deadline"] or "-") for r in rows])
+          [(r["id"], t(r["state"]), r["received_at"], word(CHANNELS, r["channel"]), r["size"],
+            r["ceremony_date"] or "-", r["deadline"] or "-") for r in rows])
 
 
 @main.command("open")

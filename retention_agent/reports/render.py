@@ -239,7 +239,7 @@ def _register(doc: Mapping[str, Any], words: Words) -> Section:
 
 
 def _checklist(doc: Mapping[str, Any], words: Words) -> Section:
-    rows = [(item["id"], describe(item["id"], words.lang), item["deliberation"],
+    rows = [(item["id"], describe(item["id"], words.lang), words.t(item["deliberation"]),
              words.day(item["done_on"]) if item["done"] else words.t("OPEN"), item["evidence"] or "-")
             for item in doc["checklist"]]
     still_open = [item["id"] for item in doc["checklist"] if not item["done"]]
