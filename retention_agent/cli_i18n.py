@@ -34,6 +34,7 @@ ARGUMENT_METAVARS = {"account": N_("ACCOUNT"), "deliveries": N_("DELIVERIES"), "
                      "delivery_id": N_("DELIVERY"), "file": N_("FILE"), "folder": N_("FOLDER"), "item": N_("ITEM"),
                      "name": N_("NAME"), "paths": N_("FILES")}
 USAGE_WORDS = (N_("[OPTIONS]"), N_("COMMAND [ARGS]..."), N_("required"))  # click's, not marked by click
+PROMPTS = (N_("Value"),)  # what click asks for an option with prompt=True (from its name)
 
 
 def source_of(text: str) -> str:
@@ -92,6 +93,8 @@ def _param_in_language(param: click.Parameter) -> click.Parameter:
     help_ = getattr(param, "help", None)
     if help_:
         shown.help = translate(source_of(help_))
+    if isinstance(param, click.Option) and isinstance(param.prompt, str):
+        shown.prompt = translate(param.prompt)  # type: ignore[attr-defined]
     if param.metavar is not None:  # "DELIVERY", when the parameter's own name is another
         shown.metavar = translate(param.metavar)
         return shown

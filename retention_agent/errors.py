@@ -342,6 +342,7 @@ class WorkbookUnreadableError(RetentionAgentError):
     message = "The rows of delivery {delivery} cannot be read: {problem}"
     hint = ("Copies of the file itself are still found. Ask AgII for the list as a password-protected .xlsx if "
             "copies derived from it (a CSV, a mail merge) must be found too.")
+    translated_params = ("problem",)
 
 
 class WorkbookColumnsError(RetentionAgentError):

@@ -38,9 +38,10 @@ def _string(node: ast.AST) -> str | None:
 def collect(package: Path = PACKAGE) -> dict[str, str]:
     """msgid -> first place it was seen (file:line)."""
     found: dict[str, str] = {}
-    for path in sorted(package.rglob("*.py")):
+    installer = [] if package != PACKAGE else sorted((ROOT / "installer").rglob("*.py"))  # ships inside it
+    for path in [*sorted(package.rglob("*.py")), *installer]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        where = str(path.relative_to(package.parent))
+        where = str(path.relative_to(package.parent if path.is_relative_to(package) else ROOT))
         for node in ast.walk(tree):
             for text, line in _messages_in(node):
                 if text.strip():

@@ -28,6 +28,7 @@ from typing import Any
 
 import click
 import pytest
+from click.testing import CliRunner
 from pypdf import PdfReader
 
 from retention_agent import i18n
@@ -188,6 +189,8 @@ def _staff_tour(tour: Tour) -> dict[str, str]:
         ["deliveries", "--alles"],  # click: No such option
         ["ceremony", "set", target],  # click: Missing option '--date'
         ["copies", "sweep"],
+        ["notifier", "--once", "--no-sweep"],
+        ["delivery", "unlock", target, "--password-stdin"],  # no password on standard input
     ]
     results = as_staff(tour, commands)
     return {"staff: " + " ".join(args): f"[{code}] {text}"
@@ -219,11 +222,13 @@ def _officer_tour(tour: Tour) -> dict[str, str]:
         ["service", "status"],
         ["hold", held, "--reason", "klacht", "--until", "binnenkort"],
         ["purge"],  # neither --due nor a delivery
+        ["init", "--municipality", "De Panne", "--officer", ME],  # a home is there already
+        ["service", "install", "--mode", "user", "--dry-run", "--out", str(tour.folder / "dienst")],
         ["demo"],
     ]
     outputs = {}
     for args in runs:
-        code, text = officer(tour, *args)
+        code, text = officer(tour, *args, stdin="geheim\n")
         outputs["officer: " + " ".join(args)] = f"[{code}] {text}"
     tampered = out / "gewijzigd.json"
     other_id = purged[:-1] + ("1" if purged.endswith("0") else "0")
@@ -273,6 +278,15 @@ def test_a_tour_of_every_command_in_dutch_shows_no_english(tour: Tour) -> None:
     assert "{" not in demo, "the demo shows people no JSON"
     english = _english(outputs, [ME, tour.staff.name])
     assert english == [], "English in the Dutch command line:\n" + "\n".join(english)
+
+
+def test_a_prompt_is_dutch_too(tour: Tour) -> None:
+    """click asks for an option left out (``secret set`` without ``--value``) in the user's language."""
+    result = CliRunner(env=DUTCH).invoke(cli_main, ["--home", str(tour.home), "secret", "set", "smtp"],
+                                         input="geheim\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Waarde: "), result.output
+    assert _english({"secret set smtp": result.output}, [ME]) == []
 
 
 def test_the_check_sees_english_when_there_is_english(tour: Tour) -> None:
