@@ -431,6 +431,7 @@ class DocumentInvalidError(RetentionAgentError):
     exit_code = EXIT_INTEGRITY
     message = "{file} is not a valid {kind}: {finding}"
     hint = "Ask the sender for the original file."
+    translated_params = ("kind", "expected", "finding")
 
 
 class FormatVersionError(RetentionAgentError):

@@ -26,6 +26,7 @@ from retention_agent.errors import (
 )
 from retention_agent.exports import check_folder, write_report
 from retention_agent.i18n import count_of, t, translate
+from retention_agent.msgids import N_
 
 
 @main.command()
@@ -224,7 +225,7 @@ def _proof_key(data: bytes, file: Path, allowed_signers: Path | None, public_key
     try:  # the proof itself is unreadable: a verification failure (exit 4), not a usage error
         identity = str(json.loads(data).get("signer", ""))
     except (ValueError, UnicodeError, AttributeError) as exc:
-        raise DocumentInvalidError(file=str(file), kind="proof of deletion",
+        raise DocumentInvalidError(file=str(file), kind=N_("proof of deletion"),
                                    finding=t("it is not a readable proof")) from exc
     keys = [s.public_key for s in signers if identity in s.identity.split(",") and s.allows("deletion-proof")]
     if not keys:
