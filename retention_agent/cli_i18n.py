@@ -15,7 +15,7 @@ import copy
 import importlib
 import inspect
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -74,7 +74,10 @@ def help_text(command: click.Command) -> str:
     return translate(inspect.cleandoc(command.help)) if command.help else ""
 
 
-def in_language(command: click.Command) -> click.Command:
+CommandT = TypeVar("CommandT", bound=click.Command)
+
+
+def in_language(command: CommandT) -> CommandT:
     """A copy of ``command`` whose help and usage words are in the current language (its parameters are, as
     ``get_params`` gives them)."""
     shown = copy.copy(command)
@@ -119,35 +122,24 @@ def _params_in_language(command: click.Command, params: list[click.Parameter]) -
 
 
 class TranslatedCommand(click.Command):
-    """A command whose ``--help``, usage line and entry in its group's list are in the current language."""
+    """A command whose ``--help``, usage line and entry in its group's list are in the current language (each
+    shown from a translated copy, by the click class after this one: ``Command``, or ``Group`` for a group)."""
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
         return _params_in_language(self, super().get_params(ctx))
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        click.Command.format_help(in_language(self), ctx, formatter)
+        super(TranslatedCommand, in_language(self)).format_help(ctx, formatter)
 
     def get_usage(self, ctx: click.Context) -> str:
-        return click.Command.get_usage(in_language(self), ctx)
+        return super(TranslatedCommand, in_language(self)).get_usage(ctx)
 
     def get_short_help_str(self, limit: int = 45) -> str:
-        return click.Command.get_short_help_str(in_language(self), limit)
+        return super(TranslatedCommand, in_language(self)).get_short_help_str(limit)
 
 
-class TranslatedGroup(click.Group):
+class TranslatedGroup(TranslatedCommand, click.Group):
     """A group of translated commands (and translated subgroups), translated itself."""
 
     command_class = TranslatedCommand
     group_class: Any = type  # subgroups are of this group's class
-
-    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        return _params_in_language(self, super().get_params(ctx))
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        click.Group.format_help(in_language(self), ctx, formatter)
-
-    def get_usage(self, ctx: click.Context) -> str:
-        return click.Group.get_usage(in_language(self), ctx)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return click.Group.get_short_help_str(in_language(self), limit)
