@@ -252,7 +252,7 @@ def _validate(config: Config, path: Path) -> None:
         (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", N_("must be positive")),
         (config.audit.checkpoint_interval_minutes >= 1, "audit.checkpoint_interval_minutes", N_("must be at least 1")),
         (0 < config.smtp.port < 65536, "smtp.port", N_("must be between 1 and 65535")),
-        (config.reports.schedule in ("monthly", "quarterly", N_("off")), "reports.schedule",
+        (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
          N_("must be monthly, quarterly or off")),
         (config.copies.interval_minutes >= 1, "copies.interval_minutes", N_("must be at least 1")),
         (config.copies.max_document_bytes >= 0, "copies.max_document_bytes", N_("must not be negative")),
@@ -270,7 +270,7 @@ def _validate(config: Config, path: Path) -> None:
         checks.append((inbox.settle_seconds >= 0, f"inbox[{i}].settle_seconds", N_("must not be negative")))
         checks.append((inbox.scan_interval_seconds > 0, f"inbox[{i}].scan_interval_seconds", N_("must be positive")))
     for i, box in enumerate(config.mailbox):
-        checks.append((box.tls in ("tls", "starttls", N_("none")), f"mailbox[{i}].tls",
+        checks.append((box.tls in ("tls", "starttls", "none"), f"mailbox[{i}].tls",
                        N_("must be tls, starttls or none")))
         checks.append((box.auth in ("password", "xoauth2"), f"mailbox[{i}].auth",
                        N_("must be password or xoauth2")))

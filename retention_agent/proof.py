@@ -381,7 +381,8 @@ class _SchemaError(ValueError):
     the catalogue, ``values`` fill it (``expected`` is one too)."""
 
     def __init__(self, template: str, **values: Any) -> None:
-        super().__init__(template.format(**values))
+        expected = str(values.get("expected", "")).format(**values)
+        super().__init__(template.format(**{**values, "expected": expected}))
         self.template = template
         self.values = values
 
