@@ -159,6 +159,7 @@ class ProtocolError(RetentionAgentError):
     error_id = "protocol"
     message = "The agent and this command do not understand each other: {problem}"
     hint = "Make sure the command and the running agent are the same version."
+    translated_params = ("problem",)
 
 
 # ---- key store ---------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def ingest_one(state: State, path: Path) -> dict[str, Any]:
             try:
                 result = client.upload("ingest", {}, _blocks(source, path))
             except OSError as exc:  # the agent went away while the file was being sent
-                raise ProtocolError(problem="the agent closed the connection") from exc
+                raise ProtocolError(problem=N_("the agent closed the connection")) from exc
             result = dict(result)
 
             def record(why: str) -> None:
@@ -190,7 +190,7 @@ def open_command(state: State, delivery: str, purpose: str, note: str, to_stdout
             try:
                 client.download("open", args, sys.stdout.buffer)
             except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
-                raise ProtocolError(problem="the agent closed the connection") from exc
+                raise ProtocolError(problem=N_("the agent closed the connection")) from exc
         sys.stdout.flush()
     else:
         assert to_dir is not None
@@ -211,7 +211,7 @@ def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str
             try:
                 _header, trailer = client.download("open", args, out)
             except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
-                raise ProtocolError(problem="the agent closed the connection") from exc
+                raise ProtocolError(problem=N_("the agent closed the connection")) from exc
         if trailer is None:
             raise click.ClickException(t("The agent sent no data."))
         temp.replace(target)
