@@ -255,7 +255,7 @@ class UsageError(RetentionAgentError):
     exit_code = EXIT_USAGE
     message = "{problem}"
     hint = "See 'retention-agent {command} --help'."
-    translated_params = ("problem",)
+    translated_params = ("reason", "problem")  # a problem may hold a {reason} of its own
 
 
 # ---- deliveries and vault ----------------------------------------------------------------------------

@@ -200,6 +200,8 @@ def _staff_tour(tour: Tour) -> dict[str, str]:
 def _officer_tour(tour: Tour) -> dict[str, str]:
     out = tour.folder / "voor-de-dpo"
     out.mkdir(exist_ok=True)
+    broken_signers = tour.folder / "kapotte_signers"
+    broken_signers.write_text("retention-agent@de-panne namespaces=\"deletion-proof\" ssh-ed25519\n")
     held, purged = tour.deliveries[2], tour.deliveries[3]
     today = datetime.now(UTC).date()
     month = today.strftime("%Y-%m")
@@ -216,6 +218,7 @@ def _officer_tour(tour: Tour) -> dict[str, str]:
         ["proof", "list"],
         ["proof", "export", purged, "--out", str(out)],
         ["proof", "verify", str(out / f"{purged}.json"), "--allowed-signers", str(out / "allowed_signers")],
+        ["proof", "verify", str(out / f"{purged}.json"), "--allowed-signers", str(broken_signers)],  # key missing
         ["report", "--period", month, "--format", "pdf", "--out", str(out)],
         ["dpo", "verify", str(out)],
         ["quarantine", "release", "01AAAAAAAAAAAAAAAAAAAAAAAA", "--reason", "toch van AgII"],

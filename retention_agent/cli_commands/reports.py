@@ -206,6 +206,17 @@ def proof_verify(file: Path, signature: Path | None, allowed_signers: Path | Non
                  delivery=doc["delivery_id"], purged_at=doc["purged_at"], signer=doc["signer"]))
 
 
+def _unreadable(exc: ValueError, command: str) -> UsageError:
+    """A key or allowed-signers file that cannot be read, said in the user's language."""
+    from retention_agent.sshsig import KeyTextError
+
+    if isinstance(exc, KeyTextError):
+        return UsageError(problem=exc.template, command=command, **exc.values)
+    if isinstance(exc, UnicodeError):
+        return UsageError(problem=N_("the file is not UTF-8 text"), command=command)
+    return UsageError(problem=str(exc)[:200], command=command)
+
+
 def _proof_key(data: bytes, file: Path, allowed_signers: Path | None, public_key: str | None) -> bytes:
     from retention_agent import sshsig
 
@@ -214,14 +225,14 @@ def _proof_key(data: bytes, file: Path, allowed_signers: Path | None, public_key
         try:
             return sshsig.parse_public_key_openssh(text.strip())
         except ValueError as exc:
-            raise UsageError(problem=str(exc), command="proof verify") from exc
+            raise _unreadable(exc, "proof verify") from exc
     signers_file = allowed_signers or file.with_name("allowed_signers")
     if not signers_file.is_file():
         raise UsageError(problem=t("give --allowed-signers FILE or --public-key KEY"), command="proof verify")
     try:
         signers = sshsig.parse_allowed_signers(signers_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeError) as exc:
-        raise UsageError(problem=str(exc)[:200], command="proof verify") from exc
+        raise _unreadable(exc, "proof verify") from exc
     try:  # the proof itself is unreadable: a verification failure (exit 4), not a usage error
         identity = str(json.loads(data).get("signer", ""))
     except (ValueError, UnicodeError, AttributeError) as exc:
@@ -266,7 +277,7 @@ def dpo_verify(folder: Path, allowed_signers: Path | None, as_json: bool) -> Non
     try:
         summary = verify_folder(folder, signers_file.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise UsageError(problem=str(exc)[:200], command="dpo verify") from exc
+        raise _unreadable(exc, "dpo verify") from exc
     if as_json:
         emit_json(summary.to_json())
     else:
