@@ -227,3 +227,41 @@ def test_the_cli_speaks_dutch_by_default_and_english_with_lang_en(tmp_path: Path
     assert "hint: Start it with 'retention-agent run'" in english.stderr, english.stderr
     assert "draait niet" not in english.stderr
     assert not home.exists()  # asking for the status creates nothing
+
+
+# ---- click's own words and the help texts -----------------------------------------------------------------
+
+
+def _cli_in_process(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from retention_agent.cli import main
+
+    result = CliRunner().invoke(main, list(args), prog_name="retention-agent")
+    return result.exit_code, result.output
+
+
+@pytest.mark.usefixtures("language")
+def test_click_refuses_a_command_line_in_dutch_and_in_english_with_lang_en() -> None:
+    code, dutch = _cli_in_process("open", "01JD5Z8K3Q4W7E2R9T6Y")
+    assert code == 2
+    assert "Gebruik: retention-agent open [OPTIES] LEVERING" in dutch
+    assert "Fout: Ontbrekende optie '--purpose'." in dutch and "Missing" not in dutch
+    code, english = _cli_in_process("--lang", "en", "open", "01JD5Z8K3Q4W7E2R9T6Y")
+    assert code == 2
+    assert "Usage: retention-agent open [OPTIONS] DELIVERY" in english
+    assert "Error: Missing option '--purpose'." in english
+    code, dutch = _cli_in_process("audit", "show", "--limit", "veel")
+    assert (code, dutch.splitlines()[-1]) == (2, "Fout: Ongeldige waarde voor '--limit': 'veel' is geen geldig getal.")
+
+
+@pytest.mark.usefixtures("language")
+def test_help_is_dutch_by_default_and_english_with_lang_en() -> None:
+    code, dutch = _cli_in_process("open", "--help")
+    assert code == 0
+    assert "Open een levering voor een opgegeven doel" in dutch and "Voorbeeld: retention-agent open" in dutch
+    assert "--note TEKST" in dutch and "Toon deze uitleg en stop." in dutch
+    code, english = _cli_in_process("--lang", "en", "open", "--help")
+    assert "Open a delivery for a stated purpose" in english and "Show this message and exit." in english
+    code, listing = _cli_in_process("staff", "--help")
+    assert "Opdrachten:" in listing and "Voeg een medewerker toe" in listing
