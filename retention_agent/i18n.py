@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
@@ -38,43 +38,54 @@ def catalogue(lang: str) -> dict[str, str]:
     """msgid -> translation; a plural entry also answers for its msgid and msgid_plural (without a count)."""
     if lang == "en":
         return {}
-    text = _catalogue_text(lang)
-    found = {key: forms[0 if key != forms[3] else 1] for key, forms in _plural_entries(text).items()}
-    return {**found, **read_catalogue(text)}
+    entries = _parsed(lang)
+    found = {key: forms[0 if key != forms[3] else 1] for key, forms in _plural_entries(entries).items()}
+    return {**found, **_singles(entries)}
 
 
 @cache
 def plural_forms(lang: str) -> dict[str, tuple[str, str]]:
     """msgid and msgid_plural of every plural entry -> (form for one, form for any other count) in ``lang``."""
-    entries = _plural_entries(_catalogue_text(DEFAULT_LANGUAGE))
+    entries = _plural_entries(_parsed(DEFAULT_LANGUAGE))
     if lang == "en":
         return {key: (forms[2], forms[3]) for key, forms in entries.items()}
     return {key: (forms[0], forms[1]) for key, forms in entries.items()}
 
 
-def _catalogue_text(lang: str) -> str:
-    return (resources.files("retention_agent") / "locale" / f"{lang}.po").read_text(encoding="utf-8")
+@cache
+def _parsed(lang: str) -> tuple[tuple[dict[str, str], bool], ...]:
+    """The entries of ``locale/<lang>.po``, read once per process (every command needs them)."""
+    text = (resources.files("retention_agent") / "locale" / f"{lang}.po").read_text(encoding="utf-8")
+    return tuple(_entries(text))
 
 
 def read_catalogue(text: str) -> dict[str, str]:
     """msgid -> msgstr for the translated, non-fuzzy entries of a .po file without plural forms."""
-    return {entry["msgid"]: entry["msgstr"] for entry, fuzzy in _entries(text)
+    return _singles(tuple(_entries(text)))
+
+
+def _singles(entries: Sequence[tuple[dict[str, str], bool]]) -> dict[str, str]:
+    return {entry["msgid"]: entry["msgstr"] for entry, fuzzy in entries
             if entry.get("msgid") and entry.get("msgstr") and not fuzzy and "msgid_plural" not in entry}
 
 
 def read_plurals(text: str) -> dict[tuple[str, str], tuple[str, str]]:
     """(msgid, msgid_plural) -> (msgstr[0], msgstr[1]) for the translated, non-fuzzy plural entries
     (two forms, as Dutch and English have: one, and any other count)."""
+    return _plurals(tuple(_entries(text)))
+
+
+def _plurals(entries: Sequence[tuple[dict[str, str], bool]]) -> dict[tuple[str, str], tuple[str, str]]:
     return {(entry["msgid"], entry["msgid_plural"]): (entry["msgstr[0]"], entry["msgstr[1]"])
-            for entry, fuzzy in _entries(text)
+            for entry, fuzzy in entries
             if entry.get("msgid") and entry.get("msgid_plural") and entry.get("msgstr[0]")
             and entry.get("msgstr[1]") and not fuzzy}
 
 
-def _plural_entries(text: str) -> dict[str, tuple[str, str, str, str]]:
+def _plural_entries(entries: Sequence[tuple[dict[str, str], bool]]) -> dict[str, tuple[str, str, str, str]]:
     """msgid and msgid_plural -> (Dutch one, Dutch other, English one, English other)."""
     found: dict[str, tuple[str, str, str, str]] = {}
-    for (one, other), (dutch_one, dutch_other) in read_plurals(text).items():
+    for (one, other), (dutch_one, dutch_other) in _plurals(entries).items():
         found[one] = found[other] = (dutch_one, dutch_other, one, other)
     return found
 
