@@ -69,15 +69,23 @@ class SystemRunner:
 Responder = Callable[[tuple[str, ...]], Result]
 
 
+# the readable lines of a dry run for what is no command, in English; the command line passes them translated
+# (retention-agent's catalogue has them: its collector reads every MESSAGES dict)
+MESSAGES = {"write": "# write {path} (mode {mode}, {size} bytes)", "mkdir": "# mkdir {path}",
+            "remove": "# remove {path}"}
+
+
 @dataclass
 class RecordingRunner:
     """Changes nothing. ``calls`` lists what would be done, as readable lines (``$ cmd`` or ``# write …``);
-    ``files`` holds the would-be file contents; ``respond`` answers each command (default: success)."""
+    ``files`` holds the would-be file contents; ``respond`` answers each command (default: success);
+    ``notes`` words the lines that are no command (default: ``MESSAGES``)."""
 
     respond: Responder = field(default=lambda argv: Result(0))
     echo: TextIO | None = None
     calls: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=lambda: dict(MESSAGES))
 
     def _note(self, line: str) -> None:
         self.calls.append(line)
@@ -90,10 +98,10 @@ class RecordingRunner:
 
     def write_file(self, path: str, content: bytes, mode: int) -> None:
         self.files[path] = content
-        self._note(f"# write {path} (mode {mode:04o}, {len(content)} bytes)")
+        self._note(self.notes["write"].format(path=path, mode=f"{mode:04o}", size=len(content)))
 
     def make_dir(self, path: str) -> None:
-        self._note(f"# mkdir {path}")
+        self._note(self.notes["mkdir"].format(path=path))
 
     def remove(self, path: str) -> None:
-        self._note(f"# remove {path}")
+        self._note(self.notes["remove"].format(path=path))

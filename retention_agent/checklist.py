@@ -32,7 +32,7 @@ class Condition:
 
 
 CONDITIONS: tuple[Condition, ...] = (
-    Condition("commitment", "VCMP 05/2024, decision",
+    Condition("commitment", N_("VCMP 05/2024, decision"),
               N_("A written and signed commitment was sent to the Flemish data-sharing committee (VCMP).")),
     Condition("privacy-statement", "VCMP 05/2024, nr. 51",
               N_("The municipality's privacy statement mentions this data sharing.")),
@@ -84,15 +84,15 @@ def open_ids(rows: list[dict[str, Any]]) -> list[str]:
 def set_item(ctx: AgentContext, actor: str, item: str, done_on: date, evidence: str = "") -> dict[str, Any]:
     """Record that condition ``item`` was met on ``done_on``; audited (the evidence text only as its hash)."""
     if item not in IDS:
-        raise UsageError(problem=f"unknown checklist item {item[:40]!r}; choose one of {', '.join(IDS)}",
-                         command="checklist set")
+        raise UsageError(problem=N_("unknown checklist item {item}; choose one of {choices}"), item=repr(item[:40]),
+                         choices=", ".join(IDS), command="checklist set")
     evidence = evidence.strip()
     if len(evidence) > MAX_EVIDENCE or not evidence.isprintable():
-        raise UsageError(problem=f"--evidence must be one line of at most {MAX_EVIDENCE} characters",
-                         command="checklist set")
+        raise UsageError(problem=N_("--evidence must be one line of at most {limit} characters"),
+                         limit=MAX_EVIDENCE, command="checklist set")
     local_today = local_date(ctx.clock.now())
     if (done_on - local_today).days > 1:
-        raise UsageError(problem="--done must be a date on which it was done, not in the future",
+        raise UsageError(problem=N_("--done must be a date on which it was done, not in the future"),
                          command="checklist set")
     now = utc_iso(ctx.clock.now())
     with ctx.store.transaction():

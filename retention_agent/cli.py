@@ -19,6 +19,7 @@ import click
 
 from retention_agent import i18n
 from retention_agent.api.client import Client
+from retention_agent.cli_i18n import TranslatedGroup, install
 from retention_agent.errors import EXIT_INTEGRITY, AgentUnreachableError, RetentionAgentError
 from retention_agent.home import Home, describe_origin, resolve_home
 from retention_agent.terminal import safe, safe_json
@@ -118,8 +119,13 @@ COMMAND_MODULES = {
 }
 
 
-class LazyGroup(click.Group):
+install()  # click's own messages ("Missing option", "Usage:") in the user's language
+
+
+class LazyGroup(TranslatedGroup):
     """A group whose commands are imported on first use (click's documented lazy-loading pattern)."""
+
+    group_class = TranslatedGroup
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_MODULES)
@@ -131,6 +137,12 @@ class LazyGroup(click.Group):
         return self.commands.get(cmd_name)
 
 
+def _choose_language(lang: str | None) -> str | None:
+    """``--lang`` is eager: typed before ``--help`` or a mistake, the help or the error is in that language."""
+    i18n.set_language(lang)
+    return lang
+
+
 # Commands that make or run an agent in a home of the caller's own choosing: they never follow the shared-agent
 # pointer (root running the agent in the service account's home would leave root-owned files there).
 OWN_HOME_COMMANDS = frozenset({"init", "run"})
@@ -140,7 +152,8 @@ OWN_HOME_COMMANDS = frozenset({"init", "run"})
 @click.option("--home", type=click.Path(file_okay=False, readable=False, path_type=Path), default=None,
               help="The agent's home (default: $RETENTION_AGENT_HOME, else the shared agent this computer's "
                    "administrator set up, else your own data folder).")
-@click.option("--lang", type=click.Choice(i18n.LANGUAGES), default=None,
+@click.option("--lang", type=click.Choice(i18n.LANGUAGES), default=None, is_eager=True,
+              callback=lambda _ctx, _param, lang: _choose_language(lang),
               help="Language of messages: nl (default) or en; also $RETENTION_AGENT_LANG.")
 @click.version_option(package_name="retention-agent")
 @click.pass_context

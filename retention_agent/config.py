@@ -7,6 +7,7 @@ are refused (a typo must not silently fall back to a default), with a suggestion
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import math
 import re
@@ -18,6 +19,8 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from retention_agent.errors import ConfigError, ConfigSyntaxError
+from retention_agent.i18n import t, translate
+from retention_agent.msgids import N_
 
 KEY_STORES = ("keyring", "file")
 DEPLOYMENTS = ("user", "shared")
@@ -255,22 +258,30 @@ def parse(text: str, path: Path) -> Config:
     return config
 
 
+# the kinds of value a key holds, and finds instead, as people say them
+TYPE_WORDS: dict[type, str] = {str: N_("text"), int: N_("a whole number"), float: N_("a number"),
+                               bool: N_("true or false"), list: N_("a list"), dict: N_("a table"),
+                               datetime.date: N_("a date"), datetime.datetime: N_("a date and time"),
+                               datetime.time: N_("a time")}
+
+
 def _build(cls: type[Any], raw: Any, path: Path, prefix: str) -> Any:
     if not isinstance(raw, dict):
-        raise _error(path, prefix.rstrip("."), "expected a table")
+        raise _error(path, prefix.rstrip("."), N_("expected a table"))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
-            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
-            raise _error(path, prefix + key, f"unknown key{hint}")
+            if close:
+                raise _error(path, prefix + key, N_("unknown key; did you mean '{close}'?"), close=prefix + close[0])
+            raise _error(path, prefix + key, N_("unknown key"))
     values: dict[str, Any] = {}
     for name, spec in fields.items():
         if name in raw:
             values[name] = _convert(hints[name], raw[name], path, prefix + name)
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise _error(path, prefix + name, "this key is required")
+            raise _error(path, prefix + name, N_("this key is required"))
     return cls(**values)
 
 
@@ -281,60 +292,61 @@ def _convert(kind: Any, value: Any, path: Path, key: str) -> Any:
     if origin is tuple:
         item_kind = typing.get_args(kind)[0]
         if not isinstance(value, list):
-            raise _error(path, key, "expected a list")
+            raise _error(path, key, N_("expected a list"))
         return tuple(_convert(item_kind, item, path, f"{key}[{i}]") for i, item in enumerate(value))
     if origin in (typing.Union, types.UnionType):
         return value
-    expected = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}[kind]
+    expected = TYPE_WORDS[kind]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _error(path, key, f"expected {expected}, found {type(value).__name__}")
+        raise _error(path, key, N_("expected {expected}, found {found}"), expected=translate(expected),
+                     found=translate(TYPE_WORDS.get(type(value), N_("something else"))))
     if kind is float and not math.isfinite(value):
-        raise _error(path, key, "expected a finite number, found " + str(value))
+        raise _error(path, key, N_("expected a finite number, found {found}"), found=str(value))
     return value
 
 
 def _validate(config: Config, path: Path) -> None:
     checks: list[tuple[bool, str, str]] = [
-        (bool(config.municipality.strip()), "municipality", "must not be empty"),
-        (config.key_store in KEY_STORES, "key_store", f"must be one of {', '.join(KEY_STORES)}"),
-        (config.language in ("nl", "en"), "language", "must be nl or en"),
-        (config.deployment in DEPLOYMENTS, "deployment", f"must be one of {', '.join(DEPLOYMENTS)}"),
-        (config.intake.max_file_bytes >= 1, "intake.max_file_bytes", "must be at least 1"),
-        (config.intake.max_files_per_message >= 1, "intake.max_files_per_message", "must be at least 1"),
+        (bool(config.municipality.strip()), "municipality", N_("must not be empty")),
+        (config.key_store in KEY_STORES, "key_store", _one_of(KEY_STORES)),
+        (config.language in ("nl", "en"), "language", N_("must be nl or en")),
+        (config.deployment in DEPLOYMENTS, "deployment", _one_of(DEPLOYMENTS)),
+        (config.intake.max_file_bytes >= 1, "intake.max_file_bytes", N_("must be at least 1")),
+        (config.intake.max_files_per_message >= 1, "intake.max_files_per_message", N_("must be at least 1")),
         (config.retention.max_without_ceremony_months >= 1, "retention.max_without_ceremony_months",
-         "must be at least 1"),
+         N_("must be at least 1")),
         (all(d > 0 for d in config.retention.reminder_days_before), "retention.reminder_days_before",
-         "days must be positive"),
-        (config.retention.no_ceremony_staff_days >= 1, "retention.no_ceremony_staff_days", "must be at least 1"),
+         N_("days must be positive")),
+        (config.retention.no_ceremony_staff_days >= 1, "retention.no_ceremony_staff_days", N_("must be at least 1")),
         (config.retention.no_ceremony_officer_days >= 1, "retention.no_ceremony_officer_days",
-         "must be at least 1"),
+         N_("must be at least 1")),
         (config.retention.clock_forward_margin_hours >= 0, "retention.clock_forward_margin_hours",
-         "must not be negative"),
-        (config.retention.tick_seconds >= 1, "retention.tick_seconds", "must be at least 1"),
-        (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", "must be positive"),
-        (config.audit.checkpoint_interval_minutes >= 1, "audit.checkpoint_interval_minutes", "must be at least 1"),
-        (config.disk.free_space_floor_mib >= 0, "disk.free_space_floor_mib", "must not be negative"),
-        (config.disk.free_space_floor_percent >= 0, "disk.free_space_floor_percent", "must not be negative"),
-        (0 < config.smtp.port < 65536, "smtp.port", "must be between 1 and 65535"),
+         N_("must not be negative")),
+        (config.retention.tick_seconds >= 1, "retention.tick_seconds", N_("must be at least 1")),
+        (config.workspace.wipe_after_hours > 0, "workspace.wipe_after_hours", N_("must be positive")),
+        (config.audit.checkpoint_interval_minutes >= 1, "audit.checkpoint_interval_minutes", N_("must be at least 1")),
+        (0 < config.smtp.port < 65536, "smtp.port", N_("must be between 1 and 65535")),
+        (config.disk.free_space_floor_mib >= 0, "disk.free_space_floor_mib", N_("must not be negative")),
+        (config.disk.free_space_floor_percent >= 0, "disk.free_space_floor_percent", N_("must not be negative")),
         (config.reports.schedule in ("monthly", "quarterly", "off"), "reports.schedule",
-         "must be monthly, quarterly or off"),
-        (config.copies.interval_minutes >= 1, "copies.interval_minutes", "must be at least 1"),
-        (config.copies.max_document_bytes >= 0, "copies.max_document_bytes", "must not be negative"),
-        (config.copies.document_seconds > 0, "copies.document_seconds", "must be positive"),
-        (config.copies.sweep_seconds > 0, "copies.sweep_seconds", "must be positive"),
+         N_("must be monthly, quarterly or off")),
+        (config.copies.interval_minutes >= 1, "copies.interval_minutes", N_("must be at least 1")),
+        (config.copies.max_document_bytes >= 0, "copies.max_document_bytes", N_("must not be negative")),
+        (config.copies.document_seconds > 0, "copies.document_seconds", N_("must be positive")),
+        (config.copies.sweep_seconds > 0, "copies.sweep_seconds", N_("must be positive")),
         (all(p.startswith(("~/", "~\\")) or Path(p).is_absolute() or PureWindowsPath(p).is_absolute()
              for p in config.copies.locations), "copies.locations",
-         "each folder must be an absolute path or start with ~/"),
+         N_("each folder must be an absolute path or start with ~/")),
     ]
     for i, inbox in enumerate(config.inbox):
-        checks.append((Path(inbox.path).is_absolute(), f"inbox[{i}].path", "must be an absolute path"))
-        checks.append((inbox.channel in CHANNELS, f"inbox[{i}].channel", f"must be one of {CHANNELS}"))
+        checks.append((Path(inbox.path).is_absolute(), f"inbox[{i}].path", N_("must be an absolute path")))
+        checks.append((inbox.channel in CHANNELS, f"inbox[{i}].channel", _one_of(CHANNELS)))
         checks.append((bool(inbox.patterns) and all(inbox.patterns), f"inbox[{i}].patterns",
-                       "must be a non-empty list of non-empty patterns"))
-        checks.append((inbox.settle_seconds >= 0, f"inbox[{i}].settle_seconds", "must not be negative"))
-        checks.append((inbox.scan_interval_seconds > 0, f"inbox[{i}].scan_interval_seconds", "must be positive"))
+                       N_("must be a non-empty list of non-empty patterns")))
+        checks.append((inbox.settle_seconds >= 0, f"inbox[{i}].settle_seconds", N_("must not be negative")))
+        checks.append((inbox.scan_interval_seconds > 0, f"inbox[{i}].scan_interval_seconds", N_("must be positive")))
     for i, box in enumerate(config.mailbox):
         checks += _mailbox_checks(f"mailbox[{i}]", box)
     names = [box.name for box in config.mailbox]
@@ -355,31 +367,31 @@ def _mailbox_checks(key: str, box: MailboxSettings) -> list[tuple[bool, str, str
     oauth = box.auth.startswith("oauth2-")
     return [
         (bool(_NAME.match(box.name)), f"{key}.name",
-         "must be 1-61 lower-case letters, digits, '.', '_' or '-' (it names the key-store entry)"),
-        (box.driver in ("imap", "graph"), f"{key}.driver", "must be imap or graph"),
-        (box.driver == "graph" or bool(box.host.strip()), f"{key}.host", "is required for an IMAP mailbox"),
-        (box.tls in ("tls", "starttls", "none"), f"{key}.tls", "must be tls, starttls or none"),
-        (box.auth in MAILBOX_AUTH, f"{key}.auth", "must be one of " + ", ".join(MAILBOX_AUTH)),
-        (box.driver == "imap" or oauth, f"{key}.auth", "Microsoft Graph needs oauth2-app or oauth2-delegated"),
+         N_("must be 1-61 lower-case letters, digits, '.', '_' or '-' (it names the key-store entry)")),
+        (box.driver in ("imap", "graph"), f"{key}.driver", N_("must be imap or graph")),
+        (box.driver == "graph" or bool(box.host.strip()), f"{key}.host", N_("is required for an IMAP mailbox")),
+        (box.tls in ("tls", "starttls", "none"), f"{key}.tls", N_("must be tls, starttls or none")),
+        (box.auth in MAILBOX_AUTH, f"{key}.auth", _one_of(MAILBOX_AUTH)),
+        (box.driver == "imap" or oauth, f"{key}.auth", N_("Microsoft Graph needs oauth2-app or oauth2-delegated")),
         (not oauth or bool(box.tenant.strip()), f"{key}.tenant",
-         "is required with OAuth2: the tenant's domain (gemeente.onmicrosoft.com) or its id"),
+         N_("is required with OAuth2: the tenant's domain (gemeente.onmicrosoft.com) or its id")),
         (not oauth or bool(box.client_id.strip()), f"{key}.client_id",
-         "is required with OAuth2: the application (client) id of the app registration"),
-        (box.credential in ("certificate", "secret"), f"{key}.credential", "must be certificate or secret"),
+         N_("is required with OAuth2: the application (client) id of the app registration")),
+        (box.credential in ("certificate", "secret"), f"{key}.credential", N_("must be certificate or secret")),
         (box.auth != "oauth2-app" or box.credential != "certificate" or Path(box.certificate_path).is_absolute(),
-         f"{key}.certificate_path", "must be the absolute path of a PEM file with the key and the certificate"),
-        (box.sasl in ("xoauth2", "oauthbearer"), f"{key}.sasl", "must be xoauth2 or oauthbearer"),
-        (not box.ca_file or Path(box.ca_file).is_absolute(), f"{key}.ca_file", "must be an absolute path"),
+         f"{key}.certificate_path", N_("must be the absolute path of a PEM file with the key and the certificate")),
+        (box.sasl in ("xoauth2", "oauthbearer"), f"{key}.sasl", N_("must be xoauth2 or oauthbearer")),
+        (not box.ca_file or Path(box.ca_file).is_absolute(), f"{key}.ca_file", N_("must be an absolute path")),
         (bool(box.authority_host.strip()) and "/" not in box.authority_host, f"{key}.authority_host",
-         "must be a host name such as login.microsoftonline.com"),
-        (box.graph_url.startswith("https://"), f"{key}.graph_url", "must start with https://"),
-        (0 < box.port < 65536, f"{key}.port", "must be between 1 and 65535"),
-        (box.poll_interval_seconds > 0, f"{key}.poll_interval_seconds", "must be positive"),
+         N_("must be a host name such as login.microsoftonline.com")),
+        (box.graph_url.startswith("https://"), f"{key}.graph_url", N_("must start with https://")),
+        (0 < box.port < 65536, f"{key}.port", N_("must be between 1 and 65535")),
+        (box.poll_interval_seconds > 0, f"{key}.poll_interval_seconds", N_("must be positive")),
         (bool(box.agii_domain.strip()) and "@" not in box.agii_domain, f"{key}.agii_domain",
-         "must be a domain name such as integratie-inburgering.be"),
-        (box.copies in ("remove", "report", "off"), f"{key}.copies", "must be remove, report or off"),
+         N_("must be a domain name such as integratie-inburgering.be")),
+        (box.copies in ("remove", "report", "off"), f"{key}.copies", N_("must be remove, report or off")),
         (bool(box.copies_include) and all(box.copies_include), f"{key}.copies_include",
-         "must be a non-empty list of folder name patterns"),
+         N_("must be a non-empty list of folder name patterns")),
     ]
 
 
@@ -387,21 +399,21 @@ def _downloads_checks(key: str, folder: DownloadsSettings, config: Config,
                       mailboxes: list[str]) -> list[tuple[bool, str, str]]:
     return [
         (config.deployment == "user", f"{key}.path",
-         "a Downloads folder is watched in per-user mode only (deployment = \"user\"): a shared agent must not "
-         "read a person's own folders"),
-        (Path(folder.path).is_absolute(), f"{key}.path", "must be an absolute path"),
+         N_("a Downloads folder is watched in per-user mode only (deployment = \"user\"): a shared agent must not "
+         "read a person's own folders")),
+        (Path(folder.path).is_absolute(), f"{key}.path", N_("must be an absolute path")),
         (bool(folder.patterns) and all(folder.patterns) and "*" not in folder.patterns, f"{key}.patterns",
-         "must name AgII's files (e.g. [\"Inburgeraars*.xlsx\"]), not every file"),
+         N_("must name AgII's files (e.g. [\"Inburgeraars*.xlsx\"]), not every file")),
         (bool(folder.file_types) and all(t in FILE_TYPES for t in folder.file_types), f"{key}.file_types",
-         "must be a non-empty list of " + ", ".join(FILE_TYPES)),
-        (0 <= folder.min_bytes <= folder.max_bytes, f"{key}.max_bytes", "must be at least min_bytes"),
+         t("must be a non-empty list of {choices}", choices=", ".join(FILE_TYPES))),
+        (0 <= folder.min_bytes <= folder.max_bytes, f"{key}.max_bytes", N_("must be at least min_bytes")),
         (not folder.notification_mailbox or folder.notification_mailbox in mailboxes,
-         f"{key}.notification_mailbox", "must be the name of a configured [[mailbox]]"),
+         f"{key}.notification_mailbox", N_("must be the name of a configured [[mailbox]]")),
         (bool(folder.notification_senders) and all(folder.notification_senders), f"{key}.notification_senders",
-         "must be a non-empty list of sender patterns"),
-        (folder.window_minutes > 0, f"{key}.window_minutes", "must be positive"),
-        (folder.settle_seconds >= 0, f"{key}.settle_seconds", "must not be negative"),
-        (folder.scan_interval_seconds > 0, f"{key}.scan_interval_seconds", "must be positive"),
+         N_("must be a non-empty list of sender patterns")),
+        (folder.window_minutes > 0, f"{key}.window_minutes", N_("must be positive")),
+        (folder.settle_seconds >= 0, f"{key}.settle_seconds", N_("must not be negative")),
+        (folder.scan_interval_seconds > 0, f"{key}.scan_interval_seconds", N_("must be positive")),
     ]
 
 
@@ -416,7 +428,8 @@ def _maxima(config: Config) -> list[tuple[bool, str, str]]:
             value = getattr(table, name)
             key = dotted if index is None else f"{section}[{index}].{name}"
             values = value if isinstance(value, tuple) else (value,)
-            checks.append((all(v <= highest for v in values), key, f"must be at most {number_text(highest)}"))
+            problem = t("must be at most {limit}", limit=number_text(highest))
+            checks.append((all(v <= highest for v in values), key, problem))
     return checks
 
 
@@ -424,8 +437,14 @@ def number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _error(path: Path, key: str, problem: str) -> ConfigError:
-    return ConfigError(file=str(path), key=key, problem=f"{key}: {problem}")
+def _one_of(choices: tuple[str, ...]) -> str:
+    return t("must be one of {choices}", choices=", ".join(choices))
+
+
+def _error(path: Path, key: str, problem: str, **values: Any) -> ConfigError:
+    """The error for ``key``; ``problem`` is a text of the catalogue, said in the language of the one who
+    reads it (the command that loaded the file: ``run``, ``init``, ``service install``)."""
+    return ConfigError(file=str(path), key=key, problem=f"{key}: {t(problem, **values)}")
 
 
 def inbox_name(inbox: InboxSettings, index: int) -> str:

@@ -1,13 +1,16 @@
 """``retention-agent demo``: the whole job on a throw-away home with synthetic data, no set-up needed.
 
 A synthetic AgII delivery arrives in a drop folder, is vaulted, opened for a purpose, given a ceremony date
-in the past, purged by the agent, and the signed proof is verified with ``ssh-keygen`` when it is there.
-Everything runs against the real agent (in this process) through the real local API.
+(its purge is then scheduled a month later), destroyed early as a cancelled ceremony would have it, and the
+signed proof is verified with ``ssh-keygen`` when it is there. A ceremony in the past cannot be shown: a date
+before the delivery arrived is refused. Everything runs against the real agent (in this process) through
+the real local API; what it prints is for people, in words (no JSON).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import tempfile
@@ -21,12 +24,13 @@ from typing import Any
 
 import click
 
+from retention_agent import checklist
 from retention_agent.agent import Agent
 from retention_agent.api.client import Client
 from retention_agent.clock import SystemClock, local_date
 from retention_agent.errors import AppUnavailableError
 from retention_agent.home import Home
-from retention_agent.i18n import t, translate
+from retention_agent.i18n import format_moment, t, translate
 from retention_agent.installation import init_home
 from retention_agent.platform_accounts import current_account
 
@@ -96,12 +100,13 @@ def _walk_through(client: Client, home: Home, inbox: Path, me: str) -> None:
     sink = io.BytesIO()
     client.download("open", {"delivery": delivery_id, "purpose": "invite", "note": "", "mode": "stdout"}, sink)
     click.echo(t("Opened {n} bytes for the purpose 'invite'.", n=len(sink.getvalue())))
-    step(t("4. The ceremony took place 40 days ago: the deadline has passed"))
-    ceremony = local_date(SystemClock().now()) - timedelta(days=40)
+    step(t("4. The ceremony is in two weeks: the agent will purge the delivery by itself one month after it"))
+    ceremony = local_date(SystemClock().now()) + timedelta(days=14)
     changed = client.call("ceremony.set", {"deliveries": [delivery_id], "date": ceremony.isoformat(),
                                            "label": "demo", "reason": ""})
     click.echo(t("Ceremony {ceremony_date}, deadline {deadline}.", **changed[0]))
-    step(t("5. The agent purges it by itself and signs a proof of deletion"))
+    step(t("5. The ceremony is cancelled: the delivery is destroyed now, with the reason, and a signed proof"))
+    client.call("purge.one", {"delivery": delivery_id, "reason": "demo: ceremonie geannuleerd"})
     _wait_for(lambda: (home.proofs / f"{delivery_id}.json.sig").exists(), 30)
     _show_proof(client, home, delivery_id)
     step(t("6. The audit log verifies"))
@@ -116,8 +121,14 @@ def _extra_steps(client: Client) -> None:
     from retention_agent.reports.period import containing
     from retention_agent.status_view import echo_status
 
-    step(t("7. The privacy officer's status"))
-    echo_status(client.call("status"))
+    step(t("7. The privacy officer records the conditions of the deliberation, then looks at the status"))
+    today = local_date(SystemClock().now())
+    for item in checklist.IDS:
+        client.call("checklist.set", {"item": item, "done": today.isoformat(), "evidence": "demo"})
+    status = client.call("status")
+    echo_status(status)
+    if not status["compliant"]:  # what a new installation still lacks is said as such, not as a failure
+        click.echo(t("In this demo that is expected: a new installation still misses what is listed above."))
     step(t("8. A signed report for the DPO (this month so far: an interim report)"))
     report = client.call("report", {"period": containing(SystemClock().now(), "month").label})
     folder = Path(report["folder"])
@@ -182,14 +193,18 @@ def _show_proof(client: Client, home: Home, delivery_id: str) -> None:
     signers = home.root.parent / "allowed_signers"
     keys: dict[str, Any] = client.call("keys.public")
     signers.write_text(keys["allowed_signers"] + "\n")
-    click.echo(proof_file.read_text())
+    proof = json.loads(proof_file.read_text(encoding="utf-8"))
+    click.echo(t("Proof of deletion {file}: delivery {delivery}, destroyed at {at}, signed by {identity}.",
+                 file=proof_file, delivery=delivery_id, at=format_moment(proof.get("purged_at")),
+                 identity=keys["identity"]))
     command = ["ssh-keygen", "-Y", "verify", "-f", str(signers), "-I", keys["identity"], "-n", "deletion-proof",
                "-s", f"{proof_file}.sig"]
     click.echo(t("Verify it yourself: {cmd} < {file}", cmd=" ".join(command), file=proof_file))
     if shutil.which("ssh-keygen"):
         with open(proof_file, "rb") as data:
             done = subprocess.run(command, stdin=data, capture_output=True, text=True, check=False)
-        click.echo((done.stdout + done.stderr).strip())
+        click.echo(t("ssh-keygen: the signature verifies.") if done.returncode == 0 else
+                   t("ssh-keygen: the signature does NOT verify."))
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float) -> None:

@@ -50,6 +50,7 @@ from retention_agent.installer.params import (
 )
 from retention_agent.installer.runner import Runner
 from retention_agent.installer.steps import InstallError, UninstallRefusedError, guard_uninstall
+from retention_agent.msgids import N_
 
 ApiCall = Callable[[str, dict[str, Any]], Any]
 T = TypeVar("T")
@@ -243,7 +244,7 @@ def run_as(uid: int, gid: int, fn: Callable[[], T]) -> T:
     try:
         reply = json.loads(data)
     except ValueError:
-        raise ProtocolError(problem="a helper process ended without an answer") from None
+        raise ProtocolError(problem=N_("a helper process ended without an answer")) from None
     if reply.get("ok"):
         return reply["result"]
     error = reply.get("error") or {}

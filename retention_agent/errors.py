@@ -22,6 +22,14 @@ EXIT_DENIED = 3
 EXIT_INTEGRITY = 4
 
 
+def _fill(text: str, params: Any) -> str:
+    """A translated parameter may hold {placeholders} of the other parameters ("unknown item {item}")."""
+    try:
+        return str(text.format_map(params))
+    except (ValueError, IndexError, AttributeError):  # braces that are no placeholder: the text as it is
+        return text
+
+
 class RetentionAgentError(Exception):
     error_id: ClassVar[str] = "error"
     exit_code: ClassVar[int] = EXIT_ERROR
@@ -35,15 +43,15 @@ class RetentionAgentError(Exception):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.i18n import people_params, translate
+        from retention_agent.i18n import count_of, people_params, translate
 
         params = _Lenient(people_params(self.params, lang))
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
             params["state"] = translate(params["state"], lang)
         for name in self.translated_params:
             if isinstance(params.get(name), str):
-                params[name] = translate(params[name], lang)
-        text = translate(self.message, lang).format_map(params)
+                params[name] = _fill(translate(params[name], lang), params)
+        text = translate(self.message, lang, count_of(self.params)).format_map(params)
         if self.hint:
             text += "\n" + translate("hint:", lang) + " " + translate(self.hint, lang).format_map(params)
         return text
@@ -160,6 +168,7 @@ class ProtocolError(RetentionAgentError):
     error_id = "protocol"
     message = "The agent and this command do not understand each other: {problem}"
     hint = "Make sure the command and the running agent are the same version."
+    translated_params = ("problem",)
 
 
 # ---- key store ---------------------------------------------------------------------------------------
@@ -255,6 +264,7 @@ class UsageError(RetentionAgentError):
     exit_code = EXIT_USAGE
     message = "{problem}"
     hint = "See 'retention-agent {command} --help'."
+    translated_params = ("reason", "problem")  # a problem may hold a {reason} of its own
 
 
 # ---- deliveries and vault ----------------------------------------------------------------------------
@@ -342,6 +352,7 @@ class WorkbookUnreadableError(RetentionAgentError):
     message = "The rows of delivery {delivery} cannot be read: {problem}"
     hint = ("Copies of the file itself are still found. Ask AgII for the list as a password-protected .xlsx if "
             "copies derived from it (a CSV, a mail merge) must be found too.")
+    translated_params = ("problem",)
 
 
 class WorkbookColumnsError(RetentionAgentError):
@@ -450,6 +461,7 @@ class SignatureInvalidError(RetentionAgentError):
     exit_code = EXIT_INTEGRITY
     message = "The signature of {file} does not verify: {finding}"
     hint = "The document was changed or signed by another key; ask the sender for the original."
+    translated_params = ("finding",)
 
 
 class DocumentInvalidError(RetentionAgentError):
@@ -457,6 +469,7 @@ class DocumentInvalidError(RetentionAgentError):
     exit_code = EXIT_INTEGRITY
     message = "{file} is not a valid {kind}: {finding}"
     hint = "Ask the sender for the original file."
+    translated_params = ("kind", "expected", "finding")
 
 
 class FormatVersionError(RetentionAgentError):

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from retention_agent import os_errors
 from retention_agent.api.client import Client
 from retention_agent.errors import ExportWriteError
 from retention_agent.i18n import t
@@ -113,5 +114,5 @@ def _plain_name(name: str) -> str:
 
 
 def _problem(exc: Exception, path: Path) -> str:
-    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    reason = os_errors.describe(exc) if isinstance(exc, OSError) else type(exc).__name__
     return f"{path.name}: {reason}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
@@ -34,15 +35,64 @@ def current_language() -> str:
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
+    """msgid -> translation; a plural entry also answers for its msgid and msgid_plural (without a count)."""
     if lang == "en":
         return {}
-    source = resources.files("retention_agent") / "locale" / f"{lang}.po"
-    return read_catalogue(source.read_text(encoding="utf-8"))
+    entries = _parsed(lang)
+    found = {key: forms[0 if key != forms[3] else 1] for key, forms in _plural_entries(entries).items()}
+    return {**found, **_singles(entries)}
+
+
+@cache
+def plural_forms(lang: str) -> dict[str, tuple[str, str]]:
+    """msgid and msgid_plural of every plural entry -> (form for one, form for any other count) in ``lang``."""
+    entries = _plural_entries(_parsed(DEFAULT_LANGUAGE))
+    if lang == "en":
+        return {key: (forms[2], forms[3]) for key, forms in entries.items()}
+    return {key: (forms[0], forms[1]) for key, forms in entries.items()}
+
+
+@cache
+def _parsed(lang: str) -> tuple[tuple[dict[str, str], bool], ...]:
+    """The entries of ``locale/<lang>.po``, read once per process (every command needs them)."""
+    text = (resources.files("retention_agent") / "locale" / f"{lang}.po").read_text(encoding="utf-8")
+    return tuple(_entries(text))
 
 
 def read_catalogue(text: str) -> dict[str, str]:
-    """msgid -> msgstr for the translated, non-fuzzy entries of a .po file (no plurals or contexts)."""
-    found: dict[str, str] = {}
+    """msgid -> msgstr for the translated, non-fuzzy entries of a .po file without plural forms."""
+    return _singles(tuple(_entries(text)))
+
+
+def _singles(entries: Sequence[tuple[dict[str, str], bool]]) -> dict[str, str]:
+    return {entry["msgid"]: entry["msgstr"] for entry, fuzzy in entries
+            if entry.get("msgid") and entry.get("msgstr") and not fuzzy and "msgid_plural" not in entry}
+
+
+def read_plurals(text: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(msgid, msgid_plural) -> (msgstr[0], msgstr[1]) for the translated, non-fuzzy plural entries
+    (two forms, as Dutch and English have: one, and any other count)."""
+    return _plurals(tuple(_entries(text)))
+
+
+def _plurals(entries: Sequence[tuple[dict[str, str], bool]]) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(entry["msgid"], entry["msgid_plural"]): (entry["msgstr[0]"], entry["msgstr[1]"])
+            for entry, fuzzy in entries
+            if entry.get("msgid") and entry.get("msgid_plural") and entry.get("msgstr[0]")
+            and entry.get("msgstr[1]") and not fuzzy}
+
+
+def _plural_entries(entries: Sequence[tuple[dict[str, str], bool]]) -> dict[str, tuple[str, str, str, str]]:
+    """msgid and msgid_plural -> (Dutch one, Dutch other, English one, English other)."""
+    found: dict[str, tuple[str, str, str, str]] = {}
+    for (one, other), (dutch_one, dutch_other) in _plurals(entries).items():
+        found[one] = found[other] = (dutch_one, dutch_other, one, other)
+    return found
+
+
+def _entries(text: str) -> Iterator[tuple[dict[str, str], bool]]:
+    """(fields, fuzzy) of every entry: ``msgid``, ``msgid_plural``, ``msgstr`` or ``msgstr[N]``, continuation
+    lines joined (the subset of the .po format we write: no contexts, no obsolete entries)."""
     entry: dict[str, str] = {}
     field, fuzzy = "", False
     for line in [*text.splitlines(), ""]:
@@ -50,17 +100,16 @@ def read_catalogue(text: str) -> dict[str, str]:
         if line.startswith('"') and field:
             entry[field] += _unquote(line)
             continue
-        if line.startswith(("msgid ", "msgstr ")):
-            field, _, rest = line.partition(" ")
+        keyword, _, rest = line.partition(" ")
+        if keyword in ("msgid", "msgid_plural", "msgstr") or keyword.startswith("msgstr["):
+            field = keyword
             entry[field] = _unquote(rest)
             continue
-        if entry.get("msgid") and entry.get("msgstr") and not fuzzy:
-            found[entry["msgid"]] = entry["msgstr"]
         if not line or line.startswith("#"):
-            if "msgstr" in entry:
+            if any(key.startswith("msgstr") for key in entry):
+                yield entry, fuzzy
                 entry, field, fuzzy = {}, "", False
             fuzzy = fuzzy or (line.startswith("#,") and "fuzzy" in line)
-    return found
 
 
 def _unquote(text: str) -> str:
@@ -68,14 +117,36 @@ def _unquote(text: str) -> str:
     return re.sub(r'\\(.)', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
-def translate(text: str, lang: str | None = None) -> str:
-    return catalogue(lang or current_language()).get(text, text)
+def translate(text: str, lang: str | None = None, count: int | None = None) -> str:
+    """``text`` in ``lang``; with a ``count``, the plural form for that number when the catalogue has one
+    (an English text with a plural entry gets its English singular for one, too)."""
+    lang = lang or current_language()
+    if count is not None:
+        forms = plural_forms(lang).get(text)
+        if forms is not None:
+            return forms[0] if count == 1 else forms[1]
+    return catalogue(lang).get(text, text)
+
+
+def count_of(params: dict[str, Any]) -> int | None:
+    """The number that decides a message's plural form: its ``{count}``, else its ``{n}``."""
+    for name in ("count", "n"):
+        value = params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def fill(text: str, params: dict[str, Any], lang: str | None = None) -> str:
+    """A message kept as data (an English template and its parameters) in ``lang``, in its plural form."""
+    return translate(text, lang, count_of(params)).format(**params)
 
 
 def t(text: str, /, **params: Any) -> str:
     """Translate ``text`` into the current language and fill in its ``{placeholders}`` as people read them
-    (:func:`people_params`: dates and moments in local time, control characters escaped)."""
-    translated = translate(text)
+    (:func:`people_params`: dates and moments in local time, control characters escaped); a ``count`` (or
+    ``n``) parameter chooses the plural form ("1 bestand", "2 bestanden")."""
+    translated = translate(text, count=count_of(params))
     return translated.format(**people_params(params)) if params else translated
 
 

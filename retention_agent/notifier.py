@@ -34,6 +34,7 @@ import platformdirs
 from retention_agent import i18n, notify
 from retention_agent.api.client import Client
 from retention_agent.errors import AccessDeniedError, AgentUnreachableError, ProtocolError, RetentionAgentError
+from retention_agent.msgids import N_
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def sweep_copies(socket: Path, *, show: Show = notify.show_desktop, echo: Echo |
     try:
         swept = sweeper.run(scheduled=scheduled)
     except ValueError as exc:  # an answer this version does not understand
-        raise ProtocolError(problem="unexpected answer to copies.targets") from exc
+        raise ProtocolError(problem=N_("unexpected answer to copies.targets")) from exc
     texts = messages(swept, lang or user_language())
     _present(texts, PollResult(texts, 0, 0), show, echo)
     return texts
@@ -170,7 +171,7 @@ def _items(answer: Any) -> list[dict[str, Any]]:
         for item in items:
             int(item["id"]), str(item["kind"]), dict(item["params"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(problem="unexpected answer to notifications") from exc
+        raise ProtocolError(problem=N_("unexpected answer to notifications")) from exc
     return items
 
 

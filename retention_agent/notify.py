@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from retention_agent.clock import Clock, utc_iso
-from retention_agent.i18n import for_people, translate
+from retention_agent.i18n import count_of, for_people, translate
 from retention_agent.msgids import N_
 from retention_agent.store import Store
 
@@ -45,7 +45,7 @@ CODES = {"forward": N_("forward"), "backward": N_("backward")}  # code values sh
 
 
 def render(kind: str, params: dict[str, Any], lang: str | None = None) -> str:
-    template = translate(MESSAGES.get(kind, kind), lang)
+    template = translate(MESSAGES.get(kind, kind), lang, count_of(params))
     shown = {k: translate(CODES[v], lang) if isinstance(v, str) and v in CODES else for_people(v, lang)
              for k, v in params.items()}
     try:

@@ -29,6 +29,7 @@ from retention_agent.audit import canonical
 from retention_agent.config import municipality_slug
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
+from retention_agent.msgids import N_
 
 PROOF_VERSION: Final = 3
 VERSIONS: Final = (1, 2, 3)
@@ -38,7 +39,7 @@ V3_FIELDS: Final = ("mailbox_copies",)
 """Fields added in version 3; a version 1 or 2 document has none of them."""
 NAMESPACE: Final = sshsig.NAMESPACE_DELETION_PROOF
 FORMAT: Final = "retention-agent/deletion-proof"
-KIND: Final = "proof of deletion"
+KIND: Final = N_("proof of deletion")
 MAX_PROOF_BYTES: Final = 256 * 1024
 MAX_ENTRY_CHARS: Final = 64 * 1024
 ERASE_METHOD: Final = "cryptographic-erase"
@@ -293,22 +294,22 @@ def verify_proof(data: bytes, signature: str, public_key: bytes, *, origin: str 
     Every failure is one of those three errors (exit code 4).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        _invalid(file, "a proof is read as bytes")
+        _invalid(file, N_("a proof is read as bytes"))
     data = bytes(data)
     if len(data) > MAX_PROOF_BYTES:
-        _invalid(file, f"a proof is at most {MAX_PROOF_BYTES} bytes")
+        _invalid(file, N_("a proof is at most {limit} bytes"), limit=MAX_PROOF_BYTES)
     try:
         sshsig.verify(signature, NAMESPACE, data, public_key)
     except sshsig.SignatureMismatch:
-        raise SignatureInvalidError(file=file, finding="the SSH signature does not verify") from None
+        raise SignatureInvalidError(file=file, finding=N_("the SSH signature does not verify")) from None
     doc = _parse_json(data, file)
     _check_version(doc, file)
     try:
         _check_schema(doc)
     except _SchemaError as exc:
-        _invalid(file, str(exc))
+        _invalid(file, exc.template, **exc.values)
     if proof_bytes(doc) != data:
-        _invalid(file, "the document is not in canonical form")
+        _invalid(file, N_("the document is not in canonical form"))
     _check_results(doc, file)
     problem = _audit_problem(doc, public_key, origin)
     if problem is not None:
@@ -317,8 +318,9 @@ def verify_proof(data: bytes, signature: str, public_key: bytes, *, origin: str 
     return doc
 
 
-def _invalid(file: str, finding: str) -> NoReturn:
-    raise DocumentInvalidError(file=file, kind=KIND, finding=finding)
+def _invalid(file: str, finding: str, **values: Any) -> NoReturn:
+    """``finding``: an English text of the catalogue; ``values`` fill its placeholders where it is shown."""
+    raise DocumentInvalidError(file=file, kind=KIND, finding=finding, **values)
 
 
 def _parse_json(data: bytes, file: str) -> dict[str, Any]:
@@ -326,42 +328,42 @@ def _parse_json(data: bytes, file: str) -> dict[str, Any]:
         doc = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_number,
                          parse_float=_no_number)
     except _SchemaError as exc:
-        _invalid(file, str(exc))
+        _invalid(file, exc.template, **exc.values)
     except (UnicodeError, ValueError, RecursionError):
-        _invalid(file, "it is not valid UTF-8 JSON")
+        _invalid(file, N_("it is not valid UTF-8 JSON"))
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        _invalid(file, f"it is not a {FORMAT} document")
+        _invalid(file, N_("it is not a {format} document"), format=FORMAT)
     return doc
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        raise _SchemaError("a key appears twice in one object")
+        raise _SchemaError(N_("a key appears twice in one object"))
     return result
 
 
 def _no_number(text: str) -> NoReturn:
     """Proofs hold integers only: fractions, exponents, NaN and Infinity are refused while parsing."""
-    raise _SchemaError("a number that is not an integer")
+    raise _SchemaError(N_("a number that is not an integer"))
 
 
 def _check_version(doc: Mapping[str, Any], file: str) -> None:
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        _invalid(file, "the version must be a positive integer")
+        _invalid(file, N_("the version must be a positive integer"))
     if version > PROOF_VERSION:
         raise FormatVersionError(file=file, found=version, known=PROOF_VERSION)
     if version not in VERSIONS:
-        _invalid(file, "the version is not one this reader knows")
+        _invalid(file, N_("the version is not one this reader knows"))
 
 
 def _check_results(doc: Mapping[str, Any], file: str) -> None:
     if doc["signer"] != signer_identity(doc["municipality"]):
-        _invalid(file, "the signer does not match the municipality")
+        _invalid(file, N_("the signer does not match the municipality"))
     for name, passed in sorted(doc["verification"].items()):
         if passed is not True:
-            _invalid(file, f"the verification check {name} did not pass")
+            _invalid(file, N_("the verification check {check} did not pass"), check=name)
 
 
 def _audit_problem(doc: Mapping[str, Any], public_key: bytes, origin: str | None) -> tuple[str, str] | None:
@@ -370,36 +372,36 @@ def _audit_problem(doc: Mapping[str, Any], public_key: bytes, origin: str | None
     try:
         found, _ = notes.parse(audit["checkpoint"])
         if origin is not None and found.origin != origin:
-            return "document", "the audit checkpoint is from another log"
+            return "document", N_("the audit checkpoint is from another log")
         if not found.origin.endswith("/" + doc["installation_id"]):
-            return "document", "the audit checkpoint is not from this installation's log"
+            return "document", N_("the audit checkpoint is not from this installation's log")
         verified = notes.verify(audit["checkpoint"], found.origin, public_key)
     except notes.CheckpointSignatureError:
-        return "signature", "the audit checkpoint is not signed by this key"
+        return "signature", N_("the audit checkpoint is not signed by this key")
     except notes.CheckpointFormatError:
-        return "document", "the audit checkpoint is not a signed checkpoint"
+        return "document", N_("the audit checkpoint is not a signed checkpoint")
     return _inclusion_problem(doc, verified)
 
 
 def _inclusion_problem(doc: Mapping[str, Any], verified: notes.Checkpoint) -> tuple[str, str] | None:
     audit = doc["audit"]
     if verified.size != audit["tree_size"] or audit["entry_seq"] > audit["tree_size"]:
-        return "document", "the audit entry and tree size do not match the checkpoint"
+        return "document", N_("the audit entry and tree size do not match the checkpoint")
     try:
         entry = audit["entry"].encode("utf-8")
         fields = json.loads(entry)
         canonical_entry = isinstance(fields, dict) and canonical(fields) == entry
     except (ValueError, RecursionError):  # UnicodeError is a ValueError
-        return "document", "the purge's audit entry is not JSON"
+        return "document", N_("the purge's audit entry is not JSON")
     if not canonical_entry or fields.get("seq") != audit["entry_seq"]:
-        return "document", "the purge's audit entry is not a canonical entry with this sequence number"
+        return "document", N_("the purge's audit entry is not a canonical entry with this sequence number")
     subject = fields.get("subject")
     if not isinstance(subject, list) or doc["delivery_id"] not in subject:
-        return "document", "the purge's audit entry is not about this delivery"
+        return "document", N_("the purge's audit entry is not about this delivery")
     path = [bytes.fromhex(node) for node in audit["inclusion_proof"]]
     if not merkle.verify_inclusion(merkle.leaf_hash(entry), audit["entry_seq"] - 1, audit["tree_size"],
                                    path, verified.root_hash):
-        return "document", "the purge's audit entry is not in the signed audit checkpoint"
+        return "document", N_("the purge's audit entry is not in the signed audit checkpoint")
     return None
 
 
@@ -407,7 +409,14 @@ def _inclusion_problem(doc: Mapping[str, Any], verified: notes.Checkpoint) -> tu
 
 
 class _SchemaError(ValueError):
-    """A field is malformed; the message names the field, never its value."""
+    """A field is malformed; the message names the field, never its value. ``template`` is an English text of
+    the catalogue, ``values`` fill it (``expected`` is one too)."""
+
+    def __init__(self, template: str, **values: Any) -> None:
+        expected = str(values.get("expected", "")).format(**values)
+        super().__init__(template.format(**{**values, "expected": expected}))
+        self.template = template
+        self.values = values
 
 
 _CODE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -427,14 +436,14 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _fail(name: str, expected: str) -> NoReturn:
-    raise _SchemaError(f"the field {name} must be {expected}")
+def _fail(name: str, expected: str, **values: Any) -> NoReturn:
+    raise _SchemaError(N_("the field {field} must be {expected}"), field=name, expected=expected, **values)
 
 
 def _text(limit: int) -> Check:
     def check(name: str, value: Any) -> None:
         if not isinstance(value, str) or not 0 < len(value) <= limit or not value.isprintable():
-            _fail(name, f"one line of printable text, at most {limit} characters")
+            _fail(name, N_("one line of printable text, at most {limit} characters"), limit=limit)
     return check
 
 
@@ -446,32 +455,32 @@ def _pattern(regex: re.Pattern[str], expected: str) -> Check:
 
 
 def _utc(name: str, value: Any) -> None:
-    _pattern(_UTC, "a UTC time YYYY-MM-DDTHH:MM:SSZ")(name, value)
+    _pattern(_UTC, N_("a UTC time YYYY-MM-DDTHH:MM:SSZ"))(name, value)
     try:
         datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
-        _fail(name, "a valid UTC time")
+        _fail(name, N_("a valid UTC time"))
 
 
 def _date(name: str, value: Any) -> None:
-    _pattern(_DATE, "a date YYYY-MM-DD")(name, value)
+    _pattern(_DATE, N_("a date YYYY-MM-DD"))(name, value)
     try:
         date.fromisoformat(value)
     except ValueError:
-        _fail(name, "a valid date")
+        _fail(name, N_("a valid date"))
 
 
 def _count(minimum: int = 0) -> Check:
     def check(name: str, value: Any) -> None:
         if not _is_int(value) or not minimum <= value <= _MAX_COUNT:
-            _fail(name, f"an integer of at least {minimum}")
+            _fail(name, N_("an integer of at least {minimum}"), minimum=minimum)
     return check
 
 
 def _one_of(values: Sequence[str]) -> Check:
     def check(name: str, value: Any) -> None:
         if value not in values:
-            _fail(name, "one of " + ", ".join(values))
+            _fail(name, N_("one of {choices}"), choices=", ".join(values))
     return check
 
 
@@ -491,36 +500,36 @@ def _constant(expected: object) -> Check:
 
 def _steps(name: str, value: Any) -> None:
     if not isinstance(value, list) or not 0 < len(value) <= _MAX_STEPS:
-        _fail(name, f"a list of 1 to {_MAX_STEPS} steps")
+        _fail(name, N_("a list of 1 to {limit} steps"), limit=_MAX_STEPS)
     for i, step in enumerate(value):
-        _record(f"{name}[{i}]", step, {"step": _pattern(_CODE, "a code"), "done_at": _utc,
+        _record(f"{name}[{i}]", step, {"step": _pattern(_CODE, N_("a code")), "done_at": _utc,
                                         "result": _text(64)})
 
 
 def _verification(name: str, value: Any) -> None:
     if not isinstance(value, dict) or len(value) > _MAX_CHECKS:
-        _fail(name, f"an object of at most {_MAX_CHECKS} checks")
+        _fail(name, N_("an object of at most {limit} checks"), limit=_MAX_CHECKS)
     missing = [check for check in REQUIRED_CHECKS if check not in value]
     if missing:
-        _fail(name, "an object with the checks " + ", ".join(REQUIRED_CHECKS))
+        _fail(name, N_("an object with the checks {checks}"), checks=", ".join(REQUIRED_CHECKS))
     for key, passed in value.items():
-        _pattern(_CODE, "a code")(f"{name} key", key)
+        _pattern(_CODE, N_("a code"))(f"{name} key", key)
         if not isinstance(passed, bool):
-            _fail(f"{name}.{key}", "true or false")
+            _fail(f"{name}.{key}", N_("true or false"))
 
 
 def _code_list(name: str, value: Any) -> None:
     if not isinstance(value, list) or len(value) > _MAX_CHECKS:
-        _fail(name, "a list of codes")
+        _fail(name, N_("a list of codes"))
     for i, item in enumerate(value):
-        _pattern(_CODE, "a code")(f"{name}[{i}]", item)
+        _pattern(_CODE, N_("a code"))(f"{name}[{i}]", item)
 
 
 def _hex_list(name: str, value: Any) -> None:
     if not isinstance(value, list) or len(value) > 2 * 64:
-        _fail(name, "a list of at most 128 hashes")
+        _fail(name, N_("a list of at most 128 hashes"))
     for i, item in enumerate(value):
-        _pattern(_HEX64, "64 lowercase hex digits")(f"{name}[{i}]", item)
+        _pattern(_HEX64, N_("64 lowercase hex digits"))(f"{name}[{i}]", item)
 
 
 def _audit(name: str, value: Any) -> None:
@@ -536,7 +545,7 @@ def _audit(name: str, value: Any) -> None:
 def _text_block(limit: int) -> Check:
     def check(name: str, value: Any) -> None:
         if not isinstance(value, str) or not 0 < len(value) <= limit:
-            _fail(name, f"text of at most {limit} characters")
+            _fail(name, N_("text of at most {limit} characters"), limit=limit)
     return check
 
 
@@ -548,22 +557,22 @@ def _tally(extra: Sequence[str] = ()) -> Check:
     def check(name: str, value: Any) -> None:
         _record(name, value, {key: _count() for key in (*_COPY_COUNTS, *extra)})
         if value["found"] != sum(value[key] for key in ("erased", "gone", "remaining")):
-            _fail(name, "counts where found = erased + gone + remaining")
+            _fail(name, N_("counts where found = erased + gone + remaining"))
     return check
 
 
 def _by_location(name: str, value: Any) -> None:
     if not isinstance(value, list) or len(value) > _MAX_KINDS:
-        _fail(name, f"a list of at most {_MAX_KINDS} location kinds")
+        _fail(name, N_("a list of at most {limit} location kinds"), limit=_MAX_KINDS)
     for i, item in enumerate(value):
-        _record(f"{name}[{i}]", item, {"kind": _pattern(_CODE, "a code"), **{k: _count() for k in _COPY_COUNTS}})
+        _record(f"{name}[{i}]", item, {"kind": _pattern(_CODE, N_("a code")), **{k: _count() for k in _COPY_COUNTS}})
 
 
 def _reasons(name: str, value: Any) -> None:
     if not isinstance(value, dict) or len(value) > _MAX_KINDS:
-        _fail(name, "an object of codes and counts")
+        _fail(name, N_("an object of codes and counts"))
     for key, count in value.items():
-        _pattern(_CODE, "a code")(f"{name} key", key)
+        _pattern(_CODE, N_("a code"))(f"{name} key", key)
         _count(1)(f"{name}.{key}", count)
 
 
@@ -581,7 +590,7 @@ def _copies(name: str, value: Any) -> None:
 
 def _flag(name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        _fail(name, "true or false")
+        _fail(name, N_("true or false"))
 
 
 _MAX_FOLDERS = 256
@@ -589,15 +598,15 @@ _MAX_FOLDERS = 256
 
 def _copy_folders(name: str, value: Any) -> None:
     if not isinstance(value, list) or len(value) > _MAX_FOLDERS:
-        _fail(name, f"a list of at most {_MAX_FOLDERS} folders")
+        _fail(name, N_("a list of at most {limit} folders"), limit=_MAX_FOLDERS)
     for i, folder in enumerate(value):
-        _record(f"{name}[{i}]", folder, {"folder": _text(100), "special_use": _optional(_pattern(_CODE, "a code")),
+        _record(f"{name}[{i}]", folder, {"folder": _text(100), "special_use": _optional(_pattern(_CODE, N_("a code"))),
                                           "found": _count(), "removed": _count(), "remaining": _count()})
 
 
 def _mailbox_copies(name: str, value: Any) -> None:
     _record(name, value, {
-        "mailbox": _pattern(_ID, "a mailbox name"),
+        "mailbox": _pattern(_ID, N_("a mailbox name")),
         "state": _one_of(COPY_STATES),
         "mode": _one_of(COPY_MODES),
         "method": _one_of((*REMOVAL_METHODS, "not-searched")),
@@ -610,31 +619,31 @@ def _mailbox_copies(name: str, value: Any) -> None:
     })
 
 
-def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
-    if not isinstance(value, dict):
-        _fail(name, "an object")
-    if set(value) != set(fields):
-        _fail(name, "an object with exactly the fields " + ", ".join(sorted(fields)))
-    for key, check in fields.items():
-        check(f"{name}.{key}", value[key])
-
-
 def _version(name: str, value: Any) -> None:
     if not _is_int(value) or value not in VERSIONS:
-        _fail(name, "one of " + ", ".join(map(str, VERSIONS)))
+        _fail(name, N_("one of {choices}"), choices=", ".join(map(str, VERSIONS)))
+
+
+def _record(name: str, value: Any, fields: Mapping[str, Check]) -> None:
+    if not isinstance(value, dict):
+        _fail(name, N_("an object"))
+    if set(value) != set(fields):
+        _fail(name, N_("an object with exactly the fields {fields}"), fields=", ".join(sorted(fields)))
+    for key, check in fields.items():
+        check(f"{name}.{key}", value[key])
 
 
 SCHEMA: Final[Mapping[str, Check]] = {
     "format": _constant(FORMAT),
     "version": _version,
-    "signer": _pattern(_TOKEN, "an allowed-signers identity"),
+    "signer": _pattern(_TOKEN, N_("an allowed-signers identity")),
     "municipality": _text(100),
-    "installation_id": _pattern(_ID, "an identifier"),
+    "installation_id": _pattern(_ID, N_("an identifier")),
     "legal_basis": _text(64),
-    "delivery_id": _pattern(_ID, "an identifier"),
+    "delivery_id": _pattern(_ID, N_("an identifier")),
     "received_at": _utc,
     "channel": _one_of(CHANNELS),
-    "sha256": _pattern(_HEX64, "64 lowercase hex digits"),
+    "sha256": _pattern(_HEX64, N_("64 lowercase hex digits")),
     "size": _count(),
     "ceremony_date": _optional(_date),
     "deadline": _optional(_date),
@@ -643,11 +652,11 @@ SCHEMA: Final[Mapping[str, Check]] = {
     "lateness_seconds": _count(),
     "trigger": _one_of(TRIGGERS),
     "reason": _text(200),
-    "reason_sha256": _optional(_pattern(_HEX64, "64 lowercase hex digits")),
+    "reason_sha256": _optional(_pattern(_HEX64, N_("64 lowercase hex digits"))),
     "steps": _steps,
     "verification": _verification,
     "key_store_backend": _text(200),
-    "erase_method": _pattern(_CODE, "a code"),
+    "erase_method": _pattern(_CODE, N_("a code")),
     "openings_count": _count(),
     "distinct_accounts_count": _count(),
     "untracked_copies_count": _count(),
@@ -671,10 +680,10 @@ def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> 
     if only is None:
         unknown = sorted(set(doc) - set(schema))
         if unknown:
-            raise _SchemaError("unknown field " + ", ".join(unknown[:5]))
+            raise _SchemaError(N_("unknown field {fields}"), fields=", ".join(unknown[:5]))
     for name in names:
         if name not in doc:
-            raise _SchemaError(f"the field {name} is missing")
+            raise _SchemaError(N_("the field {field} is missing"), field=name)
         schema[name](name, doc[name])
 
 

@@ -28,6 +28,8 @@ LOCALES: Final = {"nl": "nl_BE", "en": "en_BE"}
 _LEGAL_BASES: Final = {"VCMP-05-2024": "VCMP 05/2024 (18/11/2024), nr. 41"}
 _TIME_PATTERN: Final = "d MMMM y, HH:mm zzz"
 _WIPED: Final = re.compile(r"wiped (\d+)")
+_COPIES: Final = re.compile(r"found (\d+) erased (\d+) remaining (\d+)")
+_SCRUBBED: Final = re.compile(r"secure_delete=(\d+) wal_bytes=(\d+) free_pages=(\d+)")
 _Unit = Literal["day", "hour", "minute", "second"]
 _UNIT_SECONDS: Final[dict[_Unit, int]] = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
@@ -134,7 +136,7 @@ def _erase_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
         "Cryptographic erase (NIST SP 800-88): the delivery was stored encrypted from the first write, and "
         "its only data key was destroyed in the key store. The encrypted file and every working copy were "
         "then overwritten and removed, and the database was cleaned."))
-    layout.field_table(pdf, [(words("Key store"), doc["key_store_backend"])])
+    layout.field_table(pdf, [(words("Key store"), _key_store(doc["key_store_backend"], words))])
     layout.field_table(pdf, [
         (_step(step["step"], words), f"{_result(step['result'], words)} · {words.moment(step['done_at'])}")
         for step in doc["steps"]
@@ -251,6 +253,7 @@ def _step(code: str, words: _Words) -> str:
         "key": words("Destroy the data key"),
         "object": words("Overwrite and remove the encrypted file"),
         "workspace": words("Wipe the working copies"),
+        "copies": words("Erase the copies found on workstations"),
         "rows": words("Delete the database rows"),
         "scrub": words("Clean the database and its journal"),
     }.get(code, code)
@@ -260,12 +263,28 @@ def _result(code: str, words: _Words) -> str:
     wiped = _WIPED.fullmatch(code)
     if wiped:
         return words("{count} wiped", count=wiped.group(1))
+    copies = _COPIES.fullmatch(code)
+    if copies:
+        return words("{found} found, {erased} erased, {remaining} remaining", found=copies.group(1),
+                     erased=copies.group(2), remaining=copies.group(3))
+    scrubbed = _SCRUBBED.fullmatch(code)
+    if scrubbed:
+        return words("cleaned (secure delete {secure}, {wal} bytes of journal, {free} free pages)",
+                     secure=words("on") if scrubbed.group(1) != "0" else words("off"), wal=scrubbed.group(2),
+                     free=scrubbed.group(3))
     return {
+        "destroyed": words("destroyed"),
+        "overwritten-and-unlinked": words("overwritten and removed"),
         "ok": words("done"),
         "absent": words("already absent"),
         "deleted": words("deleted"),
         "checkpointed-and-vacuumed": words("journal emptied and database compacted"),
     }.get(code, code)
+
+
+def _key_store(code: str, words: _Words) -> str:
+    return {"file": words("a file in the agent's home"),
+            "keyring": words("the key store of the operating system")}.get(code, code)
 
 
 def _in_order(checks: Mapping[str, bool]) -> list[tuple[str, bool]]:
@@ -281,6 +300,7 @@ def _check(code: str, words: _Words) -> str:
         "no_workspace_copy": words("No working copy is left"),
         "no_rows_left": words("No database row describes its content"),
         "database_scrubbed": words("The database and its journal were cleaned"),
+        "unlock_secrets_absent": words("The workbook's password is gone from the key store"),
     }.get(code, code)
 
 

@@ -22,9 +22,10 @@ import hashlib
 import re
 import struct
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from retention_agent import crypto
+from retention_agent.msgids import N_
 
 KEY_TYPE = "ssh-ed25519"
 HASH_ALGORITHM = "sha512"  # what we write; ssh-keygen's default
@@ -203,6 +204,16 @@ def _parse_blob(blob: bytes) -> _Parsed:
 # ---- OpenSSH public keys and allowed-signers files ------------------------------------------------------
 
 
+class KeyTextError(ValueError):
+    """A public key or an allowed-signers line that cannot be read. ``template`` is an English text of the
+    catalogue (``locale/nl.po``) and ``values`` fill it, so that a command says it in its user's language."""
+
+    def __init__(self, template: str, **values: Any) -> None:
+        super().__init__(template.format(**values))
+        self.template = template
+        self.values = values
+
+
 def public_key_openssh(public_key: bytes) -> str:
     """``ssh-ed25519 AAAA…`` for a raw 32-byte Ed25519 public key."""
     if len(public_key) != crypto.ED25519_KEY_SIZE:
@@ -214,7 +225,7 @@ def parse_public_key_openssh(text: str) -> bytes:
     """The raw key of ``ssh-ed25519 AAAA… [comment]``; ``ValueError`` for anything else."""
     fields = text.split()
     if len(fields) < 2 or fields[0] != KEY_TYPE:
-        raise ValueError(f"not an OpenSSH {KEY_TYPE} public key")
+        raise KeyTextError(N_("not an OpenSSH {kind} public key"), kind=KEY_TYPE)
     return _decode_key_field(fields[1])
 
 
@@ -222,7 +233,7 @@ def _decode_key_field(field: str) -> bytes:
     try:
         return _parse_ed25519(base64.b64decode(field, validate=True), crypto.ED25519_KEY_SIZE)
     except (SignatureMismatch, binascii.Error, ValueError):
-        raise ValueError(f"not a valid base64 {KEY_TYPE} public key") from None
+        raise KeyTextError(N_("not a valid base64 {kind} public key"), kind=KEY_TYPE) from None
 
 
 def allowed_signers_line(identity: str, namespaces: Sequence[str], public_key: bytes) -> str:
@@ -250,7 +261,9 @@ def parse_allowed_signers(text: str) -> list[AllowedSigner]:
         try:
             signer = _parse_signer_line(line)
         except ValueError as exc:
-            raise ValueError(f"allowed signers line {number}: {exc}") from None
+            reason, values = (exc.template, exc.values) if isinstance(exc, KeyTextError) else (str(exc), {})
+            raise KeyTextError(N_("allowed signers line {number}: {reason}"), number=number, reason=reason,
+                               **values) from None
         if signer is not None:
             signers.append(signer)
     return signers
@@ -259,18 +272,18 @@ def parse_allowed_signers(text: str) -> list[AllowedSigner]:
 def _parse_signer_line(line: str) -> AllowedSigner | None:
     fields = _split_outside_quotes(line, " \t")
     if len(fields) < 3:
-        raise ValueError("expected: principals [options] key-type base64-key")
+        raise KeyTextError(N_("expected: principals [options] key-type base64-key"))
     identity, rest = fields[0].strip('"'), fields[1:]
     options: dict[str, str] = {}
     if not _is_key_type(rest[0]):
         options = _parse_options(rest[0])
         rest = rest[1:]
     if not rest or not _is_key_type(rest[0]):
-        raise ValueError("no key type after the options")
+        raise KeyTextError(N_("no key type after the options"))
     if rest[0] != KEY_TYPE or "cert-authority" in options:
         return None
     if len(rest) < 2:
-        raise ValueError("the key is missing")
+        raise KeyTextError(N_("the key is missing"))
     public_key = _decode_key_field(rest[1])
     namespaces = options.get("namespaces")
     allowed = None if namespaces is None else tuple(n for n in namespaces.split(",") if n)
@@ -287,9 +300,9 @@ def _parse_options(field: str) -> dict[str, str]:
         name, _, value = option.partition("=")
         name = name.lower()
         if name in {"valid-after", "valid-before"}:
-            raise ValueError(f"the option {name} is not supported")
+            raise KeyTextError(N_("the option {option} is not supported"), option=name)
         if name not in {"namespaces", "cert-authority"}:
-            raise ValueError(f"unknown option {name}")
+            raise KeyTextError(N_("unknown option {option}"), option=name)
         options[name] = value.strip('"')
     return options
 
@@ -308,7 +321,7 @@ def _split_outside_quotes(text: str, separators: str) -> list[str]:
         else:
             current.append(char)
     if quoted:
-        raise ValueError("unbalanced quotes")
+        raise KeyTextError(N_("unbalanced quotes"))
     pieces.append("".join(current))
     return [piece for piece in pieces if piece]
 

@@ -11,11 +11,13 @@ from typing import Any
 
 import click
 
-from retention_agent.i18n import for_people, format_moment, people_params, t, translate
+from retention_agent.app.words import CHANNELS, word
+from retention_agent.i18n import count_of, for_people, format_moment, people_params, t, translate
 from retention_agent.msgids import N_
 from retention_agent.terminal import safe
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
+KEY_STORES = {"file": N_("file in the home"), "keyring": N_("the key store of the operating system")}
 # codes from the status JSON shown translated: watcher and delivery states, purposes, purge reasons, schedules,
 # the e-mail state of a report
 CODES = (N_("ok"), N_("retrying"), N_("failing"), N_("stopped"), N_("unknown"), N_("vaulted"), N_("scheduled"),
@@ -32,7 +34,8 @@ def moment(text: str | None) -> str:
 
 def finding_text(finding: dict[str, Any]) -> str:
     try:
-        return translate(finding["message"]).format(**people_params(finding["params"]))
+        return translate(finding["message"], count=count_of(finding["params"])).format(
+            **people_params(finding["params"]))
     except (KeyError, IndexError, ValueError):
         return safe(str(finding["message"]))
 
@@ -83,7 +86,8 @@ def _health(status: dict[str, Any]) -> None:
     health = status["health"]
     _heading(t("Agent"))
     key_store = health["key_store"]
-    backend = key_store["backend"] + (" (" + t("file in the home") + ")" if key_store["file_store"] else "")
+    backend = (t("file in the home") if key_store["file_store"] else
+               translate(KEY_STORES.get(key_store["backend"], key_store["backend"])))
     _rows([t("what"), t("value")], [
         (t("running since"), moment(health["running_since"])),
         (t("last delivery received"), moment(health["last_intake"])),
@@ -92,7 +96,8 @@ def _health(status: dict[str, Any]) -> None:
     ])
     _heading(t("Intake"))
     _rows([t("source"), t("state"), t("last success"), t("last error")],
-          [(w["name"], t(w["state"]), moment(w["last_success"]), w["last_error_id"] or "-") for w in health["intake"]],
+          [(_source(w["name"]), t(w["state"]), moment(w["last_success"]), w["last_error_id"] or "-")
+           for w in health["intake"]],
           empty=t("no drop folders or mailboxes are watched"))
     if health.get("oauth"):
         _heading(t("Mailbox access (OAuth2)"))
@@ -106,6 +111,12 @@ def _health(status: dict[str, Any]) -> None:
         _rows([t("mailbox"), t("searches"), t("found"), t("removed"), t("left"), t("still to search")],
               [(c["mailbox"], c["searches"], c["found"], c["removed"], c["remaining"], c["pending"])
                for c in copies["by_mailbox"]])
+
+
+def _source(name: str) -> str:
+    """An intake source as ``channel:name`` (``folder:inbox-1``) with its channel in words."""
+    channel, sep, rest = name.partition(":")
+    return f"{word(CHANNELS, channel)}: {rest}" if sep and channel in CHANNELS else name
 
 
 def _deliveries(status: dict[str, Any]) -> None:
@@ -188,7 +199,8 @@ def _integrity(status: dict[str, Any]) -> None:
     ])
     _heading(t("Legal bases"))
     _rows([t("legal basis"), t("channel"), t("valid until"), t("lapsed"), t("live"), t("received after lapse")],
-          [(b["legal_basis"], b["channel"], b["valid_until"] or "-", t("yes") if b["lapsed"] else t("no"),
+          [(b["legal_basis"], word(CHANNELS, b["channel"]), b["valid_until"] or "-",
+            t("yes") if b["lapsed"] else t("no"),
             b["live_deliveries"], b["received_after_lapse"]) for b in status["legal_bases"]])
 
 

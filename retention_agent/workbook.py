@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from retention_agent import rrn
+from retention_agent.msgids import N_
 
 FINGERPRINT_LABEL: Final = b"retention-agent/national-number-fingerprint/v1\x00"
 FINGERPRINT_SIZE: Final = 16
@@ -53,11 +54,13 @@ EXPECTED_COLUMNS: Final = {
 
 
 class NotAWorkbook(Exception):  # noqa: N818 - a verdict about the file
-    """The bytes are not a workbook whose rows can be read; ``problem`` says why (no cell values in it)."""
+    """The bytes are not a workbook whose rows can be read; ``problem`` says why (no cell values in it): an
+    English text of the catalogue whose placeholders ``values`` fill in."""
 
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
+    def __init__(self, problem: str, **values: Any) -> None:
+        super().__init__(problem.format(**values))
         self.problem = problem
+        self.values = values
 
 
 class WrongPassword(Exception):  # noqa: N818
@@ -126,10 +129,10 @@ def decrypt(data: bytes, password: str) -> bytes:
     except InvalidKeyError:
         raise WrongPassword() from None
     except Exception as exc:  # not an Office file, or one msoffcrypto cannot decrypt
-        raise NotAWorkbook(f"not a password-protected Office workbook ({type(exc).__name__})") from None
+        raise NotAWorkbook(N_("not a password-protected Office workbook ({kind})"), kind=type(exc).__name__) from None
     plain = out.getvalue()
     if len(plain) > MAX_WORKBOOK_BYTES:
-        raise NotAWorkbook(f"larger than {MAX_WORKBOOK_BYTES} bytes once decrypted")
+        raise NotAWorkbook(N_("larger than {limit} bytes once decrypted"), limit=MAX_WORKBOOK_BYTES)
     return plain
 
 
@@ -140,7 +143,7 @@ def read(plain: bytes, key: bytes) -> Contents:
     try:
         book = openpyxl.load_workbook(io.BytesIO(plain), read_only=True, data_only=True)
     except Exception as exc:  # BadZipFile, KeyError, InvalidFileException, XML errors...
-        raise NotAWorkbook(f"not an .xlsx workbook ({type(exc).__name__})") from None
+        raise NotAWorkbook(N_("not an .xlsx workbook ({kind})"), kind=type(exc).__name__) from None
     try:
         seen: list[str] = []
         for sheet in book.worksheets:
@@ -152,7 +155,7 @@ def read(plain: bytes, key: bytes) -> Contents:
     except (NoNumberColumn, NotAWorkbook):
         raise
     except Exception as exc:  # a malformed sheet part
-        raise NotAWorkbook(f"a sheet cannot be read ({type(exc).__name__})") from None
+        raise NotAWorkbook(N_("a sheet cannot be read ({kind})"), kind=type(exc).__name__) from None
     finally:
         book.close()
 
@@ -183,7 +186,7 @@ def _read_sheet(rows: Iterable[tuple[Any, ...]], key: bytes, seen: list[str]) ->
             continue
         count += 1
         if count > MAX_ROWS:
-            raise NotAWorkbook(f"more than {MAX_ROWS} rows")
+            raise NotAWorkbook(N_("more than {limit} rows"), limit=MAX_ROWS)
         digits = cell_number(row[number_at] if number_at < len(row) else None)
         if digits is None:
             if number_at >= len(row) or row[number_at] in (None, ""):

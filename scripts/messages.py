@@ -2,8 +2,10 @@
 """Collect every user-facing English message of retention-agent, and keep ``locale/nl.po`` complete.
 
 Messages are: the ``message`` and ``hint`` of every error class, the literal first argument of every call
-to ``t()``, ``translate()`` and ``N_()``, and the values of ``notify.MESSAGES``. ``tests/test_i18n.py``
-fails when one of them has no Dutch translation.
+to ``t()``, ``translate()`` and ``N_()``, the values of ``notify.MESSAGES``, the docstring of every click
+command and the ``help=`` of its options, and click's own messages that a person can see (from the installed
+click: its ``_()`` and ``ngettext()`` calls). ``tests/test_i18n.py`` fails when one of them has no Dutch
+translation.
 
     scripts/messages.py --missing     # list messages without a Dutch translation
     scripts/messages.py --add         # append them to nl.po with an empty msgstr, to be translated
@@ -19,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "retention_agent"
 PO_FILE = PACKAGE / "locale" / "nl.po"
-MARKERS = {"t", "translate", "N_", "tr_"}  # tr_: the desktop app's translate-for-this-view
+MARKERS = {"t", "translate", "N_", "tr_", "words"}  # tr_: the desktop app's translate-for-this-view; words: the PDFs'
 
 
 def _string(node: ast.AST) -> str | None:
@@ -36,19 +38,63 @@ def _string(node: ast.AST) -> str | None:
 def collect(package: Path = PACKAGE) -> dict[str, str]:
     """msgid -> first place it was seen (file:line)."""
     found: dict[str, str] = {}
-    for path in sorted(package.rglob("*.py")):
+    installer = [] if package != PACKAGE else sorted((ROOT / "installer").rglob("*.py"))  # ships inside it
+    for path in [*sorted(package.rglob("*.py")), *installer]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        where = str(path.relative_to(package.parent))
+        where = str(path.relative_to(package.parent if path.is_relative_to(package) else ROOT))
         for node in ast.walk(tree):
             for text, line in _messages_in(node):
                 if text.strip():
                     found.setdefault(text, f"{where}:{line}")
+    for text, where in click_messages().items():
+        found.setdefault(text, where)
+    return found
+
+
+# click's messages that only a programming error in a command's definition, shell completion or a feature
+# the command line does not use can show
+CLICK_UNSEEN = frozenset({
+    "d", "Windows error: {error}", "{editor}: Editing failed", "{editor}: Editing failed: {e}",
+    "Could not determine name for option with declarations {decls!r}",
+    "No options defined but a name was passed ({name}). Did you mean to declare an argument instead? Did you "
+    "mean to pass '--{name}'?",
+    "Arguments take exactly one parameter declaration, got {length}: {decls}.", "Name '{name}' defined twice",
+    "Boolean option {decl!r} cannot use the same flag for true/false.", "Value must be an iterable.",
+    "Couldn't detect Bash version, shell completion is not supported.",
+    "Shell completion is not supported for Bash versions older than 4.4.", "Unknown color {colour!r}",
+    "Unknown standard stream '{name}'", "Press any key to continue...", "Invalid start character for option ({option})",
+})
+
+
+def click_messages() -> dict[str, str]:
+    """The installed click's messages a person can see -> where (``click/file.py:line``); of a plural message
+    (``ngettext``) both forms."""
+    import click
+
+    from retention_agent.cli_i18n import CLICK_MODULES
+
+    found: dict[str, str] = {}
+    folder = Path(click.__file__).parent
+    for name in CLICK_MODULES:
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "ngettext"):
+                texts = [text for arg in node.args[:2] if (text := _string(arg)) is not None]
+                for text in texts if node.func.id == "ngettext" else texts[:1]:
+                    if text not in CLICK_UNSEEN:
+                        found.setdefault(text, f"click/{name}.py:{node.lineno}")
     return found
 
 
 def _messages_in(node: ast.AST) -> list[tuple[str, int]]:
+    if isinstance(node, ast.FunctionDef) and any(_is_click_command(d) for d in node.decorator_list):
+        text = ast.get_docstring(node, clean=True)
+        return [(text, node.lineno)] if text else []
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in ("option", "argument", "version_option"):
+            return [(text, node.lineno) for keyword in node.keywords if keyword.arg == "help"
+                    if (text := _string(keyword.value)) is not None]
         if name in MARKERS and node.args:
             text = _string(node.args[0])
             return [(text, node.lineno)] if text is not None else []
@@ -62,12 +108,28 @@ def _messages_in(node: ast.AST) -> list[tuple[str, int]]:
     return []
 
 
+def _is_click_command(decorator: ast.expr) -> bool:
+    """``@main.command()``, ``@staff.command("add")``, ``@click.group(...)``."""
+    func = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(func, ast.Attribute) and func.attr in ("command", "group")
+
+
 def translated(po_file: Path = PO_FILE) -> dict[str, str]:
     from babel.messages.pofile import read_po
 
     with po_file.open("rb") as handle:
         catalog = read_po(handle, locale="nl")
-    return {str(m.id): str(m.string) for m in catalog if m.id}
+    return {msgid: text for m in catalog if m.id for msgid, text in entry_texts(m.id, m.string)}
+
+
+def entry_texts(msgid: object, msgstr: object) -> list[tuple[str, str]]:
+    """An entry as ``(msgid, translation)`` pairs; a plural entry answers for its singular and plural msgid,
+    translated only when every form is (an empty translation when one is missing)."""
+    if isinstance(msgid, str):
+        return [(msgid, str(msgstr))]
+    forms = [str(form) for form in msgstr] if isinstance(msgstr, tuple | list) else [str(msgstr)]
+    complete = "\n".join(forms) if forms and all(form.strip() for form in forms) else ""
+    return [(str(one), complete) for one in msgid] if isinstance(msgid, tuple | list) else [(str(msgid), complete)]
 
 
 def _po_quote(text: str) -> str:

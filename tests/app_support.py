@@ -43,6 +43,7 @@ from retention_agent.home import Home
 from retention_agent.vault.keys import FileKeyStore
 from tests.accounts import as_account, in_child_as
 from tests.conftest import ME, AgentProcess, make_home
+from tests.english_check import english_in, english_only_words  # noqa: F401 - the app's tests import them here
 from tests.helpers_accounts import TempAccount, hermetic, traversable_folder
 from tests.report_support import write_config
 from tests.retention_support import api, fast_ticks, received_days_ago
@@ -363,41 +364,6 @@ def shown_texts(root: QWidget) -> list[str]:
                 if action.menu() is not None:
                     texts += [a.text() for a in action.menu().actions()]
     return [t.replace("&", "") for t in texts if t]
-
-
-def english_only_words() -> set[str]:
-    """Words of the catalogue's English source strings that no Dutch translation uses: in a Dutch view, each
-    of them is an untranslated English text."""
-    import re
-
-    from babel.messages.pofile import read_po
-
-    from retention_agent.i18n import catalogue  # noqa: F401 - the file is the package's own catalogue
-
-    po_file = Path(__file__).resolve().parents[1] / "retention_agent" / "locale" / "nl.po"
-    with po_file.open("rb") as handle:
-        entries = [(str(m.id), str(m.string)) for m in read_po(handle, locale="nl") if m.id]
-
-    def words(text: str) -> set[str]:
-        text = re.sub(r"\{[^}]*\}", " ", text)
-        return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", text) if len(w) >= 3}
-
-    english = set().union(*(words(msgid) for msgid, _ in entries))
-    dutch = set().union(*(words(msgstr) for _, msgstr in entries))
-    return english - dutch
-
-
-def english_in(texts: list[str], vocabulary: set[str]) -> list[str]:
-    """The texts that hold a word of ``vocabulary``, each with those words."""
-    import re
-
-    found = []
-    for text in texts:
-        text = re.sub(r"\S*[/\\]\S*", " ", text)  # paths and web addresses are what someone typed or chose
-        hits = sorted({w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", text)} & vocabulary)
-        if hits:
-            found.append(f"{hits}: {text[:120]!r}")
-    return found
 
 
 # ---- a real X server ------------------------------------------------------------------------------------------

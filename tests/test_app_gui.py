@@ -648,7 +648,7 @@ def test_the_tray_sweeps_for_copies_and_erases_them_when_the_delivery_is_purged(
         return [text for _title, text in app.toasts if delivery in text]
 
     erased = run_app(world.clerk, world.home, request, erase)
-    assert f"1 kopieën van de vernietigde levering {delivery} zijn van deze computer gewist." in erased
+    assert f"1 kopie van de vernietigde levering {delivery} is van deze computer gewist." in erased
     assert not copy.exists()
 
 

@@ -282,11 +282,12 @@ def test_an_unknown_key_without_a_near_match_gets_no_suggestion(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(("text", "key", "expected"), [
-    (REQUIRED + "key_store = 1\n", "key_store", "expected text, found int"),
+    (REQUIRED + "key_store = 1\n", "key_store", "expected text, found a whole number"),
     ("municipality = 12\n", "municipality", "expected text"),
-    (REQUIRED + '[retention]\ntick_seconds = "30"\n', "retention.tick_seconds", "expected a whole number, found str"),
+    (REQUIRED + '[retention]\ntick_seconds = "30"\n', "retention.tick_seconds", "expected a whole number, found text"),
     (REQUIRED + "[retention]\ntick_seconds = true\n", "retention.tick_seconds", "expected a whole number"),
-    (REQUIRED + "[retention]\ntick_seconds = 2.5\n", "retention.tick_seconds", "expected a whole number, found float"),
+    (REQUIRED + "[retention]\ntick_seconds = 2.5\n", "retention.tick_seconds",
+     "expected a whole number, found a number"),
     (REQUIRED + "[retention]\nreminder_days_before = 7\n", "retention.reminder_days_before", "expected a list"),
     (REQUIRED + '[retention]\nreminder_days_before = [7, "1"]\n', "retention.reminder_days_before[1]",
      "expected a whole number"),
@@ -298,7 +299,7 @@ def test_an_unknown_key_without_a_near_match_gets_no_suggestion(tmp_path: Path) 
     (REQUIRED + '[[inbox]]\npath = "/srv/in"\npolling = "yes"\n', "inbox[0].polling", "expected true or false"),
     (REQUIRED + '[[mailbox]]\nname = "a"\nhost = "h"\nusername = "u"\nport = "993"\n', "mailbox[0].port",
      "expected a whole number"),
-    (REQUIRED + "[register]\ncontroller = 2024-01-01\n", "register.controller", "expected text, found date"),
+    (REQUIRED + "[register]\ncontroller = 2024-01-01\n", "register.controller", "expected text, found a date"),
 ])
 def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, expected: str) -> None:
     assert_config_error(tmp_path, text, key, expected)

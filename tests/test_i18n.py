@@ -50,7 +50,16 @@ def catalog() -> dict[str, str]:
     """msgid -> msgstr as the agent reads them (a fuzzy entry counts as untranslated, as it does at run time)."""
     with PO_FILE.open("rb") as handle:
         parsed = read_po(handle, locale="nl")
-    return {str(m.id): str(m.string) for m in parsed if m.id and not m.fuzzy}
+    return {msgid: text for m in parsed if m.id and not m.fuzzy for msgid, text in messages.entry_texts(m.id, m.string)}
+
+
+@pytest.fixture(scope="module")
+def plurals() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(msgid, msgid_plural) -> the Dutch forms, of every plural entry."""
+    with PO_FILE.open("rb") as handle:
+        parsed = read_po(handle, locale="nl")
+    return {(str(m.id[0]), str(m.id[1])): tuple(str(form) for form in m.string) for m in parsed
+            if m.id and isinstance(m.id, tuple)}
 
 
 @pytest.fixture
@@ -75,9 +84,14 @@ def test_every_message_has_a_dutch_translation(collected: dict[str, str], catalo
                          "(run scripts/messages.py --add, then translate):\n" + "\n".join(missing))
 
 
-def test_translations_keep_the_placeholders(catalog: dict[str, str]) -> None:
+def test_translations_keep_the_placeholders(catalog: dict[str, str],
+                                            plurals: dict[tuple[str, str], tuple[str, ...]]) -> None:
     wrong = []
-    for msgid, msgstr in catalog.items():
+    pairs = [(msgid, msgstr) for msgid, msgstr in catalog.items() if not any(msgid in key for key in plurals)]
+    for (one, other), forms in plurals.items():
+        assert len(forms) == 2, f"{one!r}: Dutch has two plural forms (one, other), not {len(forms)}"
+        pairs += [(one, forms[0]), (other, forms[1])]
+    for msgid, msgstr in pairs:
         if not msgstr:
             continue
         try:
@@ -87,6 +101,37 @@ def test_translations_keep_the_placeholders(catalog: dict[str, str]) -> None:
         except ValueError as exc:  # an unbalanced brace: str.format would fail when the message is shown
             wrong.append(f"{msgid!r} / {msgstr!r}: {exc}")
     assert not wrong, "translations whose {placeholders} differ from the English:\n" + "\n".join(wrong)
+
+
+# a number of things: "{count} deliveries", "{n} files"; not a number that names one ("entry {n} was changed",
+# "report no. {n}") nor one before a verb or participle ("{count} found", "{count} wiped", "type {n} to …")
+COUNTED = re.compile(r"(?<!entry )(?<!no\. )\{(count|n)\} (?!(?:of|more|on|in|to|found|[a-z]+ed)\b)[A-Za-z]")
+
+
+def test_every_counted_message_has_plural_forms(collected: dict[str, str],
+                                                plurals: dict[tuple[str, str], tuple[str, ...]]) -> None:
+    """"1 bestanden" is wrong: a message that counts things is a plural entry (one form for 1, one for the rest),
+    and ``t()`` chooses the form by its ``count`` (or ``n``)."""
+    plural_ids = {msgid for key in plurals for msgid in key}
+    singular = [f"{where}: {msgid}" for msgid, where in collected.items()
+                if COUNTED.search(msgid) and msgid not in plural_ids]
+    assert not singular, ("messages that count things without plural forms (write them in nl.po as msgid (one), "
+                          "msgid_plural (the text in the code), msgstr[0], msgstr[1]):\n" + "\n".join(singular))
+    incomplete = [one for (one, _), forms in plurals.items() if not all(form.strip() for form in forms)]
+    assert not incomplete, f"plural entries with a Dutch form missing: {incomplete}"
+
+
+NO_DATE = "{count} deliveries have no ceremony date yet"
+
+
+def test_the_plural_form_follows_the_count(language: None) -> None:
+    i18n.set_language("nl")
+    assert i18n.t(NO_DATE, count=1) == "1 levering heeft nog geen ceremoniedatum"
+    assert i18n.t(NO_DATE, count=3) == "3 leveringen hebben nog geen ceremoniedatum"
+    assert i18n.t(NO_DATE, count=0).startswith("0 leveringen")
+    i18n.set_language("en")  # the English singular comes from the same entry
+    assert i18n.t("{count} deliveries have no ceremony date yet", count=1) == "1 delivery has no ceremony date yet"
+    assert i18n.t(NO_DATE, count=2) == "2 deliveries have no ceremony date yet"
 
 
 def test_the_catalogue_parses_without_duplicates_or_fuzzy_entries() -> None:
@@ -182,3 +227,41 @@ def test_the_cli_speaks_dutch_by_default_and_english_with_lang_en(tmp_path: Path
     assert "hint: Start it with 'retention-agent run'" in english.stderr, english.stderr
     assert "draait niet" not in english.stderr
     assert not home.exists()  # asking for the status creates nothing
+
+
+# ---- click's own words and the help texts -----------------------------------------------------------------
+
+
+def _cli_in_process(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from retention_agent.cli import main
+
+    result = CliRunner().invoke(main, list(args), prog_name="retention-agent")
+    return result.exit_code, result.output
+
+
+@pytest.mark.usefixtures("language")
+def test_click_refuses_a_command_line_in_dutch_and_in_english_with_lang_en() -> None:
+    code, dutch = _cli_in_process("open", "01JD5Z8K3Q4W7E2R9T6Y")
+    assert code == 2
+    assert "Gebruik: retention-agent open [OPTIES] LEVERING" in dutch
+    assert "Fout: Ontbrekende optie '--purpose'." in dutch and "Missing" not in dutch
+    code, english = _cli_in_process("--lang", "en", "open", "01JD5Z8K3Q4W7E2R9T6Y")
+    assert code == 2
+    assert "Usage: retention-agent open [OPTIONS] DELIVERY" in english
+    assert "Error: Missing option '--purpose'." in english
+    code, dutch = _cli_in_process("audit", "show", "--limit", "veel")
+    assert (code, dutch.splitlines()[-1]) == (2, "Fout: Ongeldige waarde voor '--limit': 'veel' is geen geldig getal.")
+
+
+@pytest.mark.usefixtures("language")
+def test_help_is_dutch_by_default_and_english_with_lang_en() -> None:
+    code, dutch = _cli_in_process("open", "--help")
+    assert code == 0
+    assert "Open een levering voor een opgegeven doel" in dutch and "Voorbeeld: retention-agent open" in dutch
+    assert "--note TEKST" in dutch and "Toon deze uitleg en stop." in dutch
+    code, english = _cli_in_process("--lang", "en", "open", "--help")
+    assert "Open a delivery for a stated purpose" in english and "Show this message and exit." in english
+    code, listing = _cli_in_process("staff", "--help")
+    assert "Opdrachten:" in listing and "Voeg een medewerker toe" in listing

@@ -6,7 +6,7 @@ from babel.messages.pofile import read_po
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retention_agent.i18n import read_catalogue
+from retention_agent.i18n import read_catalogue, read_plurals
 
 PO = "retention_agent/locale/nl.po"
 
@@ -15,13 +15,23 @@ def _babel(text: str) -> dict[str, str]:
     import io
 
     catalog = read_po(io.BytesIO(text.encode()), locale="nl")
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    return {str(m.id): str(m.string) for m in catalog if isinstance(m.id, str) and m.id and m.string and not m.fuzzy}
+
+
+def _babel_plurals(text: str) -> dict[tuple[str, str], tuple[str, str]]:
+    import io
+
+    catalog = read_po(io.BytesIO(text.encode()), locale="nl")
+    return {(str(m.id[0]), str(m.id[1])): (str(m.string[0]), str(m.string[1])) for m in catalog
+            if isinstance(m.id, tuple) and all(m.string) and not m.fuzzy}
 
 
 def test_the_shipped_catalogue_reads_the_same() -> None:
     with open(PO, encoding="utf-8") as handle:
         text = handle.read()
     assert read_catalogue(text) == _babel(text)
+    assert read_plurals(text) == _babel_plurals(text)
+    assert len(read_plurals(text)) >= 10
 
 
 def _quote(text: str) -> str:

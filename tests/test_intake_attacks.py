@@ -328,7 +328,7 @@ def test_an_ingested_source_that_cannot_be_overwritten_is_named_by_the_delivery_
             source.chmod(0o644)  # root's: the staff member may read it, and remove it from their folder
             done = run_as(staff, lambda: cli_in_process(home, "ingest", str(source), home_option=True))
             assert done.get("exit") == 0, done
-            assert "could not be overwritten first (no-write-permission)" in done["stdout"]
+            assert "could not be overwritten first (your account may not write it)" in done["stdout"]
             assert not source.exists()
             (row,) = all_deliveries(home.root)
             status = api(home.root, "status")

@@ -344,7 +344,7 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
          "--mode", "shared", "--account", machine.account],
         capture_output=True, text=True, timeout=60, env={**os.environ, "RETENTION_AGENT_LANG": "en"})
     assert refused.returncode == 1, refused.stderr
-    assert "The vault still holds 1 deliveries with personal data; nothing was uninstalled." in refused.stderr
+    assert "The vault still holds 1 delivery with personal data; nothing was uninstalled." in refused.stderr
     # through sudo, the purge is asked as the account that ran sudo: staff without the officer role
     staff = pwd.getpwnam(machine.staff)
     denied = subprocess.run(

@@ -152,7 +152,7 @@ def test_a_ceremony_recorded_after_the_fact_is_a_warning_not_a_late_purge(tmp_pa
         assert (after["count"], [i["delivery"] for i in after["items"]]) == (1, [delivery])
         [warning] = [w for w in status["warnings"] if w["code"] == "ceremony-after-the-fact"]
         assert warning["params"] == {"count": 1}
-        assert status_view.finding_text(warning).startswith("1 ceremony dates were recorded after their deadline")
+        assert status_view.finding_text(warning).startswith("1 ceremony date was recorded after its deadline")
         office.rig.advance_to(office.clock.now() + timedelta(days=31))
         assert build_status(ctx)["ceremonies_after_the_fact_30d"]["count"] == 0
     finally:
@@ -202,7 +202,7 @@ def test_the_table_shows_overdue_purges_in_red(office: Office) -> None:
     assert result.exit_code == 0, result.output
     red = [line for line in result.output.splitlines() if "\x1b[31m" in line]
     assert any(office.ids["overdue"] in line for line in red)
-    assert any(translate("{count} purges are overdue: run 'retention-agent purge --due' and find out why")
+    assert any(translate("{count} purges are overdue: run 'retention-agent purge --due' and find out why", count=1)
                .format(count=1) in line for line in red)
     plain = CliRunner().invoke(show).output
     assert "Tom" not in plain  # staff names are not needed on this screen

@@ -16,6 +16,7 @@ from retention_agent.capabilities import wipe_copies_of
 from retention_agent.clock import utc_iso
 from retention_agent.context import AgentContext
 from retention_agent.errors import UnknownAccountError, UsageError
+from retention_agent.msgids import N_
 from retention_agent.platform_accounts import account_exists
 
 SIGNING_NAMESPACES = ("deletion-proof", "dpo-report")
@@ -44,7 +45,7 @@ class StaffAdd:
 def staff_add(ctx: AgentContext, session: Session, request: StaffAdd) -> None:
     account = request.account
     if not request.roles:
-        raise UsageError(problem="--role is required", command="staff add")
+        raise UsageError(problem=N_("--role is required"), command="staff add")
     if not account_exists(account):
         raise UnknownAccountError(account=account)
     try:

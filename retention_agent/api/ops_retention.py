@@ -24,6 +24,7 @@ from retention_agent.errors import (
     RetentionAgentError,
     UsageError,
 )
+from retention_agent.msgids import N_
 from retention_agent.purge import Purger, hold_blocks
 from retention_agent.schedule import Schedule, plan_for
 from retention_agent.subjects import recorded
@@ -42,7 +43,7 @@ def purger_of(ctx: AgentContext) -> Purger:
 def _delivery_ids(args: dict[str, Any]) -> list[str]:
     ids = args.get("deliveries")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
-        raise UsageError(problem="give one or more delivery ids", command="ceremony set")
+        raise UsageError(problem=N_("give one or more delivery ids"), command="ceremony set")
     return list(dict.fromkeys(ids))
 
 

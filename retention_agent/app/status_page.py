@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from retention_agent.app.words import CONDITIONS, STATES, word
-from retention_agent.i18n import format_day, format_moment, people_params, translate
+from retention_agent.i18n import count_of, format_day, format_moment, people_params, translate
 from retention_agent.msgids import N_
 
 RED, ORANGE, GREEN, GREY = "#b00020", "#8a5300", "#1b6e20", "#555555"
@@ -27,7 +27,7 @@ def _finding(finding: dict[str, Any], lang: str) -> str:
     if finding.get("code") == "checklist-open" and isinstance(params.get("items"), str):
         params["items"] = ", ".join(word(CONDITIONS, item.strip(), lang) for item in params["items"].split(","))
     try:
-        return translate(finding["message"], lang).format(**people_params(params, lang))
+        return translate(finding["message"], lang, count_of(params)).format(**people_params(params, lang))
     except (KeyError, IndexError, ValueError):
         return str(finding.get("message", ""))
 

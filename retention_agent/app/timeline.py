@@ -94,5 +94,5 @@ def summary(bars: Sequence[Bar], lang: str | None = None) -> str:
     """One sentence for screen readers: how many deliveries, and how many of each kind."""
     counts = {kind: sum(1 for b in bars if b.kind == kind) for kind in KINDS}
     parts = [translate(LEGEND[kind], lang) + f": {n}" for kind, n in counts.items() if n]
-    head = translate("{n} deliveries with data", lang).format(n=len(bars))
+    head = translate("{n} deliveries with data", lang, len(bars)).format(n=len(bars))
     return head + ("; " + "; ".join(parts) if parts else "") + "."

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from retention_agent import notifier, notify
 from retention_agent.app.session import Session
 from retention_agent.errors import AccessDeniedError, RetentionAgentError
-from retention_agent.i18n import translate
+from retention_agent.i18n import fill, translate
 
 log = logging.getLogger(__name__)
 Show = Callable[[str, str], bool]
@@ -99,7 +99,7 @@ class Tray(QObject):
 
     def set_badge(self, count: int) -> None:
         self.badge = count
-        text = translate("retention-agent: {count} deliveries need a ceremony date", self.lang).format(count=count)
+        text = fill("retention-agent: {count} deliveries need a ceremony date", {"count": count}, self.lang)
         self.tooltip = text
         if self.icon is not None:
             self.icon.setIcon(app_icon(count))

@@ -34,7 +34,7 @@ from retention_agent.app.rows import Table, proofs_table, reports_table, staff_t
 from retention_agent.app.session import Session
 from retention_agent.app.words import OUTCOMES, PURPOSES_SHORT
 from retention_agent.errors import RetentionAgentError
-from retention_agent.i18n import translate
+from retention_agent.i18n import fill, translate
 from retention_agent.msgids import N_
 
 
@@ -195,7 +195,7 @@ class AuditView(_OfficerView):
             self.message.say(self.tr_("Audit log verified: {size} entries, {n} checkpoints checked.").format(
                 size=result["size"], n=result["checkpoints_checked"]))
         else:
-            self.message.say("\n".join(self.tr_("Finding: ") + translate(f["message"], self.lang).format(**f["params"])
+            self.message.say("\n".join(self.tr_("Finding: ") + fill(f["message"], f["params"], self.lang)
                                        for f in result["findings"]), "error")
 
 

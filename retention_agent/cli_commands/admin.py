@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from retention_agent.access import PURPOSES, ROLES
+from retention_agent.app.words import AUDIT_ACTIONS, OUTCOMES, word
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError
@@ -176,7 +177,8 @@ def audit_show(state: State, as_json: bool, delivery: str, account: str, purpose
         emit_json(result)
         return
     table([t("seq"), t("time"), t("account"), t("action"), t("outcome"), t("subject"), t("purpose"), t("note")],
-          [(e["seq"], e["time"], e["actor"], e["action"], e["outcome"], " ".join(e["subject"]),
+          [(e["seq"], e["time"], e["actor"], word(AUDIT_ACTIONS, e["action"]), word(OUTCOMES, e["outcome"]),
+            " ".join(e["subject"]),
             *_why(e.get("details") or {})) for e in result["entries"]])
     if result.get("next"):
         click.echo(t("More entries: repeat the command with --cursor {next}", next=result["next"]))

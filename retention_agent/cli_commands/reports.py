@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from retention_agent.app.words import TRIGGERS, word
 from retention_agent.cli import State, echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
@@ -24,7 +25,8 @@ from retention_agent.errors import (
     UsageError,
 )
 from retention_agent.exports import check_folder, write_report
-from retention_agent.i18n import for_people, t, translate
+from retention_agent.i18n import count_of, for_people, t, translate
+from retention_agent.msgids import N_
 
 
 @main.command()
@@ -178,7 +180,7 @@ def proof_list(state: State, as_json: bool) -> None:
         emit_json(rows)
         return
     table([t("delivery"), t("purged"), t("trigger"), t("proof (SHA-256)")],
-          [(r["delivery"], r["purged_at"], r["trigger"], r["proof_sha256"]) for r in rows])
+          [(r["delivery"], r["purged_at"], word(TRIGGERS, r["trigger"]), r["proof_sha256"]) for r in rows])
 
 
 @proof.command("show")
@@ -240,6 +242,17 @@ def proof_verify(file: Path, signature: Path | None, allowed_signers: Path | Non
                  delivery=doc["delivery_id"], purged_at=doc["purged_at"], signer=doc["signer"]))
 
 
+def _unreadable(exc: ValueError, command: str) -> UsageError:
+    """A key or allowed-signers file that cannot be read, said in the user's language."""
+    from retention_agent.sshsig import KeyTextError
+
+    if isinstance(exc, KeyTextError):
+        return UsageError(problem=exc.template, command=command, **exc.values)
+    if isinstance(exc, UnicodeError):
+        return UsageError(problem=N_("the file is not UTF-8 text"), command=command)
+    return UsageError(problem=str(exc)[:200], command=command)
+
+
 def _proof_key(data: bytes, file: Path, allowed_signers: Path | None, public_key: str | None) -> bytes:
     from retention_agent import sshsig
 
@@ -248,18 +261,18 @@ def _proof_key(data: bytes, file: Path, allowed_signers: Path | None, public_key
         try:
             return sshsig.parse_public_key_openssh(text.strip())
         except ValueError as exc:
-            raise UsageError(problem=str(exc), command="proof verify") from exc
+            raise _unreadable(exc, "proof verify") from exc
     signers_file = allowed_signers or file.with_name("allowed_signers")
     if not signers_file.is_file():
         raise UsageError(problem=t("give --allowed-signers FILE or --public-key KEY"), command="proof verify")
     try:
         signers = sshsig.parse_allowed_signers(signers_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeError) as exc:
-        raise UsageError(problem=str(exc)[:200], command="proof verify") from exc
+        raise _unreadable(exc, "proof verify") from exc
     try:  # the proof itself is unreadable: a verification failure (exit 4), not a usage error
         identity = str(json.loads(data).get("signer", ""))
     except (ValueError, UnicodeError, AttributeError) as exc:
-        raise DocumentInvalidError(file=str(file), kind="proof of deletion",
+        raise DocumentInvalidError(file=str(file), kind=N_("proof of deletion"),
                                    finding=t("it is not a readable proof")) from exc
     keys = [s.public_key for s in signers if identity in s.identity.split(",") and s.allows("deletion-proof")]
     if not keys:
@@ -300,7 +313,7 @@ def dpo_verify(folder: Path, allowed_signers: Path | None, as_json: bool) -> Non
     try:
         summary = verify_folder(folder, signers_file.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise UsageError(problem=str(exc)[:200], command="dpo verify") from exc
+        raise _unreadable(exc, "dpo verify") from exc
     if as_json:
         emit_json(summary.to_json())
     else:
@@ -320,7 +333,7 @@ def _echo_summary(summary: dict[str, Any]) -> None:
             f"{r['proofs_ok']}/{r['proofs_total']}") for r in summary["reports"]])
     for finding in summary["findings"]:
         params = {k: translate(v) if k == "what" else for_people(v) for k, v in finding["params"].items()}
-        text = translate(finding["message"]).format(**params)
+        text = translate(finding["message"], count=count_of(params)).format(**params)
         click.secho(t("Finding: ") + f"{finding['file']}: {text}", fg="red", err=True)
     if summary["ok"]:
         click.secho(t("All {n} reports verified; no findings.", n=len(summary["reports"])), fg="green")

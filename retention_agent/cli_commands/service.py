@@ -16,10 +16,11 @@ from retention_agent.deployment import HomeSetup, api_caller, install_service, i
 from retention_agent.deployment import uninstall_service as run_uninstall
 from retention_agent.errors import ServiceAdminRequiredError, UsageError
 from retention_agent.home import HOME_ENV, Home
-from retention_agent.i18n import t
+from retention_agent.i18n import t, translate
 from retention_agent.installer import ServiceParams, current_platform, default_params, linux, platform_module
 from retention_agent.installer import write_definitions as write_files
 from retention_agent.installer.params import pointer_path
+from retention_agent.installer.runner import MESSAGES as DRY_RUN_NOTES
 from retention_agent.installer.runner import RecordingRunner, Result, SystemRunner
 
 MODES = ("user", "shared")
@@ -85,7 +86,7 @@ def service_install(state: State, mode: str, target: str | None, account: str | 
         for path in write_files(params, out):
             click.echo(t("Written: {path}", path=path))
         click.echo(t("These commands would be run:"))
-        recorder = RecordingRunner(echo=sys.stdout, respond=_as_on_a_new_machine)
+        recorder = RecordingRunner(echo=sys.stdout, respond=_as_on_a_new_machine, notes=_dry_run_notes())
         shared = mode == "shared"
         platform_module(params.platform).install(params, recorder, start=not no_start and not shared)
         if shared and params.platform == "linux":
@@ -138,7 +139,7 @@ def service_uninstall(state: State, mode: str, target: str | None, account: str 
     params = _params(mode, target, account, executable, (), dry_run=dry_run)
     if dry_run:
         click.echo(t("These commands would be run:"))
-        platform_module(params.platform).uninstall(params, RecordingRunner(echo=sys.stdout),
+        platform_module(params.platform).uninstall(params, RecordingRunner(echo=sys.stdout, notes=_dry_run_notes()),
                                                    has_live_deliveries=lambda: 0, keep_home=keep_home)
         return
     _require_admin(params)
@@ -200,12 +201,19 @@ def service_status(state: State, mode: str, target: str | None, account: str | N
     def yes_no(value: bool | None) -> str:
         return t("unknown") if value is None else t("yes") if value else t("no")
 
-    click.echo(t("Service: {detail}", detail=found.detail))
+    # the detail is the service manager's own words (systemctl's "enabled, inactive"): kept in the JSON; people
+    # get the service's name, and the answers below in their language
+    name = found.detail.partition(":")[0].removeprefix("task ")
+    click.echo(t("Service: {detail}", detail=name))
     click.echo(t("Installed: {answer}", answer=yes_no(found.installed)))
     click.echo(t("Running: {answer}", answer=yes_no(found.running)))
     click.echo(t("Home: {home} ({answer})", home=params.home,
                  answer=t("present") if home.exists() else t("missing")))
     click.echo(t("The agent answers on {socket}: {answer}", socket=home.socket, answer=yes_no(answers)))
+
+
+def _dry_run_notes() -> dict[str, str]:
+    return {kind: translate(text) for kind, text in DRY_RUN_NOTES.items()}
 
 
 def _agent_answers(home: Home) -> bool:

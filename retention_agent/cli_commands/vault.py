@@ -14,8 +14,10 @@ from typing import Any, BinaryIO
 
 import click
 
+from retention_agent import os_errors
 from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.protocol import DATA_CHUNK, ConnectionClosed, ProtocolViolation
+from retention_agent.app.words import CHANNELS, word
 from retention_agent.cli import State, emit_json, handle_errors, main, pass_state, table
 from retention_agent.cli_commands import source_removal
 from retention_agent.errors import (
@@ -25,7 +27,8 @@ from retention_agent.errors import (
     SourceRefusedError,
     SourceUnreadableError,
 )
-from retention_agent.i18n import current_language, t
+from retention_agent.i18n import current_language, t, translate
+from retention_agent.msgids import N_
 
 READ_BLOCK = DATA_CHUNK  # one data frame per block read
 
@@ -55,6 +58,20 @@ def ingest(state: State, paths: tuple[Path, ...]) -> None:
     sys.exit(worst)
 
 
+# why a source was kept, or removed without being overwritten (codes of source_removal and wipe), in words
+SOURCE_REASONS = {
+    "not-recorded": N_("the agent could not note that it was not overwritten"),
+    "no-write-permission": N_("your account may not write it"),
+    "read-only-file-system": N_("the disk can only be read"),
+    "hard-link": N_("the file has other names (hard links) that keep its bytes"),
+    "write-failed": N_("writing over it failed"),
+}
+
+
+def _reason(code: str) -> str:
+    return translate(SOURCE_REASONS[code]) if code in SOURCE_REASONS else os_errors.describe(code)
+
+
 def ingest_message(path: Path, result: dict[str, Any]) -> str:
     """What became of one file, in the user's language (the command line and the desktop app say the same)."""
     said = _source_message(path, result)
@@ -65,8 +82,8 @@ def ingest_message(path: Path, result: dict[str, Any]) -> str:
 
 
 def _source_message(path: Path, result: dict[str, Any]) -> str:
-    values = {"file": path, "id": result["delivery"], "problem": result.get("kept_because", ""),
-              "why": result.get("not_overwritten", "")}
+    values = {"file": path, "id": result["delivery"], "problem": _reason(result.get("kept_because", "")),
+              "why": _reason(result.get("not_overwritten", ""))}
     if not result["removed"] and result["kept_because"] == "changed":
         return t("{file}: in the vault as {id}; the file changed meanwhile and was kept.", **values)
     if not result["removed"]:
@@ -87,7 +104,7 @@ def ingest_one(state: State, path: Path) -> dict[str, Any]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
-        raise SourceUnreadableError(file=str(path), problem=exc.strerror or "") from exc
+        raise SourceUnreadableError(file=str(path), problem=os_errors.describe(exc)) from exc
     with os.fdopen(fd, "rb") as source:
         opened = os.fstat(source.fileno())
         if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
@@ -96,7 +113,7 @@ def ingest_one(state: State, path: Path) -> dict[str, Any]:
             try:
                 result = client.upload("ingest", {}, _blocks(source, path))
             except OSError as exc:  # the agent went away while the file was being sent
-                raise ProtocolError(problem="the agent closed the connection") from exc
+                raise ProtocolError(problem=N_("the agent closed the connection")) from exc
             result = dict(result)
 
             def record(why: str) -> None:
@@ -111,7 +128,7 @@ def _lstat_regular(path: Path) -> os.stat_result:
     try:
         info = path.lstat()
     except OSError as exc:
-        raise SourceUnreadableError(file=str(path), problem=exc.strerror or "") from exc
+        raise SourceUnreadableError(file=str(path), problem=os_errors.describe(exc)) from exc
     if stat.S_ISLNK(info.st_mode):
         raise SourceRefusedError(file=str(path), why=t("it is a symbolic link; give the file itself"))
     if stat.S_ISDIR(info.st_mode):
@@ -126,7 +143,7 @@ def _blocks(source: BinaryIO, path: Path) -> Iterator[bytes]:
         try:
             block = source.read(READ_BLOCK)
         except OSError as exc:  # raised inside the upload: the agent sees no end and discards what it got
-            raise SourceUnreadableError(file=str(path), problem=exc.strerror or "") from exc
+            raise SourceUnreadableError(file=str(path), problem=os_errors.describe(exc)) from exc
         if not block:
             return
         yield block
@@ -146,8 +163,8 @@ def deliveries(state: State, as_json: bool) -> None:
         emit_json(rows)
         return
     table([t("id"), t("state"), t("received"), t("channel"), t("size"), t("ceremony"), t("deadline")],
-          [(r["id"], t(r["state"]), r["received_at"], r["channel"], r["size"], r["ceremony_date"] or "-",
-            r["deadline"] or "-") for r in rows])
+          [(r["id"], t(r["state"]), r["received_at"], word(CHANNELS, r["channel"]), r["size"],
+            r["ceremony_date"] or "-", r["deadline"] or "-") for r in rows])
 
 
 @main.command("open")
@@ -182,7 +199,7 @@ def open_command(state: State, delivery: str, purpose: str, note: str, to_stdout
             try:
                 client.download("open", args, sys.stdout.buffer)
             except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
-                raise ProtocolError(problem="the agent closed the connection") from exc
+                raise ProtocolError(problem=N_("the agent closed the connection")) from exc
         sys.stdout.flush()
     else:
         assert to_dir is not None
@@ -197,13 +214,13 @@ def _download_to(state: State, args: dict[str, Any], folder: Path, delivery: str
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as exc:  # checked before the agent is asked, so no opening is recorded for nothing
         raise click.ClickException(t("Cannot write in {folder}: {problem}", folder=folder,
-                                     problem=exc.strerror or type(exc).__name__)) from exc
+                                     problem=os_errors.describe(exc))) from exc
     try:
         with os.fdopen(fd, "wb") as out, state.client() as client:
             try:
                 header, trailer = client.download("open", args, out)
             except (OSError, ConnectionClosed, ProtocolViolation) as exc:  # the agent went away mid-stream
-                raise ProtocolError(problem="the agent closed the connection") from exc
+                raise ProtocolError(problem=N_("the agent closed the connection")) from exc
         if trailer is None:
             raise click.ClickException(t("The agent sent no data."))
         target = folder / f"{delivery}{_extension(header)}"

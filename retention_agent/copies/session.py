@@ -195,7 +195,7 @@ def messages(result: SessionResult, lang: str | None = None) -> list[str]:
             remaining.setdefault(item.delivery, []).append(f"{item.kind}: {item.path} ({item.why})")
     for delivery, count in sorted(erased.items()):
         lines.append(translate("{count} copies of purged delivery {delivery} were erased from this computer.",
-                               lang).format(count=count, delivery=delivery))
+                               lang, count).format(count=count, delivery=delivery))
     for delivery, where in sorted(remaining.items()):
         lines.append(translate("Copies of purged delivery {delivery} could not be erased: {places}. Remove them "
                                "yourself, or ask the privacy officer.", lang).format(delivery=delivery,

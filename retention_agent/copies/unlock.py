@@ -24,6 +24,7 @@ from retention_agent.errors import (
     WorkbookPasswordError,
     WorkbookUnreadableError,
 )
+from retention_agent.msgids import N_
 
 
 def needs_password(ctx: AgentContext, delivery_id: str) -> bool:
@@ -40,7 +41,7 @@ def unlock(ctx: AgentContext, account: str, delivery_id: str, password: str) -> 
     except workbook.WrongPassword:
         raise WorkbookPasswordError(delivery=delivery_id) from None
     except workbook.NotAWorkbook as exc:
-        raise WorkbookUnreadableError(delivery=delivery_id, problem=exc.problem) from None
+        raise WorkbookUnreadableError(delivery=delivery_id, problem=exc.problem, **exc.values) from None
     except workbook.NoNumberColumn as exc:
         shown = ", ".join(exc.found[:12]) or "-"
         raise WorkbookColumnsError(delivery=delivery_id, found=shown) from None
@@ -66,7 +67,8 @@ def unlock(ctx: AgentContext, account: str, delivery_id: str, password: str) -> 
 
 def _plaintext(ctx: AgentContext, row: dict[str, Any]) -> bytes:
     if int(row["size"]) > workbook.MAX_WORKBOOK_BYTES:
-        raise WorkbookUnreadableError(delivery=row["id"], problem=f"larger than {workbook.MAX_WORKBOOK_BYTES} bytes")
+        raise WorkbookUnreadableError(delivery=row["id"], problem=N_("larger than {limit} bytes"),
+                                      limit=workbook.MAX_WORKBOOK_BYTES)
     out = io.BytesIO()
     ctx.vault.authenticate(row["id"], row["key_id"], out)
     return out.getvalue()

@@ -23,7 +23,7 @@ from retention_agent import checkpoint as notes
 from retention_agent import pdf as layout
 from retention_agent.checklist import describe
 from retention_agent.clock import BRUSSELS, parse_utc
-from retention_agent.i18n import translate
+from retention_agent.i18n import count_of, translate
 from retention_agent.msgids import N_
 from retention_agent.reports.format import NAMESPACE, stem
 
@@ -39,7 +39,7 @@ class Words:
         self.locale = LOCALES[self.lang]
 
     def t(self, text: str, **params: Any) -> str:
-        translated = translate(text, self.lang)
+        translated = translate(text, self.lang, count_of(params))
         return translated.format(**params) if params else translated
 
     def day(self, text: str | None) -> str:
@@ -239,7 +239,7 @@ def _register(doc: Mapping[str, Any], words: Words) -> Section:
 
 
 def _checklist(doc: Mapping[str, Any], words: Words) -> Section:
-    rows = [(item["id"], describe(item["id"], words.lang), item["deliberation"],
+    rows = [(item["id"], describe(item["id"], words.lang), words.t(item["deliberation"]),
              words.day(item["done_on"]) if item["done"] else words.t("OPEN"), item["evidence"] or "-")
             for item in doc["checklist"]]
     still_open = [item["id"] for item in doc["checklist"] if not item["done"]]
