@@ -728,7 +728,7 @@ def test_idle_takes_new_mail_within_seconds_and_stop_is_prompt(dovecot: DovecotS
     try:
         assert wait_until(lambda: w.status.last_success is not None)
         # until it has sent IDLE (imapclient keeps the command's tag): from then on only IDLE wakes it early
-        wait_for(lambda: getattr(w._client, "_idle_tag", None) is not None, 10, "the watcher in IDLE")
+        wait_for(lambda: getattr(w.driver._client, "_idle_tag", None) is not None, 10, "the watcher in IDLE")
         started = time.monotonic()
         append(dovecot, make_message([("lijst.zip", aes_zip())]))
         assert wait_until(lambda: len(recorder.calls) == 1, timeout=6)
