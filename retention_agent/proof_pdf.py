@@ -29,7 +29,7 @@ _LEGAL_BASES: Final = {"VCMP-05-2024": "VCMP 05/2024 (18/11/2024), nr. 41"}
 _TIME_PATTERN: Final = "d MMMM y, HH:mm zzz"
 _WIPED: Final = re.compile(r"wiped (\d+)")
 _COPIES: Final = re.compile(r"found (\d+) erased (\d+) remaining (\d+)")
-_SCRUBBED: Final = re.compile(r"secure_delete=(\d+) wal_bytes=(\d+) free_pages=(\d+)")
+_SCRUBBED: Final = re.compile(r"secure_delete=(\d+) wal_bytes=(\d+) free_pages=(\d+)(?: vacuum=[a-z]+)?")
 _Unit = Literal["day", "hour", "minute", "second"]
 _UNIT_SECONDS: Final[dict[_Unit, int]] = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from retention_agent import i18n
+from retention_agent.app.words import AUDIT_ACTIONS, word
 from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext
 from retention_agent.errors import EXIT_USAGE
@@ -142,7 +143,7 @@ def test_the_officer_reads_newest_first_with_purpose_and_note_presence(agent: Ag
     assert ran.returncode == 0, ran.stderr.decode()
     lines = ran.stdout.decode().splitlines()
     assert lines[0].split()[-2:] == ["doel", "notitie"], lines
-    [row] = [line for line in lines[2:] if "delivery.opened" in line]
+    [row] = [line for line in lines[2:] if word(AUDIT_ACTIONS, "delivery.opened", "nl") in line]
     assert row.endswith(f"{i18n.translate('phone', 'nl')}  ja"), row
     assert NOTE not in ran.stdout.decode()
 

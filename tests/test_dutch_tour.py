@@ -283,12 +283,14 @@ def test_a_tour_of_every_command_in_dutch_shows_no_english(tour: Tour) -> None:
     assert english == [], "English in the Dutch command line:\n" + "\n".join(english)
 
 
-def test_a_prompt_is_dutch_too(tour: Tour) -> None:
-    """click asks for an option left out (``secret set`` without ``--value``) in the user's language."""
+def test_a_prompt_is_dutch_too(tour: Tour, monkeypatch: pytest.MonkeyPatch) -> None:
+    """click's prompt (``secret set`` at a terminal: asked twice, hidden) is in the user's language."""
+    monkeypatch.setattr(click.testing._NamedTextIOWrapper, "isatty", lambda self: True)  # the runner's stdin
     result = CliRunner(env=DUTCH).invoke(cli_main, ["--home", str(tour.home), "secret", "set", "smtp"],
-                                         input="geheim\n")
+                                         input="geheim\ngeheim\n")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Waarde: "), result.output
+    asked = i18n.translate("Password or token", "nl")
+    assert asked != "Password or token" and result.output.startswith(f"{asked}: "), result.output
     assert _english({"secret set smtp": result.output}, [ME]) == []
 
 

@@ -553,7 +553,7 @@ def test_audit_show_prints_no_control_character_whatever_was_typed_or_is_in_an_o
         assert not has_unsafe(text, allow_newlines=True), repr(text)
         assert "\\x0d\\x1b[2K9999" in text and "\\u202eevil" in text  # shown for what it is
         forged_lines = [line for line in text.splitlines() if "red_officer" in line]
-        assert len(forged_lines) == 1 and "denied" in forged_lines[0]
+        assert len(forged_lines) == 1 and "refused" in forged_lines[0]  # the outcome "denied", in words
         assert not has_unsafe(as_json.stdout.decode(), allow_newlines=True)
         entries = json.loads(as_json.stdout)["entries"]
         assert [FORGED, "\u202eevil"] in [e["subject"] for e in entries]  # the JSON value is the stored one
