@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from tests.tls_ca import serve_https
+from tests.tls_ca import serve_https, stop_https
 
 WELL_KNOWN = ("inbox", "sentitems", "deleteditems", "drafts", "junkemail", "archive")
 SIZE_PROPERTY = "Integer 0x0E08"
@@ -94,9 +94,7 @@ class GraphDouble:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_https(self._server)
 
     # ---- what the test does -----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.tls_ca import serve_https
+from tests.tls_ca import serve_https, stop_https
 
 TENANT = "gemeente-test"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -105,9 +105,7 @@ class IdentityProvider:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_https(self._server)
 
     # ---- what the test does -----------------------------------------------------------------------------
 

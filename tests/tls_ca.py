@@ -73,7 +73,7 @@ def _openssl(*args: object) -> None:
 
 def serve_https(handler: type[BaseHTTPRequestHandler], cert: Path, key: Path, name: str) -> ThreadingHTTPServer:
     """An HTTPS server on a free loopback port, serving ``handler`` on a thread of its own (stop it with
-    ``shutdown()`` and ``server_close()``)."""
+    :func:`stop_https`)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -81,3 +81,10 @@ def serve_https(handler: type[BaseHTTPRequestHandler], cert: Path, key: Path, na
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
+
+
+def stop_https(server: ThreadingHTTPServer | None) -> None:
+    """Stop a server that :func:`serve_https` started (``None``: it never started)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
