@@ -32,7 +32,7 @@ from retention_agent.copies import wire
 from retention_agent.copies.cache import Cache, load, save
 from retention_agent.copies.locations import Location
 from retention_agent.copies.sweep import Matcher, sweep
-from tests import copies_support as fixtures
+from tests.support import copies as fixtures
 
 KEY = bytes(range(32))
 

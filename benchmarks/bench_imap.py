@@ -1,6 +1,6 @@
 """Mailbox intake latency: from APPEND on the server to the message's EXPUNGE, with IDLE.
 
-A throwaway Dovecot on loopback (``tests/dovecot.py``), one :class:`MailboxWatcher` thread in IDLE (poll
+A throwaway Dovecot on loopback (``tests/support/dovecot.py``), one :class:`MailboxWatcher` thread in IDLE (poll
 interval 60 s, so only IDLE can explain a fast pick-up) and an in-memory ``deliver`` that keeps bytes by
 SHA-256. An observer connection stops the clock when the folder is empty again (STATUS, every 5 ms).
 Dovecot itself batches IDLE notifications for about 0.5 s, which is most of the figure. Messages arrive after
@@ -33,7 +33,7 @@ from retention_agent.clock import SystemClock
 from retention_agent.intake.base import DeliverResult
 from retention_agent.intake.mailbox import MailboxConfig, MailboxWatcher
 from retention_agent.intake.rules import Rule
-from tests.dovecot import run_dovecot
+from tests.support.dovecot import run_dovecot
 
 
 class MemoryDeliver:

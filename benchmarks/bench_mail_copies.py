@@ -1,6 +1,6 @@
 """The copy search after a taken message: how long it takes in a full mailbox, and what it reads.
 
-A throwaway Dovecot on loopback (``tests/dovecot.py``) with the folders INBOX, Archief, Sent and Trash, filled
+A throwaway Dovecot on loopback (``tests/support/dovecot.py``) with the folders INBOX, Archief, Sent and Trash, filled
 with ``--messages`` ordinary messages spread over the four folders, each with one attachment; then an AgII
 message in INBOX and a copy of its file in each of the other three folders. One :class:`MailboxWatcher` cycle
 takes the message and runs the copy search (``copies = "remove"``): the figure is that cycle's time minus the
@@ -30,7 +30,7 @@ from retention_agent.intake.base import DeliverResult
 from retention_agent.intake.copies import CopySettings, MemoryLedger
 from retention_agent.intake.mailbox import MailboxConfig, MailboxWatcher
 from retention_agent.intake.rules import Rule
-from tests.dovecot import DovecotServer, run_dovecot
+from tests.support.dovecot import DovecotServer, run_dovecot
 
 FOLDERS = ("INBOX", "Archief", "Sent", "Trash")
 RULE = Rule(name="agii", senders=("*@agii.be",), file_types=("zip",))

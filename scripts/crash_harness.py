@@ -6,7 +6,7 @@
     scripts/crash_harness.py --seed 1234567 --runs 50
 
 The fault points of the agent are honoured only inside the test suite (RETENTION_AGENT_TESTING=1 under
-pytest), so this script runs ``tests/test_crash_harness.py::test_random_sigkills_break_no_invariant`` through
+pytest), so this script runs ``tests/integration/test_crash_harness.py::test_random_sigkills_break_no_invariant`` through
 pytest with ``CRASH_RUNS`` / ``CRASH_LONG`` / ``CRASH_SEED`` set. Every run prints one line; a broken invariant
 stops the harness and prints the seed, the run, what broke and the tail of the agent's log. Exit code: pytest's.
 """
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST = "tests/test_crash_harness.py::test_random_sigkills_break_no_invariant"
+TEST = "tests/integration/test_crash_harness.py::test_random_sigkills_break_no_invariant"
 
 
 def main() -> int:

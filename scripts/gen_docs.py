@@ -8,7 +8,7 @@
   (from the same code, through the catalogue ``locale/nl.po``).
 
     scripts/gen_docs.py           # rewrite the pages
-    scripts/gen_docs.py --check   # exit 1 and name the stale pages (what tests/test_docs.py does)
+    scripts/gen_docs.py --check   # exit 1 and name the stale pages (what tests/unit/test_docs.py does)
 
 A command without a docstring or an ``Example:`` line, or a configuration key without a description here,
 stops the generation with a message saying which one.

@@ -4,7 +4,7 @@
 Messages are: the ``message`` and ``hint`` of every error class, the literal first argument of every call
 to ``t()``, ``translate()`` and ``N_()``, the values of ``notify.MESSAGES``, the docstring of every click
 command and the ``help=`` of its options, and click's own messages that a person can see (from the installed
-click: its ``_()`` and ``ngettext()`` calls). ``tests/test_i18n.py`` fails when one of them has no Dutch
+click: its ``_()`` and ``ngettext()`` calls). ``tests/unit/test_i18n.py`` fails when one of them has no Dutch
 translation.
 
     scripts/messages.py --missing     # list messages without a Dutch translation

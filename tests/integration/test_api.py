@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
 import socket
 import sqlite3
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +17,13 @@ import pytest
 
 from retention_agent.agent import single_instance
 from retention_agent.api import protocol
-from retention_agent.api.budget import ConnectionSlots
 from retention_agent.api.client import Client
 from retention_agent.api.server import FIRST_FRAME_TIMEOUT_S
 from retention_agent.errors import ProtocolError, UsageError
 from retention_agent.home import Home
-from tests.conftest import ME, AgentProcess, cli
-from tests.helpers_accounts import shared_agent
-from tests.retention_support import wait_for
+from tests.support.agent import ME, AgentProcess, cli, shared_agent
+from tests.support.retention import wait_for
+from tests.unit.test_api import frame, request
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +38,6 @@ def connect(agent: AgentProcess) -> socket.socket:
     sock.settimeout(10)
     sock.connect(str(agent.home / "agent.sock"))
     return sock
-
-
-def frame(kind: bytes, payload: bytes) -> bytes:
-    return kind + struct.pack(">I", len(payload)) + payload
-
-
-def request(message: Any) -> bytes:
-    return frame(b"J", json.dumps(message).encode())
 
 
 def replies(sock: socket.socket) -> list[dict[str, Any]]:
@@ -138,42 +126,6 @@ def test_a_client_that_disconnects_mid_frame(server: AgentProcess, cut: int) -> 
         answers = replies(sock)
     assert all(a["ok"] is False for a in answers)
     still_answers(server)
-
-
-DATA_STREAMS: dict[str, tuple[bytes, bytes | str]] = {  # what arrives after "send", and what it reads as
-    "frames of any size": (b"".join(frame(b"D", p) for p in (b"ab", b"", b"c" * 300_000, b"d")) + frame(b"E", b""),
-                           b"ab" + b"c" * 300_000 + b"d"),
-    "nothing": (frame(b"E", b""), b""),
-    "bytes after the end": (frame(b"D", b"x") + frame(b"E", b"") + frame(b"D", b"never read"), b"x"),
-    "cut inside a frame": (frame(b"D", b"x" * 1000)[:500], "connection closed in the middle of a frame"),
-    "cut inside a header": (frame(b"D", b"x") + b"D\x00", "connection closed in the middle of a frame"),
-    "a request instead of data": (frame(b"D", b"x") + request({"v": 1}), "expected data"),
-    "oversize frame": (b"D" + struct.pack(">I", protocol.MAX_FRAME + 1), "frame too large"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(DATA_STREAMS))
-def test_a_data_stream_reads_as_its_bytes_or_fails_as_a_protocol_violation(name: str) -> None:
-    """The agent's side of an upload (``Session.receive_stream``), over a real socket pair."""
-    sent, expected = DATA_STREAMS[name]
-    left, right = socket.socketpair()
-
-    def send() -> None:  # more than the socket's buffer holds: sent while the stream is read
-        with contextlib.suppress(OSError):
-            left.sendall(sent)
-            left.shutdown(socket.SHUT_WR)
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    with left, right:
-        stream = io.BufferedReader(protocol.DataReader(right), protocol.DATA_CHUNK)
-        if isinstance(expected, bytes):
-            assert stream.read() == expected
-        else:
-            with pytest.raises(protocol.ProtocolViolation, match=expected):
-                stream.read()
-        right.shutdown(socket.SHUT_RD)
-        sender.join(timeout=10)
 
 
 def test_a_client_that_vanishes_before_reading_its_answer(server: AgentProcess) -> None:
@@ -266,17 +218,6 @@ def test_a_flood_of_idle_connections_does_not_take_the_agent_down(server: AgentP
     still_answers(server)
 
 
-def test_connection_slots_are_capped_in_all_and_for_each_account() -> None:
-    slots = ConnectionSlots(total=3, per_account=2, reserved={})
-    assert slots.take(1000) and slots.take(1000)
-    assert not slots.take(1000)  # this account's share is used up
-    assert slots.take(1001)  # another account still gets in
-    assert not slots.take(1002)  # and now every slot is taken
-    slots.give_back(1000)
-    assert slots.take(1002)
-    assert not slots.take(1000)
-
-
 def test_a_second_agent_on_the_same_home_exits_with_a_clear_message(server: AgentProcess) -> None:
     assert server.proc is not None
     second = cli(server.home, "run", timeout=30)
@@ -328,15 +269,6 @@ def test_the_cli_says_how_to_start_an_agent_that_is_not_running(home: Home) -> N
     stderr = result.stderr.decode()
     assert f"The retention-agent service is not running or cannot be reached at {home.socket}" in stderr
     assert "Start it with 'retention-agent run'" in stderr
-
-
-def test_a_stale_socket_left_by_a_crashed_agent(home: Home) -> None:
-    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    stale.bind(str(home.socket))  # bound but never listening: what a killed agent leaves behind
-    stale.close()
-    with pytest.raises(Exception, match="not running or cannot be reached") as caught:
-        Client(home.socket).call("staff.list")
-    assert getattr(caught.value, "exit_code", None) == 1
 
 
 def test_the_socket_is_reachable_by_every_account(server: AgentProcess) -> None:

@@ -2,7 +2,7 @@
 
 Every action goes through the real local API: the agent identifies each account by the socket's peer
 credentials and decides; the app shows its answer. Qt runs on its ``offscreen`` platform here (the screenshot
-tests use a real X server). See ``tests/app_support.py`` for how the app runs as another account.
+tests use a real X server). See ``tests/support/app.py`` for how the app runs as another account.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from retention_agent.app.window import brussels_today
 from retention_agent.demo import synthetic_delivery
 from retention_agent.errors import SourceUnreadableError, UnknownAccountError
 from retention_agent.i18n import format_day
-from tests.app_support import App, World, app_world, no_operation_code, refusal_text, run_app, visible_widgets
-from tests.conftest import ME
-from tests.helpers_accounts import NEEDS_ROOT
-from tests.retention_support import all_deliveries, api, audit_entries, pages, wait_for
+from tests.support.accounts import needs_root
+from tests.support.agent import ME
+from tests.support.app import App, World, app_world, no_operation_code, refusal_text, run_app, visible_widgets
+from tests.support.retention import all_deliveries, api, audit_entries, pages, wait_for
 
-pytestmark = NEEDS_ROOT
+pytestmark = needs_root
 
 
 @pytest.fixture(scope="module")
@@ -564,7 +564,7 @@ def test_reports_are_sent_to_a_real_mail_server_and_viewed_as_the_agent_made_the
                                   "-n", "dpo-report", "-s", str(folder / "report.json.sig")],
                                  stdin=data, capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stderr
-    # "View" opened (through the operating system's opener, intercepted in tests/app_support.py) the PDF that the
+    # "View" opened (through the operating system's opener, intercepted in tests/support/app.py) the PDF that the
     # agent made together with the report it signed and sent: the very bytes in its home, a copy of the officer's
     opened = Path(seen["opened"])
     assert opened.name == name.replace(".json", ".pdf"), "the PDF of the report that was signed and sent"

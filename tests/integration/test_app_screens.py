@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog, ReleaseDialog
 from retention_agent.demo import synthetic_delivery
-from tests.app_support import (
+from tests.support.accounts import needs_root
+from tests.support.app import (
     App,
     World,
     app_world,
@@ -33,10 +34,9 @@ from tests.app_support import (
     shown_texts,
     xvfb,
 )
-from tests.helpers_accounts import NEEDS_ROOT
-from tests.retention_support import wait_for
+from tests.support.retention import wait_for
 
-pytestmark = NEEDS_ROOT
+pytestmark = needs_root
 VIEWS = ("deliveries", "timeline", "status", "audit", "proofs", "reports", "staff")
 
 

@@ -5,9 +5,9 @@ a full disk, an unavailable key store, a locked database and a client that hangs
 Each case checks the same three things: the agent keeps running, nothing received is lost (it is in the
 vault whole, or still where it was), and an error a person sees names the file and the fix. The corpus is
 generated here (msoffcrypto-tool, pyzipper, py7zr make real encrypted files, then they are cut or bent).
-Garbage on the API socket and unreadable sources are covered by tests/test_api.py and
-tests/test_vault_ingest.py; the key store's refusals by tests/test_keystore.py (one more case here: this
-machine's own default backend).
+Garbage on the API socket and unreadable sources are covered by tests/integration/test_api.py and
+tests/integration/test_vault_ingest.py; the key store's refusals by tests/unit/test_keystore.py (one more case
+here: this machine's own default backend).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import pyzipper
 from retention_agent.api import protocol
 from retention_agent.api.client import Client
 from retention_agent.intake import mailfile
-from tests.conftest import ME, AgentProcess, make_home
-from tests.retention_support import wait_for
+from tests.support.agent import ME, AgentProcess, make_home
+from tests.support.retention import wait_for
 
 EN = {"RETENTION_AGENT_LANG": "en"}
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount, chattr); CI runs the tests as root")

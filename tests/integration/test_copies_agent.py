@@ -40,12 +40,12 @@ from retention_agent.copies.locations import Location
 from retention_agent.copies.session import ApiLink, Sweeper, cache_path
 from retention_agent.home import Home
 from retention_agent.installation import init_home
-from tests import copies_support as fixtures
-from tests.conftest import socket_answers
-from tests.helpers_accounts import NEEDS_ROOT, TempAccount, cli_in_process, hermetic, run_as
-from tests.retention_support import wait_for
+from tests.support import copies as fixtures
+from tests.support.accounts import Account, cli_in_process, needs_root, run_as, temporary_account
+from tests.support.agent import hermetic, socket_answers
+from tests.support.retention import wait_for
 
-pytestmark = [NEEDS_ROOT, pytest.mark.root]
+pytestmark = [needs_root, pytest.mark.root]
 
 
 def _preload() -> None:
@@ -89,13 +89,13 @@ _preload()
 
 @dataclass
 class PerUserAgent:
-    account: TempAccount
+    account: Account
     user_home: Path
     home: Home
     pid: int
 
 
-def _as(account: TempAccount, user_home: Path) -> None:
+def _as(account: Account, user_home: Path) -> None:
     """Become ``account`` in this (forked) child, with its own home in the environment."""
     os.setgroups([])
     os.setgid(account.gid)
@@ -105,7 +105,7 @@ def _as(account: TempAccount, user_home: Path) -> None:
 
 
 @contextlib.contextmanager
-def per_user_agent(account: TempAccount) -> Iterator[PerUserAgent]:
+def per_user_agent(account: Account) -> Iterator[PerUserAgent]:
     """The agent in per-user mode, running as ``account`` (the default deployment on a Windows desktop)."""
     user_home = Path(pwd.getpwnam(account.name).pw_dir)
     base = Path(tempfile.mkdtemp(prefix="ra-copies-", dir="/var/tmp"))
@@ -161,8 +161,8 @@ def per_user_agent(account: TempAccount) -> Iterator[PerUserAgent]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _in_child(account: TempAccount, user_home: Path, fn: Any) -> Any:
-    from tests.accounts import in_child_as
+def _in_child(account: Account, user_home: Path, fn: Any) -> Any:
+    from tests.support.accounts import in_child_as
 
     def produce() -> bytes:
         os.environ["HOME"] = str(user_home)
@@ -173,7 +173,7 @@ def _in_child(account: TempAccount, user_home: Path, fn: Any) -> Any:
     return in_child_as(account.uid, account.gid, produce)
 
 
-def call_as(agent: PerUserAgent, account: TempAccount, op: str, args: dict[str, Any] | None = None) -> Any:
+def call_as(agent: PerUserAgent, account: Account, op: str, args: dict[str, Any] | None = None) -> Any:
     home = Path(pwd.getpwnam(account.name).pw_dir)
 
     def call() -> Any:
@@ -186,7 +186,7 @@ def call_as(agent: PerUserAgent, account: TempAccount, op: str, args: dict[str, 
     return outcome["value"]
 
 
-def cli_as(agent: PerUserAgent, account: TempAccount, *args: str, stdin: str = "") -> dict[str, Any]:
+def cli_as(agent: PerUserAgent, account: Account, *args: str, stdin: str = "") -> dict[str, Any]:
     home = Path(pwd.getpwnam(account.name).pw_dir)
 
     def run() -> None:
@@ -198,7 +198,7 @@ def cli_as(agent: PerUserAgent, account: TempAccount, *args: str, stdin: str = "
     return run_as(account, run)
 
 
-def write_as(account: TempAccount, path: Path, data: bytes) -> None:
+def write_as(account: Account, path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     for part in [path, *path.parents]:
@@ -218,7 +218,7 @@ def agent_bytes(home: Home) -> bytes:
 
 def test_copies_in_downloads_documents_and_a_derived_csv_are_found_erased_at_purge_and_proven(
         tmp_path: Path, require_ssh_keygen: None) -> None:
-    with hermetic(), TempAccount() as mia, per_user_agent(mia) as agent:
+    with hermetic(), temporary_account(home=True) as mia, per_user_agent(mia) as agent:
         call_as(agent, mia, "staff.add", {"account": mia.name, "name": "Mia Peeters",
                                           "roles": ["officer", "import", "read", "destroy"]})
         workbook, numbers = fixtures.agii_workbook(212)
@@ -296,7 +296,8 @@ def test_copies_in_downloads_documents_and_a_derived_csv_are_found_erased_at_pur
 
 def test_another_accounts_sweep_cannot_read_or_erase_the_first_accounts_copies_nor_make_the_agent_erase(
         tmp_path: Path) -> None:
-    with hermetic(), TempAccount() as mia, TempAccount() as tom, per_user_agent(mia) as agent:
+    with hermetic(), temporary_account(home=True) as mia, temporary_account(home=True) as tom, \
+            per_user_agent(mia) as agent:
         call_as(agent, mia, "staff.add", {"account": mia.name, "name": "Mia", "roles": ["officer", "import", "read",
                                                                                            "destroy"]})
         call_as(agent, mia, "staff.add", {"account": tom.name, "name": "Tom", "roles": ["import", "read"]})
@@ -356,8 +357,8 @@ def test_shared_mode_the_session_learns_of_the_purge_erases_its_copies_and_the_p
     """The hand-off without a per-user agent: the proof counts the session's copies as awaiting it; the session's
     next run (what the notifier does when ``copies_due`` says so) erases them and reports back."""
     from retention_agent.copies.session import Sweeper
-    from tests.conftest import AgentProcess, make_home
-    from tests.retention_support import api, grant_me, ingest_bytes
+    from tests.support.agent import AgentProcess, make_home
+    from tests.support.retention import api, grant_me, ingest_bytes
 
     home = make_home(tmp_path / "home", sweep_copies=True)
     home.config.write_text(home.config.read_text().replace('language = "nl"\n', 'language = "nl"\ndeployment = '

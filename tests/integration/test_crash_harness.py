@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from retention_agent.testing import CLOCK_ENV, FAULTS_ENV, TESTING_ENV
-from tests.conftest import AgentProcess, make_home
-from tests.harness.crash import CrashHarness, Fed, HarnessFailure, Settings, _sha, default_seed
+from tests.support.agent import AgentProcess, make_home
+from tests.support.harness.crash import CrashHarness, Fed, HarnessFailure, Settings, _sha, default_seed
 
 RUNS = int(os.environ.get("CRASH_RUNS") or 7)
 

@@ -19,8 +19,8 @@ from retention_agent.reports.dpo import Summary, verify_folder
 from retention_agent.reports.format import report_bytes
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import parse_period
-from tests.conftest import cli
-from tests.report_support import (
+from tests.support.agent import cli
+from tests.support.reports import (
     SSH_KEYGEN,
     Office,
     allowed_signers,
@@ -32,7 +32,7 @@ from tests.report_support import (
     report_doc,
     truncate_and_reseal,
 )
-from tests.retention_support import Rig
+from tests.support.retention import Rig
 
 OCT, NOV, DEC = (datetime(2026, m, 3, 9, 0, tzinfo=UTC) for m in (10, 11, 12))
 AFTER = {"2026-10": datetime(2026, 11, 2, 9, 0, tzinfo=UTC), "2026-11": datetime(2026, 12, 2, 9, 0, tzinfo=UTC),

@@ -5,7 +5,7 @@ process that dropped to it) and as the privacy officer (the account running the 
 through every command: each one's ``--help``, its ordinary use, and deliberate mistakes that make click
 refuse the command line ("Missing option", "No such option", a value that is no number) or the agent refuse
 the request (a typed error). Every output, and the text of the PDFs it writes, is checked as the desktop
-app's views are (``tests/english_check.py``): no word of the catalogue's English source strings that no Dutch
+app's views are (``tests/support/english_check.py``): no word of the catalogue's English source strings that no Dutch
 translation uses. What a person types is not English prose and is left out: command names, option names,
 the values of a choice, ids, paths, account names. Timestamps are not looked at here.
 """
@@ -36,12 +36,11 @@ from retention_agent.checklist import IDS as CHECKLIST_IDS
 from retention_agent.cli import main as cli_main
 from retention_agent.cli import register_commands
 from retention_agent.demo import synthetic_delivery
-from tests.accounts import in_child_as
-from tests.conftest import ME, AgentProcess, make_home
-from tests.english_check import english_in, english_only_words
-from tests.helpers_accounts import NEEDS_ROOT, TempAccount, hermetic, traversable_folder
+from tests.support.accounts import Account, in_child_as, needs_root, temporary_account, traversable_folder
+from tests.support.agent import ME, AgentProcess, hermetic, make_home
+from tests.support.english_check import english_in, english_only_words
 
-pytestmark = NEEDS_ROOT
+pytestmark = needs_root
 DUTCH = {"RETENTION_AGENT_LANG": "nl"}
 
 
@@ -49,14 +48,14 @@ DUTCH = {"RETENTION_AGENT_LANG": "nl"}
 class Tour:
     home: Path
     folder: Path
-    staff: TempAccount
+    staff: Account
     agent: AgentProcess
     deliveries: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
 def tour() -> Iterator[Tour]:
-    with traversable_folder() as folder, hermetic(), TempAccount() as staff:
+    with traversable_folder() as folder, hermetic(), temporary_account(home=True) as staff:
         home = make_home(folder / "home")
         agent = AgentProcess(home.root, env=DUTCH).start()
         try:

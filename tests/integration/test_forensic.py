@@ -21,11 +21,10 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from retention_agent.clock import BRUSSELS
-from tests.retention_support import (
+from tests.support.retention import (
     AGII_HEAD,
     Agents,
     ClockFile,
-    agents_fixture,  # noqa: F401 - the agents fixture
     api,
     audit_entries,
     delivery_row,

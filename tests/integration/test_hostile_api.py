@@ -9,7 +9,7 @@
   malformed frame — reaches any file of the home.
 - ``audit show`` prints no control character, whatever was typed or is already in an older log.
 
-The hostile clients are forked children of this process that became other accounts (tests/accounts.py);
+The hostile clients are forked children of this process that became other accounts (tests/support/accounts.py);
 they speak the wire protocol directly, as an attacker would. The figures are in docs/threat-model.md.
 """
 
@@ -48,10 +48,10 @@ from retention_agent.sshsig import parse_public_key_openssh
 from retention_agent.store import Store
 from retention_agent.terminal import has_unsafe
 from retention_agent.vault.keys import FileKeyStore
-from tests.accounts import create_account, fork_as, needs_root, remove_account
-from tests.conftest import ME, AgentProcess, make_home
-from tests.retention_support import AGII_HEAD, ClockFile, fast_ticks, ingest_bytes, wait_for
-from tests.test_forensic import search
+from tests.integration.test_forensic import search
+from tests.support.accounts import Account, create_account, fork_as, needs_root, remove_account
+from tests.support.agent import ME, AgentProcess, make_home
+from tests.support.retention import AGII_HEAD, ClockFile, fast_ticks, ingest_bytes, wait_for
 
 pytestmark = [pytest.mark.root, needs_root]
 
@@ -65,21 +65,13 @@ FORGED = "\r\x1b[2K9999  2026-11-02T09:00:00Z  red_officer  whoami  granted"
 # ---- hostile accounts ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Account:
-    name: str
-    uid: int
-    gid: int
-
-
 @contextlib.contextmanager
 def accounts(count: int, prefix: str = "rah") -> Iterator[list[Account]]:
     made: list[Account] = []
     try:
         for n in range(count):
             name = f"{prefix}{os.getpid() % 10000:04d}{n}"
-            entry = create_account(name)
-            made.append(Account(name, entry.pw_uid, entry.pw_gid))
+            made.append(create_account(name))
         yield made
     finally:
         for account in made:

@@ -20,9 +20,9 @@ from retention_agent.api.budget import MAX_CONNECTIONS_PER_ACCOUNT
 from retention_agent.api.client import Client
 from retention_agent.errors import EXIT_DENIED, ProtocolError, UnknownStaffError
 from retention_agent.home import Home
-from tests.conftest import ME, AgentProcess
-from tests.helpers_accounts import NEEDS_ROOT, TempAccount, cli_in_process, run_as, shared_agent
-from tests.retention_support import wait_for
+from tests.support.accounts import Account, cli_in_process, needs_root, run_as, temporary_account
+from tests.support.agent import ME, AgentProcess, shared_agent
+from tests.support.retention import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +32,13 @@ def server() -> Iterator[AgentProcess]:
 
 
 @pytest.fixture(scope="module")
-def module_account() -> Iterator[TempAccount]:
-    with TempAccount() as account:
+def module_account() -> Iterator[Account]:
+    with temporary_account(home=True) as account:
         yield account
 
 
 @pytest.fixture
-def account(module_account: TempAccount, server: AgentProcess) -> TempAccount:
+def account(module_account: Account, server: AgentProcess) -> Account:
     """The second account, not on the staff list at the start of each test."""
     with officer(server) as client, contextlib.suppress(UnknownStaffError):
         client.call("staff.remove", {"account": module_account.name})
@@ -55,7 +55,7 @@ def entries_of(server: AgentProcess, actor: str) -> list[dict[str, Any]]:
     return [e for e in shown if e["actor"] == actor]
 
 
-def call_as(account: TempAccount, server: AgentProcess, op: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+def call_as(account: Account, server: AgentProcess, op: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
     path = server.home / "agent.sock"
 
     def call() -> Any:
@@ -68,9 +68,9 @@ def call_as(account: TempAccount, server: AgentProcess, op: str, args: dict[str,
 # ---- a second OS account -----------------------------------------------------------------------------
 
 
-@NEEDS_ROOT
+@needs_root
 def test_one_account_holding_its_share_of_connections_does_not_lock_another_out(server: AgentProcess,
-                                                                               account: TempAccount) -> None:
+                                                                               account: Account) -> None:
     path = str(server.home / "agent.sock")
     held = []
     try:
@@ -99,8 +99,8 @@ def whoami_answers(server: AgentProcess) -> bool:
 
 
 @pytest.mark.root
-@NEEDS_ROOT
-def test_an_account_not_on_the_list_is_refused_and_audited(server: AgentProcess, account: TempAccount) -> None:
+@needs_root
+def test_an_account_not_on_the_list_is_refused_and_audited(server: AgentProcess, account: Account) -> None:
     before = len(entries_of(server, account.name))
     result = call_as(account, server, "deliveries")
     assert result["error"] == "AccessDeniedError"
@@ -120,8 +120,8 @@ def test_an_account_not_on_the_list_is_refused_and_audited(server: AgentProcess,
 
 
 @pytest.mark.root
-@NEEDS_ROOT
-def test_whoami_is_the_os_account_whatever_the_client_says(server: AgentProcess, account: TempAccount) -> None:
+@needs_root
+def test_whoami_is_the_os_account_whatever_the_client_says(server: AgentProcess, account: Account) -> None:
     refused = call_as(account, server, "whoami")
     assert refused["error_id"] == "access-denied"  # the API refuses whoever is not on the list, even this
     with officer(server) as client:
@@ -133,17 +133,17 @@ def test_whoami_is_the_os_account_whatever_the_client_says(server: AgentProcess,
 
 
 @pytest.mark.root
-@NEEDS_ROOT
-def test_staff_can_name_the_shared_home_with_the_home_option(server: AgentProcess, account: TempAccount) -> None:
+@needs_root
+def test_staff_can_name_the_shared_home_with_the_home_option(server: AgentProcess, account: Account) -> None:
     """The home is 0711: other accounts may reach the socket in it but not list it, and --home must not mind."""
     via_cli = run_as(account, lambda: cli_in_process(Home(server.home), "deliveries", home_option=True))
     assert via_cli["exit"] == 3, via_cli
 
 
 @pytest.mark.root
-@NEEDS_ROOT
+@needs_root
 def test_once_on_the_list_with_read_it_may_list_deliveries_but_not_staff(server: AgentProcess,
-                                                                          account: TempAccount) -> None:
+                                                                          account: Account) -> None:
     added = server.cli("staff", "add", account.name, "--name", "Mia Peeters", "--role", "read")
     assert added.returncode == 0, added.stderr
     assert f"{account.name} added: read." in added.stdout.decode()
@@ -167,8 +167,8 @@ def test_once_on_the_list_with_read_it_may_list_deliveries_but_not_staff(server:
 
 
 @pytest.mark.root
-@NEEDS_ROOT
-def test_the_client_cannot_claim_another_identity(server: AgentProcess, account: TempAccount) -> None:
+@needs_root
+def test_the_client_cannot_claim_another_identity(server: AgentProcess, account: Account) -> None:
     """There is no field for it: extra fields that look like one are refused in the args (unknown arguments;
     an account outside the list is refused before that) and ignored around them."""
     claimed = call_as(account, server, "staff.list", {"account": "root", "actor": "root", "uid": 0})

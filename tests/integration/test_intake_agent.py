@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ME, AgentProcess, make_home
-from tests.retention_support import wait_for
+from tests.support.agent import ME, AgentProcess, make_home
+from tests.support.retention import wait_for
 
 
 def _zip_bytes(tag: str) -> bytes:
@@ -94,7 +94,7 @@ def test_a_crash_between_commit_and_removal_finishes_without_duplicate(tmp_path:
 
 def test_a_mailbox_message_becomes_deliveries_and_leaves_the_server(tmp_path: Path) -> None:
     """The real agent against a real Dovecot on loopback, through the real ingest path."""
-    from tests.dovecot import run_dovecot
+    from tests.support.dovecot import run_dovecot
 
     with run_dovecot() as server:
         home = make_home(tmp_path / "home")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
@@ -33,10 +32,9 @@ from typing import Any
 import pytest
 
 from retention_agent.status_view import finding_text
-from tests.accounts import in_child_as, needs_root, temporary_account
-from tests.conftest import AgentProcess, make_home
-from tests.helpers_accounts import traversable_folder
-from tests.retention_support import all_deliveries, api, audit_entries, fast_ticks, grant_me, proof_doc, wait_for
+from tests.support.accounts import in_child_as, needs_root, temporary_account, traversable_folder
+from tests.support.agent import AgentProcess, make_home
+from tests.support.retention import all_deliveries, api, audit_entries, fast_ticks, grant_me, proof_doc, wait_for
 
 pytestmark = needs_root
 
@@ -63,19 +61,18 @@ def key_files(home: Path) -> dict[str, bytes]:
 
 
 def test_a_drop_folder_swapped_for_a_link_to_the_keys_leaves_the_key_store_untouched() -> None:
-    with traversable_folder() as base, temporary_account("ra-staff") as staff:
-        account = pwd.getpwnam(staff)
+    with traversable_folder() as base, temporary_account("ra-staff") as account:
         share, drop = base / "share", base / "share" / "drop"
         drop.mkdir(parents=True)
         for folder in (share, drop):  # the staff member's own folders, as on a departmental share
-            os.chown(folder, account.pw_uid, account.pw_gid)
+            os.chown(folder, account.uid, account.gid)
             folder.chmod(0o755)
         home = make_home(base / "home", inboxes=[str(drop)])
         configure_inbox(home.root, drop)
         agent = AgentProcess(home.root).start()
         try:
             grant_me(home.root, "read")
-            in_child_as(account.pw_uid, account.pw_gid, lambda: _drop(drop / "lijst.xlsx", b"PK\x03\x04 first"))
+            in_child_as(account.uid, account.gid, lambda: _drop(drop / "lijst.xlsx", b"PK\x03\x04 first"))
             wait_for(lambda: len(all_deliveries(home.root)) == 1 and not any(drop.iterdir()), 30, "the intake")
             keys_before = key_files(home.root)
             assert {"signing-key.key"} < set(keys_before)  # the signing key and one data key
@@ -85,7 +82,7 @@ def test_a_drop_folder_swapped_for_a_link_to_the_keys_leaves_the_key_store_untou
                 drop.symlink_to(home.root / "keys")
                 return b""
 
-            in_child_as(account.pw_uid, account.pw_gid, swap)
+            in_child_as(account.uid, account.gid, swap)
             wait_for(lambda: "folder-swapped" in problems(home.root) or key_files(home.root) != keys_before, 30,
                      "the swap noticed, or the keys taken")
             time.sleep(3)  # three more scans would each have taken the key files through the link
@@ -123,7 +120,7 @@ def test_a_drop_folder_under_a_folder_others_may_write_is_refused_at_start_up() 
         share, drop = base / "share", base / "share" / "drop"
         drop.mkdir(parents=True)
         share.chmod(0o775)
-        os.chown(share, 0, pwd.getpwnam(other).pw_gid)  # the other account's group may write the parent
+        os.chown(share, 0, other.gid)  # the other account's group may write the parent
         (drop / "lijst.xlsx").write_bytes(b"PK\x03\x04 waits")
         home = make_home(base / "home", inboxes=[str(drop)])
         configure_inbox(home.root, drop)
@@ -251,7 +248,7 @@ def _message(subject: str, files: list[tuple[str, bytes]], *, results: str = "")
 
 
 def test_a_forged_mail_with_3500_files_is_one_quarantined_delivery_and_one_notification(tmp_path: Path) -> None:
-    from tests.dovecot import run_dovecot
+    from tests.support.dovecot import run_dovecot
 
     flood = _message("Inburgeraars", [(f"lijst-{n}.pdf", b"%PDF-" + str(n).encode()) for n in range(3500)])
     genuine = _message("Inburgeraars december", [("lijst.pdf", b"%PDF-1.7 genuine")],
@@ -311,9 +308,9 @@ def test_an_ingested_source_that_cannot_be_overwritten_is_named_by_the_delivery_
     """The command line runs as a staff member who may remove the file from their folder but not write it
     (it belongs to someone else): the delivery records that before the file goes, status warns, and the proof
     of deletion lists ``source-not-overwritten`` instead of pretending."""
-    from tests.helpers_accounts import TempAccount, cli_in_process, run_as
+    from tests.support.accounts import cli_in_process, run_as
 
-    with traversable_folder() as base, TempAccount() as staff:
+    with traversable_folder() as base, temporary_account("ra-staff", home=True) as staff:
         home = make_home(base / "home")
         fast_ticks(home.root)
         agent = AgentProcess(home.root).start()

@@ -1,5 +1,5 @@
 """OAuth2 that keeps working: the real agent process, a real Dovecot that accepts only OAuth2 tokens it
-introspects, and a local identity provider (``tests/oauth_server.py``) that MSAL talks to over TLS.
+introspects, and a local identity provider (``tests/support/oauth_server.py``) that MSAL talks to over TLS.
 
 Everything is real but the identity provider, which is a small server written for these tests following the
 Entra ID v2.0 endpoints (OpenID configuration, token, device code) and RFC 7662 introspection: Dovecot's
@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ME, AgentProcess, make_home
-from tests.dovecot import DovecotServer, OAuth2Setup, run_dovecot
-from tests.oauth_server import TENANT, IdentityProvider
-from tests.retention_support import wait_for
-from tests.test_intake_agent import _zip_bytes
-from tests.tls_ca import TestCA, make_ca, self_signed_client_certificate
+from tests.integration.test_intake_agent import _zip_bytes
+from tests.support.agent import ME, AgentProcess, make_home
+from tests.support.dovecot import DovecotServer, OAuth2Setup, run_dovecot
+from tests.support.oauth_server import TENANT, IdentityProvider
+from tests.support.retention import wait_for
+from tests.support.tls_ca import TestCA, make_ca, self_signed_client_certificate
 
 LIFETIME_S = 6
 APP = "3f1c0a4e-retention-agent"

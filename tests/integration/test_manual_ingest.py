@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import AgentProcess
-from tests.retention_support import api, grant_me
+from tests.support.agent import AgentProcess
+from tests.support.retention import api, grant_me
 
 
 def test_a_file_added_by_hand_that_is_not_agii_is_quarantined_and_the_officer_is_told(

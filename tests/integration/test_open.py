@@ -5,7 +5,6 @@ lifecycle (private, wiped on time) and, in shared mode, the POSIX ACL that lets 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -15,54 +14,36 @@ import shutil
 import stat
 import subprocess
 import zipfile
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
 
-from retention_agent import capabilities
 from retention_agent.agent import SUBJECT_KEY_PURPOSE
-from retention_agent.api import ops_vault
 from retention_agent.api.client import Client
-from retention_agent.api.peer import Peer
 from retention_agent.cli import State
 from retention_agent.cli_commands.vault import _download_to
-from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
-from retention_agent.errors import ProtocolError, PurposeRequiredError, VaultIntegrityError
+from retention_agent.errors import ProtocolError, PurposeRequiredError
 from retention_agent.home import Home
 from retention_agent.installation import load_signing_key
 from retention_agent.subjects import keyed_digest
 from retention_agent.testing import CLOCK_ENV
-from retention_agent.vault import ingest as ingest_module
-from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from retention_agent.vault.keys import FileKeyStore
-from tests.conftest import ME, AgentProcess
-from tests.report_support import FakeSession
-from tests.retention_support import AGII_HEAD, wait_for
-from tests.vault_support import (
-    Accounts,
-    accounts_fixture,  # noqa: F401 - the fixture `accounts`
+from tests.support.accounts import Accounts, cli_as, run_as
+from tests.support.agent import ME, AgentProcess
+from tests.support.retention import AGII_HEAD, wait_for
+from tests.support.vault import (
     api,
     audit_entries,
-    cli_as,
     db_rows,
     files_containing,
     grant,
     grant_me,
     ingest_ok,
-    run_as,
-    shared_agent_fixture,  # noqa: F401 - the fixture `shared_agent`
-    shared_root_fixture,  # noqa: F401 - the fixture `shared_root`
 )
+from tests.unit.test_open import sha
 
 COPY_LINE = re.compile(r"Opened copy: (.+) \(wiped automatically at (\d\d/\d\d/\d{4} \d\d:\d\d)\)\.")  # local
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def opened(agent: AgentProcess) -> list[dict[str, Any]]:
@@ -262,28 +243,6 @@ def test_a_damaged_object_exits_4_naming_the_delivery_and_releases_not_one_byte(
     assert [e for e in entries if e["action"] == "delivery.opened"] == []
 
 
-def test_stdout_sends_the_recorded_hash_and_refuses_an_authentic_object_of_another_size(ctx: AgentContext) -> None:
-    """In process: the second pass is not hashed again, so the trailer carries the recorded SHA-256; the first
-    pass also checks the size the database records, and a mismatch releases nothing."""
-    data = secrets.token_bytes(3 * DEFAULT_CHUNK_SIZE + 5)
-    delivery = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
-                                  actor=ME).delivery_id
-    args = ops_vault.Open(delivery=delivery, purpose="invite", mode="stdout")
-
-    served = FakeSession(ME)
-    ops_vault.open_delivery(ctx, served, args)  # type: ignore[arg-type]
-    assert served.streamed == data
-    assert served.replies[-1]["trailer"] == {"sha256": sha(data), "size": len(data)}
-
-    with ctx.store.transaction():
-        ctx.store.conn.execute("UPDATE deliveries SET size = size - 1 WHERE id = ?", (delivery,))
-    refused = FakeSession(ME)
-    with pytest.raises(VaultIntegrityError):
-        ops_vault.open_delivery(ctx, refused, args)  # type: ignore[arg-type]
-    assert (refused.streamed, refused.replies) == (b"", [])
-    assert [e["subject"] for e in ctx.audit.entries() if e["action"] == "delivery.integrity-failure"] == [[delivery]]
-
-
 def test_vault_verify_reports_corrupt_missing_keyless_and_extra_objects_all_at_once(staff: AgentProcess,
                                                                                    tmp_path: Path) -> None:
     home = Home(staff.home)
@@ -307,24 +266,6 @@ def test_vault_verify_reports_corrupt_missing_keyless_and_extra_objects_all_at_o
     assert as_text.returncode == 4
     for item in (corrupt, missing, keyless, stray):
         assert item in as_text.stderr.decode()
-
-
-def test_vault_verify_does_not_call_an_ingest_in_progress_extra(ctx: AgentContext,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """Between the rename into vault/objects and the commit, the object has no delivery row yet."""
-    seen: dict[str, Any] = {}
-
-    def at(point: str) -> None:
-        if point == "ingest.after-rename":
-            assert len(ctx.vault.object_ids()) == 1
-            seen["during"] = ops_vault.verify_vault(ctx)
-
-    monkeypatch.setattr(ingest_module, "fault_point", at)
-    ctx.ingest.receive(io.BytesIO(b"arriving"), channel="folder", source="inbox", quarantine=False, actor="agent")
-
-    assert (seen["during"]["ok"], seen["during"]["extra"], seen["during"]["checked"]) == (True, [], 0)
-    after = ops_vault.verify_vault(ctx)
-    assert (after["ok"], after["checked"]) == (True, 1)
 
 
 # ---- the workspace: private copies, wiped on time ------------------------------------------------------
@@ -365,37 +306,6 @@ def test_workspace_copy_exists_only_after_open_and_is_wiped_by_the_running_agent
         agent.stop()
 
 
-@dataclass
-class _Session:
-    """What an operation needs of a connection: who is calling, and somewhere to reply."""
-
-    peer: Peer
-    replies: list[Any] = field(default_factory=list)
-
-    def reply(self, result: Any = None) -> None:
-        self.replies.append(result)
-
-
-def test_wipe_happens_at_wipe_after_hours_and_not_before(ctx: AgentContext, clock: ManualClock) -> None:
-    data = b"in-process, with a manual clock"
-    received = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
-                                  actor=ME)
-    ctx.staff.put(ME, "Officer", ["officer", "read"])  # a copy of someone who may no longer read goes at once
-    session = _Session(Peer(ME, os.geteuid(), None))
-    ops_vault.open_delivery(ctx, session,  # type: ignore[arg-type]
-                            ops_vault.Open(delivery=received.delivery_id, purpose="invite", mode="workspace"))
-    copy = Path(session.replies[0]["path"])
-    assert copy.read_bytes() == data and ctx.config.workspace.wipe_after_hours == 8.0
-
-    clock.advance(timedelta(hours=8) - timedelta(seconds=1))
-    assert capabilities.wipe_expired_copies(ctx) == 0 and copy.exists()
-    clock.advance(timedelta(seconds=1))
-    assert capabilities.wipe_expired_copies(ctx) == 1 and not copy.exists()
-    assert capabilities.wipe_expired_copies(ctx) == 0, "each copy is wiped once"
-    wiped = [e for e in ctx.audit.entries() if e["action"] == "workspace.wiped"]
-    assert [e["subject"] for e in wiped] == [[received.delivery_id]]
-
-
 # ---- shared mode: the agent runs as another account than the opener ------------------------------------
 
 
@@ -420,9 +330,9 @@ def test_shared_mode_copy_is_readable_by_the_opener_alone(shared_agent: AgentPro
     acl = subprocess.run(["getfacl", "--numeric", "--omit-header", str(copy)], capture_output=True, text=True,
                          check=True).stdout
     assert f"user:{reader.uid}:r--" in acl.splitlines() and "group::---" in acl.splitlines(), acl
-    assert run_as(reader, lambda: copy.read_bytes().hex()) == {"ok": data.hex()}
-    assert run_as(outsider, lambda: copy.read_bytes().hex()).get("exception") == "PermissionError"
-    assert run_as(outsider, lambda: sorted(os.listdir(copy.parent))).get("exception") == "PermissionError"
+    assert run_as(reader, lambda: copy.read_bytes().hex()) == {"value": data.hex()}
+    assert run_as(outsider, lambda: copy.read_bytes().hex()).get("error") == "PermissionError"
+    assert run_as(outsider, lambda: sorted(os.listdir(copy.parent))).get("error") == "PermissionError"
     assert [e["actor"] for e in audit_entries(shared_agent) if e["action"] == "delivery.opened"] == [reader.name]
 
 

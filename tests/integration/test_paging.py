@@ -20,7 +20,7 @@ from retention_agent.home import Home
 from retention_agent.installation import load_signing_key
 from retention_agent.store import Store
 from retention_agent.vault.keys import FileKeyStore
-from tests.conftest import ME, AgentProcess, make_home
+from tests.support.agent import ME, AgentProcess, make_home
 
 DELIVERIES = 4000  # each row is about 350 bytes of JSON: 1.4 MB in all, more than one frame
 PROOFS = 5200

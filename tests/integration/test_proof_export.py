@@ -8,7 +8,6 @@ caller's permissions — not the agent with its own.
 from __future__ import annotations
 
 import os
-import pwd
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +15,9 @@ from pathlib import Path
 import pytest
 
 from retention_agent.errors import AccessDeniedError, ExportWriteError
-from retention_agent.exports import add_signer_line, write_new
-from tests.accounts import as_account, needs_root, temporary_account
-from tests.conftest import AgentProcess
-from tests.helpers_accounts import shared_agent, traversable_folder
-from tests.retention_support import api, grant_me, ingest_bytes
+from tests.support.accounts import as_account, needs_root, temporary_account, traversable_folder
+from tests.support.agent import AgentProcess, shared_agent
+from tests.support.retention import api, grant_me, ingest_bytes
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +47,11 @@ def test_an_officer_exports_a_proof_that_ssh_keygen_verifies(purged: tuple[Agent
                                                             require_ssh_keygen: None) -> None:
     agent, delivery = purged
     with temporary_account("ra-dpo") as officer, traversable_folder() as base:
-        api(agent.home, "staff.add", {"account": officer, "name": "Officer Two", "roles": ["officer"]})
+        api(agent.home, "staff.add", {"account": officer.name, "name": "Officer Two", "roles": ["officer"]})
         folder = base / "voor-de-dpo"
         folder.mkdir(mode=0o700)
-        uid = pwd.getpwnam(officer).pw_uid
-        os.chown(folder, uid, uid)
+        uid = officer.uid
+        os.chown(folder, uid, officer.gid)
 
         _export(agent, officer, delivery, folder)
 
@@ -75,14 +72,15 @@ def test_an_officer_exports_a_proof_that_ssh_keygen_verifies(purged: tuple[Agent
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
         exported = [e for e in api(agent.home, "audit.show", {"limit": 10000})["entries"]
                     if e["action"] == "proof.export"]
-        assert [(e["actor"], e["outcome"], e["subject"]) for e in exported] == [(officer, "granted", [delivery])] * 2
+        assert [(e["actor"], e["outcome"], e["subject"]) for e in exported] == [
+            (officer.name, "granted", [delivery])] * 2
 
 
 @needs_root
 def test_the_agent_writes_nothing_where_the_caller_may_not(purged: tuple[AgentProcess, str]) -> None:
     agent, delivery = purged
     with temporary_account("ra-dpo") as officer, traversable_folder() as base:
-        api(agent.home, "staff.add", {"account": officer, "name": "Officer Three", "roles": ["officer"]})
+        api(agent.home, "staff.add", {"account": officer.name, "name": "Officer Three", "roles": ["officer"]})
         folder = base / "roots-folder"
         folder.mkdir(mode=0o755)  # root's: the agent (root) could write here, the caller cannot
 
@@ -90,7 +88,7 @@ def test_the_agent_writes_nothing_where_the_caller_may_not(purged: tuple[AgentPr
             _export(agent, officer, delivery, folder)
 
         assert list(folder.iterdir()) == []
-        assert not any(e["action"] == "proof.export" and e["actor"] == officer
+        assert not any(e["action"] == "proof.export" and e["actor"] == officer.name
                        for e in api(agent.home, "audit.show", {"limit": 10000})["entries"]), \
             "refused before the agent was asked"
 
@@ -99,7 +97,7 @@ def test_the_agent_writes_nothing_where_the_caller_may_not(purged: tuple[AgentPr
 def test_a_staff_member_without_the_officer_role_is_refused(purged: tuple[AgentProcess, str], tmp_path: Path) -> None:
     agent, delivery = purged
     with temporary_account("ra-clerk") as clerk, traversable_folder() as base:
-        api(agent.home, "staff.add", {"account": clerk, "name": "Clerk", "roles": ["read", "destroy"]})
+        api(agent.home, "staff.add", {"account": clerk.name, "name": "Clerk", "roles": ["read", "destroy"]})
         folder = base / "out"
         folder.mkdir()
         folder.chmod(0o777)
@@ -117,26 +115,3 @@ def test_the_cli_command_writes_the_four_files(purged: tuple[AgentProcess, str],
                                                     "allowed_signers"}
     unknown = agent.cli("proof", "export", "01NOSUCHDELIVERY0000000000", "--out", str(tmp_path))
     assert unknown.returncode == 1 and b"proof of deletion" in unknown.stderr
-
-
-# ---- the writers, on their own ------------------------------------------------------------------------------
-
-
-def test_an_existing_different_file_is_never_replaced(tmp_path: Path) -> None:
-    target = tmp_path / "proof.json"
-    write_new(target, b"first")
-    write_new(target, b"first")  # the same bytes: fine
-    with pytest.raises(ExportWriteError):
-        write_new(target, b"second")
-    assert target.read_bytes() == b"first"
-    assert [p.name for p in tmp_path.iterdir()] == ["proof.json"], "no temporary file is left behind"
-
-
-def test_allowed_signers_gains_a_missing_line_once(tmp_path: Path) -> None:
-    signers = tmp_path / "allowed_signers"
-    signers.write_text("retention-agent@other namespaces=\"deletion-proof\" ssh-ed25519 AAAAother")
-    line = 'retention-agent@de-panne namespaces="deletion-proof,dpo-report" ssh-ed25519 AAAAours'
-    add_signer_line(signers, line)
-    add_signer_line(signers, line)
-    assert signers.read_text().splitlines() == [
-        "retention-agent@other namespaces=\"deletion-proof\" ssh-ed25519 AAAAother", line]

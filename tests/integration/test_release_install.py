@@ -33,12 +33,12 @@ from retention_agent.installer import default_params
 
 from retention_agent.cli import register_commands
 from retention_agent.deployment import HomeSetup, install_service
-from tests.accounts import create_account, needs_root, remove_account
-from tests.copies_support import PASSWORD, agii_workbook
-from tests.shared_pointer import POINTER, real_pointer
-from tests.test_service_install import Machine
+from tests.integration.test_service_install import Machine
+from tests.support.accounts import create_account, needs_root, remove_account
+from tests.support.copies import PASSWORD, agii_workbook
+from tests.support.shared_pointer import POINTER, real_pointer
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 ADMIN_GUIDE = PROJECT / "docs" / "administrator.md"
 STAFF_GUIDE = PROJECT / "docs" / "gebruikershandleiding.md"
 EXAMPLE_DELIVERY = ("01JD5Z8K3Q4W7E2R9T6Y", "<id>")  # how the staff guide writes a delivery's id
@@ -93,7 +93,8 @@ class Site(Machine):
     def person(self, name: str) -> pwd.struct_passwd:
         """A login account with a home folder, as staff have."""
         self.people.append(name)
-        return create_account(name, home=True)
+        create_account(name, home=True)
+        return pwd.getpwnam(name)
 
     def run_as(self, account: str, *args: str, typed: str = "") -> subprocess.CompletedProcess[str]:
         """The installed program, as ``account`` logged in: its own HOME, a PATH, a locale, nothing else. Its

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from retention_agent.vault.keys import FileKeyStore
-from tests.conftest import AgentProcess
-from tests.retention_support import wait_for
+from tests.support.agent import AgentProcess
+from tests.support.retention import wait_for
 
 
 def stored(agent: AgentProcess, name: str) -> bytes | None:

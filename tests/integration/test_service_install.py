@@ -47,7 +47,6 @@ from retention_agent.installer.params import SYSTEM_UNIT, USER_UNIT
 from retention_agent.installer.runner import RecordingRunner, Result, SystemRunner
 
 from retention_agent.api.client import Client
-from retention_agent.clock import ManualClock
 from retention_agent.deployment import (
     HomeSetup,
     api_caller,
@@ -57,18 +56,14 @@ from retention_agent.deployment import (
 )
 from retention_agent.errors import (
     AccessDeniedError,
-    HomeNotEmptyError,
-    InboxMissingError,
-    ServiceInitOptionsError,
     ServiceUninstallRefusedError,
 )
 from retention_agent.home import Home
-from retention_agent.installation import init_home
-from tests.accounts import as_account, needs_root
-from tests.conftest import ME, cli, socket_answers
-from tests.shared_pointer import POINTER, real_pointer
+from tests.support.accounts import as_account, needs_root
+from tests.support.agent import ME, cli, socket_answers
+from tests.support.shared_pointer import POINTER, real_pointer
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -414,49 +409,9 @@ def test_shared_mode_install_serve_staff_refuse_purge_and_uninstall(machine: Mac
     assert ("userdel", machine.account) in runner.calls
 
 
-# ---- without root: user mode, the refusals, the command line ------------------------------------------------
-
-
-def test_user_mode_creates_the_home_as_the_user_then_registers_and_starts_the_unit(tmp_path: Path) -> None:
-    params = default_params("user", "linux", home=str(tmp_path / "home"), executable="/opt/ra/bin/retention-agent")
-    recorder = RecordingRunner()
-    assert install_service(params, recorder, setup=HomeSetup(municipality="De Panne", officer=ME))
-    assert Home(tmp_path / "home").exists()
-    assert recorder.calls[-2:] == ["$ systemctl --user daemon-reload",
-                                   f"$ systemctl --user enable --now {USER_UNIT}"]
-    # a second installation keeps the home as it is
-    again = RecordingRunner()
-    assert not install_service(params, again, setup=None)
-    assert again.calls[-1] == f"$ systemctl --user enable --now {USER_UNIT}"
-
-
-def test_a_new_home_needs_the_municipality_and_the_officer(tmp_path: Path) -> None:
-    params = default_params("user", "linux", home=str(tmp_path / "home"), executable="/opt/ra/bin/retention-agent")
-    recorder = RecordingRunner()
-    with pytest.raises(ServiceInitOptionsError) as caught:
-        install_service(params, recorder, setup=HomeSetup(municipality="", officer=ME))
-    assert "--municipality" in caught.value.render("en")
-    assert recorder.calls == []
-
-
-def test_init_takes_an_empty_folder_but_never_a_non_empty_one(tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir(mode=0o711)
-    init_home(Home(empty), municipality="X", officer=ME, officer_name="O", key_store="file", inboxes=[],
-              clock=ManualClock())
-    assert Home(empty).exists()
-    busy = tmp_path / "busy"
-    busy.mkdir()
-    (busy / "notes.txt").write_text("someone's file")
-    with pytest.raises(HomeNotEmptyError):
-        init_home(Home(busy), municipality="X", officer=ME, officer_name="O", key_store="file", inboxes=[],
-                  clock=ManualClock())
-    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
-
-
 def test_uninstall_refuses_with_deliveries_and_counts_them_from_the_database_when_the_agent_is_down(
         home: Home) -> None:
-    from tests.conftest import AgentProcess
+    from tests.support.agent import AgentProcess
 
     agent = AgentProcess(home.root).start()
     try:
@@ -524,14 +479,3 @@ def test_dry_run_shows_the_drop_folders_access_and_init_and_refuses_a_folder_the
         assert refused.returncode == 2, refused.stdout
         assert f"the drop folder '{hidden}' lies under /tmp or /var/tmp" in refused.stderr
         assert "PrivateTmp=yes" in refused.stderr and "Traceback" not in refused.stderr
-
-
-def test_a_missing_drop_folder_stops_the_installation_before_any_step(tmp_path: Path) -> None:
-    params = default_params("user", "linux", home=str(tmp_path / "home"), executable="/opt/ra/bin/retention-agent",
-                            drop_folders=(str(tmp_path / "not-there"),))
-    recorder = RecordingRunner()
-    with pytest.raises(InboxMissingError) as caught:
-        install_service(params, recorder, setup=HomeSetup(municipality="De Panne", officer=ME,
-                                                          inboxes=params.drop_folders))
-    assert f"The drop folder {tmp_path / 'not-there'} does not exist" in caught.value.render("en")
-    assert recorder.calls == [] and not (tmp_path / "home").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import ME, AgentProcess
+from tests.support.agent import ME, AgentProcess
 
 
 def test_officer_lists_staff_and_the_request_is_audited(agent: AgentProcess) -> None:

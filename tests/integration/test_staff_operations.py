@@ -1,7 +1,7 @@
 """No typo destroys a delivery, and every refusal points to the right person: the real agent process, driven
 through the real command line by real OS accounts (a clerk with modify, a destroyer, a reader, the officer).
 
-Each command runs in a child process that has become the account (``tests/accounts.py``); the agent learns
+Each command runs in a child process that has become the account (``tests/support/accounts.py``); the agent learns
 who it is from the socket. Where the order of checks matters, the child's standard input is a real terminal
 (a pseudo-terminal with the answer already typed), so a command that asked for the typed confirmation before
 the agent's refusal would show its prompt — and these tests see that it does not.
@@ -31,10 +31,16 @@ from retention_agent.home import Home
 from retention_agent.installation import load_signing_key
 from retention_agent.subjects import keyed_digest
 from retention_agent.vault.keys import FileKeyStore
-from tests.accounts import create_account, in_child_as, needs_root, remove_account
-from tests.conftest import ME, AgentProcess, make_home
-from tests.helpers_accounts import cli_in_process, hermetic, traversable_folder
-from tests.retention_support import api, audit_entries, delivery_row, fast_ticks, proof_doc, received_days_ago
+from tests.support.accounts import (
+    cli_in_process,
+    create_account,
+    in_child_as,
+    needs_root,
+    remove_account,
+    traversable_folder,
+)
+from tests.support.agent import ME, AgentProcess, hermetic, make_home
+from tests.support.retention import api, audit_entries, delivery_row, fast_ticks, proof_doc, received_days_ago
 
 pytestmark = needs_root
 OFFICER_NAME = "Inge Vermeersch"

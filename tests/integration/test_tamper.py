@@ -28,7 +28,7 @@ from retention_agent import merkle
 from retention_agent.api.client import Client
 from retention_agent.audit import canonical
 from retention_agent.vault import format as vault_format
-from tests.conftest import ME, AgentProcess, cli, make_home
+from tests.support.agent import ME, AgentProcess, cli, make_home
 
 EN = {"RETENTION_AGENT_LANG": "en"}
 INTEGRITY = 4

@@ -29,15 +29,13 @@ from retention_agent.errors import RetentionAgentError, SourceRefusedError
 from retention_agent.home import Home
 from retention_agent.testing import FAULTS_ENV
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
-from tests.conftest import AgentProcess
-from tests.retention_support import AGII_HEAD
-from tests.vault_support import (
-    Accounts,
-    accounts_fixture,  # noqa: F401 - the fixture `accounts`
+from tests.support.accounts import Accounts, cli_as, run_as
+from tests.support.agent import AgentProcess
+from tests.support.retention import AGII_HEAD
+from tests.support.vault import (
     api,
     assert_vault_consistent,
     audit_entries,
-    cli_as,
     data_key_files,
     db_rows,
     deliveries,
@@ -45,9 +43,6 @@ from tests.vault_support import (
     grant,
     grant_me,
     ingest_ok,
-    run_as,
-    shared_agent_fixture,  # noqa: F401 - the fixture `shared_agent`
-    shared_root_fixture,  # noqa: F401 - the fixture `shared_root`
 )
 
 
@@ -189,7 +184,7 @@ def test_a_file_the_caller_cannot_read_is_refused_although_the_agent_could(
     readable.write_bytes(b"readable by the caller")
     os.chown(readable, reader.uid, reader.gid)
     taken = run_as(reader, lambda: ingest_one(state, readable))
-    assert taken["ok"]["removed"] is True and not readable.exists(), taken
+    assert taken["value"]["removed"] is True and not readable.exists(), taken
     secret = shared_root / "secret.xlsx"
     secret.write_bytes(b"only root may read this")
     secret.chmod(0o600)
@@ -197,7 +192,7 @@ def test_a_file_the_caller_cannot_read_is_refused_although_the_agent_could(
     refused = run_as(reader, lambda: ingest_one(state, secret))
     shown = cli_as(reader, shared_agent.home, "ingest", str(secret))
 
-    assert refused.get("error") == "source-unreadable", refused
+    assert refused.get("error_id") == "source-unreadable", refused
     assert str(secret) in refused["message"]
     assert shown["exit"] == 1 and str(secret) in shown["stderr"] and shown["crash"] is None, shown
     assert secret.read_bytes() == b"only root may read this"
@@ -227,8 +222,8 @@ def test_a_file_the_caller_may_read_but_not_delete_is_vaulted_and_kept(
     [row] = deliveries(shared_agent)
     assert (row["sha256"], row["state"]) == (sha(data), "vaulted")
     again = run_as(reader, lambda: ingest_one(State(Home(shared_agent.home)), source))
-    assert again["ok"]["duplicate"] is True and again["ok"]["removed"] is False, again
-    assert again["ok"]["kept_because"] in ("Permission denied", "Operation not permitted")
+    assert again["value"]["duplicate"] is True and again["value"]["removed"] is False, again
+    assert again["value"]["kept_because"] in ("Permission denied", "Operation not permitted")
     assert source.exists() and len(deliveries(shared_agent)) == 1
 
 

@@ -1,7 +1,8 @@
-"""Shared fixtures: hermetic environment, initialised homes, the real agent process, the real CLI."""
+"""The real agent process, initialised homes, the real CLI, and the hermetic environment every test runs in."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from retention_agent.context import AgentContext
 from retention_agent.home import Home
 from retention_agent.installation import init_home
 from retention_agent.platform_accounts import current_account
+from tests.support.accounts import traversable_folder
 
 ME = current_account()
 
@@ -31,11 +33,23 @@ def hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No setting of the developer's machine leaks into a test (borg's conftest does the same), nor a shared
     agent installed on it: in this process the system-wide pointer is looked for where none exists (the
     tests that want one move it into their own folder; the real one is written under a lock)."""
-    for name in list(os.environ):
-        if name.startswith("RETENTION_AGENT_") or name.startswith("PYTHON_KEYRING"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("RETENTION_AGENT_LANG", "en")
+    _clear_environment(monkeypatch)
     monkeypatch.setattr(home_module, "system_pointer", lambda: Path("/nonexistent/retention-agent/client.toml"))
+
+
+def _clear_environment(patch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("RETENTION_AGENT_", "PYTHON_KEYRING")):
+            patch.delenv(name)
+    patch.setenv("RETENTION_AGENT_LANG", "en")
+
+
+@contextlib.contextmanager
+def hermetic() -> Iterator[None]:
+    """The hermetic environment outside a function-scoped fixture (module-scoped fixtures, helpers)."""
+    with pytest.MonkeyPatch.context() as patch:
+        _clear_environment(patch)
+        yield
 
 
 def make_home(root: Path, *, municipality: str = "De Panne", key_store: str = "file",
@@ -158,3 +172,26 @@ def require_systemd_analyze() -> None:
 
     if shutil.which("systemd-analyze") is None:
         pytest.fail("systemd-analyze is missing: run scripts/test.sh, which installs systemd")
+
+
+@contextlib.contextmanager
+def shared_agent(folder: Path | None = None) -> Iterator[AgentProcess]:
+    """The real agent on a fresh home (file key store, current account as officer) in ``folder``, or in a
+    folder of its own, that other accounts can traverse (they reach its socket); stopped at the end."""
+    with contextlib.ExitStack() as stack:
+        root = folder if folder is not None else stack.enter_context(traversable_folder())
+        stack.enter_context(hermetic())
+        process = AgentProcess(make_home(root / "home").root).start()
+        try:
+            yield process
+        finally:
+            if process.stop() != 0:  # pragma: no cover - shown in the failing test's output
+                print(process.output.read_text(errors="replace"), file=sys.stderr)
+
+
+@pytest.fixture(name="shared_agent")
+def shared_agent_fixture(shared_root: Path) -> Iterator[AgentProcess]:
+    """A real agent whose home (in ``shared_root``) other accounts can reach: its socket; nothing else is theirs
+    to read."""
+    with shared_agent(shared_root) as process:
+        yield process

@@ -1,6 +1,6 @@
 """The desktop app as a real non-root OS account, against the real agent, driven with pytest-qt's ``QtBot``.
 
-The venv's Python lives under /root (0700): another account cannot start it. So, as ``tests/accounts.py`` does,
+The venv's Python lives under /root (0700): another account cannot start it. So, as ``tests/support/accounts.py`` does,
 a child of the test process — forked after every import, Qt's and the app's included — drops to the account
 with setuid() and only *then* creates Qt's application object and the window. Everything the app does from
 there (connect to the agent, which reads the uid from the socket; read the user's files; write exports) it
@@ -41,15 +41,14 @@ from retention_agent.app.window import MainWindow, brussels_today
 from retention_agent.demo import seed_app_demo, synthetic_delivery
 from retention_agent.home import Home
 from retention_agent.vault.keys import FileKeyStore
-from tests.accounts import as_account, in_child_as
-from tests.conftest import ME, AgentProcess, make_home
-from tests.english_check import english_in, english_only_words  # noqa: F401 - the app's tests import them here
-from tests.helpers_accounts import TempAccount, hermetic, traversable_folder
-from tests.report_support import write_config
-from tests.retention_support import api, fast_ticks, received_days_ago
+from tests.support.accounts import as_account, in_child_as, temporary_account, traversable_folder
+from tests.support.agent import ME, AgentProcess, hermetic, make_home
+from tests.support.english_check import english_in, english_only_words  # noqa: F401 - the app's tests import them here
+from tests.support.reports import write_config
+from tests.support.retention import api, fast_ticks, received_days_ago
 
 if TYPE_CHECKING:
-    from tests.smtp_support import SmtpServer
+    from tests.support.smtp import SmtpServer
 
 ALL_ROLES = ["officer", "import", "read", "modify", "destroy"]
 
@@ -262,10 +261,11 @@ def app_world() -> Iterator[World]:
     quarantined file, a real SMTP server for the reports, and four real accounts with their roles (each app sweeps
     its account's ~/Downloads for copies). The agent runs with a desktop session's ``DISPLAY`` and a recording
     ``notify-send`` on its ``PATH``: it would show its toasts there."""
-    from tests.smtp_support import PASSWORD, SmtpServer, make_certificate, smtp_config
+    from tests.support.smtp import PASSWORD, SmtpServer, make_certificate, smtp_config
 
-    with traversable_folder() as folder, hermetic(), TempAccount() as clerk, TempAccount() as officer, \
-            TempAccount() as importer, TempAccount() as outsider:
+    with traversable_folder() as folder, hermetic(), temporary_account(home=True) as clerk, \
+            temporary_account(home=True) as officer, temporary_account(home=True) as importer, \
+            temporary_account(home=True) as outsider:
         inbox = folder / "inbox"
         inbox.mkdir()
         inbox.chmod(0o1733)  # staff may drop files in it, not list it

@@ -1,14 +1,11 @@
 """A real Dovecot IMAP server on loopback for tests and benchmarks, with a throwaway configuration.
 
-Use the ``dovecot`` fixture in a test module (the functions carry a ``_fixture`` suffix so that the
-parameter named ``dovecot`` does not shadow the import)::
-
-    from tests.dovecot import dovecot_fixture  # noqa: F401
-
-or :func:`run_dovecot` as a context manager (benchmarks). The server listens on a free port on 127.0.0.1,
-has one passwd-file user with a known password, a ``Trash`` mailbox marked ``\\Trash`` (special-use), and
-keeps its mail in a Maildir under a temporary directory. Options: ``trash_on_expunge`` makes Dovecot copy
-expunged messages to Trash (its lazy_expunge plugin, like servers that "move deleted mail to the trash");
+The fixtures ``dovecot``, ``dovecot_trash`` and ``dovecot_tls`` are registered for every test by
+tests/conftest.py; or use :func:`run_dovecot` as a context manager (benchmarks). The server listens on a
+free port on 127.0.0.1, has one passwd-file user with a known password, a ``Trash`` mailbox marked
+``\\Trash`` (special-use), and keeps its mail in a Maildir under a temporary directory. Options:
+``trash_on_expunge`` makes Dovecot copy expunged messages to Trash (its lazy_expunge plugin, like servers
+that "move deleted mail to the trash");
 ``tls`` adds an IMAPS listener with a fresh self-signed certificate (``ca_file``), or with ``certificate``
 (a certificate and key a test CA signed); ``oauth2`` (:class:`OAuth2Setup`) adds ``XOAUTH2`` and
 ``OAUTHBEARER`` with Dovecot's ``oauth2`` passdb, which asks an RFC 7662 introspection endpoint (over TLS,

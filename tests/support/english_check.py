@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]")
-PO_FILE = Path(__file__).resolve().parents[1] / "retention_agent" / "locale" / "nl.po"
+PO_FILE = Path(__file__).resolve().parents[2] / "retention_agent" / "locale" / "nl.po"
 
 
 @cache

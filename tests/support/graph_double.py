@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from tests.tls_ca import serve_https, stop_https
+from tests.support.tls_ca import serve_https, stop_https
 
 WELL_KNOWN = ("inbox", "sentitems", "deleteditems", "drafts", "junkemail", "archive")
 SIZE_PROPERTY = "Integer 0x0E08"

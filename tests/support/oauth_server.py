@@ -37,7 +37,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.tls_ca import serve_https, stop_https
+from tests.support.tls_ca import serve_https, stop_https
 
 TENANT = "gemeente-test"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

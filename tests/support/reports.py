@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,8 +28,9 @@ from retention_agent.clock import ManualClock, local_date
 from retention_agent.context import AgentContext
 from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
-from tests.conftest import ME, make_home
-from tests.retention_support import Rig
+from tests.support.agent import ME, make_home
+from tests.support.retention import Rig
+from tests.support.smtp import make_certificate
 
 CANARY = "CANARY-Zq7x-Vermeulen"
 CANARY_NOTE = "CANARY-note-Peeters"
@@ -192,6 +194,21 @@ def office_copy(template: Path, root: Path) -> Office:
     home = Home(root)
     ctx = open_context(home, clock)
     return Office(home, ctx, clock, Rig.on(ctx), json.loads((template.parent / "ids.json").read_text()))
+
+
+
+@pytest.fixture(name="office")
+def office_fixture(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[Office]:
+    """A copy of one populated home (built once per session), a month of activity in it."""
+    built = office_copy(populated_template(tmp_path_factory), tmp_path / "home")
+    yield built
+    built.close()
+
+
+@pytest.fixture(name="certificate", scope="module")
+def certificate_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and its key for the SMTP server on loopback."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def month_of_activity(office: Office, month_start: datetime, n: int = 2) -> list[str]:

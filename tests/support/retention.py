@@ -32,7 +32,7 @@ from retention_agent.notify import Notifier
 from retention_agent.purge import Purger, resume_unfinished
 from retention_agent.schedule import Schedule
 from retention_agent.testing import CLOCK_ENV
-from tests.conftest import ME, AgentProcess, make_home
+from tests.support.agent import ME, AgentProcess, make_home
 
 # ---- in process -------------------------------------------------------------------------------------------
 

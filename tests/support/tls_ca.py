@@ -1,6 +1,6 @@
 """A throwaway certificate authority for tests: a CA certificate and server certificates signed by it.
 
-Made with the ``openssl`` command line (as ``tests/dovecot.py`` makes its self-signed certificate), so that the
+Made with the ``openssl`` command line (as ``tests/support/dovecot.py`` makes its self-signed certificate), so that the
 agent verifies a real chain against ``ca_file`` exactly as it would an in-house CA's.
 """
 

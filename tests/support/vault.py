@@ -1,39 +1,20 @@
-"""Helpers for the vault tests (ingest, open, workspace): roles, JSON views, other OS accounts, raw-byte search.
+"""Helpers for the vault tests (ingest, open, workspace): roles, JSON views, raw-byte search.
 
-Other accounts: the suite runs as root in CI, and root can read and delete every file, so the "caller's own
-permissions" rules are checked by forking the test process (after all imports: the root-owned interpreter
-under /root cannot be executed by other accounts) and dropping the child to a fresh account made with
-``useradd``. The child talks to the real agent over its real socket; the agent sees the child's uid through
-SO_PEERCRED. A home reachable by those accounts must not sit under pytest's 0700 temporary folders, hence
-the ``shared_root`` fixture.
-
-The fixtures here are named with ``name=``; a test module imports them as ``*_fixture`` (so that the test's
-parameter does not shadow an import) and pytest finds them under their short names.
+The "caller's own permissions" rules are checked as other OS accounts (tests/support/accounts.py: the
+``accounts`` and ``shared_root`` fixtures, ``run_as``, ``cli_as``) against the ``shared_agent`` fixture
+(tests/support/agent.py), whose home those accounts can reach.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-import shutil
 import sqlite3
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner
-
 from retention_agent.api.client import Client
-from retention_agent.cli import main
-from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
-from tests.accounts import create_account, in_child_as, remove_account
-from tests.conftest import ME, AgentProcess, make_home
+from tests.support.agent import ME, AgentProcess
 
 
 def api(agent: AgentProcess, op: str, args: dict[str, Any] | None = None) -> Any:
@@ -109,107 +90,3 @@ def assert_vault_consistent(home: Home) -> None:
     assert objects == live, f"objects {objects} vs live deliveries {live}"
     assert db_rows(home, "SELECT key_id, delivery_id FROM pending_objects") == []
     assert data_key_files(home) == expected_key_files(home)
-
-
-# ---- other OS accounts -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    uid: int
-    gid: int
-
-
-@dataclass(frozen=True)
-class Accounts:
-    reader: Account  # gets roles from the tests that use it
-    outsider: Account  # never on the staff list
-
-
-def _create_account(name: str) -> Account:
-    entry = create_account(name)
-    return Account(name, entry.pw_uid, entry.pw_gid)
-
-
-@pytest.fixture(scope="session", name="accounts")
-def accounts_fixture() -> Iterator[Accounts]:
-    """Two fresh OS accounts for the whole session (root only: CI runs as root)."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("needs root and useradd to create OS accounts (CI runs as root)")
-    suffix = secrets.token_hex(3)
-    made: list[str] = []
-    try:
-        reader = _create_account(f"rat-reader-{suffix}")
-        made.append(reader.name)
-        outsider = _create_account(f"rat-outsider-{suffix}")
-        made.append(outsider.name)
-        yield Accounts(reader, outsider)
-    finally:
-        for name in made:
-            remove_account(name)
-
-
-@pytest.fixture(name="shared_root")
-def shared_root_fixture() -> Iterator[Path]:
-    """A folder every account can traverse (0711), unlike pytest's own temporary folders."""
-    root = Path(tempfile.mkdtemp(prefix="ra-vault-test-", dir="/tmp"))
-    root.chmod(0o711)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(name="shared_agent")
-def shared_agent_fixture(shared_root: Path) -> Iterator[AgentProcess]:
-    """A real agent whose home other accounts can reach (its socket; nothing else is theirs to read)."""
-    home = make_home(shared_root / "home")
-    process = AgentProcess(home.root).start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def run_as(account: Account, fn: Callable[[], Any]) -> dict[str, Any]:
-    """Run ``fn`` in a forked child that has dropped to ``account``; return what happened, as JSON.
-
-    ``{"ok": value}``, ``{"error": error_id, "exit": code, "message": text}`` for the catalogue's errors,
-    or ``{"exception": class name, "message": text}`` for anything else.
-    """
-
-    def outcome() -> bytes:
-        result: dict[str, Any]
-        try:
-            result = {"ok": fn()}
-        except RetentionAgentError as exc:
-            result = {"error": exc.error_id, "exit": exc.exit_code, "message": exc.render("en")}
-        except BaseException as exc:
-            result = {"exception": type(exc).__name__, "message": str(exc)}
-        return json.dumps(result, default=str).encode()
-
-    answer: dict[str, Any] = json.loads(in_child_as(account.uid, account.gid, outcome))
-    return answer
-
-
-def cli_as(account: Account, home: Path, *args: str) -> dict[str, Any]:
-    """The real command line (in-process, through click) run by ``account``: exit code and output.
-
-    The home is given as ``RETENTION_AGENT_HOME``: ``--home`` is a ``click.Path`` that insists on a readable
-    folder, and a shared home (0711) is not readable by staff accounts.
-    """
-
-    def invoke() -> dict[str, Any]:
-        result = CliRunner().invoke(main, list(args), env={"RETENTION_AGENT_HOME": str(home)},
-                                    catch_exceptions=True)
-        crashed = result.exception if not isinstance(result.exception, SystemExit) else None
-        return {"exit": result.exit_code, "stdout": result.stdout_bytes.decode(errors="replace"),
-                "stdout_bytes": result.stdout_bytes.hex(), "stderr": result.stderr,
-                "crash": repr(crashed) if crashed else None}
-
-    outcome = run_as(account, invoke)
-    assert "ok" in outcome, outcome
-    done: dict[str, Any] = outcome["ok"]
-    return done
-

@@ -1,6 +1,6 @@
 """What a caller may cost the agent, as pure parts with given times: refusals folded, the request budget,
 connection slots with reserves, rate-limited logging, pages and typed requests. The same limits against the
-real agent and real OS accounts: tests/test_hostile_api.py."""
+real agent and real OS accounts: tests/integration/test_hostile_api.py."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from retention_agent.app.rows import (
 )
 from retention_agent.app.words import AUDIT_ACTIONS, CHANNELS, STATES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 2)
 
 

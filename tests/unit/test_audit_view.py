@@ -7,20 +7,17 @@ filters and the day boundaries; the real agent and the real command line for wha
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from retention_agent import i18n
-from retention_agent.app.words import AUDIT_ACTIONS, word
 from retention_agent.clock import ManualClock
 from retention_agent.context import AgentContext
 from retention_agent.errors import EXIT_USAGE
-from tests.conftest import ME, AgentProcess
-from tests.report_support import request
-from tests.retention_support import api, grant_me, ingest, ingest_bytes
+from tests.support.agent import ME
+from tests.support.reports import request
+from tests.support.retention import ingest
 
 NOTE = "belde mevrouw Janssens terug"  # free text: may name a person, so never shown or stored
 
@@ -131,35 +128,6 @@ def test_the_filter_is_audited_with_the_request(ctx: AgentContext, log: dict[str
     last = show(ctx, order="desc", limit=2)["entries"][1]  # [0] is the request that reads it
     assert (last["action"], last["outcome"]) == ("audit.show", "granted")
     assert log["second"] in last["subject"] and "nobody-here" in last["subject"]
-
-
-def test_the_officer_reads_newest_first_with_purpose_and_note_presence(agent: AgentProcess) -> None:
-    grant_me(agent.home, "import", "read")
-    delivery = ingest_bytes(agent.home, b"%PDF-1.7\n an AgII list")
-    for purpose, note in (("invite", ""), ("phone", NOTE)):
-        api(agent.home, "open", {"delivery": delivery, "purpose": purpose, "note": note, "mode": "to-dir"})
-
-    ran = agent.cli("--lang", "nl", "audit", "show", "--delivery", delivery, "--purpose", "phone")
-    assert ran.returncode == 0, ran.stderr.decode()
-    lines = ran.stdout.decode().splitlines()
-    assert lines[0].split()[-2:] == ["doel", "notitie"], lines
-    [row] = [line for line in lines[2:] if word(AUDIT_ACTIONS, "delivery.opened", "nl") in line]
-    assert row.endswith(f"{i18n.translate('phone', 'nl')}  ja"), row
-    assert NOTE not in ran.stdout.decode()
-
-    newest = agent.cli("audit", "show", "--limit", "2")
-    text = newest.stdout.decode()
-    seqs = [int(line.split()[0]) for line in text.splitlines()[2:4]]
-    assert seqs == sorted(seqs, reverse=True) and len(seqs) == 2, text
-    assert f"--cursor {seqs[-1]}" in text.splitlines()[-1], text
-    older = agent.cli("audit", "show", "--limit", "2", "--cursor", str(seqs[-1]), "--json")
-    assert [e["seq"] for e in json.loads(older.stdout)["entries"]] == [seqs[-1] - 1, seqs[-1] - 2]
-
-    oldest = json.loads(agent.cli("audit", "show", "--oldest-first", "--json", "--limit", "1").stdout)
-    assert oldest["entries"][0]["seq"] == 1
-
-    bad = agent.cli("audit", "show", "--since", "gisteren")
-    assert bad.returncode == 2 and b"--since" in bad.stderr
 
 
 def test_an_entry_damaged_by_hand_matches_no_filter_and_breaks_no_search(ctx: AgentContext,

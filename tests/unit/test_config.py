@@ -13,8 +13,6 @@ import pytest
 from retention_agent import config as configuration
 from retention_agent.config import Config, DownloadsSettings, InboxSettings, MailboxSettings
 from retention_agent.errors import ConfigError, ConfigSyntaxError
-from retention_agent.home import Home
-from tests.conftest import cli
 
 REQUIRED = 'municipality = "De Panne"\n'
 
@@ -405,24 +403,3 @@ def test_every_bounded_key_is_a_number_of_the_configuration() -> None:
         field_kind = typing.get_type_hints(table)[name]
         item = typing.get_args(field_kind)[0] if typing.get_origin(field_kind) is tuple else field_kind
         assert item in (int, float), dotted
-
-
-# ---- through the real process ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ('municipality = "De Panne"\nkey_store = "file"\nlanguag = "nl"\n', "did you mean 'language'?"),
-    ('municipality = "De Panne\n', "cannot be read"),
-    ('municipality = "De Panne"\nkey_store = "file"\n[retention]\ntick_seconds = 99999999999999999\n',
-     "retention.tick_seconds: must be at most 3600"),
-])
-def test_the_agent_refuses_to_start_with_a_broken_config(home: Home, text: str, expected: str) -> None:
-    home.config.write_text(text, encoding="utf-8")
-    result = cli(home.root, "run", timeout=30)
-    assert result.returncode == 1, result.stderr
-    stderr = result.stderr.decode()
-    assert stderr.startswith("retention-agent: ")
-    assert str(home.config) in stderr
-    assert expected in stderr
-    assert "Traceback" not in stderr
-    assert not home.socket.exists()

@@ -2,7 +2,7 @@
 sizes, the cache), the erase, and the checks on what a session may send.
 
 Real: files and folders on this file system, symbolic links, hard links, msoffcrypto-tool and openpyxl on an
-encrypted workbook, pypdf on a PDF made by fpdf2. The agent's side is in tests/test_copies_agent.py.
+encrypted workbook, pypdf on a PDF made by fpdf2. The agent's side is in tests/integration/test_copies_agent.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from retention_agent.copies.cache import Cache, load, save
 from retention_agent.copies.erase import erase
 from retention_agent.copies.locations import Location, default_locations, xdg_user_dirs
 from retention_agent.copies.sweep import Matcher, sweep
-from tests import copies_support as fixtures
+from tests.support import copies as fixtures
 
 KEY = bytes(range(32))
 
@@ -289,8 +289,8 @@ def _section(**exact: int) -> dict[str, object]:
 
 def test_a_remaining_copy_is_named_in_not_covered_and_counts_that_do_not_add_up_are_refused() -> None:
     from retention_agent import proof
-    from tests.test_proof import KEY as SIGNER
-    from tests.test_proof import _facts, _signed
+    from tests.unit.test_proof import KEY as SIGNER
+    from tests.unit.test_proof import _facts, _signed
     doc = proof.build_proof(_facts(copies=_section()))
     assert proof.WORKSTATION_COPIES_REMAINING in doc["not_covered"]
     assert proof.WORKSTATIONS_NOT_SWEPT not in doc["not_covered"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
-import tempfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,15 +23,15 @@ from retention_agent.installer.definitions import client_pointer
 
 from retention_agent import home as home_module
 from retention_agent import i18n
-from retention_agent.cli import main, register_commands
+from retention_agent.cli import main
 from retention_agent.errors import PointerInvalidError, PointerUnsafeError
 from retention_agent.home import Home, describe_origin, parse_pointer, read_pointer, resolve_home
-from tests.accounts import as_account, needs_root, temporary_account
-from tests.conftest import ME, AgentProcess, make_home
+from tests.support.accounts import needs_root
+from tests.support.agent import ME
 
 
-@pytest.fixture
-def pointer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(name="pointer")
+def pointer_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where this test's "system-wide" pointer lives: a folder like /etc/retention-agent, owned by root."""
     folder = tmp_path / "etc" / "retention-agent"
     folder.mkdir(parents=True)
@@ -43,8 +41,8 @@ def pointer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def language_reset() -> Iterator[None]:
+@pytest.fixture(name="language_reset", autouse=True)
+def language_reset_fixture() -> Iterator[None]:
     yield
     i18n.set_language(None)  # the command line's --lang sets it for the whole process
 
@@ -201,47 +199,3 @@ def test_init_and_run_without_home_refuse_on_a_machine_with_a_shared_agent(
                      "--key-store", "file")
     assert created.exit_code == 0, created.stderr
     assert Home(tmp_path / "mine").exists() and not (tmp_path / "shared").exists()
-
-
-@needs_root
-def test_whoami_and_status_say_which_agent_answered(pointer: Path, tmp_path: Path) -> None:
-    home = make_home(tmp_path / "shared")
-    write_pointer(pointer, home.root)
-    agent = AgentProcess(home.root).start()
-    try:
-        whoami = invoke("whoami")
-        assert whoami.exit_code == 0, whoami.stderr
-        assert whoami.stdout.splitlines() == [f"{ME}: officer",
-                                              f"Agent: {home.root} (the shared agent named in {pointer})"]
-        status = invoke("--lang", "nl", "status")
-        assert status.exit_code == 0, status.stderr
-        assert status.stdout.splitlines()[0] == f"Agent: {home.root} (de gedeelde agent vermeld in {pointer})"
-    finally:
-        agent.stop()
-    unreachable = invoke("whoami")
-    assert unreachable.exit_code == 1
-    assert f"The agent was looked for in {home.root} (the shared agent named in {pointer})." in unreachable.stderr
-
-
-@needs_root
-def test_whoami_for_an_account_not_on_the_list_says_so_as_the_guide_promises() -> None:
-    register_commands()  # the account's child process cannot read this Python's files under /root:
-    i18n.catalogue("nl")  # everything it runs is loaded beforehand
-    base = Path(tempfile.mkdtemp(prefix="ra-whoami-", dir="/var/tmp"))  # reachable by other accounts
-    base.chmod(0o755)
-    home = make_home(base / "home")
-    agent = AgentProcess(home.root).start()
-    try:
-        with temporary_account("ra-stranger") as stranger:
-            def ask() -> tuple[int, str]:
-                result = CliRunner().invoke(main, ["--lang", "nl", "--home", str(home.root), "whoami"])
-                return result.exit_code, result.stdout
-
-            code, out = as_account(stranger, ask)
-            assert code == 0
-            assert out.splitlines()[0] == f"{stranger}: geen (niet op de lijst)"
-            audit = agent.cli("audit", "show", "--json")
-            assert f'"actor": "{stranger}"' in audit.stdout.decode()  # refused by the agent, and audited
-    finally:
-        agent.stop()
-        shutil.rmtree(base, ignore_errors=True)

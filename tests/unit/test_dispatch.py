@@ -26,8 +26,8 @@ from retention_agent.home import Home
 from retention_agent.status import build_status
 from retention_agent.store import INCREMENTAL
 from retention_agent.upkeep import IDLE_S, DatabaseUpkeep
-from tests.conftest import ME, make_home
-from tests.report_support import request
+from tests.support.agent import ME, make_home
+from tests.support.reports import request
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from retention_agent.errors import (
 )
 from retention_agent.intake import mailfile
 from retention_agent.vault import format as vault_format
-from tests import copies_support as copies_fixtures
+from tests.support import copies as copies_fixtures
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEY = bytes(range(32))
@@ -709,9 +709,9 @@ def test_a_session_report_is_parsed_or_refused_with_a_value_error(raw: Any) -> N
 
 
 def test_atheris_finds_nothing_in_a_short_run() -> None:
-    """``python -m tests.harness.atheris_targets all`` for a few thousand inputs (long: -max_total_time=…)."""
-    done = subprocess.run([sys.executable, "-m", "tests.harness.atheris_targets", "all", "-runs=6000",
+    """``python -m tests.support.harness.atheris_targets all`` for a few thousand inputs (long: -max_total_time=…)."""
+    done = subprocess.run([sys.executable, "-m", "tests.support.harness.atheris_targets", "all", "-runs=6000",
                            "-max_total_time=25", "-seed=1"], capture_output=True, timeout=120,
-                          cwd=Path(__file__).parent.parent, check=False)
+                          cwd=Path(__file__).parents[2], check=False)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     assert b"Done " in done.stderr

@@ -1,4 +1,4 @@
-"""The Microsoft Graph mailbox driver, against a local DOUBLE of Graph v1.0 (``tests/graph_double.py``).
+"""The Microsoft Graph mailbox driver, against a local DOUBLE of Graph v1.0 (``tests/support/graph_double.py``).
 
 Microsoft Graph cannot run here: these tests show that the driver makes the requests Microsoft documents and
 reads the answers in the shapes Microsoft documents — not that Exchange Online behaves as the double does.
@@ -23,9 +23,9 @@ from retention_agent.intake.copies import MemoryLedger
 from retention_agent.intake.credentials import Credential, TokenStatus
 from retention_agent.intake.graph_driver import ERR_DENIED, GraphDriver
 from retention_agent.intake.mailbox import MailboxWatcher
-from tests.graph_double import GraphDouble
-from tests.test_intake_mail import RULE, Recorder, aes_zip, config, make_message
-from tests.tls_ca import make_ca
+from tests.support.graph_double import GraphDouble
+from tests.support.mail import RULE, Recorder, aes_zip, config, make_message
+from tests.support.tls_ca import make_ca
 
 UPN = "agii@gemeente.example"
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOi.double-token"
@@ -71,7 +71,7 @@ def graph_watcher(graph: GraphDouble, recorder: Recorder, **overrides: object) -
 
 
 def config_for_graph(**overrides: object) -> object:
-    class Server:  # what tests.test_intake_mail.config reads of a Dovecot server
+    class Server:  # what tests.integration.test_intake_mail.config reads of a Dovecot server
         host, port, user = "graph", 443, UPN
 
     return config(Server(), rules=(RULE,), **overrides)  # type: ignore[arg-type]

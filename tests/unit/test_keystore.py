@@ -20,9 +20,7 @@ import pytest
 from jaraco.classes import properties
 
 from retention_agent.errors import KeyStoreRefusedError, KeyStoreUnavailableError
-from retention_agent.home import Home
 from retention_agent.vault.keys import FileKeyStore, KeyringStore, KeyStore, check_backend, data_key_name
-from tests.conftest import cli
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -167,7 +165,7 @@ def test_keyring_store_uses_one_service_per_installation() -> None:
     assert (first.get("signing-key"), second.get("signing-key")) == (b"one", b"two")
     assert set(backend.passwords) == {("retention-agent/aaaa", "signing-key"),
                                       ("retention-agent/bbbb", "signing-key")}
-    assert first.backend_name == "tests.test_keystore.MemoryKeyring"
+    assert first.backend_name == "tests.unit.test_keystore.MemoryKeyring"
 
 
 def test_a_locked_key_store_is_unavailable_not_a_crash() -> None:
@@ -234,22 +232,3 @@ def test_a_chainer_over_a_plaintext_backend_is_refused(monkeypatch: pytest.Monke
 
 def test_a_real_backend_passes_the_check() -> None:
     check_backend(MemoryKeyring())
-
-
-# ---- through the real agent process -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("backend", "why"), [
-    ("keyring.backends.fail.Keyring", "no key store is available on this system"),  # a headless machine
-    ("keyrings.alt.file.PlaintextKeyring", "it keeps keys in a file readable by anyone who can read the account's"),
-])
-def test_the_agent_refuses_an_unsafe_key_store(home: Home, backend: str, why: str) -> None:
-    text = home.config.read_text()
-    home.config.write_text(text.replace('key_store = "file"', 'key_store = "keyring"'))
-    result = cli(home.root, "run", env={"PYTHON_KEYRING_BACKEND": backend}, timeout=30)
-    assert result.returncode == 1, result.stderr
-    stderr = result.stderr.decode()
-    assert f"The key store backend {backend} is not safe for keys: {why}" in stderr
-    assert "Changing key_store in the configuration does not help" in stderr  # its keys are in that store
-    assert "Traceback" not in stderr
-    assert not home.socket.exists()

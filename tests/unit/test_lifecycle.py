@@ -24,11 +24,11 @@ from retention_agent.clock import ManualClock, local_date
 from retention_agent.errors import DeliveryNotFoundError, DeliveryStateError, RetentionAgentError
 from retention_agent.lifecycle import ALLOWED, DeliveryState, Transition
 from retention_agent.store import Store
-from tests.conftest import ME, make_home
-from tests.report_support import open_context
-from tests.retention_support import Rig, ingest
+from tests.support.agent import ME, make_home
+from tests.support.reports import open_context
+from tests.support.retention import Rig, ingest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "retention_agent"
+PACKAGE = Path(__file__).resolve().parents[2] / "retention_agent"
 STATES: list[DeliveryState | None] = [None, *DeliveryState]
 FIELDS = {"received_at": "2026-11-02T09:00:00Z", "channel": "manual", "source": "manual", "sha256": "0" * 64,
           "size": 1, "key_id": "k", "legal_basis": "VCMP-05-2024"}

@@ -1,7 +1,7 @@
 """OAuth2 token sources without a mail server: MSAL against the local identity provider, the refresh token in the
 key store, the certificate file's checks, and that no token reaches a log.
 
-The whole path with Dovecot and the real agent process is in tests/test_mail_oauth_agent.py.
+The whole path with Dovecot and the real agent process is in tests/integration/test_mail_oauth_agent.py.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from retention_agent.intake.oauth import (
     read_certificate,
 )
 from retention_agent.vault.keys import FileKeyStore
-from tests.oauth_server import TENANT, IdentityProvider
-from tests.tls_ca import TestCA, make_ca, self_signed_client_certificate
+from tests.support.oauth_server import TENANT, IdentityProvider
+from tests.support.tls_ca import TestCA, make_ca, self_signed_client_certificate
 
 
 @pytest.fixture

@@ -636,7 +636,7 @@ def test_certificate_in_english_and_for_an_early_purge() -> None:
 
 
 def test_every_certificate_text_has_a_dutch_translation() -> None:
-    source = Path(__file__).parents[1] / "retention_agent" / "proof_pdf.py"
+    source = Path(__file__).parents[2] / "retention_agent" / "proof_pdf.py"
     used = {node.args[0].value for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "words"
             and node.args and isinstance(node.args[0], ast.Constant)}

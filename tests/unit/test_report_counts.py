@@ -22,8 +22,8 @@ from retention_agent import proof
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import parse_period
 from retention_agent.status import build_status
-from tests.conftest import ME
-from tests.report_support import Office, new_office, receive, report_doc, request
+from tests.support.agent import ME
+from tests.support.reports import Office, new_office, receive, report_doc, request
 
 SEPTEMBER = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 CLERK, READER = "clerk", "reader"
@@ -165,7 +165,7 @@ def test_the_proof_trigger_and_the_report_trigger_are_one_list() -> None:
     from retention_agent import proof_pdf
     from retention_agent.reports.render import Words, trigger_name
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "formats" / "deletion-proof.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "formats" / "deletion-proof.md").read_text()
     section = docs.split("### `trigger`", 1)[1].split("###", 1)[0]
     documented = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
     assert documented == list(proof.TRIGGERS)

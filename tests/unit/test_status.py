@@ -17,8 +17,8 @@ from retention_agent import audit_query, ceremonies, checklist, status_view
 from retention_agent.i18n import translate
 from retention_agent.status import build_status
 from retention_agent.testing import FAULTS_ENV
-from tests.conftest import ME, AgentProcess
-from tests.report_support import (
+from tests.support.agent import ME
+from tests.support.reports import (
     CANARY,
     CANARY_NOTE,
     Office,
@@ -28,7 +28,6 @@ from tests.report_support import (
     receive,
     request,
 )
-from tests.retention_support import AGII_HEAD, api, grant_me, ingest_bytes
 
 
 @pytest.fixture
@@ -215,34 +214,6 @@ def test_queries_use_the_partial_indexes(office: Office) -> None:
         plan = office.ctx.store.query(f"EXPLAIN QUERY PLAN SELECT entry FROM audit WHERE {where} "
                                       "AND seq >= ? AND seq < ? ORDER BY seq", (1, 10))
         assert any(index in row["detail"] for row in plan), plan
-
-
-def test_status_through_the_agent_and_the_command_line(agent: AgentProcess) -> None:
-    grant_me(agent.home, "import")
-    delivery = ingest_bytes(agent.home, AGII_HEAD + PERSONAL.encode())
-    denied = agent.cli("open", delivery, "--purpose", "invite", "--no-launch")  # the officer lacks 'read'
-    assert denied.returncode == 3
-    done = agent.cli("status", "--json")
-    assert done.returncode == 0, done.stderr.decode()
-    status = json.loads(done.stdout)
-    assert status["deliveries"]["by_state"]["vaulted"] == 1
-    assert status["refused_30d"]["by_account_action"] == [{"account": ME, "action": "open", "count": 1}]
-    assert status["health"]["last_tick"] is not None
-    assert status["health"]["test_hooks"]["active"] is False
-    assert CANARY not in done.stdout.decode()
-    table = agent.cli("--lang", "nl", "status")
-    assert table.returncode == 0, table.stderr.decode()
-    text = table.stdout.decode()
-    assert translate("Compliant: {answer}", "nl").format(answer=translate("NO", "nl")) in text
-    assert delivery in text
-    outsider = agent.cli("checklist", "set", "nonsense", "--done", "2026-01-01")
-    assert outsider.returncode == 2
-    recorded = agent.cli("checklist", "set", "website", "--done", "2026-01-01", "--evidence", "www.de-panne.be")
-    assert recorded.returncode == 0, recorded.stderr.decode()
-    assert api(agent.home, "status")["checklist"]["items"][2]["done_on"] == "2026-01-01"
-
-
-PERSONAL = f"{CANARY};85.07.30-033.28;Kerkstraat 1\n"
 
 
 def test_a_lapsed_channel_is_a_warning_only_while_an_intake_takes_it(tmp_path: Path) -> None:

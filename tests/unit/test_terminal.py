@@ -1,5 +1,6 @@
 """Text someone else typed cannot rewrite the terminal: control and bidirectional characters are shown as
-escapes in tables, messages and JSON output (the attack on ``audit show`` itself is in tests/test_hostile_api.py)."""
+escapes in tables, messages and JSON output (the attack on ``audit show`` itself is in
+tests/integration/test_hostile_api.py)."""
 
 from __future__ import annotations
 

@@ -23,8 +23,8 @@ from retention_agent.context import AgentContext
 from retention_agent.errors import VaultIntegrityError
 from retention_agent.vault import format as vault_format
 from retention_agent.vault.streams import BackgroundSha256, FileFollower, ReportingWriter, WriterFailed
-from tests.retention_support import wait_for
-from tests.vault_support import assert_vault_consistent, db_rows
+from tests.support.retention import wait_for
+from tests.support.vault import assert_vault_consistent, db_rows
 
 WORKER_THREADS = ("vault-sha256", "vault-read-back")
 

@@ -1,9 +1,9 @@
 """Coverage-guided fuzz targets for atheris (libFuzzer), one per parser of untrusted input.
 
-Run one: ``python -m tests.harness.atheris_targets TARGET -runs=20000`` (``all`` takes turns between
+Run one: ``python -m tests.support.harness.atheris_targets TARGET -runs=20000`` (``all`` takes turns between
 them; any libFuzzer flag may follow the name, e.g. ``-max_total_time=600`` for a long campaign). A target
 raises (and atheris exits non-zero, printing the input) only when a parser lets through an exception that
-is not its documented refusal. ``tests/test_fuzz.py`` runs ``all`` briefly in CI.
+is not its documented refusal. ``tests/unit/test_fuzz.py`` runs ``all`` briefly in CI.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ from retention_agent.errors import RetentionAgentError
 from retention_agent.home import Home
 from retention_agent.proof import verify_proof
 from retention_agent.testing import FAULT_POINTS, FAULTS_ENV, TESTING_ENV
-from tests.conftest import ME, make_home, socket_answers
-from tests.retention_support import ClockFile
+from tests.support.agent import ME, make_home, socket_answers
+from tests.support.retention import ClockFile
 
 POINTS = tuple(p for p in FAULT_POINTS if not p.startswith("mailbox."))  # no IMAP server in this harness
 ROLES = ("officer", "import", "read", "modify", "destroy")

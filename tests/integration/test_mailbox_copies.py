@@ -1,0 +1,263 @@
+"""Every copy of a taken message in the mailbox: found by its files, removed (or reported), and in the proof.
+
+The tests of this subject that run the real agent process, Dovecot or OS accounts; the rest are in
+tests/unit/test_mailbox_copies.py.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import hashlib
+import json
+import os
+import subprocess
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from retention_agent.intake.copies import (
+    CopySettings,
+    FolderCopies,
+    MemoryLedger,
+)
+from tests.support.agent import ME, AgentProcess, make_home
+from tests.support.dovecot import DovecotServer, run_dovecot
+from tests.support.mail import SUBJECT, Recorder, aes_zip, append, folder_state, make_message, watcher
+from tests.support.retention import wait_for
+from tests.unit.test_mailbox_copies import FOLDERS, mailbox_fixture  # noqa: F401 - the fixture `mailbox`
+
+
+@pytest.fixture(name="mailbox_lazy")
+def mailbox_lazy_fixture() -> object:
+    with run_dovecot(folders=FOLDERS, trash_on_expunge=True) as server:
+        yield server
+
+
+# ---- the sweep against Dovecot ------------------------------------------------------------------------------
+
+
+ORIGINAL_ID = "<agii-2026-11@agii.example>"
+
+
+def forward_as_attachment(original: bytes, sender: str = "collega@gemeente.example") -> bytes:
+    """A colleague forwards the whole message as an attachment (message/rfc822): the file is one level down."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "ceremonie@gemeente.example"
+    message["Subject"] = "FW: " + SUBJECT
+    message["Message-ID"] = "<fw-1@gemeente.example>"
+    message.set_content("Ter info.")
+    message.add_attachment(email.message_from_bytes(original, policy=email.policy.default))  # 7bit, as mailers do
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
+def clerk_forward(data: bytes) -> bytes:
+    """The clerk forwards the file from Outlook (a new message, another Message-ID, the file under a new name)."""
+    return make_message([("doorgestuurd.zip", data)], sender="ceremonie@gemeente.example",
+                        subject="FW: " + SUBJECT, mid="<fw-2@gemeente.example>", body="Zie bijlage.")
+
+
+def plant_copies(server: DovecotServer, data: bytes) -> tuple[bytes, dict[str, list[bytes]]]:
+    """The original in INBOX, copies in four folders, and the messages that must stay (by Message-ID)."""
+    original = make_message([("lijst.zip", data)], mid=ORIGINAL_ID)
+    same_size = os.urandom(len(data))
+    append(server, original)  # the message the watcher takes
+    append(server, forward_as_attachment(original))  # INBOX: a colleague's forward
+    append(server, make_message([("ander.zip", same_size)], sender="iemand@example.org", mid="<same-size@x>"))
+    append(server, original, "Archief")  # filed
+    append(server, make_message([("nep.zip", os.urandom(300))], sender="iemand@example.org", mid=ORIGINAL_ID),
+           "Archief")  # forges the Message-ID, carries another file: not a copy
+    append(server, clerk_forward(data), "Sent")  # forwarded from Sent Items
+    append(server, make_message([("agenda.pdf", b"%PDF-1.4 agenda")], sender="ceremonie@gemeente.example",
+                                mid="<agenda@x>"), "Sent")
+    append(server, original, "Trash")  # a copy the clerk deleted
+    stays = {"INBOX": [b"<same-size@x>"], "Archief": [ORIGINAL_ID.encode()], "Sent": [b"<agenda@x>"], "Trash": []}
+    return original, stays
+
+
+def by_folder(folders: tuple[FolderCopies, ...]) -> dict[str, tuple[int, int, int]]:
+    return {f.folder: (f.found, f.removed, f.remaining) for f in folders}
+
+
+def test_copies_in_inbox_archive_sent_and_trash_are_found_and_removed(mailbox: DovecotServer) -> None:
+    data = aes_zip()
+    _, stays = plant_copies(mailbox, data)
+    ledger = MemoryLedger()
+    w = watcher(mailbox, Recorder())
+    w._copies = ledger
+    report = w.poll_once()
+    assert (report.error_id, report.delivered, report.expunged) == (None, 1, 1)
+    assert (report.copies_found, report.copies_removed, report.copies_remaining) == (4, 4, 0)
+    ((deliveries, result),) = ledger.finished.values()
+    assert deliveries == (hashlib.sha256(data).hexdigest()[:12],)
+    assert by_folder(result.folders) == {"INBOX": (1, 1, 0), "Archief": (1, 1, 0), "Sent": (1, 1, 0),
+                                         "Trash": (1, 1, 0)}
+    assert {f.folder: f.special_use for f in result.folders}["Sent"] == "\\Sent"
+    assert result.complete and result.mode == "remove" and result.method == "imap-expunge"
+    assert result.folders_searched == 4
+    for folder, kept in stays.items():
+        assert sorted(folder_state(mailbox, folder)) == sorted(kept), folder  # only the copies went
+    assert not ledger.pending_checks
+    assert w.poll_once().copies_found == 0  # nothing is searched twice
+
+
+def test_report_mode_finds_the_copies_and_leaves_them(mailbox: DovecotServer) -> None:
+    """Only the message itself goes (and, as ever, its copy in the trash); the other copies are reported."""
+    _, _ = plant_copies(mailbox, aes_zip())
+    before = {folder: folder_state(mailbox, folder) for folder in ("INBOX", "Archief", "Sent")}
+    ledger = MemoryLedger()
+    w = watcher(mailbox, Recorder(), copies=CopySettings(mode="report"))
+    w._copies = ledger
+    report = w.poll_once()
+    assert (report.expunged, report.trash_expunged) == (1, 1)
+    assert (report.copies_found, report.copies_removed, report.copies_remaining) == (3, 0, 3)
+    ((_, result),) = ledger.finished.values()
+    assert by_folder(result.folders) == {"INBOX": (1, 0, 1), "Archief": (1, 0, 1), "Sent": (1, 0, 1)}
+    assert len(folder_state(mailbox)) == len(before["INBOX"]) - 1  # the taken message
+    for folder in ("Archief", "Sent"):
+        assert folder_state(mailbox, folder) == before[folder]
+
+
+def test_excluded_folders_are_not_searched(mailbox: DovecotServer) -> None:
+    plant_copies(mailbox, aes_zip())
+    ledger = MemoryLedger()
+    w = watcher(mailbox, Recorder(), copies=CopySettings(exclude=("Sent", "Trash")))
+    w._copies = ledger
+    w.poll_once()
+    ((_, result),) = ledger.finished.values()
+    assert set(by_folder(result.folders)) == {"INBOX", "Archief"} and result.folders_searched == 2
+    assert len(folder_state(mailbox, "Sent")) == 2 and len(folder_state(mailbox, "Trash")) == 1
+
+
+def test_a_folder_that_refuses_the_search_is_reported_as_not_searched_and_the_others_are_done(
+        mailbox: DovecotServer) -> None:
+    plant_copies(mailbox, aes_zip())
+    archive = mailbox.maildir / ".Archief"
+    archive.chmod(0)  # Dovecot may not read it: SELECT answers NO
+    try:
+        ledger = MemoryLedger()
+        w = watcher(mailbox, Recorder())
+        w._copies = ledger
+        report = w.poll_once()
+        assert report.error_id is None and report.expunged == 1
+        ((_, result),) = ledger.finished.values()
+        assert not result.complete
+        folders = {f.folder: (f.found, f.removed, f.remaining, f.complete) for f in result.folders}
+        assert folders["Archief"] == (0, 0, 0, False)
+        assert folders["Sent"] == (1, 1, 0, True) and folders["Trash"] == (1, 1, 0, True)
+    finally:
+        archive.chmod(0o700)
+
+
+def test_a_forged_message_never_makes_the_agent_delete_other_mail(mailbox: DovecotServer) -> None:
+    """A message that only looks like AgII's (not authenticated) is quarantined, and nothing is searched for:
+    its attachment could be a copy of any file the attacker knows is in the mailbox."""
+    victim = aes_zip()
+    append(mailbox, make_message([("begroting.zip", victim)], sender="schepen@gemeente.example", mid="<v@x>"),
+           "Archief")
+    append(mailbox, make_message([("lijst.zip", victim)], mid="<v@x>"))  # forged: no Authentication-Results
+    ledger = MemoryLedger()
+    w = watcher(mailbox, Recorder(), authserv_id="mx.gemeente.example")
+    w._copies = ledger
+    report = w.poll_once()
+    assert (report.quarantined, report.expunged, report.copies_found) == (1, 1, 0)
+    assert not ledger.finished and not ledger.pending_checks
+    assert set(folder_state(mailbox, "Archief")) == {b"<v@x>"}
+
+
+def test_a_search_a_dropped_connection_interrupted_is_finished_later(mailbox: DovecotServer) -> None:
+    data = aes_zip()
+    plant_copies(mailbox, data)
+    ledger = MemoryLedger()
+    w = watcher(mailbox, Recorder())
+    w._copies = ledger
+    real = w.driver.part_digests
+    calls = {"n": 0}
+
+    def drop_once(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            mailbox.restart()  # the server goes away in the middle of the search
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    w.driver.part_digests = drop_once  # type: ignore[method-assign]
+    first = w.poll_once()
+    assert first.error_id == "imap-connection-lost" and first.expunged == 1
+    assert len(ledger.pending_checks) == 1  # recorded before the message was deleted: not forgotten
+    second = w.poll_once()
+    assert second.error_id is None and second.copies_found == 4 and not ledger.pending_checks
+
+
+def test_copies_the_server_puts_in_the_trash_during_the_sweep_are_removed_too(mailbox_lazy: DovecotServer) -> None:
+    plant_copies(mailbox_lazy, aes_zip())
+    ledger = MemoryLedger()
+    w = watcher(mailbox_lazy, Recorder())
+    w._copies = ledger
+    report = w.poll_once()
+    assert (report.copies_found, report.copies_remaining) == (5, 0)
+    ((_, result),) = ledger.finished.values()
+    # in the trash: the clerk's copy and the taken message (lazy_expunge moved it there), then the copies the
+    # sweep removed elsewhere, which lazy_expunge moved there too (removed in a second pass)
+    assert by_folder(result.folders)["Trash"] == (2, 5, 0)
+    assert folder_state(mailbox_lazy, "Trash") == {}
+
+
+# ---- the real agent, its status and the proof --------------------------------------------------------------
+
+
+def test_the_agent_removes_the_copies_and_the_proof_says_so(mailbox: DovecotServer, tmp_path: Path,
+                                                            require_ssh_keygen: None) -> None:
+    data = aes_zip()
+    home = make_home(tmp_path / "home")
+    home.config.write_text(home.config.read_text() + (
+        f'\n[[mailbox]]\nname = "agii"\nhost = "{mailbox.host}"\nport = {mailbox.port}\n'
+        f'username = "{mailbox.user}"\ntls = "none"\npoll_interval_seconds = 1.0\nsenders = ["*@agii.be"]\n'
+        'subjects = ["*inburgeringsattest*"]\n'))
+    agent = AgentProcess(home.root).start()
+    try:
+        roles = ("--role", "officer", "--role", "read", "--role", "destroy")
+        assert agent.cli("staff", "add", ME, "--name", "O", *roles).returncode == 0
+        assert agent.cli("secret", "set", "mailbox-agii", input=mailbox.password.encode() + b"\n").returncode == 0
+        _, stays = plant_copies(mailbox, data)
+
+        def copies_status() -> dict[str, object]:
+            done = agent.cli("status", "--json")
+            assert done.returncode == 0, done.stderr
+            return dict(json.loads(done.stdout)["mailbox_copies"])
+
+        wait_for(lambda: copies_status()["removed"] == 4, 60, "the copies removed")
+        assert copies_status()["remaining"] == 0 and copies_status()["pending"] == 0
+        for folder, kept in stays.items():
+            assert sorted(folder_state(mailbox, folder)) == sorted(kept), folder
+        rows = json.loads(agent.cli("deliveries", "--json").stdout)
+        (delivery,) = [r["id"] for r in rows]
+        purged = agent.cli("purge", delivery, "--reason", "test", "--yes")
+        assert purged.returncode == 0, purged.stderr
+        proof_json = home.root / "proofs" / f"{delivery}.json"
+        doc = json.loads(proof_json.read_bytes())
+        assert doc["version"] == 3
+        copies = doc["mailbox_copies"]
+        assert (copies["mailbox"], copies["state"], copies["mode"], copies["method"]) == (
+            "agii", "done", "remove", "imap-expunge")
+        assert (copies["found"], copies["removed"], copies["remaining"], copies["complete"]) == (4, 4, 0, True)
+        assert {f["folder"]: (f["found"], f["removed"], f["remaining"]) for f in copies["folders"]} == {
+            "INBOX": (1, 1, 0), "Archief": (1, 1, 0), "Sent": (1, 1, 0), "Trash": (1, 1, 0)}
+        assert {f["folder"]: f["special_use"] for f in copies["folders"]}["Trash"] == "trash"
+        assert "mail-recoverable-items" in doc["not_covered"]  # what Exchange keeps after an IMAP expunge
+        assert "mailbox-copies-remaining" not in doc["not_covered"]
+        assert "mailbox-copies-not-searched" not in doc["not_covered"]
+        allowed = home.root / "allowed_signers"
+        allowed.write_bytes(agent.cli("keys", "public").stdout)
+        verified = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", doc["signer"], "-n",
+                                   "deletion-proof", "-s", f"{proof_json}.sig"], input=proof_json.read_bytes(),
+                                  capture_output=True, check=False)
+        assert verified.returncode == 0, verified.stderr
+        assert agent.cli("proof", "verify", str(proof_json), "--allowed-signers", str(allowed)).returncode == 0
+        tampered = proof_json.read_bytes().replace(b'"remaining": 0', b'"remaining": 1', 1)
+        refused = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", doc["signer"], "-n",
+                                  "deletion-proof", "-s", f"{proof_json}.sig"], input=tampered, capture_output=True,
+                                 check=False)
+        assert refused.returncode != 0
+    finally:
+        agent.stop()
