@@ -15,12 +15,12 @@ from typing import Any
 from retention_agent.clock import utc_iso
 from retention_agent.config import Config
 from retention_agent.runtime.context import AgentContext
+from retention_agent.store import reads
 
 
 def addresses(config: Config) -> list[str]:
     """The configured recipients: the DPO and the officer, without duplicates."""
-    found = [a.strip() for a in (config.reports.dpo_email, config.reports.officer_email) if a.strip()]
-    return list(dict.fromkeys(found))
+    return config.reports.recipients
 
 
 def record(ctx: AgentContext, key: str, meta: dict[str, Any]) -> None:
@@ -32,8 +32,8 @@ def record(ctx: AgentContext, key: str, meta: dict[str, Any]) -> None:
 
 
 def get(ctx: AgentContext, key: str) -> dict[str, Any] | None:
-    row = ctx.store.one("SELECT * FROM reports WHERE period = ?", (key,))
-    return None if row is None else _view(ctx, row)
+    found = reads.reports(ctx.store, addressed=bool(addresses(ctx.config)), key=key)
+    return found[0] if found else None
 
 
 def latest_complete(ctx: AgentContext) -> dict[str, Any] | None:
@@ -43,37 +43,8 @@ def latest_complete(ctx: AgentContext) -> dict[str, Any] | None:
 
 
 def all_rows(ctx: AgentContext) -> list[dict[str, Any]]:
-    return [_view(ctx, row) for row in ctx.store.query("SELECT * FROM reports ORDER BY created_at DESC, period DESC")]
-
-
-def rows(ctx: AgentContext) -> list[dict[str, Any]]:
-    """What status shows of each report (no checkpoint text), newest first."""
-    hidden = ("checkpoint", "files", "frontier")
-    return [{k: v for k, v in row.items() if k not in hidden} for row in all_rows(ctx)]
-
-
-def _view(ctx: AgentContext, row: dict[str, Any]) -> dict[str, Any]:
-    meta = json.loads(row["files"] or "{}")
-    wanted = bool(meta.get("send"))
-    if row["sent_at"]:
-        delivery = "sent"
-    elif not wanted:
-        delivery = "not-requested"
-    elif not addresses(ctx.config):
-        delivery = "no-address"
-    elif row["last_error"]:
-        delivery = "failed"
-    else:
-        delivery = "queued"
-    return {
-        "name": row["period"], "period": meta.get("period", row["period"]), "created_at": row["created_at"],
-        "complete": bool(meta.get("complete")), "last_day": meta.get("last_day"), "sequence": meta.get("sequence"),
-        "sha256": meta.get("sha256"),
-        "audit_size": meta.get("audit_size"), "checkpoint": meta.get("checkpoint"), "files": meta.get("files", {}),
-        "frontier": meta.get("frontier"),
-        "send": wanted, "sent_at": row["sent_at"], "attempts": int(row["attempts"] or 0),
-        "last_error": row["last_error"], "delivery": delivery,
-    }
+    """Every report made, newest first, with whether it reached the DPO (``delivery``)."""
+    return reads.reports(ctx.store, addressed=bool(addresses(ctx.config)))
 
 
 def waiting(ctx: AgentContext) -> list[dict[str, Any]]:
