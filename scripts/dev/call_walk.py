@@ -5,14 +5,16 @@
 A call is resolved when it names a function of the same module, an imported function or module attribute
 (``from x import f``, ``import x as m; m.f``, also inside function bodies), or a method of one of the
 context's parts (``ctx.store.query`` is ``Store.query``). The walk is depth first; each function is followed
-once. A *climb back* is a call into a package that is already on the way down to the caller (``reports -> status
--> reports``): the work goes back up instead of being handed down. A rough measure (no type inference), for comparing
-designs, not an exact call graph.
+once. A *climb back* is a call into a package that is already on the way down to the caller (``reports ->
+status -> reports``): the work goes back up instead of being handed down. Also counted: the modules whose
+visited functions spell SQL themselves, and imports inside function bodies (mostly there to dodge a circle).
+A rough measure (no type inference), for comparing designs, not an exact call graph.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -96,19 +98,40 @@ def package(module: str) -> str:
     return ".".join(parts[:2])
 
 
-def walk(start: Fn) -> tuple[list[str], Counter[str]]:
+SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b|\bFROM (deliveries|purges|audit|reports|checklist|openings)\b")
+
+
+def holds_sql(fn: ast.AST) -> bool:
+    """The function spells SQL itself (a string that starts a statement or names a table after FROM)."""
+    return any(isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+               for node in ast.walk(fn))
+
+
+def late_imports(fn: ast.AST) -> int:
+    """Imports of the package inside the function body: mostly there to dodge an import circle."""
+    return sum(1 for node in ast.walk(fn) if isinstance(node, ast.ImportFrom) and node.module
+               and node.module.startswith(PACKAGE) and node is not fn)
+
+
+def walk(start: Fn) -> tuple[list[str], Counter[str], set[str], int]:
     trees = modules()
     table = {name: functions(tree) for name, tree in trees.items()}
     names = {name: imports(tree.body, set(table)) for name, tree in trees.items()}
     seen: set[Fn] = set()
     visited: list[str] = []
     climbs: Counter[str] = Counter()
+    with_sql: set[str] = set()
+    late = 0
 
     def follow(fn: Fn, path: list[str]) -> None:
+        nonlocal late
         seen.add(fn)
         module = fn[0]
         if module not in visited:
             visited.append(module)
+        if holds_sql(table[module][fn[1]]):
+            with_sql.add(module)
+        late += late_imports(table[module][fn[1]])
         here = path if path and path[-1] == package(module) else [*path, package(module)]
         for callee in calls(module, table[module][fn[1]], table, names[module]):
             if package(callee[0]) != package(module) and package(callee[0]) in here:
@@ -117,15 +140,17 @@ def walk(start: Fn) -> tuple[list[str], Counter[str]]:
                 follow(callee, here)
 
     follow(start, [])
-    return visited, climbs
+    return visited, climbs, with_sql, late
 
 
 def main() -> None:
     module, _, name = (sys.argv[1] if len(sys.argv) > 1 else f"{PACKAGE}.reports.generate:make_report").partition(":")
-    visited, climbs = walk((module, name))
-    print(f"{len(visited)} modules visited, {sum(climbs.values())} climbs back up")
+    visited, climbs, with_sql, late = walk((module, name))
+    print(f"{len(visited)} modules visited, {sum(climbs.values())} climbs back up, {len(with_sql)} of them spell "
+          f"SQL, {late} imports inside functions")
     for item in visited:
-        print(f"  {item}" + (f"  (climbed back into {climbs[item]} times)" if climbs[item] else ""))
+        print(f"  {item}" + (" [SQL]" if item in with_sql else "")
+              + (f"  (climbed back into {climbs[item]} times)" if climbs[item] else ""))
 
 
 if __name__ == "__main__":
