@@ -10,14 +10,11 @@ The facts are read once by :func:`retention_agent.status.facts.gather_period`.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from retention_agent.clock import local_date, parse_utc
-from retention_agent.evidence import proof
-from retention_agent.lifecycle.purge import reason_facts
 from retention_agent.rules import retention
 from retention_agent.status.facts import PeriodFacts
 
@@ -107,19 +104,7 @@ def _subject(entry: Mapping[str, Any]) -> str:
 
 def purges(happened: PeriodFacts) -> list[dict[str, Any]]:
     """Purges finished in the period, with their lateness against the deadline day (nr. 41)."""
-    return [_purge_row(row) for row in happened.purges]
-
-
-def _purge_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A purge as its proof states it: ``finished_at`` is the proof's ``purged_at``, and trigger, reason and
-    lateness come from the same record through the same functions."""
-    purged_at = parse_utc(row["finished_at"])
-    due = parse_utc(row["due_at"]) if row["due_at"] else None
-    return {"delivery": row["delivery_id"], "trigger": proof.trigger_of(row["trigger"]),
-            "reason": reason_facts(row["trigger"], row["reason"])[0], "due_at": row["due_at"],
-            "deadline": row["deadline"], "purged_at": row["finished_at"],
-            "lateness_seconds": retention.lateness_seconds(due, purged_at),
-            "late": retention.purged_late(due, purged_at), "proof_sha256": row["proof_sha256"]}
+    return [record.to_json() for record in happened.purges]
 
 
 def purge_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,8 +120,8 @@ def copies(happened: PeriodFacts) -> dict[str, Any]:
     remains now of every purged delivery's copies, with what sessions erased after the proofs were written."""
     totals = {match: Counter[str]() for match in ("exact", "derived")}
     swept = 0
-    for row in happened.purges:
-        counts = json.loads(row["steps"] or "{}").get("copies_counts") or {}
+    for record in happened.purges:
+        counts = record.copies_counts
         swept += 1 if counts.get("accounts_swept") else 0
         for match, total in totals.items():
             total.update({k: int(v) for k, v in (counts.get(match) or {}).items()

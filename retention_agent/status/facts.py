@@ -22,7 +22,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from retention_agent.audit import query as audit_query
-from retention_agent.clock import local_date, start_of_local_day, utc_iso
+from retention_agent.clock import local_date, parse_utc, start_of_local_day, utc_iso
+from retention_agent.evidence import proof
 from retention_agent.lifecycle.purge import reason_facts
 from retention_agent.lifecycle.purge_schedule import AWAITING, facts_of
 from retention_agent.rules import retention
@@ -30,7 +31,9 @@ from retention_agent.rules.access import StaffMember
 from retention_agent.runtime import testing
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import checklist
+from retention_agent.store import checklist as stored_checklist
 from retention_agent.store import deliveries, mail_copies, reads
+from retention_agent.store import reports as stored_reports
 
 WINDOW_DAYS = 30
 NEXT_PURGES = 10
@@ -146,8 +149,8 @@ def gather(ctx: AgentContext, now: datetime) -> Facts:
         after_the_fact=_after_the_fact(ctx, now), audit_size=ctx.audit.size,
         last_checkpoint=reads.last_checkpoint(store),
         live_by_basis=deliveries.live_by_basis_and_channel(store, _lapse_limits()),
-        checklist=tuple(checklist.items(reads.checklist(store))),
-        reports=tuple(reads.reports(store, addressed=bool(ctx.config.reports.recipients))),
+        checklist=tuple(checklist.items(stored_checklist.rows(store))),
+        reports=tuple(stored_reports.rows(store, addressed=bool(ctx.config.reports.recipients))),
         reports_addressed=bool(ctx.config.reports.recipients),
         copy_sweeps=tuple(reads.copy_sweeps(store)), copy_findings=tuple(reads.open_copy_findings(store)),
         copy_tallies=tuple(reads.copy_tallies_remaining(store)), copy_contents=tuple(reads.unpurged_contents(store)),
@@ -246,6 +249,37 @@ def days_left(day: str | None, today: date) -> int | None:
 
 
 @dataclass(frozen=True)
+class PurgeRecord:
+    """A finished purge as its proof states it: ``purged_at`` is the proof's, and trigger, reason and lateness
+    (against the deadline day, nr. 41) come from the same record through the same functions."""
+
+    delivery: str
+    trigger: str  # the proof's trigger word
+    reason: str  # a reason code
+    due_at: str | None
+    deadline: str | None
+    purged_at: str
+    lateness_seconds: int
+    late: bool
+    proof_sha256: str | None
+    copies_counts: Row  # what the purge's copies step counted, as its proof states it
+
+    @classmethod
+    def of(cls, row: Row) -> PurgeRecord:
+        purged_at = parse_utc(row["finished_at"])
+        due = parse_utc(row["due_at"]) if row["due_at"] else None
+        return cls(row["delivery_id"], proof.trigger_of(row["trigger"]), reason_facts(row["trigger"], row["reason"])[0],
+                   row["due_at"], row["deadline"], row["finished_at"], retention.lateness_seconds(due, purged_at),
+                   retention.purged_late(due, purged_at), row["proof_sha256"],
+                   json.loads(row["steps"] or "{}").get("copies_counts") or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delivery": self.delivery, "trigger": self.trigger, "reason": self.reason, "due_at": self.due_at,
+                "deadline": self.deadline, "purged_at": self.purged_at, "lateness_seconds": self.lateness_seconds,
+                "late": self.late, "proof_sha256": self.proof_sha256}
+
+
+@dataclass(frozen=True)
 class PeriodFacts:
     """What happened in a report period: its audit entries of interest, the purges that finished in it (with
     their stored steps) and their proof files, the failed purges, and the copy tallies now."""
@@ -253,7 +287,7 @@ class PeriodFacts:
     events: Rows  # entries of EVENT_ACTIONS
     opened: Rows  # delivery.opened entries
     denied: Rows  # refused requests
-    purges: Rows  # purges JOIN deliveries, in the order they finished
+    purges: tuple[PurgeRecord, ...]  # in the order they finished
     proofs: Rows  # per purge: the proof file as stored, or missing
     failed_purges: Rows  # created_at, params
     copy_totals: Mapping[str, int]  # remaining, erased, gone (after the proofs)
@@ -270,7 +304,7 @@ def gather_period(ctx: AgentContext, start: datetime, end: datetime, until: date
                      if e.get("action") == "delivery.opened"),
         denied=tuple(e for e in audit_query.indexed(store, audit_query.DENIED, first, stop)
                      if e.get("outcome") == "denied"),
-        purges=tuple(purges), proofs=tuple(_proof_file(ctx, row) for row in purges),
+        purges=tuple(PurgeRecord.of(row) for row in purges), proofs=tuple(_proof_file(ctx, row) for row in purges),
         failed_purges=tuple(reads.failed_purge_notices(store, utc_iso(start), utc_iso(end))),
         copy_totals=reads.copy_tallies_totals(store))
 

@@ -2,7 +2,8 @@
 
 Each function is one question to the database, answered with rows or counts; what they mean is decided by the
 read model (:mod:`retention_agent.status.facts`) and the documents built from it. The audit log's own reads
-are in :mod:`retention_agent.audit.query`, the mailbox copy searches' in :mod:`retention_agent.store.mail_copies`.
+are in :mod:`retention_agent.audit.query`, the mailbox copy searches' in :mod:`retention_agent.store.mail_copies`,
+the reports made in :mod:`retention_agent.store.reports`, the checklist in :mod:`retention_agent.store.checklist`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def failed_purge_notices(store: Store, start: str, end: str) -> list[dict[str, A
     return [{"created_at": r["created_at"], "params": json.loads(r["params"] or "{}")} for r in rows]
 
 
-# ---- the audit log's checkpoints, working copies, the checklist -------------------------------------------
+# ---- the audit log's checkpoints, working copies -------------------------------------------------------
 
 
 def last_checkpoint(store: Store) -> dict[str, Any] | None:
@@ -46,48 +47,6 @@ def workspace_copies(store: Store) -> list[dict[str, Any]]:
     """Working copies not yet wiped, per account: how many and the next wipe."""
     return store.query("SELECT account, COUNT(*) AS n, MIN(wipe_at) AS next_wipe FROM openings "
                        "WHERE copy_path IS NOT NULL AND wiped_at IS NULL GROUP BY account ORDER BY account")
-
-
-def checklist(store: Store) -> dict[str, dict[str, Any]]:
-    """The recorded conditions of the deliberation, by id."""
-    return {r["item"]: r for r in store.query("SELECT item, done_on, evidence, updated_at, updated_by FROM checklist")}
-
-
-# ---- the reports made ---------------------------------------------------------------------------------------
-
-
-def reports(store: Store, *, addressed: bool, key: str | None = None) -> list[dict[str, Any]]:
-    """The reports made (or only ``key``), newest first, each with whether it reached the DPO (``delivery``);
-    ``addressed``: recipients are configured."""
-    if key is None:
-        rows = store.query("SELECT * FROM reports ORDER BY created_at DESC, period DESC")
-    else:
-        rows = store.query("SELECT * FROM reports WHERE period = ?", (key,))
-    return [_report_view(row, addressed=addressed) for row in rows]
-
-
-def _report_view(row: dict[str, Any], *, addressed: bool) -> dict[str, Any]:
-    meta = json.loads(row["files"] or "{}")
-    wanted = bool(meta.get("send"))
-    if row["sent_at"]:
-        delivery = "sent"
-    elif not wanted:
-        delivery = "not-requested"
-    elif not addressed:
-        delivery = "no-address"
-    elif row["last_error"]:
-        delivery = "failed"
-    else:
-        delivery = "queued"
-    return {
-        "name": row["period"], "period": meta.get("period", row["period"]), "created_at": row["created_at"],
-        "complete": bool(meta.get("complete")), "last_day": meta.get("last_day"), "sequence": meta.get("sequence"),
-        "sha256": meta.get("sha256"),
-        "audit_size": meta.get("audit_size"), "checkpoint": meta.get("checkpoint"), "files": meta.get("files", {}),
-        "frontier": meta.get("frontier"),
-        "send": wanted, "sent_at": row["sent_at"], "attempts": int(row["attempts"] or 0),
-        "last_error": row["last_error"], "delivery": delivery,
-    }
 
 
 # ---- copies on workstations ---------------------------------------------------------------------------------
