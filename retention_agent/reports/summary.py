@@ -4,8 +4,8 @@ Events (receipts, openings, refusals, holds, ceremonies, staff changes, clock ju
 from the audit log, which keeps them after a purge deleted the rows they touched: each counted from the entry
 that records the change itself (outcome ``ok``), never from the request for it, which may have been refused or
 only a check (``dry_run``). Purges come from the ``purges`` records, read with the same functions as their
-proofs (trigger, lateness), so a report and a proof never disagree. Free texts appear as their SHA-256 only.
-The facts are read once by :func:`retention_agent.status.facts.gather_period`.
+proofs (trigger, lateness: ``status.facts.PurgeRecord``), so a report and a proof never disagree. Free texts
+appear as their SHA-256 only. The facts are read once by :func:`retention_agent.status.facts.gather_period`.
 """
 
 from __future__ import annotations
