@@ -114,30 +114,30 @@ def deliveries(facts: Facts) -> dict[str, Any]:
 
 def next_purges(facts: Facts) -> list[dict[str, Any]]:
     today = local_date(facts.now)
-    return [{"delivery": r["id"], "state": r["state"], "due_at": r["due_at"], "deadline": r["deadline"],
-             "reason": r["due_reason"], "days_left": days_left(r["deadline"], today)} for r in facts.next_purges]
+    return [{"delivery": p.delivery, "state": p.state, "due_at": p.due_at, "deadline": p.deadline, "reason": p.reason,
+             "days_left": days_left(p.deadline, today)} for p in facts.next_purges]
 
 
 def overdue_purges(facts: Facts) -> dict[str, Any]:
     """Live deliveries past their due moment (plus a grace of two ticks): this should never happen."""
     return {"count": facts.overdue.count, "items": [
-        {"delivery": r["id"], "state": r["state"], "due_at": r["due_at"], "deadline": r["deadline"],
-         "late_seconds": int((facts.now - parse_utc(r["due_at"])).total_seconds()),
-         "awaiting_clock_confirmation": r["id"] in facts.awaiting_clock} for r in facts.overdue.items]}
+        {"delivery": p.delivery, "state": p.state, "due_at": p.due_at, "deadline": p.deadline,
+         "late_seconds": int((facts.now - parse_utc(p.due_at)).total_seconds()),
+         "awaiting_clock_confirmation": p.delivery in facts.awaiting_clock} for p in facts.overdue.items]}
 
 
 def holds(facts: Facts) -> dict[str, Any]:
     today = local_date(facts.now)
     return {"count": facts.holds.count, "items": [
-        {"delivery": r["id"], "hold_until": r["hold_until"], "deadline": r["deadline"],
-         "days_left": days_left(r["hold_until"], today)} for r in facts.holds.items]}
+        {"delivery": h.delivery, "hold_until": h.hold_until, "deadline": h.deadline,
+         "days_left": days_left(h.hold_until, today)} for h in facts.holds.items]}
 
 
 def quarantined(facts: Facts) -> dict[str, Any]:
     """Quarantined deliveries; ``by_reason`` counts those quarantined at intake for a reason of their own."""
     return {"count": facts.quarantined.count, "items": [
-        {"delivery": r["id"], "received_at": r["received_at"], "channel": r["channel"], "source": r["source"],
-         "due_at": r["due_at"], "reason": r["quarantine_reason"]} for r in facts.quarantined.items],
+        {"delivery": q.delivery, "received_at": q.received_at, "channel": q.channel, "source": q.source,
+         "due_at": q.due_at, "reason": q.reason} for q in facts.quarantined.items],
         "by_reason": {r["reason"]: {"count": int(r["n"]), "first": r["first"]} for r in facts.quarantine_reasons}}
 
 

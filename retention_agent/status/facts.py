@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from retention_agent.audit import query as audit_query
 from retention_agent.clock import local_date, parse_utc, start_of_local_day, utc_iso
@@ -45,6 +45,7 @@ EVENT_ACTIONS = ("delivery.received", "delivery.duplicate", "hold.set", "hold.re
                  "checklist.set", "purge.awaiting-clock-confirmation")
 Row = Mapping[str, Any]
 Rows = tuple[Row, ...]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,43 @@ class Running:
 
 
 @dataclass(frozen=True)
-class Counted:
+class Counted(Generic[T]):
     """How many there are, and the first of them (a capped list)."""
 
     count: int
-    items: Rows
+    items: tuple[T, ...]
+
+
+@dataclass(frozen=True)
+class Due:
+    """A live delivery's purge as the schedule plans it."""
+
+    delivery: str
+    state: str
+    due_at: str
+    deadline: str | None
+    reason: str | None = None  # why it is due then (a plan's reason code)
+
+    @classmethod
+    def of(cls, row: Row) -> Due:
+        return cls(row["id"], row["state"], row["due_at"], row["deadline"], row.get("due_reason"))
+
+
+@dataclass(frozen=True)
+class Hold:
+    delivery: str
+    hold_until: str | None  # None: until released
+    deadline: str | None
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    delivery: str
+    received_at: str
+    channel: str
+    source: str
+    due_at: str | None
+    reason: str | None  # a reason of its own from intake (a code), else None
 
 
 @dataclass(frozen=True)
@@ -91,12 +124,12 @@ class Facts:
     last_received: str | None
     by_state: Mapping[str, int]
     without_ceremony: tuple[int, str | None]  # count, oldest received_at
-    next_purges: Rows  # planned (stored plan or planned now), by due moment: id, state, due_at, deadline, due_reason
-    overdue: Counted  # id, state, due_at, deadline
+    next_purges: tuple[Due, ...]  # planned (a stored plan, or planned now), by due moment
+    overdue: Counted[Due]
     awaiting_clock: frozenset[str]  # purges waiting for the officer's clock confirmation
     unfinished_purges: tuple[str, ...]  # started and not finished (the running ones included)
-    holds: Counted  # id, hold_until, deadline
-    quarantined: Counted  # id, received_at, channel, source, due_at, quarantine_reason
+    holds: Counted[Hold]
+    quarantined: Counted[Quarantined]
     quarantine_reasons: Rows  # reason, n, first
     sources_not_overwritten: Mapping[str, int]
     mailbox_copies: Row
@@ -136,9 +169,13 @@ def gather(ctx: AgentContext, now: datetime) -> Facts:
         hooks_first_seen=store.get_meta(HOOKS_SEEN), disk=ctx.free_space.reading().to_wire(),
         last_received=deliveries.last_received(store), by_state=deliveries.count_by_state(store),
         without_ceremony=deliveries.without_ceremony(store), next_purges=_next_purges(ctx, now),
-        overdue=Counted(overdue[0], tuple(overdue[1])), awaiting_clock=frozenset(_awaiting(ctx)),
-        unfinished_purges=tuple(reads.unfinished_purges(store)), holds=Counted(held[0], tuple(held[1])),
-        quarantined=Counted(quarantined, tuple(quarantined_rows)), quarantine_reasons=tuple(reasons),
+        overdue=Counted(overdue[0], tuple(Due.of(r) for r in overdue[1])), awaiting_clock=frozenset(_awaiting(ctx)),
+        unfinished_purges=tuple(reads.unfinished_purges(store)),
+        holds=Counted(held[0], tuple(Hold(r["id"], r["hold_until"], r["deadline"]) for r in held[1])),
+        quarantined=Counted(quarantined, tuple(Quarantined(r["id"], r["received_at"], r["channel"], r["source"],
+                                                           r["due_at"], r["quarantine_reason"])
+                                               for r in quarantined_rows)),
+        quarantine_reasons=tuple(reasons),
         sources_not_overwritten=deliveries.sources_not_overwritten(store),
         mailbox_copies=mail_copies.summary(store), workspace_copies=tuple(reads.workspace_copies(store)),
         openings=tuple((str(a), str(p), int(n)) for a, p, n in audit_query.count_indexed(
@@ -201,7 +238,7 @@ def _moment(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _next_purges(ctx: AgentContext, now: datetime) -> Rows:
+def _next_purges(ctx: AgentContext, now: datetime) -> tuple[Due, ...]:
     """The next purges the schedule will run (held and quarantined deliveries wait for the officer); deliveries
     that arrived since the last tick have no stored plan yet: they are planned here."""
     rows = deliveries.next_planned(ctx.store, NEXT_PURGES)
@@ -216,7 +253,7 @@ def _next_purges(ctx: AgentContext, now: datetime) -> Rows:
                          "deadline": plan.deadline.isoformat() if plan.deadline else None,
                          "due_reason": plan.reason})
     rows.sort(key=lambda r: (r["due_at"], r["id"]))
-    return tuple(rows[:NEXT_PURGES])
+    return tuple(Due.of(r) for r in rows[:NEXT_PURGES])
 
 
 def _awaiting(ctx: AgentContext) -> list[str]:
