@@ -41,7 +41,7 @@ from retention_agent.audit.log import AuditLog
 from retention_agent.cli.terminal import has_unsafe
 from retention_agent.clock import SystemClock
 from retention_agent.errors import RetentionAgentError
-from retention_agent.evidence.proof import verify_proof
+from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.evidence.sshsig import parse_public_key_openssh
 from retention_agent.runtime.context import log_origin
 from retention_agent.store.database import Store

@@ -42,7 +42,7 @@ from retention_agent.errors import (
     VaultIntegrityError,
 )
 from retention_agent.evidence import sshsig
-from retention_agent.evidence.proof import verify_proof
+from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.lifecycle.purge import Purger

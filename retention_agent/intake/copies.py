@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from retention_agent.evidence.personal_data import scan_personal_data
+
 from .mail_driver import FolderError
 
 if TYPE_CHECKING:
@@ -189,8 +191,6 @@ def search_order(folders: Sequence[FolderInfo]) -> list[FolderInfo]:
 
 def folder_label(name: str) -> str:
     """The folder's name for a proof or status, or ``folder-<hash>`` when the name may hold personal data."""
-    from retention_agent.evidence.proof import scan_personal_data
-
     printable = name.isprintable() and 0 < len(name) <= 100
     if printable and not scan_personal_data({"folder": name}):
         return name

@@ -35,7 +35,7 @@ _UNIT_SECONDS: Final[dict[_Unit, int]] = {"day": 86400, "hour": 3600, "minute": 
 
 
 def render_certificate(doc: Mapping[str, Any], lang: str = "nl") -> bytes:
-    """The PDF certificate of a proof document (as built by :func:`retention_agent.evidence.proof.build_proof`)."""
+    """The PDF certificate of a proof document (see :func:`retention_agent.evidence.proof_build.build_proof`)."""
     check_document(doc)
     words = _Words(lang)
     pdf = layout.new_document(

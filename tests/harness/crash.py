@@ -29,8 +29,9 @@ to finish its work (what it must then have done):
 - no stray file in ``vault/tmp``, no ``pending_objects`` row, no unfinished ``purges`` row;
 - every due purge done exactly once: the delivery is ``purged``, one ``purge.started``, one
   ``delivery.purged`` and one ``proof.written`` audit entry, exactly one proof (JSON + signature) that
-  verifies with :func:`retention_agent.evidence.proof.verify_proof` and the key printed by ``keys public``, for this
-  delivery and its SHA-256, no workspace copy left; and no proof for anything not purged.
+  verifies with :func:`retention_agent.evidence.proof_verify.verify_proof` and the key printed by
+  ``keys public``, for this delivery and its SHA-256, no workspace copy left; and no proof for anything not
+  purged.
 
 Randomness comes from one seed; a failure names it (``CRASH_SEED=<seed>`` reproduces the choices, though not
 the exact timing of a timer kill).
@@ -65,7 +66,7 @@ from retention_agent.cli.main import State
 from retention_agent.clock import BRUSSELS, local_date, parse_utc
 from retention_agent.errors import RetentionAgentError
 from retention_agent.evidence import sshsig
-from retention_agent.evidence.proof import verify_proof
+from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.runtime.testing import FAULT_POINTS, FAULTS_ENV, TESTING_ENV
 from retention_agent.system.home import Home
 from tests.conftest import ME, make_home, socket_answers
