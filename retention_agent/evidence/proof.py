@@ -101,11 +101,9 @@ class AuditEvidence(TypedDict):
     tree_size: int  # the checkpoint's tree size
 
 
-
 def trigger_of(recorded: str) -> str:
     """The trigger of :data:`TRIGGERS` that a purge record names (older records included)."""
     return _RECORDED_AS.get(recorded, recorded)
-
 
 
 def proof_bytes(doc: Mapping[str, Any]) -> bytes:
@@ -145,7 +143,6 @@ def check_document(doc: Mapping[str, Any]) -> None:
         check_schema(doc)
     except SchemaError as exc:
         raise ValueError(f"the proof is not well-formed: {exc}") from None
-
 
 
 # ---- the schema (shared by building and verifying) --------------------------------------------------------

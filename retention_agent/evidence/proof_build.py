@@ -54,7 +54,7 @@ class ProofFacts:
     due_at: str | None  # UTC
     purged_at: str  # UTC
     lateness_seconds: int  # 0 if on time
-    trigger: str  # one of TRIGGERS
+    trigger: str  # one of proof.TRIGGERS
     reason: str  # a code such as "deadline"; never the free text
     steps: Sequence[ProofStep]
     verification: Mapping[str, bool]
@@ -69,7 +69,6 @@ class ProofFacts:
     """Copies on workstations, as ``copies.records.proof_section`` gives them (version 2)."""
     mailbox_copies: Mapping[str, Any] | None = None
     """Copies of the message in its mailbox, as ``mail_copies.proof_section`` gives them; None: no search."""
-
 
 
 def build_proof(facts: ProofFacts) -> dict[str, Any]:
@@ -113,7 +112,7 @@ def build_proof(facts: ProofFacts) -> dict[str, Any]:
 
 
 def copies_not_covered(section: Mapping[str, Any] | None) -> list[str]:
-    """The ``not_covered`` codes for the copies on workstations (see the constants above)."""
+    """The ``not_covered`` codes for the copies on workstations (the codes are in :mod:`.proof`)."""
     if section is None:
         return [WORKSTATIONS_NOT_SWEPT, DERIVED_COPIES_NOT_SEARCHED]
     codes = []
@@ -127,7 +126,7 @@ def copies_not_covered(section: Mapping[str, Any] | None) -> list[str]:
 
 
 def mailbox_not_covered(section: Mapping[str, Any] | None, channel: str) -> list[str]:
-    """The ``not_covered`` codes for the copies of the message in its mailbox (see the constants above)."""
+    """The ``not_covered`` codes for the copies of the message in its mailbox (the codes are in :mod:`.proof`)."""
     if section is None:
         return [MAILBOX_COPIES_NOT_SEARCHED] if channel == "email" else []
     codes = [REMOVAL_METHODS[section["method"]]] if section["method"] in REMOVAL_METHODS else []
