@@ -263,8 +263,6 @@ class PosixPinnedFolder:
             os.close(fd)
 
 
-
-
 def _one(name: str) -> str:
     """A single name inside the folder: never a path, never ``..``."""
     if not name or name in (".", "..") or "/" in name or "\0" in name:
