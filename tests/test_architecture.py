@@ -77,8 +77,6 @@ KNOWN_UPWARD: Mapping[tuple[str, str], str] = {
         ("vault.ingest", "lifecycle.states", _DELIVERIES),
         ("vault.ingest", "intake.base", "ingest answers with intake's DeliverResult: vault <-> intake "
          "(evidence helper)"),
-        ("store.mail_copies", "intake.copies", "the copy-search record types (CopyProbe, CopyReport, CopyLedger) "
-         "are defined in intake/copies.py; they belong beside the store that keeps them (no helper has it)"),
         ("errors", "rules.access", "AccessDeniedError reads the action words through rules.access; they are in "
          "i18n/actions.py now: errors/access.py imports them from there once the split helper's errors/ lands"),
     )
