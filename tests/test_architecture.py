@@ -311,7 +311,7 @@ def module_cycles(tree: Tree, known: frozenset[frozenset[str]]) -> list[str]:
     return problems
 
 
-def _package(module: str, package: str, layers: tuple[tuple[str, tuple[str, ...]], ...] = LAYERS) -> str:
+def _package(module: str, package: str, layers: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
     """The unit of the package graph: the name in LAYERS that places the module (``store``, ``system.home``),
     else its top package."""
     best = ""
@@ -323,28 +323,34 @@ def _package(module: str, package: str, layers: tuple[tuple[str, tuple[str, ...]
     return best or (".".join(module.split(".")[:2]) if module.startswith(package + ".") else module)
 
 
-def package_cycles(tree: Tree, known: frozenset[frozenset[str]],
-                   upward: Mapping[tuple[str, str], str] | None = None) -> list[str]:
-    """Packages (and root modules) that import each other; the known upward imports are left out (listed,
-    they are counted once, as upward imports)."""
+def _package_graph(tree: Tree, layers: tuple[tuple[str, tuple[str, ...]], ...],
+                   ) -> tuple[dict[str, set[str]], dict[tuple[str, str], Import]]:
+    """Which packages of one layer import which (an import of a higher layer is the layer rule's business)."""
     graph: dict[str, set[str]] = {}
     lines: dict[tuple[str, str], Import] = {}
     for imp in tree.internal():
-        if upward and (imp.source, imp.target) in upward:
+        if layer_of(imp.source, layers, tree.package) != layer_of(imp.target, layers, tree.package):
             continue
-        a, b = _package(imp.source, tree.package), _package(imp.target, tree.package)
-        graph.setdefault(a, set())
-        graph.setdefault(b, set())
+        a, b = _package(imp.source, tree.package, layers), _package(imp.target, tree.package, layers)
         if a != b:
-            graph[a].add(b)
+            graph.setdefault(a, set()).add(b)
+            graph.setdefault(b, set())
             lines.setdefault((a, b), imp)
+    return graph, lines
+
+
+def package_cycles(tree: Tree, known: frozenset[frozenset[str]],
+                   layers: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    """Packages (and root modules) of one layer that import each other, directly or around a circle."""
+    graph, lines = _package_graph(tree, layers)
     problems = []
     for cycle in _cycles(graph):
         if cycle in known:
             continue
         edges = sorted(f"{imp.where(tree.root)} ({imp.source} -> {imp.target})"
                        for (a, b), imp in lines.items() if a in cycle and b in cycle)
-        problems.append(f"packages {', '.join(sorted(cycle))} import each other: " + "; ".join(edges))
+        problems.append(f"packages {', '.join(sorted(cycle))} (one layer) import each other: " + "; ".join(edges)
+                        + ": move what both need into the lower of the two, or into a layer below")
     return problems
 
 
@@ -371,12 +377,7 @@ def stale_exceptions(tree: Tree) -> list[str]:
     found = set(_cycles(graph))
     stale += [f"KNOWN_CYCLES lists {sorted(c)}, which is no longer a cycle: remove it" for c in KNOWN_CYCLES
               if c not in found]
-    packages: dict[str, set[str]] = {}
-    for a, b in edges - set(KNOWN_UPWARD):
-        pa, pb = _package(a, tree.package), _package(b, tree.package)
-        if pa != pb:
-            packages.setdefault(pa, set()).add(pb)
-    found_packages = set(_cycles(packages))
+    found_packages = set(_cycles(_package_graph(tree, LAYERS)[0]))
     stale += [f"KNOWN_PACKAGE_CYCLES lists {sorted(c)}, which no longer import each other: remove it"
               for c in KNOWN_PACKAGE_CYCLES if c not in found_packages]
     return stale
@@ -405,7 +406,7 @@ def test_rules_are_pure(tree: Tree) -> None:
 
 
 def test_no_import_cycle(tree: Tree) -> None:
-    problems = module_cycles(tree, KNOWN_CYCLES) + package_cycles(tree, KNOWN_PACKAGE_CYCLES, KNOWN_UPWARD)
+    problems = module_cycles(tree, KNOWN_CYCLES) + package_cycles(tree, KNOWN_PACKAGE_CYCLES, LAYERS)
     assert not problems, _report(problems)
 
 
@@ -431,7 +432,7 @@ def test_every_layer_name_exists(tree: Tree) -> None:
 SYNTHETIC_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("clock", "__init__")),
     ("rules", ("rules",)),
-    ("records", ("store",)),
+    ("records", ("store", "audit")),
     ("agent", ("runtime",)),
 )
 
@@ -439,7 +440,7 @@ SYNTHETIC_LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 def _synthetic(tmp_path: Path, files: Mapping[str, str]) -> Tree:
     root = tmp_path / "pkg"
     for name, text in {"__init__.py": "", "clock.py": "", "rules/__init__.py": "", "store/__init__.py": "",
-                       "runtime/__init__.py": "", **files}.items():
+                       "audit/__init__.py": "", "runtime/__init__.py": "", **files}.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -455,7 +456,7 @@ def test_checker_passes_a_tree_that_keeps_the_rule(tmp_path: Path) -> None:
     })
     assert upward_imports(tree, SYNTHETIC_LAYERS, {}) == []
     assert impure_rules(tree, frozenset({"pkg.clock"}), PURE_STDLIB) == []
-    assert module_cycles(tree, frozenset()) == [] and package_cycles(tree, frozenset()) == []
+    assert module_cycles(tree, frozenset()) == [] and package_cycles(tree, frozenset(), SYNTHETIC_LAYERS) == []
     assert long_modules(tree, frozenset(), limit=5) == []
 
 
@@ -509,19 +510,22 @@ def test_checker_finds_module_and_package_cycles(tmp_path: Path) -> None:
     assert problems[0].startswith("import cycle between pkg.runtime.c, pkg.store.a, pkg.store.b: ")
     assert "pkg/store/b.py:1 (pkg.store.b -> pkg.runtime.c)" in problems[0]
     assert module_cycles(tree, frozenset({frozenset({"pkg.store.a", "pkg.store.b", "pkg.runtime.c"})})) == []
-    packages = package_cycles(tree, frozenset())
-    assert len(packages) == 1 and packages[0].startswith("packages pkg.runtime, pkg.store import each other: ")
+    assert package_cycles(tree, frozenset(), SYNTHETIC_LAYERS) == []  # store and runtime: the layer rule's
 
 
-def test_checker_finds_a_package_cycle_without_a_module_cycle(tmp_path: Path) -> None:
+def test_checker_finds_packages_of_one_layer_that_import_each_other(tmp_path: Path) -> None:
     tree = _synthetic(tmp_path, {
-        "store/a.py": "from pkg.runtime import c\n",
-        "runtime/c.py": "",
-        "runtime/d.py": "from pkg.store import b\n",
+        "store/a.py": "from pkg.audit import c\n",
+        "audit/c.py": "",
+        "audit/d.py": "from pkg.store import b\n",
         "store/b.py": "",
     })
     assert module_cycles(tree, frozenset()) == []
-    assert len(package_cycles(tree, frozenset())) == 1
+    problems = package_cycles(tree, frozenset(), SYNTHETIC_LAYERS)
+    assert len(problems) == 1
+    assert problems[0].startswith("packages pkg.audit, pkg.store (one layer) import each other: ")
+    assert "pkg/audit/d.py:1 (pkg.audit.d -> pkg.store.b)" in problems[0]
+    assert package_cycles(tree, frozenset({frozenset({"pkg.audit", "pkg.store"})}), SYNTHETIC_LAYERS) == []
 
 
 def test_checker_finds_a_long_module(tmp_path: Path) -> None:
@@ -546,7 +550,7 @@ def test_relative_imports_resolve_like_absolute_ones(tmp_path: Path) -> None:
 if __name__ == "__main__":  # a quick look without pytest: python tests/test_architecture.py
     here = Tree.read(SOURCES, REPO)
     found = (upward_imports(here, LAYERS, KNOWN_UPWARD) + impure_rules(here, PURE_PACKAGE, PURE_STDLIB)
-             + module_cycles(here, KNOWN_CYCLES) + package_cycles(here, KNOWN_PACKAGE_CYCLES, KNOWN_UPWARD)
+             + module_cycles(here, KNOWN_CYCLES) + package_cycles(here, KNOWN_PACKAGE_CYCLES, LAYERS)
              + long_modules(here, KNOWN_LONG) + stale_exceptions(here))
     print("\n".join(found) or "the tree keeps its layers")
     sys.exit(1 if found else 0)
