@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = next(d for d in Path(__file__).resolve().parents if (d / "pyproject.toml").is_file())  # wherever tests/ nests
 PACKAGE = "retention_agent"
 # installer/ sits at the top of the repository but ships as retention_agent.installer (pyproject.toml)
 SOURCES: Mapping[str, Path] = {PACKAGE: REPO / PACKAGE, f"{PACKAGE}.installer": REPO / "installer"}
