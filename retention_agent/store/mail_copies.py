@@ -6,7 +6,8 @@ before it deletes a message, and its result (:meth:`StoredLedger.finish`) once e
 :meth:`StoredLedger.pending` and run at the next cycle. This module owns the three tables of schema migration 5,
 every query over them — what ``status`` shows (:func:`summary`) and what a proof of deletion says
 (:func:`proof_section`) — and the records of a search (:class:`CopyProbe`, :class:`CopyReport`, the
-:class:`CopyLedger` protocol), which the watcher's searches make. These are facts about copies *outside* the agent; a delivery's state is not touched.
+:class:`CopyLedger` protocol), which the watcher's searches make. These are facts about copies *outside* the
+agent; a delivery's state is not touched.
 
 No personal data: counts, delivery ids, SHA-256 values of the files (as the deliveries hold them), codes, and
 folder names that passed :func:`~retention_agent.intake.copies.folder_label`.
