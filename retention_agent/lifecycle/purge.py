@@ -30,11 +30,11 @@ from retention_agent.evidence import merkle, proof, proof_build
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules import retention
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import fault_point
 from retention_agent.store import mail_copies
 from retention_agent.store.database import INCREMENTAL
 from retention_agent.store.deliveries import get_delivery
 from retention_agent.system.home import write_private
+from retention_agent.testing_hooks import fault_point
 from retention_agent.vault import workspace
 
 log = logging.getLogger(__name__)
