@@ -19,9 +19,9 @@ import click
 
 from retention_agent.api.client import Client
 from retention_agent.cli.click_words import TranslatedGroup, install
-from retention_agent.cli.terminal import safe, safe_json
 from retention_agent.errors import EXIT_INTEGRITY, AgentUnreachableError, RetentionAgentError
 from retention_agent.i18n import catalogue as i18n
+from retention_agent.i18n.safe_text import safe, safe_json
 from retention_agent.system.home import Home, describe_origin, resolve_home
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -24,7 +24,7 @@ from retention_agent.config import Config
 from retention_agent.errors import ReportPersonalDataError
 from retention_agent.evidence import checkpoint as notes
 from retention_agent.evidence import consistency, merkle, sshsig
-from retention_agent.evidence.proof import scan_personal_data
+from retention_agent.evidence.personal_data import scan_personal_data
 from retention_agent.reports import summary
 from retention_agent.reports.format import REPORT_FORMAT, REPORT_VERSION
 from retention_agent.reports.period import Period

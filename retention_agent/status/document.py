@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from retention_agent import testing_hooks as testing
 from retention_agent.clock import local_date, parse_utc, utc_iso
 from retention_agent.config import Config
-from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.states import LIVE
 from retention_agent.rules import retention
-from retention_agent.runtime import testing
+from retention_agent.rules.delivery_states import ALL_STATES, LIVE
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import findings
 from retention_agent.status.facts import HOOKS_SEEN, LIST_LIMIT, Facts, days_left, gather
@@ -101,7 +100,7 @@ def health(facts: Facts, config: Config) -> dict[str, Any]:
 
 def deliveries(facts: Facts) -> dict[str, Any]:
     counts = facts.by_state
-    by_state = {state.value: counts.get(state, 0) for state in lifecycle.ALL_STATES}
+    by_state = {state.value: counts.get(state, 0) for state in ALL_STATES}
     by_state.update({s: n for s, n in counts.items() if s not in by_state})
     count, oldest = facts.without_ceremony
     return {

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from retention_agent import testing_hooks as testing
 from retention_agent.audit import query as audit_query
 from retention_agent.clock import local_date, parse_utc, start_of_local_day, utc_iso
 from retention_agent.evidence import proof
@@ -28,7 +29,6 @@ from retention_agent.lifecycle.purge import reason_facts
 from retention_agent.lifecycle.purge_schedule import AWAITING, facts_of
 from retention_agent.rules import retention
 from retention_agent.rules.access import StaffMember
-from retention_agent.runtime import testing
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import checklist
 from retention_agent.store import checklist as stored_checklist

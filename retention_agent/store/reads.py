@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from retention_agent.lifecycle.states import UNPURGED, sql_states
+from retention_agent.rules.delivery_states import UNPURGED, sql_states
 from retention_agent.store.database import Store
 
 # ---- purges ---------------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ def sweep(state: State, as_json: bool) -> None:
 
     Example: retention-agent copies sweep
     """
-    from retention_agent.copies.session import ApiLink, Sweeper, cache_path, messages
+    from retention_agent.copies.session import Sweeper, cache_path, messages
+    from retention_agent.session.copies_link import ApiLink
 
     result = Sweeper(ApiLink(state.home.socket), cache_path(state.home.socket), exclude=[state.home.root]).run()
     if as_json:

@@ -228,7 +228,7 @@ def proof_verify(file: Path, signature: Path | None, allowed_signers: Path | Non
 
     Example: retention-agent proof verify 01JD5Z8K3Q4W7E2R9T6Y.json --allowed-signers allowed_signers
     """
-    from retention_agent.evidence.proof import verify_proof
+    from retention_agent.evidence.proof_verify import verify_proof
 
     data = file.read_bytes()
     sig_path = signature or file.with_name(file.name + ".sig")
