@@ -85,12 +85,6 @@ KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset({
     # runtime wires api's handlers; api.ops_admin takes wipe_copies_of from runtime.capabilities (the core helper
     # removes it with the module cycle above)
     frozenset(f"{PACKAGE}.{p}" for p in ("api", "runtime")),
-    # The command line is both the clients' library and their launcher: the app's Session extends cli.main.State
-    # and adds files with cli.commands.vault.ingest_one, demo.py prints with cli/status_table.py; the other way,
-    # cli/commands/app.py and the demo command start the app and the demo, and the CLI prints codes with
-    # app/words.py. No helper has it: the shared pieces (State, ingest_one, words, the status table) go to
-    # session/, below the three, which then only start one another.
-    frozenset(f"{PACKAGE}.{p}" for p in ("app", "cli", "demo")),
 })
 KNOWN_LONG: frozenset[str] = frozenset({  # the split helper splits folder, mailbox, errors; the evidence helper proof
     "retention_agent/intake/folder.py", "retention_agent/intake/mailbox.py", "retention_agent/errors.py",
