@@ -55,15 +55,12 @@ MAX_LINES = 600
 
 # ---- known exceptions: work under way elsewhere; remove an entry when its import goes (a test fails until then) --
 # (importing module, imported module) -> why it is still there and what removes it.
-_CONTEXT = ("the upkeep duty takes the whole AgentContext, which holds the store itself; give it the store, the "
-            "free-space floor and the clock (core helper's store work, else the lead)")
 _LEDGERS = ("AgentContext carries the API's request ledgers; they belong to the API server's own state (core "
             "helper's typed Services)")
 _DELIVERIES = ("the deliveries table's SQL (COLUMNS, FROM) and its one writer (record, transition) are in "
                "lifecycle/states.py; they belong in store/ with each table's queries (core helper's store work)")
 KNOWN_UPWARD: Mapping[tuple[str, str], str] = {
     (f"{PACKAGE}.{a}", f"{PACKAGE}.{b}"): why for a, b, why in (
-        ("store.upkeep", "runtime.context", _CONTEXT),
         ("runtime.context", "api.budget", _LEDGERS),
         ("runtime.context", "api.refusals", _LEDGERS),
         ("store.deliveries", "lifecycle.states", _DELIVERIES),
