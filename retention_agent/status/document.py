@@ -8,6 +8,7 @@ No personal data: delivery ids, dates, counts, account names of staff, configura
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from retention_agent import testing_hooks as testing
@@ -17,7 +18,7 @@ from retention_agent.rules import retention
 from retention_agent.rules.delivery_states import ALL_STATES, LIVE
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import findings
-from retention_agent.status.facts import HOOKS_SEEN, LIST_LIMIT, Facts, days_left, gather
+from retention_agent.status.facts import HOOKS_SEEN, LIST_LIMIT, Facts, gather
 
 STATUS_VERSION = 1
 
@@ -115,6 +116,10 @@ def next_purges(facts: Facts) -> list[dict[str, Any]]:
     today = local_date(facts.now)
     return [{"delivery": p.delivery, "state": p.state, "due_at": p.due_at, "deadline": p.deadline, "reason": p.reason,
              "days_left": days_left(p.deadline, today)} for p in facts.next_purges]
+
+
+def days_left(day: str | None, today: date) -> int | None:
+    return None if not day else (date.fromisoformat(day) - today).days
 
 
 def overdue_purges(facts: Facts) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from retention_agent import testing_hooks as testing
@@ -276,10 +276,6 @@ def _lapse_limits() -> list[tuple[str, str, str]]:
     return [(basis.id, channel, utc_iso(start_of_local_day(until + timedelta(days=1))))
             for basis in retention.LEGAL_BASES.values()
             for channel, until in basis.channel_valid_until.items() if until is not None]
-
-
-def days_left(day: str | None, today: date) -> int | None:
-    return None if not day else (date.fromisoformat(day) - today).days
 
 
 # ---- a report period ----------------------------------------------------------------------------------------
