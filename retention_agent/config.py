@@ -19,8 +19,8 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from retention_agent.errors import ConfigError, ConfigSyntaxError
-from retention_agent.i18n import t, translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import t, translate
+from retention_agent.i18n.msgids import N_
 
 KEY_STORES = ("keyring", "file")
 DEPLOYMENTS = ("user", "shared")
@@ -186,6 +186,12 @@ class ReportSettings:
     schedule: str = "monthly"
     dpo_email: str = ""
     officer_email: str = ""
+
+    @property
+    def recipients(self) -> list[str]:
+        """The DPO and the officer, without duplicates: where reports are sent."""
+        found = [a.strip() for a in (self.dpo_email, self.officer_email) if a.strip()]
+        return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

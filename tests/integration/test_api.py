@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from retention_agent.agent import single_instance
 from retention_agent.api import protocol
 from retention_agent.api.client import Client
 from retention_agent.api.server import FIRST_FRAME_TIMEOUT_S
 from retention_agent.errors import ProtocolError, UsageError
-from retention_agent.home import Home
+from retention_agent.runtime.agent import single_instance
+from retention_agent.system.home import Home
 from tests.support.agent import ME, AgentProcess, cli, shared_agent
 from tests.support.retention import wait_for
 from tests.unit.test_api import frame, request

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import checkpoint as notes
 from retention_agent.crypto import SigningKey
-from retention_agent.home import Home
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.system.home import Home
 from tests.support.agent import AgentProcess, shared_agent
 from tests.unit.test_audit import Tamperer
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from retention_agent import i18n
-from retention_agent.app.words import AUDIT_ACTIONS, word
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.session.words import AUDIT_ACTIONS, word
 from tests.support.agent import AgentProcess
 from tests.support.retention import api, grant_me, ingest_bytes
 from tests.unit.test_audit_view import NOTE

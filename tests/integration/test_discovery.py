@@ -14,8 +14,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from retention_agent import i18n
-from retention_agent.cli import main, register_commands
+from retention_agent.cli.main import main, register_commands
+from retention_agent.i18n import catalogue as i18n
 from tests.support.accounts import as_account, needs_root, temporary_account
 from tests.support.agent import ME, AgentProcess, make_home
 from tests.unit.test_discovery import (

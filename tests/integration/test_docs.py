@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
+from retention_agent.runtime.context import AgentContext
 from tests.support.agent import ME
 from tests.unit.test_docs import (
     EXAMPLE_ID,

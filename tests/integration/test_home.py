@@ -16,8 +16,8 @@ import keyring
 import pytest
 
 from retention_agent.clock import ManualClock
-from retention_agent.home import Home
-from retention_agent.installation import init_home
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home
 from tests.support.agent import ME, AgentProcess, cli
 from tests.unit.test_home import BAD_MODES, NEEDS_ROOT, first_key, snapshot
 from tests.unit.test_keystore import MemoryKeyring

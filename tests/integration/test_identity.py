@@ -1,7 +1,7 @@
 """Who is calling is what the operating system says: a real second account, refused, audited, then granted.
 
 The account-switching tests need root (CI runs the suite as root) and skip with that reason otherwise.
-The client side runs in a forked child that has dropped to the new account (see ``helpers_accounts``);
+The client side runs in a forked child that has dropped to the new account (see ``tests/support/accounts.py``);
 the agent is the real agent process and learns the caller's uid through SO_PEERCRED.
 """
 
@@ -19,7 +19,7 @@ from retention_agent.api import protocol
 from retention_agent.api.budget import MAX_CONNECTIONS_PER_ACCOUNT
 from retention_agent.api.client import Client
 from retention_agent.errors import EXIT_DENIED, ProtocolError, UnknownStaffError
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from tests.support.accounts import Account, cli_in_process, needs_root, run_as, temporary_account
 from tests.support.agent import ME, AgentProcess, shared_agent
 from tests.support.retention import wait_for

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent.status_view import finding_text
+from retention_agent.session.status_table import finding_text
 from tests.support.accounts import in_child_as, needs_root, temporary_account, traversable_folder
 from tests.support.agent import AgentProcess, make_home
 from tests.support.retention import all_deliveries, api, audit_entries, fast_ticks, grant_me, proof_doc, wait_for

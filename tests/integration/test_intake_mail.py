@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from retention_agent.backoff import Backoff
 from retention_agent.clock import SystemClock
-from retention_agent.intake.base import Backoff
 from retention_agent.intake.copies import CopySettings
 from retention_agent.intake.mailbox import (
     ERR_AUTH,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from tests.support.agent import cli
 
 # ---- through the real agent process -------------------------------------------------------------------

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from retention_agent import i18n, retention
-from retention_agent.cli import main, register_commands
+from retention_agent.cli.main import main, register_commands
 from retention_agent.clock import BRUSSELS
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.rules import retention
 from tests.support.accounts import as_account, create_account, needs_root, remove_account
 from tests.support.agent import ME, AgentProcess, make_home
 from tests.support.retention import api, fast_ticks, received_days_ago, wait_for

@@ -19,15 +19,15 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from retention_agent.agent import SUBJECT_KEY_PURPOSE
 from retention_agent.api.client import Client
-from retention_agent.cli import State
-from retention_agent.cli_commands.vault import _download_to
+from retention_agent.cli.commands.vault import _download_to
 from retention_agent.errors import ProtocolError, PurposeRequiredError
-from retention_agent.home import Home
-from retention_agent.installation import load_signing_key
-from retention_agent.subjects import keyed_digest
-from retention_agent.testing import CLOCK_ENV
+from retention_agent.rules.subjects import keyed_digest
+from retention_agent.runtime.agent import SUBJECT_KEY_PURPOSE
+from retention_agent.session.state import State
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import load_signing_key
+from retention_agent.testing_hooks import CLOCK_ENV
 from retention_agent.vault.keys import FileKeyStore
 from tests.support.accounts import Accounts, cli_as, run_as
 from tests.support.agent import ME, AgentProcess

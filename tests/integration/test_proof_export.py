@@ -32,8 +32,8 @@ def purged() -> Iterator[tuple[AgentProcess, str]]:
 
 def _export(agent: AgentProcess, account: str, delivery: str, folder: Path) -> None:
     from retention_agent.api.client import Client
-    from retention_agent.exports import export_proof
-    from retention_agent.home import Home
+    from retention_agent.session.exports import export_proof
+    from retention_agent.system.home import Home
 
     def run() -> list[str]:
         with Client(Home(agent.home).socket) as client:

@@ -28,8 +28,6 @@ from typing import Any
 
 import pytest
 
-from retention_agent import ceremonies, i18n, sshsig
-from retention_agent.agent import build_context
 from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
@@ -37,10 +35,14 @@ from retention_agent.errors import (
     RetentionAgentError,
     SignatureInvalidError,
 )
-from retention_agent.home import Home
-from retention_agent.installation import load_signing_key
-from retention_agent.proof import verify_proof
-from retention_agent.testing import FAULTS_ENV
+from retention_agent.evidence import sshsig
+from retention_agent.evidence.proof_verify import verify_proof
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.runtime.agent import build_context
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import load_signing_key
+from retention_agent.testing_hooks import FAULTS_ENV
 from retention_agent.vault.keys import FileKeyStore
 from tests.support.agent import ME, make_home
 from tests.support.retention import (

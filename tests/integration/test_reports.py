@@ -10,8 +10,9 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retention_agent import i18n, sshsig
 from retention_agent.clock import BRUSSELS, ManualClock
+from retention_agent.evidence import sshsig
+from retention_agent.i18n import catalogue as i18n
 from retention_agent.vault.keys import FileKeyStore
 from tests.support.agent import ME, AgentProcess, cli, make_home
 from tests.support.reports import (

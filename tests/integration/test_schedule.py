@@ -12,8 +12,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from retention_agent import i18n, retention
 from retention_agent.clock import BRUSSELS, parse_utc
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.rules import retention
 from tests.support.agent import ME, AgentProcess
 from tests.support.retention import (
     AGII_HEAD,

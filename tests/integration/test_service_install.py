@@ -47,18 +47,18 @@ from retention_agent.installer.params import SYSTEM_UNIT, USER_UNIT
 from retention_agent.installer.runner import RecordingRunner, Result, SystemRunner
 
 from retention_agent.api.client import Client
-from retention_agent.deployment import (
+from retention_agent.errors import (
+    AccessDeniedError,
+    ServiceUninstallRefusedError,
+)
+from retention_agent.system.home import Home
+from retention_agent.system.service import (
     HomeSetup,
     api_caller,
     install_service,
     live_count,
     uninstall_service,
 )
-from retention_agent.errors import (
-    AccessDeniedError,
-    ServiceUninstallRefusedError,
-)
-from retention_agent.home import Home
 from tests.support.accounts import as_account, needs_root
 from tests.support.agent import ME, cli, socket_answers
 from tests.support.shared_pointer import POINTER, real_pointer
@@ -118,7 +118,7 @@ def make_world_venv(folder: Path) -> Path:
         shutil.copytree(PROJECT / "retention_agent", site / "retention_agent", ignore=ignore)
         shutil.copytree(PROJECT / "installer", site / "retention_agent" / "installer", ignore=ignore)
         script = venv / "bin" / "retention-agent"
-        script.write_text(f"#!{venv}/bin/python\nimport sys\nfrom retention_agent.cli import main\n"
+        script.write_text(f"#!{venv}/bin/python\nimport sys\nfrom retention_agent.cli.main import main\n"
                           "sys.exit(main())\n")
         script.chmod(0o755)
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from retention_agent.i18n import translate
+from retention_agent.i18n.catalogue import translate
 from tests.support.agent import ME, AgentProcess
 from tests.support.reports import (
     CANARY,

@@ -2,7 +2,7 @@
 
 What is checked: a file ends up as one verified, encrypted delivery and its source goes; duplicates are
 recognised; bad sources are refused by name and left alone; the caller's own permissions decide what may be
-read and removed (a forked child dropped to another OS account, see ``vault_support``); plaintext never
+read and removed (a forked child dropped to another OS account, see ``tests/support/accounts.py``); plaintext never
 reaches the home; and a SIGKILL at every step of ingest is recovered without loss, duplicate or leftovers.
 """
 
@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 
 from retention_agent.api.client import Client
-from retention_agent.cli import State
-from retention_agent.cli_commands.vault import _download_to, ingest_one
+from retention_agent.cli.commands.vault import _download_to
 from retention_agent.errors import RetentionAgentError, SourceRefusedError
-from retention_agent.home import Home
-from retention_agent.testing import FAULTS_ENV
+from retention_agent.session.ingest import ingest_one
+from retention_agent.session.state import State
+from retention_agent.system.home import Home
+from retention_agent.testing_hooks import FAULTS_ENV
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.support.accounts import Accounts, cli_as, run_as
 from tests.support.agent import AgentProcess

@@ -1,1 +1,1 @@
-"""Helpers and fixtures shared by the unit and integration tests (registered in tests/conftest.py)."""
+"""Helpers and fixtures shared by the unit and integration tests (registered in tests/support/agent.py)."""

@@ -34,10 +34,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import retention_agent.cli  # noqa: F401 - imported before any fork: the child cannot read /root
-from retention_agent import i18n
+import retention_agent.cli.main  # noqa: F401 - imported before any fork: the child cannot read /root
 from retention_agent.errors import RetentionAgentError
-from retention_agent.home import Home
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.system.home import Home
 
 # A forked child that became another account cannot read this venv under /root: Babel and the locale data with
 # which dates and times are shown to people are loaded now, before any fork.
@@ -211,7 +211,7 @@ def cli_in_process(home: Home, *args: str, home_option: bool = False) -> None:
 
     The home is named by ``$RETENTION_AGENT_HOME`` (this is a child that exits afterwards), or by ``--home``.
     """
-    from retention_agent.cli import main
+    from retention_agent.cli.main import main
 
     if home_option:
         args = ("--home", str(home.root), *args)
@@ -226,7 +226,7 @@ def cli_as(account: Account, home: Path, *args: str) -> dict[str, Any]:
     The home is given as ``RETENTION_AGENT_HOME``: ``--home`` is a ``click.Path`` that insists on a readable
     folder, and a shared home (0711) is not readable by staff accounts.
     """
-    from retention_agent.cli import main
+    from retention_agent.cli.main import main
 
     def invoke() -> dict[str, Any]:
         result = CliRunner().invoke(main, list(args), env={"RETENTION_AGENT_HOME": str(home)},

@@ -1,7 +1,7 @@
 """A real Dovecot IMAP server on loopback for tests and benchmarks, with a throwaway configuration.
 
 The fixtures ``dovecot``, ``dovecot_trash`` and ``dovecot_tls`` are registered for every test by
-tests/conftest.py; or use :func:`run_dovecot` as a context manager (benchmarks). The server listens on a
+tests/support/agent.py; or use :func:`run_dovecot` as a context manager (benchmarks). The server listens on a
 free port on 127.0.0.1, has one passwd-file user with a known password, a ``Trash`` mailbox marked
 ``\\Trash`` (special-use), and keeps its mail in a Maildir under a temporary directory. Options:
 ``trash_on_expunge`` makes Dovecot copy expunged messages to Trash (its lazy_expunge plugin, like servers

@@ -24,8 +24,9 @@ import py7zr
 import pyzipper
 from msoffcrypto.format.ooxml import OOXMLFile
 
+from retention_agent.backoff import Backoff
 from retention_agent.clock import ManualClock
-from retention_agent.intake.base import Backoff, DeliverResult
+from retention_agent.intake.base import DeliverResult
 from retention_agent.intake.mailbox import (
     MailboxConfig,
     MailboxWatcher,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.api.client import Client
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from tests.support.agent import ME, AgentProcess
 
 

@@ -19,7 +19,7 @@ import pytest
 from retention_agent.api import protocol
 from retention_agent.api.budget import ConnectionSlots
 from retention_agent.api.client import Client
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 
 
 def frame(kind: bytes, payload: bytes) -> bytes:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
 from retention_agent.errors import EXIT_USAGE
+from retention_agent.runtime.context import AgentContext
 from tests.support.agent import ME
 from tests.support.reports import request
 from tests.support.retention import ingest

@@ -17,8 +17,8 @@ from types import ModuleType
 import pytest
 from babel.messages.pofile import denormalize, read_po
 
-from retention_agent import i18n
 from retention_agent.errors import AgentUnreachableError
+from retention_agent.i18n import catalogue as i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PO_FILE = ROOT / "retention_agent" / "locale" / "nl.po"
@@ -206,7 +206,7 @@ def test_an_error_is_rendered_in_dutch_with_its_hint() -> None:
 def _cli_in_process(*args: str) -> tuple[int, str]:
     from click.testing import CliRunner
 
-    from retention_agent.cli import main
+    from retention_agent.cli.main import main
 
     result = CliRunner().invoke(main, list(args), prog_name="retention-agent")
     return result.exit_code, result.output

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imapclient.exceptions import LoginError
 
+from retention_agent.backoff import Backoff
 from retention_agent.clock import ManualClock
-from retention_agent.intake.base import FAILING_AFTER, Backoff, IntakeStatus
+from retention_agent.intake.base import FAILING_AFTER, IntakeStatus
 from retention_agent.intake.mailbox import (
     ERR_AUTH,
     MailboxConfig,

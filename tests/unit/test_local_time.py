@@ -11,10 +11,11 @@ from datetime import date, datetime
 
 import pytest
 
-from retention_agent import i18n, notify
 from retention_agent.clock import BRUSSELS
 from retention_agent.errors import DeliveryPurgedError
-from retention_agent.status_view import table_lines
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.session.status_table import table_lines
+from retention_agent.store import notifications as notify
 
 # ---- the conversion -----------------------------------------------------------------------------------------
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import notifier, notify
 from retention_agent.errors import AgentUnreachableError
-from retention_agent.notify import show_desktop
+from retention_agent.session import notifier
+from retention_agent.store import notifications as notify
+from retention_agent.store.notifications import show_desktop
 
 
 def test_backoff_doubles_to_a_ceiling_and_nothing_is_raised(tmp_path: Path) -> None:

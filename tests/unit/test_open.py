@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from retention_agent import capabilities
 from retention_agent.api import ops_vault
 from retention_agent.api.peer import Peer
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
 from retention_agent.errors import VaultIntegrityError
+from retention_agent.runtime import capabilities
+from retention_agent.runtime.context import AgentContext
 from retention_agent.vault import ingest as ingest_module
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.support.agent import ME

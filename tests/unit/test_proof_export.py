@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retention_agent.errors import ExportWriteError
-from retention_agent.exports import add_signer_line, write_new
+from retention_agent.session.exports import add_signer_line, write_new
 
 # ---- the writers, on their own ------------------------------------------------------------------------------
 

@@ -19,18 +19,18 @@ from typing import Any
 
 import pytest
 
-from retention_agent import ceremonies
-from retention_agent.agent import build_context
 from retention_agent.api.ops_vault import _PurgeAware
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
 from retention_agent.errors import (
     DeliveryHeldError,
     DeliveryStateError,
     VaultIntegrityError,
 )
-from retention_agent.proof import verify_proof
-from retention_agent.purge import Purger
+from retention_agent.evidence.proof_verify import verify_proof
+from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle.purge import Purger
+from retention_agent.runtime.agent import build_context
+from retention_agent.runtime.context import AgentContext
 from retention_agent.vault import workspace
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.support.agent import ME, make_home
@@ -45,7 +45,6 @@ def test_the_purge_itself_refuses_an_early_purge_while_a_hold_lasts_and_not_afte
                                                                                     clock: ManualClock) -> None:
     """Decided in the purge's own transaction: a hold set after the request was checked still counts; a hold
     that has ended (not yet released) no longer blocks, as for the schedule."""
-
     purger = Purger(ctx)
     delivery = ingest(ctx, b"held in process " + secrets.token_bytes(500))
     until = (clock.now() + timedelta(days=10)).date()

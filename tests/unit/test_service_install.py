@@ -14,17 +14,17 @@ from retention_agent.installer.params import USER_UNIT
 from retention_agent.installer.runner import RecordingRunner
 
 from retention_agent.clock import ManualClock
-from retention_agent.deployment import (
-    HomeSetup,
-    install_service,
-)
 from retention_agent.errors import (
     HomeNotEmptyError,
     InboxMissingError,
     ServiceInitOptionsError,
 )
-from retention_agent.home import Home
-from retention_agent.installation import init_home
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home
+from retention_agent.system.service import (
+    HomeSetup,
+    install_service,
+)
 from tests.support.agent import ME
 
 # ---- without root: user mode, the refusals, the command line ------------------------------------------------
