@@ -268,12 +268,15 @@ def test_early_purge_needs_destroy_and_confirmation_and_keeps_only_the_reasons_h
 def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Agents) -> None:
     """Received 60 days ago, its ceremony recorded in time (deadline 30 days ago), held since: the agent that
     runs now keeps it while the hold lasts, and purges it as soon as the hold is released."""
-    clock = ManualClock(datetime.now(UTC) - timedelta(days=60))
+    received = datetime.now(UTC) - timedelta(days=60)
+    clock = ManualClock(received)
     ctx = build_context(Home(agents.home), clock)
     try:
         delivery = ingest(ctx, b"held " + secrets.token_bytes(1000))
         clock.advance(timedelta(days=2))
-        set_ceremony(ctx, [delivery], today() - timedelta(days=60))
+        # the day it was received in Brussels: 60 days before today may be the day before it when a change of
+        # summer time lies between (from 22:00 to 23:00 UTC in winter)
+        set_ceremony(ctx, [delivery], received.astimezone(BRUSSELS).date())
         ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", today() + timedelta(days=90))
     finally:
         ctx.store.close()
