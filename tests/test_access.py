@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retention_agent.access import (
+from retention_agent.errors import AccessDeniedError
+from retention_agent.i18n.catalogue import translate
+from retention_agent.rules.access import (
     ACTION_WORDS,
     REQUIRED_ROLES,
     ROLES,
@@ -18,8 +20,6 @@ from retention_agent.access import (
     refusal,
     validate_roles,
 )
-from retention_agent.errors import AccessDeniedError
-from retention_agent.i18n import translate
 
 ALL_ROLE_SETS = [frozenset(c) for n in range(len(ROLES) + 1) for c in combinations(ROLES, n)]
 

@@ -14,12 +14,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
 
-from retention_agent import rrn, workbook
-from retention_agent.copies import readers, wire
+from retention_agent.copies import readers, wire, workbook
 from retention_agent.copies.cache import Cache, load, save
 from retention_agent.copies.erase import erase
 from retention_agent.copies.locations import Location, default_locations, xdg_user_dirs
 from retention_agent.copies.sweep import Matcher, sweep
+from retention_agent.rules import rrn
 from tests import copies_support as fixtures
 
 KEY = bytes(range(32))
@@ -288,7 +288,7 @@ def _section(**exact: int) -> dict[str, object]:
 
 
 def test_a_remaining_copy_is_named_in_not_covered_and_counts_that_do_not_add_up_are_refused() -> None:
-    from retention_agent import proof
+    from retention_agent.evidence import proof
     from tests.test_proof import KEY as SIGNER
     from tests.test_proof import _facts, _signed
     doc = proof.build_proof(_facts(copies=_section()))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import proof
+from retention_agent.backoff import Backoff
 from retention_agent.clock import ManualClock
-from retention_agent.intake.base import Backoff
+from retention_agent.evidence import proof
 from retention_agent.intake.copies import MemoryLedger
 from retention_agent.intake.credentials import Credential, TokenStatus
 from retention_agent.intake.graph_driver import ERR_DENIED, GraphDriver

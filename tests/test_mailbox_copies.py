@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import proof
+from retention_agent.evidence import proof
 from retention_agent.intake.copies import (
     CopySettings,
     FolderCopies,

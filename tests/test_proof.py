@@ -22,9 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
-from retention_agent import checkpoint as notes
-from retention_agent import i18n, merkle, proof, sshsig
-from retention_agent.audit import canonical
+from retention_agent.canonical import canonical
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
     EXIT_INTEGRITY,
@@ -33,6 +31,9 @@ from retention_agent.errors import (
     RetentionAgentError,
     SignatureInvalidError,
 )
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.evidence import merkle, proof, sshsig
+from retention_agent.i18n import catalogue as i18n
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 needs_ssh_keygen = pytest.mark.usefixtures("require_ssh_keygen")
@@ -614,7 +615,7 @@ def test_certificate_in_dutch(doc: dict[str, Any]) -> None:
 
 
 def _certificate(doc: dict[str, Any], lang: str = "nl") -> bytes:
-    from retention_agent.proof_pdf import render_certificate
+    from retention_agent.pdf.proof import render_certificate
 
     return render_certificate(doc, lang)
 
@@ -636,7 +637,7 @@ def test_certificate_in_english_and_for_an_early_purge() -> None:
 
 
 def test_every_certificate_text_has_a_dutch_translation() -> None:
-    source = Path(__file__).parents[1] / "retention_agent" / "proof_pdf.py"
+    source = Path(__file__).parents[1] / "retention_agent" / "pdf" / "proof.py"
     used = {node.args[0].value for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "words"
             and node.args and isinstance(node.args[0], ast.Constant)}
@@ -664,7 +665,7 @@ def test_non_ascii_names_are_escaped_and_printed() -> None:
 def test_pdf_helpers_print_dutch_characters() -> None:
     from datetime import UTC, datetime
 
-    from retention_agent import pdf as layout
+    from retention_agent.pdf import document as layout
 
     document = layout.new_document("Overzicht", created=datetime(2026, 11, 28, tzinfo=UTC))
     layout.heading(document, "Privacyverklaring van de gemeente")

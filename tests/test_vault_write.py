@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent.context import AgentContext
 from retention_agent.errors import VaultIntegrityError
+from retention_agent.runtime.context import AgentContext
 from retention_agent.vault import format as vault_format
 from retention_agent.vault.streams import BackgroundSha256, FileFollower, ReportingWriter, WriterFailed
 from tests.retention_support import wait_for

@@ -18,11 +18,11 @@ import json
 from collections import Counter
 from typing import Any, Protocol
 
-from retention_agent import lifecycle
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
 from retention_agent.copies import wire
-from retention_agent.lifecycle import PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.lifecycle import states as lifecycle
+from retention_agent.lifecycle.states import PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.runtime.context import AgentContext
 
 MAX_FINDINGS_PER_ACCOUNT = 2000  # a report cannot make the agent store more than this for one account
 LIST_LIMIT = 20
@@ -67,7 +67,7 @@ def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
                 f"ON d.id = c.delivery_id WHERE d.state IN {sql_states(lifecycle.LIVE)} ORDER BY c.delivery_id"):
             key = ctx.keys.get(FINGERPRINT_KEY.format(row["key_id"]))
             if key is not None:
-                from retention_agent.workbook import split_fingerprints
+                from retention_agent.copies.workbook import split_fingerprints
 
                 derived.append(wire.Derived(row["delivery_id"], key, split_fingerprints(bytes(row["fingerprints"]))))
     erase = tuple(r["id"] for r in rows if r["state"] == PURGING) + tuple(r["id"] for r in owed)

@@ -30,7 +30,7 @@ from retention_agent.copies import locations as places
 from retention_agent.copies import wire
 from retention_agent.copies.cache import KnownCopy
 from retention_agent.copies.sweep import FoundFile, Matcher, SweepResult, sweep
-from retention_agent.i18n import translate
+from retention_agent.i18n.catalogue import translate
 
 
 class Link(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from retention_agent.errors.base import EXIT_DENIED, EXIT_USAGE, RetentionAgentError, _Lenient
-from retention_agent.msgids import N_
+from retention_agent.i18n.msgids import N_
 
 
 class AccessDeniedError(RetentionAgentError):
@@ -26,8 +26,8 @@ class AccessDeniedError(RetentionAgentError):
     }
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
-        from retention_agent.i18n import people_params, translate
+        from retention_agent.i18n.catalogue import people_params, translate
+        from retention_agent.rules.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
 
         params = _Lenient(people_params(self.params, lang))
         params["action"] = translate(ACTION_WORDS.get(str(params.get("action")), UNKNOWN_ACTION_WORDS), lang)

@@ -32,7 +32,7 @@ class RetentionAgentError(Exception):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.i18n import count_of, people_params, translate
+        from retention_agent.i18n.catalogue import count_of, people_params, translate
 
         params = _Lenient(people_params(self.params, lang))
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too

@@ -189,7 +189,7 @@ def search_order(folders: Sequence[FolderInfo]) -> list[FolderInfo]:
 
 def folder_label(name: str) -> str:
     """The folder's name for a proof or status, or ``folder-<hash>`` when the name may hold personal data."""
-    from retention_agent.proof import scan_personal_data
+    from retention_agent.evidence.proof import scan_personal_data
 
     printable = name.isprintable() and 0 < len(name) <= 100
     if printable and not scan_personal_data({"folder": name}):

@@ -69,10 +69,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from retention_agent.backoff import Backoff
 from retention_agent.clock import Clock
 
 from .base import (
-    Backoff,
     Deliver,
     DeliverMessage,
     DeliverResult,

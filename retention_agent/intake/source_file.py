@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import BinaryIO
 
-from retention_agent import wipe
 from retention_agent.intake import pinned
+from retention_agent.system import wipe
 
 WINDOWS = sys.platform == "win32"
 _MAX_EXTENTS = 4096  # data/hole pairs looked at before the sparse check falls back to allocated blocks

@@ -24,10 +24,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from retention_agent import checkpoint as notes
-from retention_agent import merkle, proof, sshsig
 from retention_agent.errors import RetentionAgentError
-from retention_agent.msgids import N_
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.evidence import merkle, proof, sshsig
+from retention_agent.i18n.msgids import N_
 from retention_agent.reports.format import MAX_REPORT_BYTES, NAMESPACE, REPORT_FORMAT, REPORT_VERSION, report_bytes
 
 

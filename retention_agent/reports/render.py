@@ -19,13 +19,13 @@ from babel.numbers import format_decimal
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from retention_agent import checkpoint as notes
-from retention_agent import pdf as layout
-from retention_agent.checklist import describe
 from retention_agent.clock import BRUSSELS, parse_utc
-from retention_agent.i18n import count_of, translate
-from retention_agent.msgids import N_
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.i18n.catalogue import count_of, translate
+from retention_agent.i18n.msgids import N_
+from retention_agent.pdf import document as layout
 from retention_agent.reports.format import NAMESPACE, stem
+from retention_agent.status.checklist import describe
 
 LOCALES: Final = {"nl": "nl_BE", "en": "en_BE"}
 _TIME_PATTERN: Final = "d MMMM y, HH:mm"
@@ -294,7 +294,7 @@ def trigger_name(code: str, words: Words, reason: str | None = None) -> str:
 
 
 def action_name(code: str, words: Words) -> str:
-    from retention_agent.access import ACTION_WORDS
+    from retention_agent.rules.access import ACTION_WORDS
 
     return words.t(ACTION_WORDS[code]) if code in ACTION_WORDS else code
 

@@ -1,0 +1,1 @@
+"""The PDFs people read: shared layout and the proof-of-deletion certificate."""
