@@ -29,10 +29,10 @@ from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.rules import retention
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import CLOCK_ENV
 from retention_agent.store.deliveries import get_delivery, list_deliveries, public_view
 from retention_agent.store.notifications import Notifier
 from retention_agent.system.home import Home
+from retention_agent.testing_hooks import CLOCK_ENV
 from tests.conftest import ME, AgentProcess, make_home
 
 # ---- in process -------------------------------------------------------------------------------------------

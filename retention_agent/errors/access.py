@@ -26,8 +26,8 @@ class AccessDeniedError(RetentionAgentError):
     }
 
     def render(self, lang: str = "nl") -> str:
+        from retention_agent.i18n.actions import ACTION_WORDS, UNKNOWN_ACTION_WORDS
         from retention_agent.i18n.catalogue import people_params, translate
-        from retention_agent.rules.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
 
         params = _Lenient(people_params(self.params, lang))
         params["action"] = translate(ACTION_WORDS.get(str(params.get("action")), UNKNOWN_ACTION_WORDS), lang)

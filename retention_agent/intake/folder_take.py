@@ -36,7 +36,7 @@ from retention_agent.intake.folder_rules import (
     refusal_for,
 )
 from retention_agent.intake.rules import sniff_file_type
-from retention_agent.runtime.testing import fault_point
+from retention_agent.testing_hooks import fault_point
 
 log = logging.getLogger("retention_agent.intake.folder")  # one logger name for every line of the watcher
 

@@ -35,8 +35,8 @@ from retention_agent.lifecycle.purge import hold_blocks
 from retention_agent.lifecycle.purge_schedule import facts_of, plan_for, store_plan
 from retention_agent.rules import access, retention
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import fault_point
 from retention_agent.store.deliveries import get_live
+from retention_agent.testing_hooks import fault_point
 
 # the access action a ceremony date needs, from the least to the most it may do
 SET, EXTEND, EARLY = "ceremony.set", "ceremony.extend", "ceremony.early"

@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any
 
 from retention_agent import config as configuration
+from retention_agent import testing_hooks as testing
 from retention_agent.api import handlers
 from retention_agent.api.server import Session
 from retention_agent.api.transport import make_server
@@ -25,7 +26,6 @@ from retention_agent.errors import (
     HomeMissingError,
     RetentionAgentError,
 )
-from retention_agent.runtime import testing
 from retention_agent.runtime.context import AgentContext, log_origin
 from retention_agent.store.database import Store, catalogue_error, error_code
 from retention_agent.store.diskspace import FreeSpace

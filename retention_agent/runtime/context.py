@@ -12,6 +12,7 @@ from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock
 from retention_agent.config import Config
 from retention_agent.crypto import SigningKey
+from retention_agent.evidence.checkpoint import log_origin as log_origin  # its home; named here for older importers
 from retention_agent.store.database import Store
 from retention_agent.store.diskspace import FreeSpace
 from retention_agent.store.staff import StaffList
@@ -53,8 +54,3 @@ class AgentContext:
     @property
     def origin(self) -> str:
         return self.audit.origin
-
-
-def log_origin(slug: str, installation_id: str) -> str:
-    """The audit log's checkpoint origin (and signed-note key name)."""
-    return f"retention-agent/{slug}/{installation_id}"

@@ -34,10 +34,10 @@ from typing import BinaryIO
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.ids import new_ulid, random_hex
-from retention_agent.intake.base import DeliverResult
 from retention_agent.lifecycle import states as lifecycle
-from retention_agent.runtime.testing import fault_point
 from retention_agent.store.database import Store
+from retention_agent.testing_hooks import fault_point
+from retention_agent.vault.receipt import DeliverResult
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger(__name__)
