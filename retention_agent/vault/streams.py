@@ -11,9 +11,7 @@ hashlib and AES-GCM release the GIL on large buffers, so with two or more cores 
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
-import os
 import queue
 import threading
 from pathlib import Path
@@ -21,7 +19,6 @@ from typing import BinaryIO
 
 _HASH_QUEUE_CHUNKS = 4  # chunks waiting for the hashing thread: memory stays a few chunks whatever the size
 _COMPARE_QUEUE_CHUNKS = 8  # received chunks held for the read-back's comparison (1 MiB of 128 KiB chunks)
-_WRITE_OUT_STEP = 8 << 20  # how much the read-back leaves behind itself before it has the kernel write it out
 
 
 class BackgroundSha256:
@@ -77,10 +74,6 @@ class FileFollower:
     after ``finish`` it reads the file to its real end (so bytes that are in the file but were never written
     by the writer are seen too), and after ``abandon`` it raises :class:`WriterFailed`. It reads through a
     handle of its own: it sees what is in the file, not what the writer meant to write.
-
-    Every few megabytes it asks the kernel to start writing out what it has read (where the platform has
-    ``posix_fadvise``): the disk then works while the writer encrypts, and the writer's final ``fsync`` finds
-    little left to write, instead of all of it. The ``fsync`` is still what makes the file durable.
     """
 
     def __init__(self, path: Path) -> None:
@@ -88,7 +81,6 @@ class FileFollower:
         self._ready = threading.Condition()
         self._written = 0
         self._position = 0
-        self._written_out = 0  # the file up to here was handed to the kernel's writeback
         self._finished = False
         self._abandoned = False
 
@@ -124,18 +116,7 @@ class FileFollower:
                 size = min(size, self._written - self._position)
         data = self._file.read(size) if size > 0 else b""
         self._position += len(data)
-        if self._position - self._written_out >= _WRITE_OUT_STEP:
-            _write_out(self._file.fileno(), self._written_out, self._position - self._written_out)
-            self._written_out = self._position
         return data
-
-
-def _write_out(fd: int, offset: int, size: int) -> None:
-    """Start writing a range of the file to disk without waiting for it (Linux: ``POSIX_FADV_DONTNEED`` starts
-    the writeback of dirty pages, and drops the range from the page cache once it is clean)."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):  # advice only: the writer's fsync does the real work either way
-            os.posix_fadvise(fd, offset, size, os.POSIX_FADV_DONTNEED)
 
 
 class ReportingWriter:
@@ -206,7 +187,8 @@ class ReceivedChunks:
             if not self._chunks:
                 raise PlaintextMismatch()
             expected = self._chunks.popleft()
-            self._changed.notify_all()
+            if len(self._chunks) == self._limit // 2:  # a writer waiting for room then puts several, not one
+                self._changed.notify_all()
         if decrypted != expected:
             raise PlaintextMismatch()
         return len(decrypted)

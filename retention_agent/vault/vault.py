@@ -1,10 +1,10 @@
 """The vault on disk: one encrypted object per delivery, written crash-safely, erased by destroying its key.
 
 An object is written to ``vault/tmp`` and fsynced, while a second thread reads it back behind the writer,
-authenticating and decrypting it and comparing the plaintext with the bytes that were received; only then is it
-renamed into ``vault/objects`` and the folder fsynced. Its data key lives only in the key store. Overwriting the object
-at purge is done too, but on SSDs and copy-on-write filesystems that is not sanitisation: the erase rests on
-destroying the key (NIST SP 800-88 cryptographic erase).
+authenticating and decrypting it and comparing the plaintext with the bytes that were received; only then is
+it renamed into ``vault/objects`` and the folder fsynced. Its data key lives only in the key store.
+Overwriting the object at purge is done too, but on SSDs and copy-on-write filesystems that is not
+sanitisation: the erase rests on destroying the key (NIST SP 800-88 cryptographic erase).
 """
 
 from __future__ import annotations
