@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 _HASH_QUEUE_CHUNKS = 4  # chunks waiting for the hashing thread: memory stays a few chunks whatever the size
-_COMPARE_QUEUE_CHUNKS = 8  # received chunks held for the read-back's comparison (1 MiB of 128 KiB chunks)
+_COMPARE_QUEUE_CHUNKS = 32  # chunks held for the read-back (4 MiB of 128 KiB): slack when one thread waits for a core
 
 
 class BackgroundSha256:
@@ -142,7 +142,7 @@ class ReceivedChunks:
 
     The writer hands each chunk over with :meth:`put` once it is sealed and written, and calls :meth:`end` after
     the last one (or :meth:`abandon`); :meth:`put` waits while the read-back is ``limit`` chunks behind, so
-    memory stays a few chunks whatever the size. The read-back decrypts into this object (the ``dest`` of
+    memory stays a few megabytes whatever the size. The read-back decrypts into this object (the ``dest`` of
     ``vault_format.decrypt``): every chunk it passes to :meth:`write` must be exactly the next chunk put (an exact
     comparison, not of digests), and :meth:`check_complete` then says that none was left over. The read-back
     calls :meth:`close` when it ends, either way, so that a writer waiting in :meth:`put` goes on.

@@ -86,7 +86,7 @@ class Vault:
 
         The read-back follows the writer through the temporary file in a thread of its own: it authenticates
         each chunk once it is in the file (its GCM tag, its place, the object's end), compares the decrypted
-        bytes with the received ones, which the writer holds for it a few chunks at most, and hashes them.
+        bytes with the received ones, which the writer holds for it (4 MiB at most), and hashes them.
         Comparing the bytes themselves is exact, and cheaper than hashing them twice. The object is renamed
         into ``vault/objects`` only when it is fsynced AND the read-back reached its end with every byte equal
         to the received bytes, none more, none fewer; the SHA-256 returned (and recorded) is of those bytes.
