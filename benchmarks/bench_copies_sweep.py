@@ -27,8 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from retention_agent import workbook
-from retention_agent.copies import wire
+from retention_agent.copies import wire, workbook
 from retention_agent.copies.cache import Cache, load, save
 from retention_agent.copies.locations import Location
 from retention_agent.copies.sweep import Matcher, sweep

@@ -1,4 +1,4 @@
-"""Time :func:`retention_agent.merkle.root` over one million leaf hashes and print the result as JSON.
+"""Time :func:`retention_agent.evidence.merkle.root` over one million leaf hashes and print the result as JSON.
 
 Run: ``.venv/bin/python benchmarks/bench_merkle.py``. Not part of the test suite: timings depend on the
 machine and its load. Takes the best of a few runs, since the minimum is the least noisy estimate.
@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 
-from retention_agent.merkle import CompactRange, root
+from retention_agent.evidence.merkle import CompactRange, root
 
 LEAVES = 1_000_000
 RUNS = 3

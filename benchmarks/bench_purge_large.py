@@ -37,13 +37,13 @@ from typing import Any
 
 from benchmarks.bench_status_report import _start_agent, _wait_idle
 from retention_agent.api.client import Client
-from retention_agent.audit import AuditLog, Record
+from retention_agent.audit.log import AuditLog, Record
 from retention_agent.clock import SystemClock
-from retention_agent.context import log_origin
-from retention_agent.home import Home
-from retention_agent.installation import init_home, load_signing_key
-from retention_agent.platform_accounts import current_account
-from retention_agent.store import Store
+from retention_agent.runtime.context import log_origin
+from retention_agent.store.database import Store
+from retention_agent.system.accounts import current_account
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home, load_signing_key
 from retention_agent.vault.keys import FileKeyStore
 
 

@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.api.client import Client
-from retention_agent.audit import AuditLog, Record
+from retention_agent.audit.log import AuditLog, Record
 from retention_agent.clock import SystemClock, utc_iso
-from retention_agent.context import log_origin
-from retention_agent.home import Home
-from retention_agent.installation import init_home, load_signing_key
-from retention_agent.platform_accounts import current_account
 from retention_agent.reports.period import containing
-from retention_agent.store import Store
+from retention_agent.runtime.context import log_origin
+from retention_agent.store.database import Store
+from retention_agent.system.accounts import current_account
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home, load_signing_key
 from retention_agent.vault.keys import FileKeyStore
 
 STATES = [("purged", 0.6), ("scheduled", 0.25), ("vaulted", 0.1), ("quarantined", 0.03), ("held", 0.02)]

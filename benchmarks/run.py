@@ -53,14 +53,14 @@ sys.path.insert(0, str(ROOT))
 
 from retention_agent.api.client import Client  # noqa: E402
 from retention_agent.api.protocol import DATA_CHUNK  # noqa: E402
-from retention_agent.audit import AuditLog  # noqa: E402
+from retention_agent.audit.log import AuditLog  # noqa: E402
 from retention_agent.clock import SystemClock, utc_iso  # noqa: E402
-from retention_agent.context import log_origin  # noqa: E402
 from retention_agent.crypto import SigningKey  # noqa: E402
-from retention_agent.home import Home  # noqa: E402
-from retention_agent.installation import init_home  # noqa: E402
-from retention_agent.platform_accounts import current_account  # noqa: E402
-from retention_agent.store import Store  # noqa: E402
+from retention_agent.runtime.context import log_origin  # noqa: E402
+from retention_agent.store.database import Store  # noqa: E402
+from retention_agent.system.accounts import current_account  # noqa: E402
+from retention_agent.system.home import Home  # noqa: E402
+from retention_agent.system.init_home import init_home  # noqa: E402
 
 MB = 1_000_000  # throughput in MB/s of 10**6 bytes, as bench_vault
 ME = current_account()
@@ -524,7 +524,7 @@ def bench_audit_verify(work: Path, count: int, out: dict[str, Any]) -> None:
     home_root = new_home(work / "audit-home")
     home = Home(home_root)
     store = Store.open(home.database)
-    from retention_agent.installation import load_signing_key
+    from retention_agent.system.init_home import load_signing_key
     from retention_agent.vault.keys import FileKeyStore
 
     installation = store.get_meta("installation_id") or ""

@@ -14,7 +14,7 @@ def main() -> int:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
-    cli = importlib.import_module("retention_agent.cli")
+    cli = importlib.import_module("retention_agent.cli.main")
     return int(cli.main() or 0)
 
 

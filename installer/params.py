@@ -33,7 +33,7 @@ MACOS_LABEL = "be.vlaanderen.retention-agent"
 MACOS_PLIST = MACOS_LABEL + ".plist"
 CLIENT_POINTER = "client.toml"  # shared mode: tells every client where the agent lives
 
-# Where the shared-mode installation writes CLIENT_POINTER (retention_agent/home.py reads the same paths).
+# Where the shared-mode installation writes CLIENT_POINTER (retention_agent/system/home.py reads the same paths).
 POINTER_PATHS = {
     "linux": "/etc/retention-agent/client.toml",
     "windows": "C:\\ProgramData\\retention-agent\\client.toml",

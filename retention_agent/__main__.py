@@ -1,5 +1,5 @@
 """``python -m retention_agent`` is the ``retention-agent`` command."""
 
-from retention_agent.cli import main
+from retention_agent.cli.main import main
 
 main()

@@ -19,8 +19,8 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from retention_agent.errors import ConfigError, ConfigSyntaxError
-from retention_agent.i18n import t, translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import t, translate
+from retention_agent.i18n.msgids import N_
 
 KEY_STORES = ("keyring", "file")
 DEPLOYMENTS = ("user", "shared")

@@ -24,15 +24,15 @@ from typing import Any
 
 import click
 
-from retention_agent import checklist
-from retention_agent.agent import Agent
 from retention_agent.api.client import Client
 from retention_agent.clock import SystemClock, local_date
 from retention_agent.errors import AppUnavailableError
-from retention_agent.home import Home
-from retention_agent.i18n import format_moment, t, translate
-from retention_agent.installation import init_home
-from retention_agent.platform_accounts import current_account
+from retention_agent.i18n.catalogue import format_moment, t, translate
+from retention_agent.runtime.agent import Agent
+from retention_agent.status import checklist
+from retention_agent.system.accounts import current_account
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home
 
 SYNTHETIC_ROWS = [
     "rijksregisternummer;naam;adres;email;telefoon;attestdatum",
@@ -118,8 +118,8 @@ def _walk_through(client: Client, home: Home, inbox: Path, me: str) -> None:
 
 def _extra_steps(client: Client) -> None:
     """Capabilities that extend the demo register here (status, report)."""
+    from retention_agent.cli.status_table import echo_status
     from retention_agent.reports.period import containing
-    from retention_agent.status_view import echo_status
 
     step(t("7. The privacy officer records the conditions of the deliberation, then looks at the status"))
     today = local_date(SystemClock().now())

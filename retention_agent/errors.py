@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from retention_agent.msgids import N_
+from retention_agent.i18n.msgids import N_
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -43,7 +43,7 @@ class RetentionAgentError(Exception):
         super().__init__(self.render("en"))
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.i18n import count_of, people_params, translate
+        from retention_agent.i18n.catalogue import count_of, people_params, translate
 
         params = _Lenient(people_params(self.params, lang))
         if isinstance(params.get("state"), str):  # a delivery's state is a word of the catalogue too
@@ -226,8 +226,8 @@ class AccessDeniedError(RetentionAgentError):
     }
 
     def render(self, lang: str = "nl") -> str:
-        from retention_agent.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
-        from retention_agent.i18n import people_params, translate
+        from retention_agent.i18n.catalogue import people_params, translate
+        from retention_agent.rules.access import ACTION_WORDS, UNKNOWN_ACTION_WORDS
 
         params = _Lenient(people_params(self.params, lang))
         params["action"] = translate(ACTION_WORDS.get(str(params.get("action")), UNKNOWN_ACTION_WORDS), lang)

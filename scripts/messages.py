@@ -71,7 +71,7 @@ def click_messages() -> dict[str, str]:
     (``ngettext``) both forms."""
     import click
 
-    from retention_agent.cli_i18n import CLICK_MODULES
+    from retention_agent.cli.click_words import CLICK_MODULES
 
     found: dict[str, str] = {}
     folder = Path(click.__file__).parent

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from retention_agent import i18n
 from retention_agent.errors import RetentionAgentError
+from retention_agent.i18n import catalogue as i18n
 
 # A forked child that became another account cannot read this venv under /root: Babel and the locale data with
 # which dates and times are shown to people are loaded now, before any fork.

@@ -34,12 +34,12 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QWidget
 from pytestqt.qtbot import QtBot
 
 import retention_agent.app.main
-import retention_agent.cli_commands.vault  # noqa: F401
+import retention_agent.cli.commands.vault  # noqa: F401
 from retention_agent.api.client import Client
 from retention_agent.app.session import Session
 from retention_agent.app.window import MainWindow, brussels_today
 from retention_agent.demo import seed_app_demo, synthetic_delivery
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from retention_agent.vault.keys import FileKeyStore
 from tests.accounts import as_account, in_child_as
 from tests.conftest import ME, AgentProcess, make_home
@@ -61,7 +61,7 @@ def _warm_up() -> None:
     import importlib.readers  # noqa: F401
     from datetime import UTC, datetime
 
-    from retention_agent import i18n
+    from retention_agent.i18n import catalogue as i18n
 
     for lang in i18n.LANGUAGES:
         i18n.catalogue(lang)
@@ -305,8 +305,8 @@ def app_world() -> Iterator[World]:
 
 def refusal_text(world: World, account: str, action: str, lang: str = "nl") -> str:
     """The refusal the agent gives ``account`` for ``action`` today, in words (``access.refusal``)."""
-    from retention_agent.access import StaffMember, refusal
     from retention_agent.errors import AccessDeniedError
+    from retention_agent.rules.access import StaffMember, refusal
 
     members = {m["account"]: StaffMember(m["account"], m["name"], frozenset(m["roles"]))
                for m in api(world.agent.home, "staff.list")}
@@ -315,7 +315,7 @@ def refusal_text(world: World, account: str, action: str, lang: str = "nl") -> s
 
 def no_operation_code(text: str) -> bool:
     """Whether ``text`` names no operation of the API (``ceremony.extend``, ``purge.early``, …)."""
-    from retention_agent.access import REQUIRED_ROLES
+    from retention_agent.rules.access import REQUIRED_ROLES
 
     return not [code for code in REQUIRED_ROLES if "." in code and code in text]
 

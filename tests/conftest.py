@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import home as home_module
-from retention_agent.agent import build_context
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
-from retention_agent.home import Home
-from retention_agent.installation import init_home
-from retention_agent.platform_accounts import current_account
+from retention_agent.runtime.agent import build_context
+from retention_agent.runtime.context import AgentContext
+from retention_agent.system import home as home_module
+from retention_agent.system.accounts import current_account
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home
 
 ME = current_account()
 
@@ -64,7 +64,7 @@ def ctx(tmp_path: Path, clock: ManualClock) -> Iterator[AgentContext]:
     """An in-process agent context on a fresh home, driven by a manual clock (no API server)."""
     home = make_home(tmp_path / "home", clock=clock)
     context = build_context(home, clock)
-    from retention_agent import capabilities
+    from retention_agent.runtime import capabilities
 
     capabilities.register_operations()
     yield context

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 from msoffcrypto.format.ooxml import OOXMLFile
 
-from retention_agent import rrn
+from retention_agent.rules import rrn
 
 PASSWORD = "Inburgering-2026!"
 FIXED_ZIP_TIME = (2026, 11, 1, 9, 0, 0)

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-import retention_agent.cli  # noqa: F401 - imported before any fork: the child cannot read /root
-from retention_agent.home import Home
+import retention_agent.cli.main  # noqa: F401 - imported before any fork: the child cannot read /root
+from retention_agent.system.home import Home
 from tests.accounts import create_account, in_child_as, remove_account
 from tests.conftest import AgentProcess, make_home
 
@@ -113,7 +113,7 @@ def cli_in_process(home: Home, *args: str, home_option: bool = False) -> None:
 
     The home is named by ``$RETENTION_AGENT_HOME`` (this is a child that exits afterwards), or by ``--home``.
     """
-    from retention_agent.cli import main
+    from retention_agent.cli.main import main
 
     if home_option:
         args = ("--home", str(home.root), *args)

@@ -19,14 +19,17 @@ from typing import Any
 
 import pytest
 
-from retention_agent import capabilities, ceremonies, checklist, merkle, sshsig
-from retention_agent.agent import build_context
 from retention_agent.api import handlers
 from retention_agent.api.peer import Peer
 from retention_agent.clock import ManualClock, local_date
-from retention_agent.context import AgentContext
 from retention_agent.errors import RetentionAgentError
-from retention_agent.home import Home
+from retention_agent.evidence import merkle, sshsig
+from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.runtime import capabilities
+from retention_agent.runtime.agent import build_context
+from retention_agent.runtime.context import AgentContext
+from retention_agent.status import checklist
+from retention_agent.system.home import Home
 from tests.conftest import ME, make_home
 from tests.retention_support import Rig
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retention_agent.home import POINTER_PATHS
+from retention_agent.system.home import POINTER_PATHS
 
 POINTER = Path(POINTER_PATHS["linux"])
 LOCK = Path("/var/tmp/retention-agent-test-pointer.lock")

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retention_agent.access import (
-    ACTION_WORDS,
+from retention_agent.errors import AccessDeniedError
+from retention_agent.i18n.actions import ACTION_WORDS
+from retention_agent.i18n.catalogue import translate
+from retention_agent.rules.access import (
     REQUIRED_ROLES,
     ROLES,
     StaffMember,
@@ -18,8 +20,6 @@ from retention_agent.access import (
     refusal,
     validate_roles,
 )
-from retention_agent.errors import AccessDeniedError
-from retention_agent.i18n import translate
 
 ALL_ROLE_SETS = [frozenset(c) for n in range(len(ROLES) + 1) for c in combinations(ROLES, n)]
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from retention_agent.agent import single_instance
 from retention_agent.api import protocol
 from retention_agent.api.budget import ConnectionSlots
 from retention_agent.api.client import Client
 from retention_agent.api.server import FIRST_FRAME_TIMEOUT_S
 from retention_agent.errors import ProtocolError, UsageError
-from retention_agent.home import Home
+from retention_agent.runtime.agent import single_instance
+from retention_agent.system.home import Home
 from tests.conftest import ME, AgentProcess, cli
 from tests.helpers_accounts import shared_agent
 from tests.retention_support import wait_for

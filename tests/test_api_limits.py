@@ -14,7 +14,7 @@ from retention_agent.api.paging import fill
 from retention_agent.api.refusals import RefusalKey, RefusalLedger
 from retention_agent.api.requests import a_date, arg, choice, flag, free_text, parse, text, texts, whole
 from retention_agent.errors import DateFormatError, PersonalDataInTextError, UsageError
-from retention_agent.log_limits import LogLimiter, traceback_lines
+from retention_agent.system.log_limits import LogLimiter, traceback_lines
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 KEY = RefusalKey("mallory", 1666, "ceremony.set", "not-on-staff-list")

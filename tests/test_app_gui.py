@@ -25,7 +25,7 @@ from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialo
 from retention_agent.app.window import brussels_today
 from retention_agent.demo import synthetic_delivery
 from retention_agent.errors import SourceUnreadableError, UnknownAccountError
-from retention_agent.i18n import format_day
+from retention_agent.i18n.catalogue import format_day
 from tests.app_support import App, World, app_world, no_operation_code, refusal_text, run_app, visible_widgets
 from tests.conftest import ME
 from tests.helpers_accounts import NEEDS_ROOT

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import access, i18n
 from retention_agent.app import roles, settings, status_page, timeline
 from retention_agent.app.audit_rows import AuditFilter, audit_table, newest_first, window
 from retention_agent.app.rows import (
@@ -20,6 +19,8 @@ from retention_agent.app.rows import (
     needs_ceremony_date,
 )
 from retention_agent.app.words import AUDIT_ACTIONS, CHANNELS, STATES
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.rules import access
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 2)

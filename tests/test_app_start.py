@@ -39,10 +39,10 @@ def test_the_app_starts_against_the_real_agent_and_stays_up(agent: AgentProcess)
 def test_where_the_agent_sweeps_the_account_itself_the_app_is_told_not_to(tmp_path: Path) -> None:
     """Per-user mode: the agent runs as the staff member and sweeps that account's folders itself; the app of that
     same account (started at logon too) is told so by ``copies.targets``, and sweeps nothing a second time."""
-    from retention_agent.agent import build_context
     from retention_agent.clock import ManualClock
     from retention_agent.copies import records, wire
     from retention_agent.copies.session import Sweeper
+    from retention_agent.runtime.agent import build_context
 
     ctx = build_context(make_home(tmp_path / "home", sweep_copies=True), ManualClock())
     try:

@@ -17,13 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retention_agent import checkpoint as notes
-from retention_agent import merkle
-from retention_agent.audit import AuditLog, canonical, verify_entries
+from retention_agent.audit.log import AuditLog, verify_entries
+from retention_agent.canonical import canonical
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
 from retention_agent.crypto import SigningKey
-from retention_agent.home import Home
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.evidence import merkle
+from retention_agent.runtime.context import AgentContext
+from retention_agent.system.home import Home
 from tests.conftest import AgentProcess
 from tests.helpers_accounts import shared_agent
 
@@ -415,7 +416,7 @@ MUTATIONS = ("flip-byte", "edit-rechain-rewrite", "delete", "insert", "swap", "t
 @contextmanager
 def new_log() -> Iterator[tuple[AuditLog, Tamperer]]:
     """A log in a database file of its own (verification reads a snapshot through a second connection)."""
-    from retention_agent.store import Store
+    from retention_agent.store.database import Store
 
     with tempfile.TemporaryDirectory() as folder:
         store = Store.create(Path(folder) / "audit.db")
@@ -428,7 +429,7 @@ def new_log() -> Iterator[tuple[AuditLog, Tamperer]]:
 def test_a_scrub_waits_for_an_open_snapshot_and_then_leaves_no_wal(tmp_path: Path) -> None:
     """An audit verify in progress holds a snapshot, which keeps the WAL from being truncated: a purge's
     scrub that ran meanwhile would leave deleted pages behind and record it in the proof."""
-    from retention_agent.store import Store
+    from retention_agent.store.database import Store
 
     store = Store.create(tmp_path / "agent.db")
     log = AuditLog(store, ManualClock(), KEY, ORIGIN)

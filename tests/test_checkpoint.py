@@ -14,7 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from retention_agent.checkpoint import (
+from retention_agent.crypto import AuthenticationFailed, SigningKey
+from retention_agent.evidence.checkpoint import (
     MAX_NOTE_SIZE,
     Checkpoint,
     CheckpointFormatError,
@@ -27,7 +28,6 @@ from retention_agent.checkpoint import (
     verifier_key,
     verify,
 )
-from retention_agent.crypto import AuthenticationFailed, SigningKey
 
 # ---- known answers ---------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from retention_agent import config as configuration
 from retention_agent.config import Config, DownloadsSettings, InboxSettings, MailboxSettings
 from retention_agent.errors import ConfigError, ConfigSyntaxError
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from tests.conftest import cli
 
 REQUIRED = 'municipality = "De Panne"\n'

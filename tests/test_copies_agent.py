@@ -30,16 +30,17 @@ from typing import Any
 
 import pytest
 
-from retention_agent import proof as proofs
-from retention_agent import rrn
 from retention_agent.api.client import Client
 from retention_agent.clock import SystemClock
 from retention_agent.copies import erase as eraser
 from retention_agent.copies import wire
 from retention_agent.copies.locations import Location
-from retention_agent.copies.session import ApiLink, Sweeper, cache_path
-from retention_agent.home import Home
-from retention_agent.installation import init_home
+from retention_agent.copies.session import Sweeper, cache_path
+from retention_agent.evidence import proof as proofs
+from retention_agent.rules import rrn
+from retention_agent.session.copies_link import ApiLink
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home
 from tests import copies_support as fixtures
 from tests.conftest import socket_answers
 from tests.helpers_accounts import NEEDS_ROOT, TempAccount, cli_in_process, hermetic, run_as
@@ -66,16 +67,21 @@ def _preload() -> None:
     from apscheduler.jobstores.memory import MemoryJobStore  # noqa: F401
     from apscheduler.triggers.date import DateTrigger  # noqa: F401
 
-    from retention_agent import agent, capabilities, i18n, proof_pdf  # noqa: F401
-    from retention_agent.cli_commands import copies, reports, retention, vault  # noqa: F401
+    from retention_agent.cli.commands import copies, reports, retention, vault  # noqa: F401
+    from retention_agent.i18n import catalogue as i18n
     from retention_agent.intake import router, setup  # noqa: F401
+    from retention_agent.pdf import proof as proof_pdf  # noqa: F401
     from retention_agent.reports import schedule  # noqa: F401
+    from retention_agent.runtime import (
+        agent,  # noqa: F401
+        capabilities,
+    )
 
     for lang in i18n.LANGUAGES:
         i18n.translate("Proof of deletion", lang)
     from datetime import UTC, datetime
 
-    from retention_agent import pdf
+    from retention_agent.pdf import document as pdf
 
     document = pdf.new_document("preload", created=datetime(2026, 11, 1, tzinfo=UTC))
     document.cell(0, 6, "Bewijs van vernietiging — één")
@@ -129,7 +135,7 @@ def per_user_agent(account: TempAccount) -> Iterator[PerUserAgent]:
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
             _as(account, user_home)
-            from retention_agent.agent import Agent
+            from retention_agent.runtime.agent import Agent
 
             agent = Agent(home)
             agent.install_signal_handlers()

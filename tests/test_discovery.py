@@ -23,11 +23,11 @@ from click.testing import CliRunner, Result
 from retention_agent.installer import default_params
 from retention_agent.installer.definitions import client_pointer
 
-from retention_agent import home as home_module
-from retention_agent import i18n
-from retention_agent.cli import main, register_commands
+from retention_agent.cli.main import main, register_commands
 from retention_agent.errors import PointerInvalidError, PointerUnsafeError
-from retention_agent.home import Home, describe_origin, parse_pointer, read_pointer, resolve_home
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.system import home as home_module
+from retention_agent.system.home import Home, describe_origin, parse_pointer, read_pointer, resolve_home
 from tests.accounts import as_account, needs_root, temporary_account
 from tests.conftest import ME, AgentProcess, make_home
 

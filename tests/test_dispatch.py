@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 
-from retention_agent.access import REQUIRED_ROLES
-from retention_agent.agent import build_context
 from retention_agent.api import handlers
 from retention_agent.api.server import Session
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
-from retention_agent.diskspace import FreeSpace, floor_bytes
 from retention_agent.errors import DiskSpaceLowError
-from retention_agent.home import Home
-from retention_agent.status import build_status
-from retention_agent.store import INCREMENTAL
-from retention_agent.upkeep import IDLE_S, DatabaseUpkeep
+from retention_agent.rules.access import REQUIRED_ROLES
+from retention_agent.runtime.agent import build_context
+from retention_agent.runtime.context import AgentContext
+from retention_agent.status.facts import build_status
+from retention_agent.store.database import INCREMENTAL
+from retention_agent.store.diskspace import FreeSpace, floor_bytes
+from retention_agent.store.upkeep import IDLE_S, DatabaseUpkeep
+from retention_agent.system.home import Home
 from tests.conftest import ME, make_home
 from tests.report_support import request
 

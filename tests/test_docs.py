@@ -23,12 +23,13 @@ from types import ModuleType
 
 import pytest
 
-from retention_agent import errors, proof, sshsig
-from retention_agent.access import PURPOSES, ROLES
-from retention_agent.checklist import IDS as CHECKLIST_IDS
+from retention_agent import errors
 from retention_agent.clock import ManualClock
-from retention_agent.context import AgentContext
-from retention_agent.purge import Purger
+from retention_agent.evidence import proof, sshsig
+from retention_agent.lifecycle.purge import Purger
+from retention_agent.rules.access import PURPOSES, ROLES
+from retention_agent.runtime.context import AgentContext
+from retention_agent.status.checklist import IDS as CHECKLIST_IDS
 from tests.conftest import ME
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import sshsig
 from retention_agent.clock import ManualClock
-from retention_agent.home import Home
+from retention_agent.evidence import sshsig
 from retention_agent.reports.dpo import Summary, verify_folder
 from retention_agent.reports.format import report_bytes
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import parse_period
+from retention_agent.system.home import Home
 from tests.conftest import cli
 from tests.report_support import (
     SSH_KEYGEN,

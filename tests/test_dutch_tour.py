@@ -31,11 +31,11 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from retention_agent import i18n
-from retention_agent.checklist import IDS as CHECKLIST_IDS
-from retention_agent.cli import main as cli_main
-from retention_agent.cli import register_commands
+from retention_agent.cli.main import main as cli_main
+from retention_agent.cli.main import register_commands
 from retention_agent.demo import synthetic_delivery
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.status.checklist import IDS as CHECKLIST_IDS
 from tests.accounts import in_child_as
 from tests.conftest import ME, AgentProcess, make_home
 from tests.english_check import english_in, english_only_words

@@ -26,11 +26,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retention_agent import checkpoint, config, merkle, proof, rrn, sshsig
+from retention_agent import config
 from retention_agent.api import protocol
 from retention_agent.api.peer import Peer
 from retention_agent.api.server import Session, serve_connection
-from retention_agent.audit import canonical, verify_entries
+from retention_agent.audit.log import verify_entries
+from retention_agent.canonical import canonical
 from retention_agent.copies import readers, wire
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
@@ -40,7 +41,9 @@ from retention_agent.errors import (
     FormatVersionError,
     SignatureInvalidError,
 )
+from retention_agent.evidence import checkpoint, merkle, proof, proof_build, proof_verify, sshsig
 from retention_agent.intake import mailfile
+from retention_agent.rules import rrn
 from retention_agent.vault import format as vault_format
 from tests import copies_support as copies_fixtures
 
@@ -350,7 +353,7 @@ def _valid_proof() -> dict[str, Any]:
         head = hashlib.sha256(entry).hexdigest()
     leaves = [merkle.leaf_hash(e) for e in entries]
     note = checkpoint.sign(checkpoint.Checkpoint(origin, 2, merkle.root(leaves)), origin, SIGNING)
-    facts = proof.ProofFacts(
+    facts = proof_build.ProofFacts(
         municipality="De Panne", installation_id=installation, legal_basis="VCMP-05-2024", delivery_id=delivery,
         received_at="2026-09-01T08:12:30Z", channel="zivver", sha256=hashlib.sha256(b"d").hexdigest(), size=48213,
         ceremony_date="2026-10-28", deadline="2026-11-28", due_at="2026-11-27T23:00:00Z",
@@ -361,7 +364,7 @@ def _valid_proof() -> dict[str, Any]:
         distinct_accounts_count=1, untracked_copies_count=0,
         audit={"checkpoint": note, "entry_seq": 2, "entry": entries[1].decode(), "tree_size": 2,
                "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(leaves, 1)]})
-    return proof.build_proof(facts)
+    return proof_build.build_proof(facts)
 
 
 _PROOF = _valid_proof()
@@ -399,7 +402,8 @@ def _replace(doc: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
 
 def test_the_valid_proof_verifies() -> None:
     data = proof.proof_bytes(_PROOF)
-    assert proof.verify_proof(data, sshsig.sign(SIGNING, proof.NAMESPACE, data), SIGNING.public_bytes()) == _PROOF
+    signature = sshsig.sign(SIGNING, proof.NAMESPACE, data)
+    assert proof_verify.verify_proof(data, signature, SIGNING.public_bytes()) == _PROOF
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -410,7 +414,7 @@ def test_a_signed_proof_with_any_field_changed_verifies_only_as_itself(path: tup
     doc = _replace(_PROOF, path, value, delete)
     data = proof.proof_bytes(doc)
     try:
-        found = proof.verify_proof(data, sshsig.sign(SIGNING, proof.NAMESPACE, data), SIGNING.public_bytes())
+        found = proof_verify.verify_proof(data, sshsig.sign(SIGNING, proof.NAMESPACE, data), SIGNING.public_bytes())
     except (SignatureInvalidError, DocumentInvalidError, FormatVersionError) as exc:
         assert exc.exit_code == 4
         return
@@ -424,7 +428,7 @@ def test_a_mutated_proof_file_with_its_old_signature_never_verifies(edits: list[
     signature = sshsig.sign(SIGNING, proof.NAMESPACE, data)
     changed = _mutate(data, edits)
     try:
-        proof.verify_proof(changed, signature, SIGNING.public_bytes())
+        proof_verify.verify_proof(changed, signature, SIGNING.public_bytes())
     except (SignatureInvalidError, DocumentInvalidError, FormatVersionError):
         return
     assert changed == data
@@ -440,7 +444,7 @@ def test_a_mutated_proof_file_with_its_old_signature_never_verifies(edits: list[
        st.lists(st.text(max_size=80), max_size=2))
 def test_audit_verification_reports_findings_and_never_raises(rows: list[tuple[int, bytes]],
                                                               notes: list[str]) -> None:
-    from retention_agent.audit import parse_checkpoints
+    from retention_agent.audit.log import parse_checkpoints
 
     expected, rejected = parse_checkpoints([(f"n{i}", n) for i, n in enumerate(notes)], ORIGIN,
                                            SIGNING.public_bytes())
@@ -482,7 +486,7 @@ _ENCODINGS = st.sampled_from([lambda b: b, lambda b: b"\xef\xbb\xbf" + b, lambda
                                                                              st.floats(allow_nan=True))))),
        _ENCODINGS, st.integers(6, 8), st.sampled_from(["ab" * 32, ""]))
 def test_the_fast_entry_check_agrees_with_the_reference(entry: bytes, encode: Any, seq: int, previous: str) -> None:
-    from retention_agent.audit import _check_entry
+    from retention_agent.audit.log import _check_entry
 
     try:
         data = encode(entry)
@@ -606,7 +610,7 @@ def test_when_every_entry_is_broken_the_first_findings_are_named_as_before(check
 
 
 def test_the_fast_link_check_takes_entries_as_the_agent_writes_them_and_nothing_broken() -> None:
-    from retention_agent.audit import _links_hold
+    from retention_agent.audit.log import _links_hold
 
     entries = [canonical(e) for e in _chain(9)]
     links = [b"", *(hashlib.sha256(e).hexdigest().encode() for e in entries[:-1])]
@@ -638,7 +642,7 @@ def test_what_the_fast_link_check_accepts_links_as_a_parser_reads_it(entry: byte
     """The batched walk skips the parse of entries whose links hold; in any entry that is JSON, those are then
     the links a parser reads (only an entry that is not canonical JSON goes unnamed, and the chain, the
     agent's record and the checkpoints still bind its bytes)."""
-    from retention_agent.audit import _links_hold
+    from retention_agent.audit.log import _links_hold
 
     if not _links_hold(7, [7], [entry], [previous.encode()]):
         return

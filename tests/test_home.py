@@ -18,8 +18,8 @@ import pytest
 
 from retention_agent.clock import ManualClock
 from retention_agent.errors import HomeExistsError, HomeOwnerError, HomePermissionError, UnknownAccountError
-from retention_agent.home import Home, check_permissions, resolve_home
-from retention_agent.installation import init_home
+from retention_agent.system.home import Home, check_permissions, resolve_home
+from retention_agent.system.init_home import init_home
 from tests.conftest import ME, AgentProcess, cli
 from tests.test_keystore import MemoryKeyring
 

@@ -20,8 +20,8 @@ from types import ModuleType
 import pytest
 from babel.messages.pofile import denormalize, read_po
 
-from retention_agent import i18n
 from retention_agent.errors import AgentUnreachableError
+from retention_agent.i18n import catalogue as i18n
 
 ROOT = Path(__file__).resolve().parents[1]
 PO_FILE = ROOT / "retention_agent" / "locale" / "nl.po"
@@ -235,7 +235,7 @@ def test_the_cli_speaks_dutch_by_default_and_english_with_lang_en(tmp_path: Path
 def _cli_in_process(*args: str) -> tuple[int, str]:
     from click.testing import CliRunner
 
-    from retention_agent.cli import main
+    from retention_agent.cli.main import main
 
     result = CliRunner().invoke(main, list(args), prog_name="retention-agent")
     return result.exit_code, result.output

@@ -6,7 +6,7 @@ from babel.messages.pofile import read_po
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retention_agent.i18n import read_catalogue, read_plurals
+from retention_agent.i18n.catalogue import read_catalogue, read_plurals
 
 PO = "retention_agent/locale/nl.po"
 

@@ -19,7 +19,7 @@ from retention_agent.api import protocol
 from retention_agent.api.budget import MAX_CONNECTIONS_PER_ACCOUNT
 from retention_agent.api.client import Client
 from retention_agent.errors import EXIT_DENIED, ProtocolError, UnknownStaffError
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from tests.conftest import ME, AgentProcess
 from tests.helpers_accounts import NEEDS_ROOT, TempAccount, cli_in_process, run_as, shared_agent
 from tests.retention_support import wait_for

@@ -379,7 +379,7 @@ def test_linux_shared_install_issues_the_commands_in_order() -> None:
 def test_the_pointer_names_the_home_and_the_client_reads_it_where_the_installer_writes_it() -> None:
     from retention_agent.installer.params import POINTER_PATHS
 
-    from retention_agent import home
+    from retention_agent.system import home
 
     assert POINTER_PATHS == home.POINTER_PATHS
     text = render(linux_shared())["client.toml"]
@@ -604,9 +604,9 @@ def test_launch_replaces_missing_streams(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(sys, "stdout", None)
     monkeypatch.setattr(sys, "stderr", None)
-    fake_cli = types.ModuleType("retention_agent.cli")
+    fake_cli = types.ModuleType("retention_agent.cli.main")
     fake_cli.main = lambda: print("hello") or 0  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "retention_agent.cli", fake_cli)
+    monkeypatch.setitem(sys.modules, "retention_agent.cli.main", fake_cli)
     assert launch.main() == 0
     assert sys.stdout is not None and sys.stderr is not None
 

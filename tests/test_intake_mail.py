@@ -39,8 +39,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from msoffcrypto.format.ooxml import OOXMLFile
 
+from retention_agent.backoff import Backoff
 from retention_agent.clock import ManualClock, SystemClock
-from retention_agent.intake.base import FAILING_AFTER, Backoff, DeliverResult, IntakeStatus
+from retention_agent.intake.base import FAILING_AFTER, DeliverResult, IntakeStatus
 from retention_agent.intake.copies import CopySettings
 from retention_agent.intake.mailbox import (
     ERR_AUTH,

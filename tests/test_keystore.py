@@ -20,7 +20,7 @@ import pytest
 from jaraco.classes import properties
 
 from retention_agent.errors import KeyStoreRefusedError, KeyStoreUnavailableError
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from retention_agent.vault.keys import FileKeyStore, KeyringStore, KeyStore, check_backend, data_key_name
 from tests.conftest import cli
 

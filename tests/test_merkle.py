@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retention_agent.merkle import (
+from retention_agent.evidence.merkle import (
     EMPTY_ROOT,
     CompactRange,
     consistency_proof,

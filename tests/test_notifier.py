@@ -23,11 +23,12 @@ from typing import Any
 
 import pytest
 
-from retention_agent import notifier, notify
 from retention_agent.api.client import Client
 from retention_agent.errors import AccessDeniedError, AgentUnreachableError
-from retention_agent.home import Home
-from retention_agent.notify import show_desktop
+from retention_agent.session import notifier
+from retention_agent.store import notifications as notify
+from retention_agent.store.notifications import show_desktop
+from retention_agent.system.home import Home
 from tests.accounts import as_account, needs_root, temporary_account
 from tests.conftest import AgentProcess, make_home
 from tests.retention_support import wait_for
@@ -249,8 +250,8 @@ def test_an_account_without_a_home_folder_gets_its_notifications_and_a_clear_lin
         running: AgentProcess, two_events: dict[str, str]) -> None:
     from click.testing import CliRunner
 
-    from retention_agent import i18n
-    from retention_agent.cli import main, register_commands
+    from retention_agent.cli.main import main, register_commands
+    from retention_agent.i18n import catalogue as i18n
 
     register_commands()  # the account's child process cannot read this Python's files under /root:
     i18n.catalogue("nl")  # everything it runs is loaded beforehand

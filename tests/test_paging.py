@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from retention_agent.api.client import Client
-from retention_agent.audit import AuditLog
+from retention_agent.audit.log import AuditLog
 from retention_agent.clock import SystemClock, utc_iso
-from retention_agent.context import log_origin
-from retention_agent.home import Home
-from retention_agent.installation import load_signing_key
-from retention_agent.store import Store
+from retention_agent.evidence.checkpoint import log_origin
+from retention_agent.store.database import Store
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import load_signing_key
 from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import ME, AgentProcess, make_home
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from retention_agent.errors import AccessDeniedError, ExportWriteError
-from retention_agent.exports import add_signer_line, write_new
+from retention_agent.session.exports import add_signer_line, write_new
 from tests.accounts import as_account, needs_root, temporary_account
 from tests.conftest import AgentProcess
 from tests.helpers_accounts import shared_agent, traversable_folder
@@ -35,8 +35,8 @@ def purged() -> Iterator[tuple[AgentProcess, str]]:
 
 def _export(agent: AgentProcess, account: str, delivery: str, folder: Path) -> None:
     from retention_agent.api.client import Client
-    from retention_agent.exports import export_proof
-    from retention_agent.home import Home
+    from retention_agent.session.exports import export_proof
+    from retention_agent.system.home import Home
 
     def run() -> list[str]:
         with Client(Home(agent.home).socket) as client:

@@ -30,11 +30,8 @@ from typing import Any
 
 import pytest
 
-from retention_agent import ceremonies, i18n, sshsig
-from retention_agent.agent import build_context
 from retention_agent.api.ops_vault import _PurgeAware
 from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
-from retention_agent.context import AgentContext
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
     DeliveryHeldError,
@@ -44,11 +41,16 @@ from retention_agent.errors import (
     SignatureInvalidError,
     VaultIntegrityError,
 )
-from retention_agent.home import Home
-from retention_agent.installation import load_signing_key
-from retention_agent.proof import verify_proof
-from retention_agent.purge import Purger
-from retention_agent.testing import FAULTS_ENV
+from retention_agent.evidence import sshsig
+from retention_agent.evidence.proof_verify import verify_proof
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle.purge import Purger
+from retention_agent.runtime.agent import build_context
+from retention_agent.runtime.context import AgentContext
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import load_signing_key
+from retention_agent.testing_hooks import FAULTS_ENV
 from retention_agent.vault import workspace
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from retention_agent.vault.keys import FileKeyStore
@@ -326,7 +328,7 @@ def test_the_purge_itself_refuses_an_early_purge_while_a_hold_lasts_and_not_afte
                                                                                     clock: ManualClock) -> None:
     """Decided in the purge's own transaction: a hold set after the request was checked still counts; a hold
     that has ended (not yet released) no longer blocks, as for the schedule."""
-    from retention_agent import ceremonies
+    from retention_agent.lifecycle import decisions as ceremonies
 
     purger = Purger(ctx)
     delivery = ingest(ctx, b"held in process " + secrets.token_bytes(500))

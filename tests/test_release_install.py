@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 from retention_agent.installer import default_params
 
-from retention_agent.cli import register_commands
-from retention_agent.deployment import HomeSetup, install_service
+from retention_agent.cli.main import register_commands
+from retention_agent.system.service import HomeSetup, install_service
 from tests.accounts import create_account, needs_root, remove_account
 from tests.copies_support import PASSWORD, agii_workbook
 from tests.shared_pointer import POINTER, real_pointer
@@ -183,7 +183,7 @@ def set_up_shared_mode(site: Site, program: Path) -> None:
     words = shlex.split(line)
     assert words[:3] == ["retention-agent", "service", "install"]
     register_commands()
-    from retention_agent.cli_commands.service import service_install
+    from retention_agent.cli.commands.service import service_install
 
     options = service_install.make_context("install", words[3:]).params
     assert options["mode"] == "shared" and options["officer"] == "jdewit" and options["inboxes"]

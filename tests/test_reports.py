@@ -18,19 +18,20 @@ from typing import Any
 import pypdf
 import pytest
 
-from retention_agent import checkpoint as notes
-from retention_agent import i18n, merkle, proof, sshsig
 from retention_agent.clock import BRUSSELS, ManualClock
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import ReportOrderError, ReportPeriodError, ReportPersonalDataError
-from retention_agent.i18n import translate
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.evidence import merkle, proof_verify, sshsig
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.i18n.catalogue import translate
 from retention_agent.reports import outbox, smtp
 from retention_agent.reports.build import register_entry
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import containing, last_complete, months_from, parse_period
 from retention_agent.reports.render import render_html, render_pdf
 from retention_agent.reports.schedule import ReportDuty
-from retention_agent.status import build_status
+from retention_agent.status.facts import build_status
 from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import ME, AgentProcess, cli, make_home
 from tests.report_support import (
@@ -115,7 +116,7 @@ def test_report_fields(office: Office) -> None:
     assert {p["code"] for p in current["problems"]} >= {"overdue-purges", "checklist-open"}
     public = ctx.signing_key.public_bytes()
     for item in doc["proofs"]:
-        verified = proof.verify_proof(item["json"].encode(), item["signature"], public, origin=ctx.origin)
+        verified = proof_verify.verify_proof(item["json"].encode(), item["signature"], public, origin=ctx.origin)
         assert verified["delivery_id"] == item["delivery_id"]
         assert item["sha256"] == by_delivery[item["delivery_id"]]["proof_sha256"]
         assert (office.home.proofs / f"{item['delivery_id']}.json").read_text() == item["json"]

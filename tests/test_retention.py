@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from retention_agent.clock import BRUSSELS, local_date
 from retention_agent.config import RetentionSettings
 from retention_agent.errors import DateFormatError
-from retention_agent.retention import (
+from retention_agent.rules.retention import (
     DEFAULT_LEGAL_BASIS,
     LEGAL_BASES,
     STATES,

@@ -18,14 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import ceremonies, i18n, retention
-from retention_agent.capabilities import WakeTimer
 from retention_agent.clock import BRUSSELS, ManualClock, parse_utc, start_of_local_day
-from retention_agent.context import AgentContext
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError
-from retention_agent.notify import Notifier
-from retention_agent.purge import Purger
-from retention_agent.schedule import AWAITING, Schedule
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle.purge import Purger
+from retention_agent.lifecycle.purge_schedule import AWAITING, Schedule
+from retention_agent.rules import retention
+from retention_agent.runtime.capabilities import WakeTimer
+from retention_agent.runtime.context import AgentContext
+from retention_agent.store.notifications import Notifier
 from tests.conftest import ME, AgentProcess
 from tests.retention_support import (
     AGII_HEAD,

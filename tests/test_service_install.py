@@ -48,13 +48,6 @@ from retention_agent.installer.runner import RecordingRunner, Result, SystemRunn
 
 from retention_agent.api.client import Client
 from retention_agent.clock import ManualClock
-from retention_agent.deployment import (
-    HomeSetup,
-    api_caller,
-    install_service,
-    live_count,
-    uninstall_service,
-)
 from retention_agent.errors import (
     AccessDeniedError,
     HomeNotEmptyError,
@@ -62,8 +55,15 @@ from retention_agent.errors import (
     ServiceInitOptionsError,
     ServiceUninstallRefusedError,
 )
-from retention_agent.home import Home
-from retention_agent.installation import init_home
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import init_home
+from retention_agent.system.service import (
+    HomeSetup,
+    api_caller,
+    install_service,
+    live_count,
+    uninstall_service,
+)
 from tests.accounts import as_account, needs_root
 from tests.conftest import ME, cli, socket_answers
 from tests.shared_pointer import POINTER, real_pointer
@@ -123,7 +123,7 @@ def make_world_venv(folder: Path) -> Path:
         shutil.copytree(PROJECT / "retention_agent", site / "retention_agent", ignore=ignore)
         shutil.copytree(PROJECT / "installer", site / "retention_agent" / "installer", ignore=ignore)
         script = venv / "bin" / "retention-agent"
-        script.write_text(f"#!{venv}/bin/python\nimport sys\nfrom retention_agent.cli import main\n"
+        script.write_text(f"#!{venv}/bin/python\nimport sys\nfrom retention_agent.cli.main import main\n"
                           "sys.exit(main())\n")
         script.chmod(0o755)
     finally:

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retention_agent import crypto, sshsig
+from retention_agent import crypto
+from retention_agent.evidence import sshsig
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 needs_ssh_keygen = pytest.mark.usefixtures("require_ssh_keygen")

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent import i18n, retention
-from retention_agent.access import REQUIRED_ROLES
-from retention_agent.agent import SUBJECT_KEY_PURPOSE
 from retention_agent.clock import BRUSSELS, local_date, parse_utc
-from retention_agent.home import Home
-from retention_agent.installation import load_signing_key
-from retention_agent.subjects import keyed_digest
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.rules import retention
+from retention_agent.rules.access import REQUIRED_ROLES
+from retention_agent.rules.subjects import keyed_digest
+from retention_agent.runtime.agent import SUBJECT_KEY_PURPOSE
+from retention_agent.system.home import Home
+from retention_agent.system.init_home import load_signing_key
 from retention_agent.vault.keys import FileKeyStore
 from tests.accounts import create_account, in_child_as, needs_root, remove_account
 from tests.conftest import ME, AgentProcess, make_home

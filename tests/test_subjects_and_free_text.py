@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from retention_agent.errors import PersonalDataInTextError, UsageError
-from retention_agent.free_text import check_free_text, is_national_number, personal_data_in
-from retention_agent.subjects import (
+from retention_agent.rules.free_text import check_free_text, is_national_number, personal_data_in
+from retention_agent.rules.subjects import (
     INVALID,
     MAX_LISTED,
     is_account_name,

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from retention_agent import merkle
 from retention_agent.api.client import Client
-from retention_agent.audit import canonical
+from retention_agent.canonical import canonical
+from retention_agent.evidence import merkle
 from retention_agent.vault import format as vault_format
 from tests.conftest import ME, AgentProcess, cli, make_home
 

@@ -45,7 +45,7 @@ def test_pipe_round_trip_reports_the_callers_account(tmp_path: Path) -> None:  #
     from retention_agent.api.client import Client
     from retention_agent.api.server import Session
     from retention_agent.api.windows_pipe import PipeApiServer, PipeConnection
-    from retention_agent.platform_accounts import current_account
+    from retention_agent.system.accounts import current_account
 
     def serve(conn: PipeConnection) -> None:
         session = Session(conn, identify=conn.peer)  # type: ignore[arg-type]

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from retention_agent import crypto
-from retention_agent.context import AgentContext
 from retention_agent.errors import VaultIntegrityError
+from retention_agent.runtime.context import AgentContext
 from retention_agent.vault import format as vault_format
 from retention_agent.vault import vault as vault_module
 from retention_agent.vault.streams import (

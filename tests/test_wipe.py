@@ -1,4 +1,4 @@
-"""Overwriting plaintext before it is unlinked (retention_agent/wipe.py), on real files."""
+"""Overwriting plaintext before it is unlinked (retention_agent/system/wipe.py), on real files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import errno
 import os
 from pathlib import Path
 
-from retention_agent import wipe
+from retention_agent.system import wipe
 
 
 def test_every_byte_becomes_zero_through_the_handle(tmp_path: Path) -> None:

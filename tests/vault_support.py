@@ -29,9 +29,9 @@ import pytest
 from click.testing import CliRunner
 
 from retention_agent.api.client import Client
-from retention_agent.cli import main
+from retention_agent.cli.main import main
 from retention_agent.errors import RetentionAgentError
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 from tests.accounts import create_account, in_child_as, remove_account
 from tests.conftest import ME, AgentProcess, make_home
 

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 from retention_agent.api import protocol
 from retention_agent.api.transport import connect_pipe
 from retention_agent.errors import AgentUnreachableError, ProtocolError, RetentionAgentError, by_id
-from retention_agent.msgids import N_
+from retention_agent.i18n.msgids import N_
 
 CONNECT_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 3600.0  # purges and vault verification of large vaults take a while

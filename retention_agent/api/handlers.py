@@ -28,14 +28,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from retention_agent.access import decide, refusal
 from retention_agent.api.budget import REFUSAL_PAUSE_S
 from retention_agent.api.peer import Peer, account_name
 from retention_agent.api.refusals import RefusalKey
 from retention_agent.api.requests import parse
 from retention_agent.api.server import Session
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
 from retention_agent.errors import (
     AccessDeniedError,
     DiskSpaceLowError,
@@ -45,9 +43,11 @@ from retention_agent.errors import (
     RetentionAgentError,
     UsageError,
 )
-from retention_agent.log_limits import left_out, traceback_lines
-from retention_agent.store import catalogue_error, error_code
-from retention_agent.subjects import recorded, refused
+from retention_agent.rules.access import decide, refusal
+from retention_agent.rules.subjects import recorded, refused
+from retention_agent.runtime.context import AgentContext
+from retention_agent.store.database import catalogue_error, error_code
+from retention_agent.system.log_limits import left_out, traceback_lines
 
 log = logging.getLogger(__name__)
 

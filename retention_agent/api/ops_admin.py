@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from retention_agent import sshsig
-from retention_agent.access import PURPOSES, REQUIRED_ROLES, ROLES
 from retention_agent.api.handlers import operation
 from retention_agent.api.paging import MAX_LIMIT, fill
 from retention_agent.api.requests import NoArguments, a_date, arg, choice, flag, free_text, text, texts, whole
 from retention_agent.api.server import Session
-from retention_agent.audit_query import AuditFilter, audit_rows
-from retention_agent.capabilities import wipe_copies_of
+from retention_agent.audit.query import AuditFilter, audit_rows
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
 from retention_agent.errors import UnknownAccountError, UsageError
-from retention_agent.msgids import N_
-from retention_agent.platform_accounts import account_exists
+from retention_agent.evidence import sshsig
+from retention_agent.i18n.msgids import N_
+from retention_agent.rules.access import PURPOSES, REQUIRED_ROLES, ROLES
+from retention_agent.runtime.capabilities import wipe_copies_of
+from retention_agent.runtime.context import AgentContext
+from retention_agent.system.accounts import account_exists
 
 SIGNING_NAMESPACES = ("deletion-proof", "dpo-report")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
-from retention_agent.context import AgentContext
 from retention_agent.copies import records, unlock, wire
 from retention_agent.errors import UsageError
+from retention_agent.runtime.context import AgentContext
 
 
 @operation("copies.targets")

@@ -18,10 +18,10 @@ from typing import Any
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, choice, text
 from retention_agent.api.server import Session
-from retention_agent.context import AgentContext
 from retention_agent.errors import MailboxNotDelegatedError, MailboxSignInFailedError
 from retention_agent.intake.credentials import CredentialError
 from retention_agent.intake.oauth import DelegatedTokens
+from retention_agent.runtime.context import AgentContext
 
 MAX_FLOWS = 4
 POLL_S = 25.0

@@ -8,19 +8,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from retention_agent import checklist, sshsig
 from retention_agent.api.handlers import operation
 from retention_agent.api.ops_admin import SIGNING_NAMESPACES
 from retention_agent.api.paging import MAX_LIMIT, fill
 from retention_agent.api.requests import NoArguments, a_date, arg, choice, flag, free_text, text, whole
 from retention_agent.api.server import DataWriter, Session
-from retention_agent.context import AgentContext
 from retention_agent.errors import ProofNotFoundError, UsageError
-from retention_agent.proof import proof_file_names, trigger_of
+from retention_agent.evidence import sshsig
+from retention_agent.evidence.proof import proof_file_names, trigger_of
 from retention_agent.reports import outbox, smtp
 from retention_agent.reports.generate import FORMATS, file_path, make_report, schedule_kind
 from retention_agent.reports.period import Period, containing, parse_period
-from retention_agent.status import build_status
+from retention_agent.runtime.context import AgentContext
+from retention_agent.status import checklist
+from retention_agent.status.facts import build_status
 
 
 @operation("status", request=NoArguments)

@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from retention_agent import ceremonies, lifecycle
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.requests import NoArguments, a_date, arg, flag, free_text, text, texts
 from retention_agent.api.server import Session
-from retention_agent.context import AgentContext
-from retention_agent.deliveries import get_live
 from retention_agent.errors import (
     AccessDeniedError,
     DeliveryHeldError,
@@ -24,10 +21,14 @@ from retention_agent.errors import (
     RetentionAgentError,
     UsageError,
 )
-from retention_agent.msgids import N_
-from retention_agent.purge import Purger, hold_blocks
-from retention_agent.schedule import Schedule, plan_for
-from retention_agent.subjects import recorded
+from retention_agent.i18n.msgids import N_
+from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle import states as lifecycle
+from retention_agent.lifecycle.purge import Purger, hold_blocks
+from retention_agent.lifecycle.purge_schedule import Schedule, plan_for
+from retention_agent.rules.subjects import recorded
+from retention_agent.runtime.context import AgentContext
+from retention_agent.store.deliveries import get_live
 
 MAX_DELIVERIES = 1000  # in one ceremony.set
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, text
 from retention_agent.api.server import Session
-from retention_agent.context import AgentContext
 from retention_agent.errors import UsageError
+from retention_agent.runtime.context import AgentContext
 
 SECRET_NAME = re.compile(r"^(smtp|mailbox-[a-z0-9][a-z0-9._-]{0,60})$")
 

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from retention_agent import lifecycle
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, flag, whole
 from retention_agent.api.server import Session
-from retention_agent.context import AgentContext
 from retention_agent.copies.records import copies_due
-from retention_agent.deliveries import get_delivery
 from retention_agent.errors import RetentionAgentError
-from retention_agent.purge import Purger
-from retention_agent.schedule import plan_for
+from retention_agent.lifecycle import states as lifecycle
+from retention_agent.lifecycle.purge import Purger
+from retention_agent.lifecycle.purge_schedule import plan_for
+from retention_agent.runtime.context import AgentContext
+from retention_agent.store.deliveries import get_delivery
 
 UNINSTALL_REASON = "uninstall"
 MAX_NOTIFICATIONS = 200

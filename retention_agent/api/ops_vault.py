@@ -10,17 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from retention_agent import lifecycle, wipe
-from retention_agent.access import OPEN_MODES, PURPOSES
 from retention_agent.api.handlers import operation
 from retention_agent.api.paging import MAX_LIMIT, fill
 from retention_agent.api.protocol import DATA_CHUNK
 from retention_agent.api.requests import NoArguments, arg, choice, free_text, text, whole
 from retention_agent.api.server import DataWriter, Session
-from retention_agent.audit import note_digest
+from retention_agent.audit.log import note_digest
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
-from retention_agent.deliveries import get_delivery, get_live, list_deliveries, public_view
 from retention_agent.errors import (
     DeliveryStateError,
     FormatVersionError,
@@ -31,6 +27,11 @@ from retention_agent.errors import (
 )
 from retention_agent.intake.router import is_agii_file, read_head
 from retention_agent.intake.rules import detect_file_type
+from retention_agent.lifecycle import states as lifecycle
+from retention_agent.rules.access import OPEN_MODES, PURPOSES
+from retention_agent.runtime.context import AgentContext
+from retention_agent.store.deliveries import get_delivery, get_live, list_deliveries, public_view
+from retention_agent.system import wipe
 from retention_agent.vault import workspace
 
 MAX_NOTE = 200

@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from retention_agent.errors import UsageError
-from retention_agent.free_text import check_free_text
+from retention_agent.rules.free_text import check_free_text
 
 Check = Callable[[Any, "Field"], Any]
 R = TypeVar("R")
@@ -113,7 +113,7 @@ def choice(options: Sequence[str], error: Callable[[], Exception] | None = None)
 
 
 def a_date(value: Any, field: Field) -> date:
-    from retention_agent.ceremonies import parse_user_date
+    from retention_agent.lifecycle.decisions import parse_user_date
 
     return parse_user_date(value)  # DateFormatError, with the value cut short
 

@@ -21,7 +21,7 @@ from retention_agent.api.budget import OTHER, ConnectionSlots
 from retention_agent.api.peer import Peer, account_name, peer_credentials
 from retention_agent.clock import SystemClock, utc_iso
 from retention_agent.errors import InternalError, ProtocolError, RetentionAgentError
-from retention_agent.log_limits import LogLimiter, left_out, traceback_lines
+from retention_agent.system.log_limits import LogLimiter, left_out, traceback_lines
 
 log = logging.getLogger(__name__)
 IDLE_TIMEOUT_S = 300.0

@@ -13,7 +13,7 @@ from retention_agent.app.session import Session
 from retention_agent.app.settings import choose_language
 from retention_agent.app.window import MainWindow
 from retention_agent.errors import AppUnavailableError
-from retention_agent.home import Home
+from retention_agent.system.home import Home
 
 
 def run(home: Home, *, lang: str | None = None, minimized: bool = False) -> int:

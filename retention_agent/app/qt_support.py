@@ -10,8 +10,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QLabel, QTableView, QWidget
 
 from retention_agent.errors import RetentionAgentError
-from retention_agent.i18n import translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import translate
+from retention_agent.i18n.msgids import N_
 
 W = TypeVar("W", bound=QWidget)
 QT_LOCALES = {"nl": "nl_BE", "en": "en_GB"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from retention_agent.access import REQUIRED_ROLES
-from retention_agent.msgids import N_
+from retention_agent.i18n.msgids import N_
+from retention_agent.rules.access import REQUIRED_ROLES
 
 
 @dataclass(frozen=True)

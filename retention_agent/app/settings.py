@@ -11,7 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
-from retention_agent import i18n
+from retention_agent.i18n import catalogue as i18n
 
 
 def settings_file() -> Path:

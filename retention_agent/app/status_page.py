@@ -11,8 +11,8 @@ from html import escape
 from typing import Any
 
 from retention_agent.app.words import CONDITIONS, STATES, word
-from retention_agent.i18n import count_of, format_day, format_moment, people_params, translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import count_of, format_day, format_moment, people_params, translate
+from retention_agent.i18n.msgids import N_
 
 RED, ORANGE, GREEN, GREY = "#b00020", "#8a5300", "#1b6e20", "#555555"
 WATCHER_STATES = {"ok": N_("works"), "retrying": N_("retrying"), "failing": N_("failing"), "stopped": N_("stopped"),

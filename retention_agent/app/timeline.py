@@ -12,9 +12,9 @@ from datetime import date, timedelta
 
 from retention_agent.app.rows import Row, end_day, needs_ceremony_date
 from retention_agent.clock import BRUSSELS, parse_utc
-from retention_agent.i18n import translate
-from retention_agent.lifecycle import LIVE_STATES
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import translate
+from retention_agent.i18n.msgids import N_
+from retention_agent.lifecycle.states import LIVE_STATES
 
 KINDS = ("overdue", "held", "quarantined", "needs-date", "scheduled")
 MARGIN_DAYS = 7

@@ -26,10 +26,11 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from retention_agent import notifier, notify
 from retention_agent.app.session import Session
 from retention_agent.errors import AccessDeniedError, RetentionAgentError
-from retention_agent.i18n import fill, translate
+from retention_agent.i18n.catalogue import fill, translate
+from retention_agent.session import notifier
+from retention_agent.store import notifications as notify
 
 log = logging.getLogger(__name__)
 Show = Callable[[str, str], bool]

@@ -44,8 +44,8 @@ from retention_agent.errors import (
     ReasonRequiredError,
     RetentionAgentError,
 )
-from retention_agent.i18n import format_day, format_moment, translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import format_day, format_moment, translate
+from retention_agent.i18n.msgids import N_
 
 # what a ceremony date that makes a delivery due now does, as the agent's dry run said it (the command line's words)
 EARLY_BY_DATE = {
@@ -231,7 +231,7 @@ class DeliveriesView(QWidget):
     def add_files(self, paths: list[Path]) -> None:
         """Read each file with this user's permissions, stream it into the vault, then remove the source,
         overwritten first (or the delivery records why it could not be)."""
-        from retention_agent.cli_commands.vault import ingest_message
+        from retention_agent.cli.commands.vault import ingest_message
 
         said, failed = [], False
         for path in paths:

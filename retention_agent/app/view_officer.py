@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from retention_agent.access import PURPOSES
 from retention_agent.app import qt_support, status_page
 from retention_agent.app.audit_rows import AuditFilter, accounts_in, audit_table, newest_first
 from retention_agent.app.dialogs import StaffDialog
@@ -34,8 +33,9 @@ from retention_agent.app.rows import Table, proofs_table, reports_table, staff_t
 from retention_agent.app.session import Session
 from retention_agent.app.words import OUTCOMES, PURPOSES_SHORT
 from retention_agent.errors import RetentionAgentError
-from retention_agent.i18n import fill, translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import fill, translate
+from retention_agent.i18n.msgids import N_
+from retention_agent.rules.access import PURPOSES
 
 
 class _OfficerView(QWidget):

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 from retention_agent.app import timeline
 from retention_agent.app.qt_support import named
 from retention_agent.app.rows import Row
-from retention_agent.i18n import format_day, translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import format_day, translate
+from retention_agent.i18n.msgids import N_
 
 COLOURS = {"scheduled": "#2e7d32", "needs-date": "#1565c0", "held": "#ef6c00", "overdue": "#c62828",
            "quarantined": "#6a1b9a"}

@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
-from retention_agent import i18n
 from retention_agent.app import roles as role_rules
 from retention_agent.app.qt_support import MessageBar, install_qt_translations, named
 from retention_agent.app.rows import Row, count_needing_date
@@ -26,8 +25,9 @@ from retention_agent.app.view_officer import AuditView, ProofsView, ReportsView,
 from retention_agent.app.view_timeline import TimelineView
 from retention_agent.clock import SystemClock, local_date
 from retention_agent.errors import RetentionAgentError
-from retention_agent.i18n import translate
-from retention_agent.msgids import N_
+from retention_agent.i18n import catalogue as i18n
+from retention_agent.i18n.catalogue import translate
+from retention_agent.i18n.msgids import N_
 
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 

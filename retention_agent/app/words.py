@@ -6,9 +6,9 @@ for the language being shown. An unknown code (an agent newer than this app) is 
 
 from __future__ import annotations
 
-from retention_agent.access import PURPOSES
-from retention_agent.i18n import translate
-from retention_agent.msgids import N_
+from retention_agent.i18n.catalogue import translate
+from retention_agent.i18n.msgids import N_
+from retention_agent.rules.access import PURPOSES
 
 STATES = {
     "vaulted": N_("in the vault"),

@@ -6,7 +6,7 @@ Who does what (the contract):
 1. **The agent knows what to look for, never where.** For every delivery that is live or being purged it hands
    a sweeping session the size and SHA-256 of the file (``copies.targets``); for a delivery unlocked with its
    password (``delivery unlock``) and to staff who may open it, also the keyed fingerprints of its people's
-   national register numbers and their key (:mod:`retention_agent.workbook`). Nothing else.
+   national register numbers and their key (:mod:`retention_agent.copies.workbook`). Nothing else.
 2. **The session looks, with the user's own rights** (:mod:`.session`): the per-user agent itself, or the
    user's notifier or desktop app in shared mode. It walks the usual places copies end up
    (:mod:`.locations`), without following links out of them, filters by size, hashes only candidates, reads

@@ -8,7 +8,7 @@ opened for writing without following a link, and erased only if it is still the 
 - an exact copy still hashes to the delivery's SHA-256; a derived copy still has the size, time and identity
   it had when its people were counted (its key is destroyed at the purge, so it cannot be read again);
 
-then zeros are written over its data (:func:`retention_agent.wipe.overwrite`), it is fsynced, and the name is
+then zeros are written over its data (:func:`retention_agent.system.wipe.overwrite`), it is fsynced, and the name is
 unlinked if it still names that file. Anything else leaves the file as it is and says why
 (:data:`retention_agent.copies.wire.REMAIN_REASONS`); a file that is no longer there is ``gone``.
 """
@@ -22,10 +22,10 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from retention_agent import wipe
 from retention_agent.copies import wire
 from retention_agent.copies.cache import Signature
 from retention_agent.copies.sweep import hash_fd
+from retention_agent.system import wipe
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 _WRITE_FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)

@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from retention_agent import rrn
+from retention_agent.rules import rrn
 
 MAX_MEMBERS: Final = 2000
 MAX_INFLATED: Final = 64 * 1024 * 1024

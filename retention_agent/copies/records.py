@@ -18,11 +18,10 @@ import json
 from collections import Counter
 from typing import Any, Protocol
 
-from retention_agent import lifecycle
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
 from retention_agent.copies import wire
-from retention_agent.lifecycle import PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.runtime.context import AgentContext
 
 MAX_FINDINGS_PER_ACCOUNT = 2000  # a report cannot make the agent store more than this for one account
 LIST_LIMIT = 20
@@ -64,10 +63,10 @@ def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
     if may_read:
         for row in ctx.store.query(
                 "SELECT c.delivery_id, c.fingerprints, d.key_id FROM delivery_contents c JOIN deliveries d "
-                f"ON d.id = c.delivery_id WHERE d.state IN {sql_states(lifecycle.LIVE)} ORDER BY c.delivery_id"):
+                f"ON d.id = c.delivery_id WHERE d.state IN {sql_states(LIVE)} ORDER BY c.delivery_id"):
             key = ctx.keys.get(FINGERPRINT_KEY.format(row["key_id"]))
             if key is not None:
-                from retention_agent.workbook import split_fingerprints
+                from retention_agent.copies.workbook import split_fingerprints
 
                 derived.append(wire.Derived(row["delivery_id"], key, split_fingerprints(bytes(row["fingerprints"]))))
     erase = tuple(r["id"] for r in rows if r["state"] == PURGING) + tuple(r["id"] for r in owed)
@@ -102,7 +101,7 @@ def record_report(ctx: AgentContext, account: str, report: wire.Report) -> dict[
             "INSERT OR REPLACE INTO copy_sweeps(account, swept_at, complete, locations, stats) VALUES (?, ?, ?, ?, ?)",
             (account, now, int(report.complete), json.dumps(sorted(swept)), json.dumps(dict(report.stats),
                                                                                      sort_keys=True)))
-        live_found = [f for f in report.found if states.get(f.delivery) in lifecycle.LIVE]
+        live_found = [f for f in report.found if states.get(f.delivery) in LIVE]
         _mark_gone(ctx, account, live_found, swept, now)
         room = MAX_FINDINGS_PER_ACCOUNT - int(ctx.store.scalar(
             "SELECT COUNT(*) FROM copy_findings WHERE account = ?", (account,)) or 0)
@@ -135,7 +134,7 @@ def _mark_gone(ctx: AgentContext, account: str, found: list[wire.Found], swept: 
     present = {(f.delivery, f.match, f.kind, f.path) for f in found}
     rows = ctx.store.query(
         "SELECT f.id, f.delivery_id, f.match, f.kind, f.path FROM copy_findings f JOIN deliveries d ON "
-        f"d.id = f.delivery_id WHERE f.account = ? AND f.outcome IS NULL AND d.state IN {sql_states(lifecycle.LIVE)}",
+        f"d.id = f.delivery_id WHERE f.account = ? AND f.outcome IS NULL AND d.state IN {sql_states(LIVE)}",
         (account,))
     for row in rows:
         if row["kind"] in swept and (row["delivery_id"], row["match"], row["kind"], row["path"]) not in present:

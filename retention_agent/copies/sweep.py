@@ -29,8 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retention_agent import workbook
-from retention_agent.copies import readers, wire
+from retention_agent.copies import readers, wire, workbook
 from retention_agent.copies.cache import Cache, Entry, Signature
 from retention_agent.copies.locations import Location
 

@@ -1,7 +1,7 @@
 """``delivery unlock ID``: the workbook's password, given once, lets the agent count and fingerprint its people.
 
 The object is decrypted from the vault into memory, the workbook decrypted and read there
-(:mod:`retention_agent.workbook`); only counts and fingerprints are kept. The password and a new random
+(:mod:`retention_agent.copies.workbook`); only counts and fingerprints are kept. The password and a new random
 fingerprint key go into the key store beside the data key, inside the same transaction that checks the
 delivery is still live: a purge begins only after it (and its ``key`` step then destroys them too), never
 between the check and the write. A wrong password stores nothing.
@@ -13,18 +13,19 @@ import io
 import secrets
 from typing import Any
 
-from retention_agent import lifecycle, workbook
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
+from retention_agent.copies import workbook
 from retention_agent.copies.records import FINGERPRINT_KEY, WORKBOOK_PASSWORD
-from retention_agent.deliveries import get_live
 from retention_agent.errors import (
     DeliveryStateError,
     WorkbookColumnsError,
     WorkbookPasswordError,
     WorkbookUnreadableError,
 )
-from retention_agent.msgids import N_
+from retention_agent.i18n.msgids import N_
+from retention_agent.rules.delivery_states import LIVE
+from retention_agent.runtime.context import AgentContext
+from retention_agent.store.deliveries import get_live
 
 
 def needs_password(ctx: AgentContext, delivery_id: str) -> bool:
@@ -49,7 +50,7 @@ def unlock(ctx: AgentContext, account: str, delivery_id: str, password: str) -> 
     counts = contents.counts()
     with ctx.store.transaction():
         state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,))
-        if state not in lifecycle.LIVE:  # a purge began meanwhile: it wins, nothing is stored
+        if state not in LIVE:  # a purge began meanwhile: it wins, nothing is stored
             raise DeliveryStateError(delivery=delivery_id, state=str(state))
         for name, secret in ((FINGERPRINT_KEY.format(row["key_id"]), key),
                              (WORKBOOK_PASSWORD.format(row["key_id"]), password.encode("utf-8"))):

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from retention_agent import wipe
+from retention_agent.system import wipe
 
 MATCHES: Final = ("exact", "derived")
 LOCATION_KINDS: Final = ("desktop", "documents", "downloads", "outlook-cache", "office-autorecover",

@@ -112,7 +112,6 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from retention_agent import wipe
 from retention_agent.clock import Clock
 from retention_agent.intake import pinned
 from retention_agent.intake.base import (
@@ -126,7 +125,8 @@ from retention_agent.intake.base import (
 )
 from retention_agent.intake.rules import sniff_file_type
 from retention_agent.intake.stability import StabilityTracker
-from retention_agent.testing import fault_point
+from retention_agent.system import wipe
+from retention_agent.testing_hooks import fault_point
 
 log = logging.getLogger(__name__)
 

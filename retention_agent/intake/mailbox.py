@@ -67,13 +67,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from retention_agent.backoff import Backoff
 from retention_agent.clock import Clock
 
 from . import authresults
 from .base import (
     NOT_AUTHENTICATED,
     TOO_MANY_FILES,
-    Backoff,
     Channel,
     Deliver,
     DeliverMessage,

@@ -20,10 +20,10 @@ import itertools
 from collections.abc import Sequence
 from typing import BinaryIO, Protocol, cast
 
+from retention_agent.chunks import ChunkReader
 from retention_agent.intake.base import TOO_MANY_FILES, Deliver, DeliverResult, MessageFile
 from retention_agent.intake.mailfile import MailFileError, attachments, looks_like_mail
 from retention_agent.intake.rules import HEAD_BYTES, detect_file_type
-from retention_agent.vault.vault import ChunkReader
 
 AGII_FILE_TYPES = frozenset({"xlsx-encrypted", "xlsx", "zip", "7z", "pdf"})
 MAX_MAIL_FILE = 32 * 1024 * 1024

@@ -18,16 +18,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from retention_agent import checklist, merkle, sshsig, status
-from retention_agent import checkpoint as notes
-from retention_agent.access import ROLES
 from retention_agent.clock import utc_iso
-from retention_agent.context import AgentContext
 from retention_agent.errors import ReportPersonalDataError
-from retention_agent.proof import scan_personal_data
-from retention_agent.reports import consistency, facts, outbox
+from retention_agent.evidence import checkpoint as notes
+from retention_agent.evidence import consistency, merkle, sshsig
+from retention_agent.evidence.personal_data import scan_personal_data
+from retention_agent.reports import facts, outbox
 from retention_agent.reports.format import REPORT_FORMAT, REPORT_VERSION
 from retention_agent.reports.period import Period
+from retention_agent.rules.access import ROLES
+from retention_agent.runtime.context import AgentContext
+from retention_agent.status import checklist
+from retention_agent.status import facts as status
 
 # What each role lets a person do, in the deliberation's terms (nr. 64: creation, consultation,
 # modification, destruction); the officer manages the list and the measures.

@@ -15,10 +15,12 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from retention_agent import audit_query, proof, retention
+from retention_agent.audit import query as audit_query
 from retention_agent.clock import local_date, parse_utc, utc_iso
-from retention_agent.context import AgentContext
+from retention_agent.evidence import proof
 from retention_agent.reports.period import Period
+from retention_agent.rules import retention
+from retention_agent.runtime.context import AgentContext
 
 EVENT_ACTIONS = ("delivery.received", "delivery.duplicate", "hold.set", "hold.released", "ceremony.set",
                  "quarantine.released", "staff.changed", "clock.jump", "delivery.integrity-failure",
@@ -132,7 +134,7 @@ def purges(ctx: AgentContext, period: Period) -> list[dict[str, Any]]:
 def _purge_row(row: dict[str, Any]) -> dict[str, Any]:
     """A purge as its proof states it: ``finished_at`` is the proof's ``purged_at``, and trigger, reason and
     lateness come from the same record through the same functions."""
-    from retention_agent.purge import reason_facts
+    from retention_agent.lifecycle.purge import reason_facts
 
     purged_at = parse_utc(row["finished_at"])
     due = parse_utc(row["due_at"]) if row["due_at"] else None

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from retention_agent import sshsig
+from retention_agent.evidence import sshsig
 
 REPORT_FORMAT: Final = "retention-agent/dpo-report"
 REPORT_VERSION: Final = 1

@@ -15,14 +15,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from retention_agent import sshsig
-from retention_agent.context import AgentContext
 from retention_agent.errors import ReportOrderError, ReportPeriodError
-from retention_agent.home import PRIVATE_DIR_MODE, write_private
+from retention_agent.evidence import sshsig
 from retention_agent.reports import outbox
 from retention_agent.reports.build import build_report
 from retention_agent.reports.format import NAMESPACE, report_bytes
 from retention_agent.reports.period import Kind, Period, last_complete, months_from
+from retention_agent.runtime.context import AgentContext
+from retention_agent.system.home import PRIVATE_DIR_MODE, write_private
 
 FORMATS = ("json", "html", "pdf")
 _lock = threading.Lock()  # one report at a time: each continues from the previous one

@@ -14,7 +14,7 @@ from typing import Any
 
 from retention_agent.clock import utc_iso
 from retention_agent.config import Config
-from retention_agent.context import AgentContext
+from retention_agent.runtime.context import AgentContext
 
 
 def addresses(config: Config) -> list[str]:

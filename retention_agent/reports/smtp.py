@@ -15,11 +15,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from retention_agent.context import AgentContext
 from retention_agent.errors import ReportNotSentError
-from retention_agent.i18n import translate
+from retention_agent.i18n.catalogue import translate
 from retention_agent.reports import outbox
 from retention_agent.reports.generate import file_path
+from retention_agent.runtime.context import AgentContext
 
 SECRET_NAME = "secret/smtp"
 TIMEOUT_S = 30.0

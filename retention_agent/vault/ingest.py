@@ -10,7 +10,7 @@ Order of events for one received file, each step durable before the next:
    and the folder fsynced;
 5. one transaction records the delivery (or recognises a duplicate), its audit entry, and drops the
    pending row;
-6. only then does the caller remove the source — overwriting it first (:mod:`retention_agent.wipe`); where
+6. only then does the caller remove the source — overwriting it first (:mod:`retention_agent.system.wipe`); where
    it cannot, it calls :meth:`Ingest.source_not_overwritten` *before* the unlink, so the delivery (and later
    its proof of deletion) says the plaintext may remain on that disk.
 
@@ -31,13 +31,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from retention_agent import lifecycle
-from retention_agent.audit import AuditLog
+from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.ids import new_ulid, random_hex
-from retention_agent.intake.base import DeliverResult
-from retention_agent.store import Store
-from retention_agent.testing import fault_point
+from retention_agent.lifecycle import states as lifecycle
+from retention_agent.store.database import Store
+from retention_agent.testing_hooks import fault_point
+from retention_agent.vault.receipt import DeliverResult
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class Ingest:
 
     def source_not_overwritten(self, delivery_ids: Sequence[str], why: str, actor: str = "agent") -> None:
         """Record, before the source is unlinked, that it was not overwritten (``why``: a code of
-        :mod:`retention_agent.wipe`). Kept with the delivery until its purge, whose proof names it."""
+        :mod:`retention_agent.system.wipe`). Kept with the delivery until its purge, whose proof names it."""
         with self.store.transaction():
             for delivery_id in delivery_ids:
                 self.store.conn.execute(

@@ -18,8 +18,8 @@ import keyring.backend
 import keyring.errors
 
 from retention_agent.errors import KeyStoreRefusedError, KeyStoreUnavailableError
-from retention_agent.home import PRIVATE_FILE_MODE, fsync_dir
-from retention_agent.msgids import N_
+from retention_agent.i18n.msgids import N_
+from retention_agent.system.home import PRIVATE_FILE_MODE, fsync_dir
 
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9/._-]{0,120}$")
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, TypeVar, cast
 
 from retention_agent.crypto import new_data_key
 from retention_agent.errors import DiskFullError, FormatVersionError, KeyMissingError, VaultIntegrityError
-from retention_agent.home import PRIVATE_FILE_MODE, Home, fsync_dir
+from retention_agent.system.home import PRIVATE_FILE_MODE, Home, fsync_dir
 from retention_agent.vault import format as vault_format
 from retention_agent.vault.keys import KeyStore, data_key_name
 from retention_agent.vault.streams import (
@@ -34,28 +33,6 @@ from retention_agent.vault.streams import (
 OBJECT_SUFFIX = ".rav"
 _WIPE_BLOCK = 1 << 20
 T = TypeVar("T")
-
-
-class ChunkReader(io.RawIOBase):
-    """A readable stream over an iterator of byte chunks (a client's upload)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: memoryview) -> int:  # type: ignore[override]
-        while not self._buffer:
-            try:
-                self._buffer = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]  # a view: a large chunk is never copied again for each read
-        return size
 
 
 class Vault:

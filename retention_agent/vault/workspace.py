@@ -13,8 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from retention_agent.home import HOME_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, Home
-from retention_agent.platform_accounts import uid_of
+from retention_agent.system.accounts import uid_of
+from retention_agent.system.home import HOME_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, Home
 from retention_agent.vault.vault import overwrite_and_unlink
 
 EXTENSIONS = {"xlsx-encrypted": ".xlsx", "xlsx": ".xlsx", "zip": ".zip", "7z": ".7z", "pdf": ".pdf"}

@@ -18,10 +18,11 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from retention_agent import checkpoint, config
+    from retention_agent import config
     from retention_agent.api import protocol
     from retention_agent.copies import readers
     from retention_agent.errors import ConfigError, ConfigSyntaxError
+    from retention_agent.evidence import checkpoint
     from retention_agent.intake import mailfile
     from retention_agent.vault import format as vault_format
 

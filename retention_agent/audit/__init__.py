@@ -1,0 +1,1 @@
+"""The tamper-evident audit log and the quick ways to read it."""

@@ -1,0 +1,1 @@
+"""Evidence others verify: proofs of deletion, SSHSIG signatures, signed checkpoints, Merkle trees."""

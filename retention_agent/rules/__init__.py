@@ -1,0 +1,1 @@
+"""Rules as pure functions: retention deadlines, who may do what, what typed text and ids may be kept."""

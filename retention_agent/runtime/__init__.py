@@ -1,0 +1,1 @@
+"""The running agent: the composition root, its capabilities and what its parts share."""

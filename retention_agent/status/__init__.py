@@ -1,0 +1,1 @@
+"""The privacy officer's status and the organisational checklist, gathered as facts."""

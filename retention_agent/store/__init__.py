@@ -1,0 +1,1 @@
+"""The SQLite database: schema, migrations, upkeep, and each table's queries."""
