@@ -17,6 +17,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,26 +87,32 @@ def test_after_finish_the_follower_reads_to_the_real_end_of_the_file(tmp_path: P
         follower.close()
 
 
-def test_a_waiting_follower_is_released_when_the_writer_gives_up(tmp_path: Path) -> None:
-    path = tmp_path / "object.part"
-    path.write_bytes(b"")
-    follower = FileFollower(path)
+def _released_when_the_writer_gives_up(wait: Callable[[], object], ready: threading.Condition,
+                                       give_up: Callable[[], None]) -> None:
+    """``wait`` (the reader's call) waits on ``ready`` until ``give_up`` is called, then raises WriterFailed."""
     outcome: list[BaseException] = []
 
     def read() -> None:
         try:
-            follower.read(10)
+            wait()
         except WriterFailed as exc:
             outcome.append(exc)
 
     reader = threading.Thread(target=read)
     reader.start()
-    # until the reader waits for the writer (a waiter on the follower's condition; CPython keeps them in a list)
-    wait_for(lambda: len(follower._ready._waiters) == 1, 10, "the reader waiting")
-    follower.abandon()
+    # until the reader waits for the writer (a waiter on the condition; CPython keeps them in a list)
+    wait_for(lambda: len(ready._waiters) == 1, 10, "the reader waiting")  # type: ignore[attr-defined]
+    give_up()
     reader.join(timeout=10)
-    follower.close()
     assert not reader.is_alive() and len(outcome) == 1
+
+
+def test_a_waiting_follower_is_released_when_the_writer_gives_up(tmp_path: Path) -> None:
+    path = tmp_path / "object.part"
+    path.write_bytes(b"")
+    follower = FileFollower(path)
+    _released_when_the_writer_gives_up(lambda: follower.read(10), follower._ready, follower.abandon)
+    follower.close()
 
 
 @pytest.mark.parametrize("sizes", [[], [0], [1], [5, 0, 1 << 20, 3], [65536] * 40])
@@ -177,20 +184,7 @@ def test_received_chunks_hold_a_few_chunks_and_release_the_writer_when_the_read_
 
 def test_a_read_back_waiting_for_a_chunk_is_released_when_the_writer_gives_up() -> None:
     received = ReceivedChunks()
-    outcome: list[BaseException] = []
-
-    def compare() -> None:
-        try:
-            received.write(b"chunk")
-        except WriterFailed as exc:
-            outcome.append(exc)
-
-    reader = threading.Thread(target=compare)
-    reader.start()
-    wait_for(lambda: len(received._changed._waiters) == 1, 10, "the read-back waiting")
-    received.abandon()
-    reader.join(timeout=10)
-    assert not reader.is_alive() and len(outcome) == 1
+    _released_when_the_writer_gives_up(lambda: received.write(b"chunk"), received._changed, received.abandon)
 
 
 def _object(plaintext: bytes, chunk_size: int = vault_format.MIN_CHUNK_SIZE) -> tuple[bytes, bytes]:
