@@ -55,15 +55,12 @@ MAX_LINES = 600
 
 # ---- known exceptions: work under way elsewhere; remove an entry when its import goes (a test fails until then) --
 # (importing module, imported module) -> why it is still there and what removes it.
-_CONTEXT = ("the upkeep duty takes the whole AgentContext, which holds the store itself; give it the store, the "
-            "free-space floor and the clock (core helper's store work, else the lead)")
 _LEDGERS = ("AgentContext carries the API's request ledgers; they belong to the API server's own state (core "
             "helper's typed Services)")
 _DELIVERIES = ("the deliveries table's SQL (COLUMNS, FROM) and its one writer (record, transition) are in "
                "lifecycle/states.py; they belong in store/ with each table's queries (core helper's store work)")
 KNOWN_UPWARD: Mapping[tuple[str, str], str] = {
     (f"{PACKAGE}.{a}", f"{PACKAGE}.{b}"): why for a, b, why in (
-        ("store.upkeep", "runtime.context", _CONTEXT),
         ("runtime.context", "api.budget", _LEDGERS),
         ("runtime.context", "api.refusals", _LEDGERS),
         ("store.deliveries", "lifecycle.states", _DELIVERIES),
@@ -85,12 +82,6 @@ KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset({
     # runtime wires api's handlers; api.ops_admin takes wipe_copies_of from runtime.capabilities (the core helper
     # removes it with the module cycle above)
     frozenset(f"{PACKAGE}.{p}" for p in ("api", "runtime")),
-    # The command line is both the clients' library and their launcher: the app's Session extends cli.main.State
-    # and adds files with cli.commands.vault.ingest_one, demo.py prints with cli/status_table.py; the other way,
-    # cli/commands/app.py and the demo command start the app and the demo, and the CLI prints codes with
-    # app/words.py. No helper has it: the shared pieces (State, ingest_one, words, the status table) go to
-    # session/, below the three, which then only start one another.
-    frozenset(f"{PACKAGE}.{p}" for p in ("app", "cli", "demo")),
 })
 KNOWN_LONG: frozenset[str] = frozenset({  # the split helper splits folder, mailbox, errors; the evidence helper proof
     "retention_agent/intake/folder.py", "retention_agent/intake/mailbox.py", "retention_agent/errors.py",

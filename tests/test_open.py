@@ -26,13 +26,13 @@ from retention_agent.api import ops_vault
 from retention_agent.api.client import Client
 from retention_agent.api.peer import Peer
 from retention_agent.cli.commands.vault import _download_to
-from retention_agent.cli.main import State
 from retention_agent.clock import ManualClock
 from retention_agent.errors import ProtocolError, PurposeRequiredError, VaultIntegrityError
 from retention_agent.rules.subjects import keyed_digest
 from retention_agent.runtime import capabilities
 from retention_agent.runtime.agent import SUBJECT_KEY_PURPOSE
 from retention_agent.runtime.context import AgentContext
+from retention_agent.session.state import State
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import load_signing_key
 from retention_agent.testing_hooks import CLOCK_ENV

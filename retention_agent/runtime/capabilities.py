@@ -20,9 +20,9 @@ from retention_agent.lifecycle.purge import Purger, resume_unfinished
 from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.rules.access import REQUIRED_ROLES
 from retention_agent.runtime.context import AgentContext
+from retention_agent.runtime.upkeep import DatabaseUpkeep
 from retention_agent.status.facts import note_test_hooks
 from retention_agent.store.notifications import Notifier
-from retention_agent.store.upkeep import DatabaseUpkeep
 from retention_agent.vault import workspace
 
 log = logging.getLogger(__name__)

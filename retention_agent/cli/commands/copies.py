@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from retention_agent.cli.main import State, emit_json, handle_errors, main, pass_state
+from retention_agent.cli.main import emit_json, handle_errors, main, pass_state
 from retention_agent.i18n.catalogue import current_language, t
+from retention_agent.session.state import State
 
 
 @main.group()
