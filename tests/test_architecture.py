@@ -77,8 +77,6 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
 })
 # packages of one layer that import each other (packages in different layers are held by the layer rule)
 KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # status.facts reads reports.outbox, reports build on status: one read model (read helper)
-    frozenset(f"{PACKAGE}.{p}" for p in ("status", "reports")),
     # runtime wires api's handlers; api.ops_admin takes wipe_copies_of from runtime.capabilities (the core helper
     # removes it with the module cycle above)
     frozenset(f"{PACKAGE}.{p}" for p in ("api", "runtime")),

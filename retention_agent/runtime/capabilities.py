@@ -21,7 +21,7 @@ from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.rules.access import REQUIRED_ROLES
 from retention_agent.runtime.context import AgentContext
 from retention_agent.runtime.upkeep import DatabaseUpkeep
-from retention_agent.status.facts import note_test_hooks
+from retention_agent.status.document import note_test_hooks
 from retention_agent.store.notifications import Notifier
 from retention_agent.vault import workspace
 
