@@ -11,9 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from retention_agent.intake.folder import (
-    ERR_UNREADABLE,
-)
+from retention_agent.intake.folder_rules import ERR_UNREADABLE
 from tests.unit.test_intake_folder import entries, manual_watcher
 
 

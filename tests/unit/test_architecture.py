@@ -65,8 +65,6 @@ KNOWN_UPWARD: Mapping[tuple[str, str], str] = {
         ("runtime.context", "api.refusals", _LEDGERS),
         ("store.deliveries", "lifecycle.states", _DELIVERIES),
         ("vault.ingest", "lifecycle.states", _DELIVERIES),
-        ("errors", "rules.access", "AccessDeniedError reads the action words through rules.access; they are in "
-         "i18n/actions.py now: errors/access.py imports them from there once the split helper's errors/ lands"),
     )
 }
 # module cycles (never excepted but these)
@@ -81,9 +79,7 @@ KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset({
     # removes it with the module cycle above)
     frozenset(f"{PACKAGE}.{p}" for p in ("api", "runtime")),
 })
-KNOWN_LONG: frozenset[str] = frozenset({  # the split helper splits folder, mailbox, errors; the evidence helper proof
-    "retention_agent/intake/folder.py", "retention_agent/intake/mailbox.py", "retention_agent/errors.py",
-})
+KNOWN_LONG: frozenset[str] = frozenset()
 
 
 # ---- the checker --------------------------------------------------------------------------------------------

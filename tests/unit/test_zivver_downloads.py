@@ -17,7 +17,8 @@ import pytest
 from retention_agent.clock import ManualClock
 from retention_agent.intake import pinned
 from retention_agent.intake.downloads import DownloadRules, NoticeBoard, selects
-from retention_agent.intake.folder import FolderConfig, FolderWatcher
+from retention_agent.intake.folder import FolderWatcher
+from retention_agent.intake.folder_rules import FolderConfig
 from tests.support.mail import encrypted_xlsx, plain_xlsx
 from tests.unit.test_intake_folder import RecordingDeliver
 
