@@ -15,7 +15,7 @@ scripts/setup-venv.sh --test
 .venv/bin/ruff check retention_agent installer tests benchmarks
 .venv/bin/mypy retention_agent installer
 if [ -n "$fast" ]; then
-    # Unit tests share nothing between them (no agent, no account, no fixed path), so two workers are safe.
+    # Unit tests share nothing between them (no agent, no account, no fixed path): one worker per core is safe.
     .venv/bin/pytest -q -p no:cacheprovider -n auto tests/unit "$@"
 else
     .venv/bin/pytest -q -p no:cacheprovider "$@"
