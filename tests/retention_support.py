@@ -29,6 +29,7 @@ from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.rules import retention
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
+from retention_agent.runtime.services import Services, WiredContext
 from retention_agent.runtime.testing import CLOCK_ENV
 from retention_agent.store.deliveries import get_delivery, list_deliveries, public_view
 from retention_agent.store.notifications import Notifier
@@ -42,20 +43,19 @@ from tests.conftest import ME, AgentProcess, make_home
 class Rig:
     """The schedule as the running agent wires it (capabilities.wire), ticked by the test."""
 
-    ctx: AgentContext
+    ctx: WiredContext
     clock: ManualClock
     purger: Purger
     notifier: Notifier
     schedule: Schedule
 
     @classmethod
-    def on(cls, ctx: AgentContext) -> Rig:
+    def on(cls, ctx: WiredContext) -> Rig:
         assert isinstance(ctx.clock, ManualClock)
         purger = Purger(ctx)
         notifier = Notifier(ctx.store, ctx.clock)
-        ctx.components.update(purger=purger, notifier=notifier, wake=lambda: None)
         schedule = Schedule(ctx, purger, notifier)
-        ctx.components["schedule"] = schedule
+        ctx.wire(Services(notifier=notifier, purger=purger, schedule=schedule, wake=lambda: None))
         return cls(ctx, ctx.clock, purger, notifier, schedule)
 
     def restart(self) -> Rig:
@@ -83,9 +83,9 @@ def ingest(ctx: AgentContext, data: bytes | None = None, *, quarantine: bool = F
     return received.delivery_id
 
 
-def set_ceremony(ctx: AgentContext, ids: list[str], day: date, reason: str = "") -> list[dict[str, Any]]:
+def set_ceremony(ctx: WiredContext, ids: list[str], day: date, reason: str = "") -> list[dict[str, Any]]:
     """What the ``ceremony.set`` operation does once access is granted (as the officer)."""
-    return ceremonies.set_ceremony(ctx, ME, ids, day, reason=reason)
+    return ceremonies.set_ceremony(ctx, ME, ids, day, purger=ctx.services.purger, reason=reason)
 
 
 def view(ctx: AgentContext, delivery_id: str) -> dict[str, Any]:

@@ -237,7 +237,8 @@ class Lifecycles(RuleBasedStateMachine):
     def ceremony(self, index: int, offset: int, confirm: bool) -> None:
         delivery = self._pick(index)
         day = local_date(self.clock.now()) + timedelta(days=offset)
-        self._step(lambda: ceremonies.set_ceremony(self.ctx, ME, [delivery], day, reason="r",
+        self._step(lambda: ceremonies.set_ceremony(self.ctx, ME, [delivery], day,
+                                                   purger=self.ctx.services.purger, reason="r",
                                                    confirm_destroy=[delivery] if confirm else []))
 
     @precondition(lambda self: self.ids)

@@ -393,7 +393,7 @@ class PurgeOnFirstWrite:
 
 def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(ctx: AgentContext) -> None:
     purger = Purger(ctx)
-    ctx.components["purger"] = purger  # what the opening consults, as in the running agent
+    ctx.health.purging = purger.purging  # what the opening consults, as in the running agent
     content = secrets.token_bytes(5 * DEFAULT_CHUNK_SIZE + 100)  # several vault chunks
     delivery = ingest(ctx, content)
     key_id = str(ctx.store.scalar("SELECT key_id FROM deliveries WHERE id = ?", (delivery,)))

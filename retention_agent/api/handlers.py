@@ -46,12 +46,13 @@ from retention_agent.errors import (
 from retention_agent.rules.access import decide, refusal
 from retention_agent.rules.subjects import recorded, refused
 from retention_agent.runtime.context import AgentContext
+from retention_agent.runtime.services import WiredContext
 from retention_agent.store.database import catalogue_error, error_code
 from retention_agent.system.log_limits import left_out, traceback_lines
 
 log = logging.getLogger(__name__)
 
-OperationFn = Callable[[AgentContext, Session, Any], None]
+OperationFn = Callable[[WiredContext, Session, Any], None]
 ActionFn = Callable[[AgentContext, dict[str, Any]], str]
 
 
@@ -85,7 +86,7 @@ def _fixed(action: str) -> ActionFn:
     return fixed
 
 
-def dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, Any]) -> None:
+def dispatch(ctx: WiredContext, session: Session, op: str, args: dict[str, Any]) -> None:
     entry = REGISTRY.get(op)
     try:
         action = _authorise(ctx, session, entry, op, args)
@@ -108,7 +109,7 @@ def _authorise(ctx: AgentContext, session: Session, entry: Operation | None, op:
     staff = ctx.staff.members()
     on_list = peer.account in staff
     if on_list:
-        ctx.health["last_staff_request"] = ctx.clock.monotonic()
+        ctx.health.last_staff_request = ctx.clock.monotonic()
     else:
         wait = ctx.budget.take(peer.account, ctx.clock.monotonic())
         if wait is None:

@@ -129,8 +129,7 @@ class AuditVerify:
 @operation("audit.verify", request=AuditVerify)
 def audit_verify(ctx: AgentContext, session: Session, request: AuditVerify) -> None:
     result = ctx.audit.verify(request.checkpoints).to_wire()
-    ctx.health["audit_verified"] = {"at": utc_iso(ctx.clock.now()), "ok": result["ok"],
-                                    "size": result["size"]}
+    ctx.health.audit_verified = {"at": utc_iso(ctx.clock.now()), "ok": result["ok"], "size": result["size"]}
     session.reply(result)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, flag, whole
@@ -13,9 +13,9 @@ from retention_agent.api.server import Session
 from retention_agent.copies.records import copies_due
 from retention_agent.errors import RetentionAgentError
 from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.purge import Purger
 from retention_agent.lifecycle.purge_schedule import plan_for
 from retention_agent.runtime.context import AgentContext
+from retention_agent.runtime.services import WiredContext
 from retention_agent.store.deliveries import get_delivery
 
 UNINSTALL_REASON = "uninstall"
@@ -28,14 +28,14 @@ class PurgeAll:
 
 
 @operation("purge.all", request=PurgeAll, command="service uninstall")
-def purge_all(ctx: AgentContext, session: Session, request: PurgeAll) -> None:
+def purge_all(ctx: WiredContext, session: Session, request: PurgeAll) -> None:
     """Purge every live delivery now, each with its own proof, before the service is uninstalled.
 
     Held deliveries are left alone and reported: a legal hold is never lifted by an uninstallation. A
     delivery whose purge fails is reported too; the caller then refuses to remove the home. ``dry_run``: the
     caller may, and ``would_purge`` lists what would go (asked before the person confirms).
     """
-    purger = cast(Purger, ctx.components["purger"])
+    purger = ctx.services.purger
     # whose data still exists, held ones aside; ``purging`` is a purge a crash interrupted (resuming it is safe)
     purgeable = lifecycle.sql_states(lifecycle.UNPURGED - {lifecycle.HELD})
     rows = ctx.store.query(f"SELECT id, state FROM deliveries WHERE state IN {purgeable} ORDER BY id")

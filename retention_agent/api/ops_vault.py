@@ -30,6 +30,7 @@ from retention_agent.intake.rules import detect_file_type
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules.access import OPEN_MODES, PURPOSES
 from retention_agent.runtime.context import AgentContext
+from retention_agent.runtime.services import WiredContext
 from retention_agent.store.deliveries import get_delivery, get_live, list_deliveries, public_view
 from retention_agent.system import wipe
 from retention_agent.vault import workspace
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 
 @operation("ingest", request=NoArguments)
-def ingest(ctx: AgentContext, session: Session, request: NoArguments) -> None:
+def ingest(ctx: WiredContext, session: Session, request: NoArguments) -> None:
     """The client reads the file with its own permissions and streams it; it removes the source itself."""
     ctx.free_space.require_room()  # before the client sends a byte
     session.reply("send")
@@ -49,9 +50,7 @@ def ingest(ctx: AgentContext, session: Session, request: NoArguments) -> None:
                                   quarantine=quarantined, actor=session.peer.account)
     state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (received.delivery_id,))
     if state == lifecycle.QUARANTINED and not received.duplicate:
-        notifier = ctx.components.get("notifier")
-        if notifier is not None:
-            notifier.notify("officer", "delivery-quarantined", delivery=received.delivery_id)
+        ctx.services.notifier.notify("officer", "delivery-quarantined", delivery=received.delivery_id)
     session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
                    "sha256": received.sha256, "size": received.size,
                    "quarantined": state == lifecycle.QUARANTINED})
@@ -158,8 +157,7 @@ def open_delivery(ctx: AgentContext, session: Session, request: Open) -> None:
 
 
 def _purging(ctx: AgentContext) -> set[str]:
-    purger = ctx.components.get("purger")
-    return getattr(purger, "purging", set())
+    return ctx.health.purging
 
 
 def _release_unless_purged(ctx: AgentContext, delivery: dict[str, Any], out: Any) -> int:
@@ -204,7 +202,7 @@ def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[s
             raise VaultIntegrityError(delivery=delivery["id"])
     except VaultIntegrityError:
         ctx.audit.append(session.peer.account, "delivery.integrity-failure", "failed", [delivery["id"]])
-        ctx.health.setdefault("integrity_failures", []).append(delivery["id"])
+        ctx.health.integrity_failures.append(delivery["id"])
         raise
 
 
@@ -279,7 +277,7 @@ def verify_vault(ctx: AgentContext) -> dict[str, Any]:
     extra = sorted(on_disk - {r["id"] for r in rows} - pending - purging)
     result = {"checked": len(rows), "ok": not any(problems.values()) and not extra, "extra": extra,
               **problems, "at": utc_iso(ctx.clock.now())}
-    ctx.health["vault_verified"] = {"at": result["at"], "ok": result["ok"], "checked": len(rows)}
+    ctx.health.vault_verified = {"at": result["at"], "ok": result["ok"], "checked": len(rows)}
     return result
 
 

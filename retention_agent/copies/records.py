@@ -50,7 +50,8 @@ def settings(ctx: AgentContext) -> wire.Settings:
                          enabled=chosen.sweep)
 
 
-def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
+def targets_for(ctx: AgentContext, account: str, *, agent_sweeps: bool = False) -> wire.Targets:
+    """``agent_sweeps``: the per-user agent sweeps this account itself (its own account)."""
     member = ctx.staff.members().get(account)
     may_read = member is not None and "read" in member.roles
     rows = ctx.store.query(f"SELECT id, state, size, sha256, key_id FROM deliveries WHERE state IN "
@@ -73,7 +74,7 @@ def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
     erase = tuple(r["id"] for r in rows if r["state"] == PURGING) + tuple(r["id"] for r in owed)
     # per-user mode: the agent sweeps this account itself, so the session's scheduled sweeps (the app in the tray,
     # the notifier) leave it to the agent; an explicit 'copies sweep' still sweeps
-    chosen = dataclasses.replace(settings(ctx), agent_sweeps=ctx.components.get("copies_account") == account)
+    chosen = dataclasses.replace(settings(ctx), agent_sweeps=agent_sweeps)
     return wire.Targets(exact, tuple(derived), erase, chosen)
 
 
@@ -288,7 +289,7 @@ class LocalLink:
         self.ctx, self.account = ctx, account
 
     def targets(self) -> dict[str, Any]:
-        return wire.targets_to_wire(targets_for(self.ctx, self.account))
+        return wire.targets_to_wire(targets_for(self.ctx, self.account, agent_sweeps=True))
 
     def report(self, report: dict[str, Any]) -> dict[str, Any]:
         return record_report(self.ctx, self.account, wire.parse_report(report))

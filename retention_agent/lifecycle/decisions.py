@@ -31,7 +31,7 @@ from retention_agent.errors import (
 )
 from retention_agent.ids import new_ulid
 from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.purge import hold_blocks
+from retention_agent.lifecycle.purge import Purger, hold_blocks
 from retention_agent.lifecycle.purge_schedule import facts_of, plan_for, store_plan
 from retention_agent.rules import access, retention
 from retention_agent.runtime.context import AgentContext
@@ -92,8 +92,8 @@ def action_for(ctx: AgentContext, delivery_ids: list[str], day: date) -> str:
     return required_action(judge(ctx, delivery_ids, day))
 
 
-def set_ceremony(ctx: AgentContext, actor: str, delivery_ids: list[str], day: date, *, label: str = "",
-                 reason: str = "", confirm_destroy: Collection[str] = (), dry_run: bool = False
+def set_ceremony(ctx: AgentContext, actor: str, delivery_ids: list[str], day: date, *, purger: Purger,
+                 label: str = "", reason: str = "", confirm_destroy: Collection[str] = (), dry_run: bool = False
                  ) -> list[dict[str, Any]]:
     """Record ``day`` as the ceremony of these deliveries, all or none; with ``dry_run``, only say what that
     would do (every check made, nothing changed). Deliveries the date makes due now are destroyed at once, each
@@ -121,10 +121,11 @@ def set_ceremony(ctx: AgentContext, actor: str, delivery_ids: list[str], day: da
                                                    deadline=unconfirmed[0].new_deadline.isoformat())
         ceremony_id = _ceremony_for(ctx, day, label)
         for item in judged:
-            _record(ctx, actor, item, ceremony_id, reason)
+            _record(ctx, purger, actor, item, ceremony_id, reason)
     if early:
         fault_point("purge.after-start")
-    return [_result(j, destroyed=j.judgement.early, proof=_carry_out(ctx, j, actor, reason)) for j in judged]
+    return [_result(j, destroyed=j.judgement.early, proof=_carry_out(purger, j, actor, reason))
+            for j in judged]
 
 
 def _refuse_impossible(ctx: AgentContext, judged: list[Judged]) -> None:
@@ -140,7 +141,7 @@ def _refuse_impossible(ctx: AgentContext, judged: list[Judged]) -> None:
                                              months=months)
 
 
-def _record(ctx: AgentContext, actor: str, item: Judged, ceremony_id: str, reason: str) -> None:
+def _record(ctx: AgentContext, purger: Purger, actor: str, item: Judged, ceremony_id: str, reason: str) -> None:
     """One delivery's new ceremony, its plan and audit entry — and, for an early destruction, its purge begun."""
     row, j = item.row, item.judgement
     delivery_id = row["id"]
@@ -153,17 +154,17 @@ def _record(ctx: AgentContext, actor: str, item: Judged, ceremony_id: str, reaso
         "new_deadline": j.new_deadline.isoformat(), "extends": j.extends and not j.early, "early": j.early,
         "after_the_fact": j.after_the_fact, "reason_sha256": note_digest(reason)})
     if j.early:
-        ctx.components["purger"].begin(
+        purger.begin(
             delivery_id, trigger="early", reason=reason, requested_by=actor, due_at=j.previous_due_at,
             reason_code="ceremony-recorded-after-the-fact" if j.after_the_fact else "ceremony-due-within-24h")
 
 
-def _carry_out(ctx: AgentContext, item: Judged, actor: str, reason: str) -> str | None:
+def _carry_out(purger: Purger, item: Judged, actor: str, reason: str) -> str | None:
     """Run the purge an early destruction began (it resumes the record made with the date); its proof."""
     if not item.judgement.early:
         return None
-    done = ctx.components["purger"](item.row["id"], trigger="early", reason=reason, requested_by=actor,
-                                    due_at=item.judgement.previous_due_at)
+    done = purger(item.row["id"], trigger="early", reason=reason, requested_by=actor,
+                  due_at=item.judgement.previous_due_at)
     return str(done["proof"])
 
 

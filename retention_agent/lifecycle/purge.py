@@ -46,8 +46,12 @@ STEPS = ("key", "object", "workspace", "copies", "rows", "scrub")
 
 
 class Purger:
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: AgentContext, *, copies: copy_records.Eraser | None = None,
+                 copies_account: str | None = None) -> None:
+        """``copies``, ``copies_account``: per-user mode, the agent's own sweeper and account, whose copies the
+        purge erases itself."""
         self.ctx = ctx
+        self.copies, self.copies_account = copies, copies_account
         # read by open: the purge wins over an opening in progress. An id is added once its purge has
         # started and stays (also after it finished), so an opening that was mid-way cannot go on.
         self.purging: set[str] = set()
@@ -175,8 +179,7 @@ class Purger:
 
     def _settle_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Copies on workstations: the per-user agent erases its own account's now; the counts go to the proof."""
-        counts = copy_records.settle_at_purge(self.ctx, delivery, self.ctx.components.get("copies"),
-                                              self.ctx.components.get("copies_account"))
+        counts = copy_records.settle_at_purge(self.ctx, delivery, self.copies, self.copies_account)
         steps["copies_counts"] = counts
         found = counts["exact"]["found"] + counts["derived"]["found"]
         erased = counts["exact"]["erased"] + counts["derived"]["erased"]

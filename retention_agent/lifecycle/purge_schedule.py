@@ -114,7 +114,7 @@ class Schedule:
             if plan.is_due and plan.delivery_id not in awaiting and not self._due_only_by_memory(plan):
                 self._purge(plan, "schedule", requested_by="agent")
         self._remind([(row, plan) for row, plan in plans if not plan.is_due], now)
-        self.ctx.health["last_tick"] = utc_iso(now)
+        self.ctx.health.last_tick = utc_iso(now)
         self._arm_timer(plans, now)
 
     def _now_checked(self) -> datetime:

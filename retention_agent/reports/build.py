@@ -150,7 +150,7 @@ def audit_section(ctx: AgentContext, previous: Mapping[str, Any] | None) -> tupl
         tail = _tail(ctx, old.size) if old is not None and old.size <= current.size else None
     section: dict[str, Any] = {"size": current.size, "checkpoint": note, "consistency_proof": [],
                                "consistent_with_previous": None, "frontier": [h.hex() for h in frontier.to_hashes()],
-                               "last_verification": ctx.health.get("audit_verified")}
+                               "last_verification": ctx.health.audit_verified}
     if previous is None or old is None:
         return None, section
     proof = _consistency(ctx, previous, old, tail) if tail is not None else []

@@ -83,7 +83,7 @@ def health(ctx: AgentContext) -> dict[str, Any]:
     return {
         "running_since": utc_iso(ctx.started_at),
         "last_intake": ctx.store.scalar("SELECT MAX(received_at) FROM deliveries"),
-        "last_tick": ctx.health.get("last_tick"),
+        "last_tick": ctx.health.last_tick,
         "intake": intake_watchers(ctx),
         "intake_limits": {"max_file_bytes": ctx.config.intake.max_file_bytes,
                           "max_files_per_message": ctx.config.intake.max_files_per_message},
@@ -103,7 +103,7 @@ def intake_watchers(ctx: AgentContext) -> list[dict[str, Any]]:
     unsafe, hard links, sparse or too large files, messages too large), each with how many items.
     """
     found = []
-    for name, item in sorted(dict(ctx.components.get("intake") or {}).items()):
+    for name, item in sorted(ctx.health.intake.items()):
         status = item if hasattr(item, "state") else getattr(item, "status", item)
         shared = getattr(status, "intake", None)
         refused = _first_attr("refused", status, shared) or ()
@@ -120,7 +120,7 @@ def intake_watchers(ctx: AgentContext) -> list[dict[str, Any]]:
 def oauth_tokens(ctx: AgentContext) -> list[dict[str, Any]]:
     """Each OAuth2 mailbox's token: when it expires, when it was acquired, the last failure (an error id)."""
     found = []
-    for name, item in sorted(dict(ctx.components.get("intake") or {}).items()):
+    for name, item in sorted(ctx.health.intake.items()):
         token = getattr(item, "token_status", None)
         if token is None:
             continue
@@ -223,7 +223,7 @@ def _awaiting(ctx: AgentContext) -> list[str]:
 
 def unfinished_purges(ctx: AgentContext) -> int:
     """Purges that started and did not finish, not counting the one running right now."""
-    running = set(getattr(ctx.components.get("purger"), "purging", set()))
+    running = ctx.health.purging
     rows = ctx.store.query("SELECT delivery_id FROM purges WHERE finished_at IS NULL")
     return sum(1 for row in rows if row["delivery_id"] not in running)
 
@@ -308,12 +308,12 @@ def audit_summary(ctx: AgentContext) -> dict[str, Any]:
     last = ctx.store.one("SELECT size, created_at FROM checkpoints ORDER BY size DESC LIMIT 1")
     return {"size": ctx.audit.size,
             "last_checkpoint": None if last is None else {"size": int(last["size"]), "created_at": last["created_at"]},
-            "last_verification": ctx.health.get("audit_verified")}
+            "last_verification": ctx.health.audit_verified}
 
 
 def vault_summary(ctx: AgentContext) -> dict[str, Any]:
-    failures = [str(i) for i in ctx.health.get("integrity_failures", [])]
-    return {"last_verification": ctx.health.get("vault_verified"),
+    failures = ctx.health.integrity_failures
+    return {"last_verification": ctx.health.vault_verified,
             "integrity_failures": {"count": len(failures), "deliveries": sorted(set(failures))[:LIST_LIMIT]}}
 
 
