@@ -83,9 +83,10 @@ def ingest(ctx: AgentContext, data: bytes | None = None, *, quarantine: bool = F
     return received.delivery_id
 
 
-def set_ceremony(ctx: WiredContext, ids: list[str], day: date, reason: str = "") -> list[dict[str, Any]]:
+def set_ceremony(ctx: WiredContext, ids: list[str], day: date, reason: str = "",
+                 purger: Purger | None = None) -> list[dict[str, Any]]:
     """What the ``ceremony.set`` operation does once access is granted (as the officer)."""
-    return ceremonies.set_ceremony(ctx, ME, ids, day, purger=ctx.services.purger, reason=reason)
+    return ceremonies.set_ceremony(ctx, ME, ids, day, purger=purger or ctx.services.purger, reason=reason)
 
 
 def view(ctx: AgentContext, delivery_id: str) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from typing import Any
 
 import pytest
 
-from retention_agent.api.ops_vault import _PurgeAware
 from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
@@ -45,6 +44,7 @@ from retention_agent.evidence import sshsig
 from retention_agent.evidence.proof import verify_proof
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle.opening import _PurgeAware
 from retention_agent.lifecycle.purge import Purger
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
@@ -283,7 +283,7 @@ def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Ag
     try:
         delivery = ingest(ctx, b"held " + secrets.token_bytes(1000))
         clock.advance(timedelta(days=2))
-        set_ceremony(ctx, [delivery], today() - timedelta(days=60))
+        set_ceremony(ctx, [delivery], today() - timedelta(days=60), purger=Purger(ctx))
         ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", today() + timedelta(days=90))
     finally:
         ctx.store.close()
@@ -416,7 +416,7 @@ def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(c
 def test_a_copy_still_being_written_when_the_purge_starts_is_wiped_too(ctx: AgentContext) -> None:
     purger = Purger(ctx)
     delivery = ingest(ctx, b"copy in progress " + secrets.token_bytes(1000))
-    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    set_ceremony(ctx, [delivery], date(2026, 11, 10), purger=purger)
     # what an opening has on disk before it records the copy: the private file, partly written
     workspace.prepare_folder(ctx.home, ME)
     partial = workspace.copy_path(ctx.home, ME, delivery, 7, "xlsx")

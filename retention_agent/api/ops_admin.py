@@ -14,8 +14,8 @@ from retention_agent.clock import utc_iso
 from retention_agent.errors import UnknownAccountError, UsageError
 from retention_agent.evidence import sshsig
 from retention_agent.i18n.msgids import N_
+from retention_agent.lifecycle.workspace_wipe import wipe_copies_of
 from retention_agent.rules.access import PURPOSES, REQUIRED_ROLES, ROLES
-from retention_agent.runtime.capabilities import wipe_copies_of
 from retention_agent.runtime.context import AgentContext
 from retention_agent.system.accounts import account_exists
 

@@ -31,7 +31,7 @@ from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules import retention
 from retention_agent.runtime.context import AgentContext
 from retention_agent.runtime.testing import fault_point
-from retention_agent.store import mail_copies
+from retention_agent.store import mail_copies, openings
 from retention_agent.store.database import INCREMENTAL
 from retention_agent.store.deliveries import get_delivery
 from retention_agent.system.home import write_private
@@ -163,13 +163,11 @@ class Purger:
         return "overwritten-and-unlinked" if self.ctx.vault.erase_object(delivery["id"]) else "absent"
 
     def _wipe_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
-        rows = self.ctx.store.query("SELECT id, copy_path FROM openings WHERE delivery_id = ? "
-                                    "AND copy_path IS NOT NULL AND wiped_at IS NULL", (delivery["id"],))
+        rows = openings.copies_of_delivery(self.ctx.store, delivery["id"])
         for row in rows:
             workspace.wipe(Path(row["copy_path"]))
             with self.ctx.store.transaction():
-                self.ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
-                                            (utc_iso(self.ctx.clock.now()), row["id"]))
+                openings.mark_wiped(self.ctx.store, row["id"], utc_iso(self.ctx.clock.now()))
         # a copy an opening was still writing when the purge began is not recorded yet: wipe it by its name
         # (the same pattern the verification looks for)
         untracked = [p for p in self.ctx.home.workspace.rglob(f"{delivery['id']}-*") if p.is_file()]
@@ -188,13 +186,9 @@ class Purger:
 
     def _delete_rows(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Keep counts in the tombstone, then delete what described the content (notes, reasons)."""
-        counts = self.ctx.store.one(
-            "SELECT COUNT(*) AS openings, COUNT(DISTINCT account) AS accounts, "
-            "SUM(CASE WHEN mode = 'to-dir' THEN 1 ELSE 0 END) AS untracked FROM openings WHERE delivery_id = ?",
-            (delivery["id"],)) or {}
-        steps["counts"] = {k: int(v or 0) for k, v in counts.items()}
+        steps["counts"] = openings.counts_of_delivery(self.ctx.store, delivery["id"])
         with self.ctx.store.transaction():  # the counts are saved with the deletion, atomically
-            self.ctx.store.conn.execute("DELETE FROM openings WHERE delivery_id = ?", (delivery["id"],))
+            openings.delete_of_delivery(self.ctx.store, delivery["id"])
             self.ctx.store.conn.execute("DELETE FROM reminders WHERE delivery_id = ?", (delivery["id"],))
             copy_records.delete_rows(self.ctx, delivery["id"])
             self.ctx.store.conn.execute(
@@ -214,7 +208,7 @@ class Purger:
     def _verify(self, delivery: dict[str, Any]) -> dict[str, bool]:
         delivery_id = delivery["id"]
         copies = [p for p in self.ctx.home.workspace.rglob(f"{delivery_id}-*")]
-        left = self.ctx.store.scalar("SELECT COUNT(*) FROM openings WHERE delivery_id = ?", (delivery_id,))
+        left = openings.left_of_delivery(self.ctx.store, delivery_id)
         scrubbed = self._scrub_evidence(delivery_id)
         return {
             "key_absent": not self.ctx.vault.has_key(delivery["key_id"]),

@@ -10,23 +10,20 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from retention_agent.clock import utc_iso
 from retention_agent.intake.base import TOO_MANY_FILES
 from retention_agent.lifecycle.purge import Purger, resume_unfinished
 from retention_agent.lifecycle.purge_schedule import Schedule
-from retention_agent.rules.access import REQUIRED_ROLES
+from retention_agent.lifecycle.workspace_wipe import wipe_expired_copies
 from retention_agent.runtime.context import AgentContext
 from retention_agent.runtime.services import Services, WiredContext
 from retention_agent.runtime.ticker import Ticker
 from retention_agent.status.facts import note_test_hooks
 from retention_agent.store.notifications import Notifier
 from retention_agent.store.upkeep import DatabaseUpkeep
-from retention_agent.vault import workspace
 
 if TYPE_CHECKING:  # the sweeper (and what it reads files with) is loaded only in per-user mode
     from retention_agent.copies.session import Sweeper
@@ -242,35 +239,3 @@ def _checkpoint_if_due(ctx: AgentContext) -> None:
         if last is None or now - last >= interval:
             ctx.audit.checkpoint()
             ctx.health.checkpoint_at = now
-
-
-_UNWIPED = "SELECT id, delivery_id, account, copy_path FROM openings WHERE copy_path IS NOT NULL AND wiped_at IS NULL"
-
-
-def wipe_expired_copies(ctx: AgentContext) -> int:
-    """Wipe workspace copies whose time is up, and any copy of an account that may no longer open deliveries
-    (its removal from the staff list wipes them at once; this catches a wipe a crash interrupted)."""
-    now = utc_iso(ctx.clock.now())
-    expired = ctx.store.query(f"{_UNWIPED} AND wipe_at <= ?", (now,))
-    may_read = REQUIRED_ROLES["open"]
-    readers = {m.account for m in ctx.staff.members().values() if m.roles & may_read}
-    lost = [row for row in ctx.store.query(_UNWIPED) if row["account"] not in readers
-            and row["id"] not in {e["id"] for e in expired}]
-    return _wipe(ctx, expired, "expired") + _wipe(ctx, lost, "access-removed")
-
-
-def wipe_copies_of(ctx: AgentContext, account: str) -> int:
-    """Wipe every working copy of ``account`` now: it was removed from the staff list or lost ``read``."""
-    return _wipe(ctx, ctx.store.query(f"{_UNWIPED} AND account = ?", (account,)), "access-removed")
-
-
-def _wipe(ctx: AgentContext, rows: list[dict[str, Any]], why: str) -> int:
-    """Wipe each copy, then mark it wiped and audit it in one transaction."""
-    for row in rows:
-        workspace.wipe(Path(row["copy_path"]))
-        with ctx.store.transaction():
-            ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
-                                   (utc_iso(ctx.clock.now()), row["id"]))
-            ctx.audit.append("agent", "workspace.wiped", "ok", [row["delivery_id"]],
-                             {"opening": row["id"], "account": row["account"], "why": why})
-    return len(rows)
