@@ -36,6 +36,7 @@ from retention_agent.lifecycle.purge_schedule import facts_of, plan_for, store_p
 from retention_agent.rules import access, retention
 from retention_agent.runtime.context import AgentContext
 from retention_agent.runtime.testing import fault_point
+from retention_agent.store import ceremonies, deliveries
 from retention_agent.store.deliveries import get_live
 
 # the access action a ceremony date needs, from the least to the most it may do
@@ -145,7 +146,7 @@ def _record(ctx: AgentContext, purger: Purger, actor: str, item: Judged, ceremon
     """One delivery's new ceremony, its plan and audit entry — and, for an early destruction, its purge begun."""
     row, j = item.row, item.judgement
     delivery_id = row["id"]
-    ctx.store.conn.execute("UPDATE deliveries SET ceremony_id = ? WHERE id = ?", (ceremony_id, delivery_id))
+    deliveries.set_ceremony(ctx.store, delivery_id, ceremony_id)
     lifecycle.transition(ctx.store, delivery_id, lifecycle.HELD if item.held else lifecycle.SCHEDULED)
     plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
     store_plan(ctx, plan)
@@ -180,23 +181,18 @@ def _result(item: Judged, *, destroyed: bool, proof: str | None = None) -> dict[
 
 
 def _ceremony_for(ctx: AgentContext, day: date, label: str) -> str:
-    existing = ctx.store.scalar("SELECT id FROM ceremonies WHERE date = ?", (day.isoformat(),))
+    existing = ceremonies.on_day(ctx.store, day.isoformat())
     if existing:
         if label:
-            ctx.store.conn.execute("UPDATE ceremonies SET label = ? WHERE id = ?", (label, existing))
-        return str(existing)
+            ceremonies.set_label(ctx.store, existing, label)
+        return existing
     ceremony_id = new_ulid(ctx.clock)
-    ctx.store.conn.execute("INSERT INTO ceremonies(id, date, label, created_at) VALUES (?, ?, ?, ?)",
-                           (ceremony_id, day.isoformat(), label, utc_iso(ctx.clock.now())))
+    ceremonies.insert(ctx.store, ceremony_id, day=day.isoformat(), label=label, created_at=utc_iso(ctx.clock.now()))
     return ceremony_id
 
 
 def list_ceremonies(ctx: AgentContext) -> list[dict[str, Any]]:
-    rows = ctx.store.query(
-        "SELECT c.id, c.date, c.label, COUNT(d.id) AS deliveries, "
-        f"SUM(CASE WHEN d.state != '{lifecycle.PURGED}' THEN 1 ELSE 0 END) AS live, MIN(d.deadline) AS deadline "
-        "FROM ceremonies c LEFT JOIN deliveries d ON d.ceremony_id = c.id GROUP BY c.id ORDER BY c.date")
-    return [{**r, "live": r["live"] or 0} for r in rows]
+    return ceremonies.listing(ctx.store)
 
 
 # ---- holds ------------------------------------------------------------------------------------------------
@@ -210,8 +206,7 @@ def hold(ctx: AgentContext, actor: str, delivery_id: str, reason: str, until: da
         if row["state"] == lifecycle.QUARANTINED:
             raise DeliveryQuarantinedError(delivery=delivery_id)
         lifecycle.transition(ctx.store, delivery_id, lifecycle.HELD)
-        ctx.store.conn.execute("UPDATE deliveries SET hold_reason = ?, hold_until = ? WHERE id = ?",
-                               (reason, until.isoformat(), delivery_id))
+        deliveries.set_hold(ctx.store, delivery_id, reason=reason, until=until.isoformat())
         ctx.audit.append(actor, "hold.set", "ok", [delivery_id], {
             "until": until.isoformat(), "previous_state": row["state"], "reason_sha256": note_digest(reason)})
     return {"delivery": delivery_id, "state": lifecycle.HELD.value, "hold_until": until.isoformat()}
@@ -224,8 +219,7 @@ def release(ctx: AgentContext, actor: str, delivery_id: str) -> dict[str, Any]:
             raise DeliveryStateError(delivery=delivery_id, state=row["state"])
         state = lifecycle.SCHEDULED if row["ceremony_date"] else lifecycle.VAULTED
         lifecycle.transition(ctx.store, delivery_id, state)
-        ctx.store.conn.execute("UPDATE deliveries SET hold_reason = NULL, hold_until = NULL WHERE id = ?",
-                               (delivery_id,))
+        deliveries.clear_hold(ctx.store, delivery_id)
         ctx.audit.append(actor, "hold.released", "ok", [delivery_id], {"state": state.value})
         plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
     return {"delivery": delivery_id, "state": state.value, "due_now": plan.is_due}

@@ -150,7 +150,9 @@ def record(store: Store, fields: dict[str, Any], state: DeliveryState) -> None:
     _in_transaction(store)
     if not allowed(None, state):
         raise DeliveryStateError(delivery=str(fields.get("id", "?")), state=state.value)
-    store.db.table("deliveries").insert({**fields, "state": state.value})
+    columns = [*fields, "state"]  # the agent's own column names, never a caller's
+    store.conn.execute(f"INSERT INTO deliveries({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                       (*fields.values(), state.value))
 
 
 def transition(store: Store, delivery_id: str, target: DeliveryState) -> DeliveryState:
