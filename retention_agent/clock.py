@@ -1,7 +1,7 @@
 """The one source of time. No other module reads the system clock.
 
 Tests travel in time by handing a :class:`ManualClock` to the code under test. A running agent started
-by the test suite can be given a clock offset through the test-only setting (see ``testing.py``).
+by the test suite can be given a clock offset through the test-only setting (see ``testing_hooks.py``).
 """
 
 from __future__ import annotations

@@ -118,8 +118,8 @@ def _walk_through(client: Client, home: Home, inbox: Path, me: str) -> None:
 
 def _extra_steps(client: Client) -> None:
     """Capabilities that extend the demo register here (status, report)."""
-    from retention_agent.cli.status_table import echo_status
     from retention_agent.reports.period import containing
+    from retention_agent.session.status_table import echo_status
 
     step(t("7. The privacy officer records the conditions of the deliberation, then looks at the status"))
     today = local_date(SystemClock().now())

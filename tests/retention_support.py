@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from retention_agent.api.client import Client
+from retention_agent.api.services import Services, WiredContext
 from retention_agent.clock import ManualClock, parse_utc, start_of_local_day
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.lifecycle.purge import Purger, resume_unfinished
@@ -29,11 +30,10 @@ from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.rules import retention
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import Services, WiredContext
-from retention_agent.runtime.testing import CLOCK_ENV
 from retention_agent.store.deliveries import get_delivery, list_deliveries, public_view
 from retention_agent.store.notifications import Notifier
 from retention_agent.system.home import Home
+from retention_agent.testing_hooks import CLOCK_ENV
 from tests.conftest import ME, AgentProcess, make_home
 
 # ---- in process -------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retention_agent.errors import AccessDeniedError
+from retention_agent.i18n.actions import ACTION_WORDS
 from retention_agent.i18n.catalogue import translate
 from retention_agent.rules.access import (
-    ACTION_WORDS,
     REQUIRED_ROLES,
     ROLES,
     StaffMember,

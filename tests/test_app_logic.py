@@ -18,9 +18,9 @@ from retention_agent.app.rows import (
     deliveries_table,
     needs_ceremony_date,
 )
-from retention_agent.app.words import AUDIT_ACTIONS, CHANNELS, STATES
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.rules import access
+from retention_agent.session.words import AUDIT_ACTIONS, CHANNELS, STATES
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 2)
@@ -36,8 +36,11 @@ def _row(**changes: object) -> dict[str, object]:
 
 
 def test_the_qt_free_modules_import_no_qt() -> None:
-    for name in ("roles", "rows", "audit_rows", "timeline", "status_page", "session", "settings", "words"):
-        tree = ast.parse((ROOT / "retention_agent" / "app" / f"{name}.py").read_text())
+    app = [ROOT / "retention_agent" / "app" / f"{name}.py"
+           for name in ("roles", "rows", "audit_rows", "timeline", "status_page", "session", "settings")]
+    for path in [*app, *(ROOT / "retention_agent" / "session").glob("*.py")]:
+        name = path.name
+        tree = ast.parse(path.read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not any(m.startswith("PySide6") for m in imported), name
@@ -76,7 +79,7 @@ def test_every_audited_action_has_words() -> None:
                 if isinstance(action, ast.Constant) and isinstance(action.value, str) and "." in action.value:
                     events.add(action.value)
     missing = (set(access.REQUIRED_ROLES) | events) - set(AUDIT_ACTIONS)
-    assert not missing, f"add these audit actions to app/words.py: {sorted(missing)}"
+    assert not missing, f"add these audit actions to session/words.py: {sorted(missing)}"
 
 
 # ---- deliveries ------------------------------------------------------------------------------------------

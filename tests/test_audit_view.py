@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from retention_agent.app.words import AUDIT_ACTIONS, word
 from retention_agent.clock import ManualClock
 from retention_agent.errors import EXIT_USAGE
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.runtime.context import AgentContext
+from retention_agent.session.words import AUDIT_ACTIONS, word
 from tests.conftest import ME, AgentProcess
 from tests.report_support import request
 from tests.retention_support import api, grant_me, ingest, ingest_bytes

@@ -345,7 +345,7 @@ def _refusal_entries(home: Path) -> list[str]:
 
 
 def _problems(home: Path) -> dict[str, str]:
-    from retention_agent.cli.status_table import finding_text
+    from retention_agent.session.status_table import finding_text
 
     return {p["code"]: finding_text(p) for p in _status(home)["problems"]}
 

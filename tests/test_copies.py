@@ -288,23 +288,24 @@ def _section(**exact: int) -> dict[str, object]:
 
 
 def test_a_remaining_copy_is_named_in_not_covered_and_counts_that_do_not_add_up_are_refused() -> None:
-    from retention_agent.evidence import proof
+    from retention_agent.errors import DocumentInvalidError
+    from retention_agent.evidence import proof, proof_build, proof_verify
     from tests.test_proof import KEY as SIGNER
     from tests.test_proof import _facts, _signed
-    doc = proof.build_proof(_facts(copies=_section()))
+    doc = proof_build.build_proof(_facts(copies=_section()))
     assert proof.WORKSTATION_COPIES_REMAINING in doc["not_covered"]
     assert proof.WORKSTATIONS_NOT_SWEPT not in doc["not_covered"]
-    data, signature = proof.sign_proof(doc, SIGNER)
-    assert proof.verify_proof(data, signature, SIGNER.public_bytes())["copies"]["derived"]["remaining"] == 1
+    data, signature = proof_build.sign_proof(doc, SIGNER)
+    assert proof_verify.verify_proof(data, signature, SIGNER.public_bytes())["copies"]["derived"]["remaining"] == 1
     with pytest.raises(ValueError, match="found = erased"):
-        proof.build_proof(_facts(copies=_section(erased=1)))
+        proof_build.build_proof(_facts(copies=_section(erased=1)))
     with pytest.raises(ValueError, match="by_location"):  # a path can never slip into the section
-        proof.build_proof(_facts(copies={**_section(), "by_location": [
+        proof_build.build_proof(_facts(copies={**_section(), "by_location": [
             {"kind": "documents", "found": 0, "erased": 0, "gone": 0, "remaining": 0, "path": "lijst.csv"}]}))
     old = {k: v for k, v in doc.items() if k not in ("copies", "mailbox_copies")}  # as version 1 wrote them
     old["version"] = 1
     data, signature = _signed(old)
-    assert proof.verify_proof(data, signature, SIGNER.public_bytes())["version"] == 1  # earlier proofs verify
+    assert proof_verify.verify_proof(data, signature, SIGNER.public_bytes())["version"] == 1  # earlier proofs verify
     data, signature = _signed({**old, "copies": doc["copies"]})
-    with pytest.raises(proof.DocumentInvalidError):  # a version 1 proof has no copies
-        proof.verify_proof(data, signature, SIGNER.public_bytes())
+    with pytest.raises(DocumentInvalidError):  # a version 1 proof has no copies
+        proof_verify.verify_proof(data, signature, SIGNER.public_bytes())

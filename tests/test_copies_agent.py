@@ -35,9 +35,10 @@ from retention_agent.clock import SystemClock
 from retention_agent.copies import erase as eraser
 from retention_agent.copies import wire
 from retention_agent.copies.locations import Location
-from retention_agent.copies.session import ApiLink, Sweeper, cache_path
+from retention_agent.copies.session import Sweeper, cache_path
 from retention_agent.evidence import proof as proofs
 from retention_agent.rules import rrn
+from retention_agent.session.copies_link import ApiLink
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import init_home
 from tests import copies_support as fixtures

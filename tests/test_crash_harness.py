@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent.runtime.testing import CLOCK_ENV, FAULTS_ENV, TESTING_ENV
+from retention_agent.testing_hooks import CLOCK_ENV, FAULTS_ENV, TESTING_ENV
 from tests.conftest import AgentProcess, make_home
 from tests.harness.crash import CrashHarness, Fed, HarnessFailure, Settings, _sha, default_seed
 

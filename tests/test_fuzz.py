@@ -41,7 +41,7 @@ from retention_agent.errors import (
     FormatVersionError,
     SignatureInvalidError,
 )
-from retention_agent.evidence import checkpoint, merkle, proof, sshsig
+from retention_agent.evidence import checkpoint, merkle, proof, proof_build, proof_verify, sshsig
 from retention_agent.intake import mailfile
 from retention_agent.rules import rrn
 from retention_agent.vault import format as vault_format
@@ -353,7 +353,7 @@ def _valid_proof() -> dict[str, Any]:
         head = hashlib.sha256(entry).hexdigest()
     leaves = [merkle.leaf_hash(e) for e in entries]
     note = checkpoint.sign(checkpoint.Checkpoint(origin, 2, merkle.root(leaves)), origin, SIGNING)
-    facts = proof.ProofFacts(
+    facts = proof_build.ProofFacts(
         municipality="De Panne", installation_id=installation, legal_basis="VCMP-05-2024", delivery_id=delivery,
         received_at="2026-09-01T08:12:30Z", channel="zivver", sha256=hashlib.sha256(b"d").hexdigest(), size=48213,
         ceremony_date="2026-10-28", deadline="2026-11-28", due_at="2026-11-27T23:00:00Z",
@@ -364,7 +364,7 @@ def _valid_proof() -> dict[str, Any]:
         distinct_accounts_count=1, untracked_copies_count=0,
         audit={"checkpoint": note, "entry_seq": 2, "entry": entries[1].decode(), "tree_size": 2,
                "inclusion_proof": [h.hex() for h in merkle.inclusion_proof(leaves, 1)]})
-    return proof.build_proof(facts)
+    return proof_build.build_proof(facts)
 
 
 _PROOF = _valid_proof()
@@ -402,7 +402,8 @@ def _replace(doc: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
 
 def test_the_valid_proof_verifies() -> None:
     data = proof.proof_bytes(_PROOF)
-    assert proof.verify_proof(data, sshsig.sign(SIGNING, proof.NAMESPACE, data), SIGNING.public_bytes()) == _PROOF
+    signature = sshsig.sign(SIGNING, proof.NAMESPACE, data)
+    assert proof_verify.verify_proof(data, signature, SIGNING.public_bytes()) == _PROOF
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -413,7 +414,7 @@ def test_a_signed_proof_with_any_field_changed_verifies_only_as_itself(path: tup
     doc = _replace(_PROOF, path, value, delete)
     data = proof.proof_bytes(doc)
     try:
-        found = proof.verify_proof(data, sshsig.sign(SIGNING, proof.NAMESPACE, data), SIGNING.public_bytes())
+        found = proof_verify.verify_proof(data, sshsig.sign(SIGNING, proof.NAMESPACE, data), SIGNING.public_bytes())
     except (SignatureInvalidError, DocumentInvalidError, FormatVersionError) as exc:
         assert exc.exit_code == 4
         return
@@ -427,7 +428,7 @@ def test_a_mutated_proof_file_with_its_old_signature_never_verifies(edits: list[
     signature = sshsig.sign(SIGNING, proof.NAMESPACE, data)
     changed = _mutate(data, edits)
     try:
-        proof.verify_proof(changed, signature, SIGNING.public_bytes())
+        proof_verify.verify_proof(changed, signature, SIGNING.public_bytes())
     except (SignatureInvalidError, DocumentInvalidError, FormatVersionError):
         return
     assert changed == data

@@ -18,7 +18,7 @@ import pytest
 
 from retention_agent.backoff import Backoff
 from retention_agent.clock import ManualClock
-from retention_agent.evidence import proof
+from retention_agent.evidence import proof, proof_build
 from retention_agent.intake.copies import MemoryLedger
 from retention_agent.intake.credentials import Credential, TokenStatus
 from retention_agent.intake.graph_driver import ERR_DENIED, GraphDriver
@@ -124,12 +124,12 @@ def test_the_proof_of_a_graph_deletion_names_the_purges_folder() -> None:
     section = {"mailbox": "agii", "state": "done", "mode": "remove", "method": "graph-permanent-delete",
                "searched_at": "2026-11-02T09:00:00Z", "complete": True, "found": 1, "removed": 1, "remaining": 0,
                "folders": [{"folder": "Inbox", "special_use": None, "found": 1, "removed": 1, "remaining": 0}]}
-    codes = proof.mailbox_not_covered(section, "email")
+    codes = proof_build.mailbox_not_covered(section, "email")
     assert codes == [proof.MAIL_PURGES_FOLDER]
-    assert proof.mailbox_not_covered({**section, "method": "imap-expunge", "remaining": 1}, "email") == [
+    assert proof_build.mailbox_not_covered({**section, "method": "imap-expunge", "remaining": 1}, "email") == [
         proof.MAIL_RECOVERABLE_ITEMS, proof.MAILBOX_COPIES_REMAINING]
-    assert proof.mailbox_not_covered(None, "email") == [proof.MAILBOX_COPIES_NOT_SEARCHED]
-    assert proof.mailbox_not_covered(None, "folder") == []
+    assert proof_build.mailbox_not_covered(None, "email") == [proof.MAILBOX_COPIES_NOT_SEARCHED]
+    assert proof_build.mailbox_not_covered(None, "folder") == []
 
 
 def test_an_application_access_policy_that_excludes_the_mailbox_is_a_permanent_failure(graph: GraphDouble) -> None:

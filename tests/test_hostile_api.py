@@ -38,12 +38,12 @@ import retention_agent.cli.main  # noqa: F401 - imported before any fork: the ch
 from retention_agent.api import protocol
 from retention_agent.api.client import Client
 from retention_agent.audit.log import AuditLog
-from retention_agent.cli.terminal import has_unsafe
 from retention_agent.clock import SystemClock
 from retention_agent.errors import RetentionAgentError
-from retention_agent.evidence.proof import verify_proof
+from retention_agent.evidence.checkpoint import log_origin
+from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.evidence.sshsig import parse_public_key_openssh
-from retention_agent.runtime.context import log_origin
+from retention_agent.i18n.safe_text import has_unsafe
 from retention_agent.store.database import Store
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import load_signing_key

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent.cli.status_table import finding_text
+from retention_agent.session.status_table import finding_text
 from tests.accounts import in_child_as, needs_root, temporary_account
 from tests.conftest import AgentProcess, make_home
 from tests.helpers_accounts import traversable_folder

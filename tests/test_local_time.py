@@ -21,11 +21,11 @@ import pytest
 from click.testing import CliRunner
 
 from retention_agent.cli.main import main, register_commands
-from retention_agent.cli.status_table import table_lines
 from retention_agent.clock import BRUSSELS
 from retention_agent.errors import DeliveryPurgedError
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.rules import retention
+from retention_agent.session.status_table import table_lines
 from retention_agent.store import notifications as notify
 from tests.accounts import as_account, create_account, needs_root, remove_account
 from tests.conftest import ME, AgentProcess, make_home

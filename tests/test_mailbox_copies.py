@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from retention_agent.evidence import proof
+from retention_agent.errors import DocumentInvalidError
+from retention_agent.evidence import proof, proof_build, proof_verify
 from retention_agent.intake.copies import (
     CopySettings,
     FolderCopies,
@@ -320,17 +321,17 @@ def test_the_proof_section_is_version_3_and_older_proofs_still_verify() -> None:
                "searched_at": "2026-11-02T09:00:00Z", "complete": True, "found": 2, "removed": 0, "remaining": 2,
                "folders": [{"folder": "Archief", "special_use": None, "found": 1, "removed": 0, "remaining": 1},
                            {"folder": "Sent", "special_use": "sent", "found": 1, "removed": 0, "remaining": 1}]}
-    doc = proof.build_proof(_facts(channel="email", mailbox_copies=section))
+    doc = proof_build.build_proof(_facts(channel="email", mailbox_copies=section))
     assert doc["version"] == 3
     assert doc["not_covered"][-2:] == [proof.MAIL_RECOVERABLE_ITEMS, proof.MAILBOX_COPIES_REMAINING]
-    data, signature = proof.sign_proof(doc, KEY)
-    assert proof.verify_proof(data, signature, KEY.public_bytes())["mailbox_copies"]["remaining"] == 2
+    data, signature = proof_build.sign_proof(doc, KEY)
+    assert proof_verify.verify_proof(data, signature, KEY.public_bytes())["mailbox_copies"]["remaining"] == 2
     version_2 = {**{k: v for k, v in doc.items() if k != "mailbox_copies"}, "version": 2}
-    assert proof.verify_proof(*_signed(version_2), KEY.public_bytes())["version"] == 2
-    with pytest.raises(proof.DocumentInvalidError):  # a version 2 proof has no mailbox_copies
-        proof.verify_proof(*_signed({**version_2, "mailbox_copies": section}), KEY.public_bytes())
+    assert proof_verify.verify_proof(*_signed(version_2), KEY.public_bytes())["version"] == 2
+    with pytest.raises(DocumentInvalidError):  # a version 2 proof has no mailbox_copies
+        proof_verify.verify_proof(*_signed({**version_2, "mailbox_copies": section}), KEY.public_bytes())
     for bad in ({**section, "folders": [{"folder": "x@y.be", "special_use": None, "found": 1, "removed": 0,
                                          "remaining": 1}]},  # a folder name that is an address
                 {**section, "method": "delete"}, {**section, "extra": 1}):
         with pytest.raises(ValueError):
-            proof.build_proof(_facts(channel="email", mailbox_copies=bad))
+            proof_build.build_proof(_facts(channel="email", mailbox_copies=bad))

@@ -24,7 +24,6 @@ import pytest
 from retention_agent.api import ops_vault
 from retention_agent.api.client import Client
 from retention_agent.cli.commands.vault import _download_to
-from retention_agent.cli.main import State
 from retention_agent.clock import ManualClock
 from retention_agent.errors import ProtocolError, PurposeRequiredError, VaultIntegrityError
 from retention_agent.lifecycle import opening
@@ -32,9 +31,10 @@ from retention_agent.lifecycle.workspace_wipe import wipe_expired_copies
 from retention_agent.rules.subjects import keyed_digest
 from retention_agent.runtime.agent import SUBJECT_KEY_PURPOSE
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import CLOCK_ENV
+from retention_agent.session.state import State
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import load_signing_key
+from retention_agent.testing_hooks import CLOCK_ENV
 from retention_agent.vault import ingest as ingest_module
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from retention_agent.vault.keys import FileKeyStore
@@ -317,13 +317,13 @@ def test_vault_verify_does_not_call_an_ingest_in_progress_extra(ctx: AgentContex
     def at(point: str) -> None:
         if point == "ingest.after-rename":
             assert len(ctx.vault.object_ids()) == 1
-            seen["during"] = verify_vault(ctx)
+            seen["during"] = verify_vault(ctx.store, ctx.vault, ctx.clock)
 
     monkeypatch.setattr(ingest_module, "fault_point", at)
     ctx.ingest.receive(io.BytesIO(b"arriving"), channel="folder", source="inbox", quarantine=False, actor="agent")
 
     assert (seen["during"]["ok"], seen["during"]["extra"], seen["during"]["checked"]) == (True, [], 0)
-    after = verify_vault(ctx)
+    after = verify_vault(ctx.store, ctx.vault, ctx.clock)
     assert (after["ok"], after["checked"]) == (True, 1)
 
 

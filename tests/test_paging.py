@@ -15,7 +15,7 @@ import pytest
 from retention_agent.api.client import Client
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import SystemClock, utc_iso
-from retention_agent.runtime.context import log_origin
+from retention_agent.evidence.checkpoint import log_origin
 from retention_agent.store.database import Store
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import load_signing_key

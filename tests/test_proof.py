@@ -32,7 +32,7 @@ from retention_agent.errors import (
     SignatureInvalidError,
 )
 from retention_agent.evidence import checkpoint as notes
-from retention_agent.evidence import merkle, proof, sshsig
+from retention_agent.evidence import merkle, personal_data, proof, proof_build, proof_verify, sshsig
 from retention_agent.i18n import catalogue as i18n
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
@@ -241,7 +241,7 @@ def _audit(key: SigningKey = KEY, origin: str = ORIGIN, seq: int = PURGE_SEQ,
             "tree_size": len(leaves)}
 
 
-def _facts(**changes: Any) -> proof.ProofFacts:
+def _facts(**changes: Any) -> proof_build.ProofFacts:
     fields: dict[str, Any] = {
         "municipality": "De Panne", "installation_id": INSTALLATION, "legal_basis": "VCMP-05-2024",
         "delivery_id": DELIVERY, "received_at": "2026-09-01T08:12:30Z", "channel": "zivver",
@@ -257,7 +257,7 @@ def _facts(**changes: Any) -> proof.ProofFacts:
         "distinct_accounts_count": 2, "untracked_copies_count": 1, "audit": _audit(),
     }
     fields.update(changes)
-    return proof.ProofFacts(**fields)
+    return proof_build.ProofFacts(**fields)
 
 
 def _signed(doc: dict[str, Any], key: SigningKey = KEY, namespace: str = proof.NAMESPACE) -> tuple[bytes, str]:
@@ -268,43 +268,43 @@ def _signed(doc: dict[str, Any], key: SigningKey = KEY, namespace: str = proof.N
 
 @pytest.fixture
 def doc() -> dict[str, Any]:
-    return proof.build_proof(_facts())
+    return proof_build.build_proof(_facts())
 
 
 # ---- round trip --------------------------------------------------------------------------------------------
 
 
 def test_round_trip(doc: dict[str, Any]) -> None:
-    data, signature = proof.sign_proof(doc, KEY)
+    data, signature = proof_build.sign_proof(doc, KEY)
     assert data.endswith(b"\n") and data.isascii() and b"\r" not in data
-    assert proof.verify_proof(data, signature, KEY.public_bytes(), origin=ORIGIN) == doc
-    assert proof.verify_proof(data, signature, KEY.public_bytes()) == doc
+    assert proof_verify.verify_proof(data, signature, KEY.public_bytes(), origin=ORIGIN) == doc
+    assert proof_verify.verify_proof(data, signature, KEY.public_bytes()) == doc
     assert doc["signer"] == IDENTITY and doc["version"] == proof.PROOF_VERSION
     assert doc["untracked_copies_count"] == 1 and doc["copies"] is None
     assert doc["not_covered"] == [*proof.NOT_COVERED, proof.WORKSTATIONS_NOT_SWEPT, proof.DERIVED_COPIES_NOT_SEARCHED]
 
 
 def test_a_source_that_was_not_overwritten_is_named_in_not_covered() -> None:
-    doc = proof.build_proof(_facts(source_not_overwritten="no-write-permission"))
+    doc = proof_build.build_proof(_facts(source_not_overwritten="no-write-permission"))
     assert doc["not_covered"][:5] == [*proof.NOT_COVERED, proof.SOURCE_NOT_OVERWRITTEN]
-    data, signature = proof.sign_proof(doc, KEY)
-    assert proof.verify_proof(data, signature, KEY.public_bytes(), origin=ORIGIN)["not_covered"][4] == (
+    data, signature = proof_build.sign_proof(doc, KEY)
+    assert proof_verify.verify_proof(data, signature, KEY.public_bytes(), origin=ORIGIN)["not_covered"][4] == (
         "source-not-overwritten")
     dutch = " ".join(_pdf_text(_certificate(doc)).split())
     assert "zonder eerst overschreven te worden" in dutch
 
 
 def test_bytes_are_deterministic(doc: dict[str, Any]) -> None:
-    again = proof.build_proof(_facts())
-    assert proof.sign_proof(doc, KEY) == proof.sign_proof(again, KEY)
+    again = proof_build.build_proof(_facts())
+    assert proof_build.sign_proof(doc, KEY) == proof_build.sign_proof(again, KEY)
     assert json.loads(proof.proof_bytes(doc)) == doc
 
 
 def test_early_purge_keeps_only_the_hash_of_its_reason() -> None:
     text = "Op verzoek van de dienst, zie dossier"
     digest = hashlib.sha256(text.encode()).hexdigest()
-    doc = proof.build_proof(_facts(trigger="early", reason="early", reason_sha256=digest, lateness_seconds=0))
-    data, _ = proof.sign_proof(doc, KEY)
+    doc = proof_build.build_proof(_facts(trigger="early", reason="early", reason_sha256=digest, lateness_seconds=0))
+    data, _ = proof_build.sign_proof(doc, KEY)
     assert text.encode() not in data and digest.encode() in data
 
 
@@ -341,18 +341,18 @@ def _keygen_verify(tmp_path: Path, data: bytes, signature: str, namespace: str =
 
 @needs_ssh_keygen
 def test_ssh_keygen_accepts_a_proof(tmp_path: Path, doc: dict[str, Any]) -> None:
-    data, signature = proof.sign_proof(doc, KEY)
+    data, signature = proof_build.sign_proof(doc, KEY)
     assert _keygen_verify(tmp_path, data, signature) == 0
 
 
 @needs_ssh_keygen
 @pytest.mark.parametrize("position", [0, 1, 100, -40, -2, -1])
 def test_one_changed_byte_fails_both(tmp_path: Path, doc: dict[str, Any], position: int) -> None:
-    data, signature = proof.sign_proof(doc, KEY)
+    data, signature = proof_build.sign_proof(doc, KEY)
     changed = bytearray(data)
     changed[position] ^= 0x01
     with pytest.raises(RetentionAgentError) as caught:
-        proof.verify_proof(bytes(changed), signature, KEY.public_bytes())
+        proof_verify.verify_proof(bytes(changed), signature, KEY.public_bytes())
     assert caught.value.exit_code == EXIT_INTEGRITY
     assert isinstance(caught.value, SignatureInvalidError)
     assert _keygen_verify(tmp_path, bytes(changed), signature) != 0
@@ -362,18 +362,18 @@ def test_one_changed_byte_fails_both(tmp_path: Path, doc: dict[str, Any], positi
 def test_wrong_namespace_fails_both(tmp_path: Path, doc: dict[str, Any]) -> None:
     data, signature = _signed(doc, namespace=sshsig.NAMESPACE_DPO_REPORT)
     with pytest.raises(SignatureInvalidError):
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
     assert _keygen_verify(tmp_path, data, signature) != 0
     assert _keygen_verify(tmp_path, data, signature, namespace=sshsig.NAMESPACE_DPO_REPORT) != 0
 
 
 @needs_ssh_keygen
 def test_another_key_fails_both(tmp_path: Path) -> None:
-    doc = proof.build_proof(_facts(audit=_audit(key=OTHER_KEY)))
-    data, signature = proof.sign_proof(doc, OTHER_KEY)
-    assert proof.verify_proof(data, signature, OTHER_KEY.public_bytes()) == doc
+    doc = proof_build.build_proof(_facts(audit=_audit(key=OTHER_KEY)))
+    data, signature = proof_build.sign_proof(doc, OTHER_KEY)
+    assert proof_verify.verify_proof(data, signature, OTHER_KEY.public_bytes()) == doc
     with pytest.raises(SignatureInvalidError):
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
     assert _keygen_verify(tmp_path, data, signature) != 0
 
 
@@ -382,16 +382,16 @@ def test_another_key_fails_both(tmp_path: Path) -> None:
 
 def test_a_failed_check_is_not_a_proof() -> None:
     checks = dict.fromkeys(proof.REQUIRED_CHECKS, True) | {"no_rows_left": False}
-    doc = proof.build_proof(_facts(verification=checks))
-    data, signature = proof.sign_proof(doc, KEY)
+    doc = proof_build.build_proof(_facts(verification=checks))
+    data, signature = proof_build.sign_proof(doc, KEY)
     with pytest.raises(DocumentInvalidError, match="no_rows_left"):
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
 
 
 def test_a_newer_version_asks_for_a_newer_agent(doc: dict[str, Any]) -> None:
     data, signature = _signed({**doc, "version": proof.PROOF_VERSION + 1, "new_field": "x"})
     with pytest.raises(FormatVersionError) as caught:
-        proof.verify_proof(data, signature, KEY.public_bytes(), file="p.json")
+        proof_verify.verify_proof(data, signature, KEY.public_bytes(), file="p.json")
     assert caught.value.exit_code == EXIT_INTEGRITY and caught.value.params["found"] == proof.PROOF_VERSION + 1
 
 
@@ -427,22 +427,22 @@ def test_tampered_audit_evidence_fails(doc: dict[str, Any], path: tuple[str, ...
     bad = _mutated(doc, path, make(doc))
     data, signature = _signed(bad)
     with pytest.raises((DocumentInvalidError, SignatureInvalidError)) as caught:
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
     assert caught.value.exit_code == EXIT_INTEGRITY
     with pytest.raises(ValueError, match=r"audit evidence|well-formed"):
-        proof.sign_proof(bad, KEY)
+        proof_build.sign_proof(bad, KEY)
 
 
 def test_a_checkpoint_signed_by_another_key_fails(doc: dict[str, Any]) -> None:
     data, signature = _signed(_mutated(doc, ("audit",), _audit(key=OTHER_KEY)))
     with pytest.raises(SignatureInvalidError, match="checkpoint"):
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
 
 
 def test_the_expected_origin_is_enforced(doc: dict[str, Any]) -> None:
-    data, signature = proof.sign_proof(doc, KEY)
+    data, signature = proof_build.sign_proof(doc, KEY)
     with pytest.raises(DocumentInvalidError, match="another log"):
-        proof.verify_proof(data, signature, KEY.public_bytes(), origin="retention-agent/elsewhere/x")
+        proof_verify.verify_proof(data, signature, KEY.public_bytes(), origin="retention-agent/elsewhere/x")
 
 
 @pytest.mark.parametrize("change", [
@@ -453,7 +453,7 @@ def test_the_expected_origin_is_enforced(doc: dict[str, Any]) -> None:
 def test_malformed_fields_are_refused(doc: dict[str, Any], change: dict[str, Any]) -> None:
     data, signature = _signed({**doc, **change})
     with pytest.raises(DocumentInvalidError):
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
 
 
 @pytest.mark.parametrize(("path", "value"), [
@@ -463,21 +463,21 @@ def test_malformed_fields_are_refused(doc: dict[str, Any], change: dict[str, Any
 def test_odd_strings_are_refused(doc: dict[str, Any], path: tuple[str, ...], value: str) -> None:
     data, signature = _signed(_mutated(doc, path, value))  # lone surrogates travel as \\ud800 escapes
     with pytest.raises(RetentionAgentError) as caught:
-        proof.verify_proof(data, signature, KEY.public_bytes())
+        proof_verify.verify_proof(data, signature, KEY.public_bytes())
     assert caught.value.exit_code == EXIT_INTEGRITY
 
 
 def test_bytes_like_input_is_accepted(doc: dict[str, Any]) -> None:
-    data, signature = proof.sign_proof(doc, KEY)
-    assert proof.verify_proof(bytearray(data), signature, KEY.public_bytes()) == doc
+    data, signature = proof_build.sign_proof(doc, KEY)
+    assert proof_verify.verify_proof(bytearray(data), signature, KEY.public_bytes()) == doc
     with pytest.raises(DocumentInvalidError):
-        proof.verify_proof(data.decode(), signature, KEY.public_bytes())  # type: ignore[arg-type]
+        proof_verify.verify_proof(data.decode(), signature, KEY.public_bytes())  # type: ignore[arg-type]
 
 
 def test_non_canonical_bytes_are_refused(doc: dict[str, Any]) -> None:
     data = json.dumps(doc, sort_keys=True).encode() + b"\n"  # same content, other layout
     with pytest.raises(DocumentInvalidError, match="canonical"):
-        proof.verify_proof(data, sshsig.sign(KEY, proof.NAMESPACE, data), KEY.public_bytes())
+        proof_verify.verify_proof(data, sshsig.sign(KEY, proof.NAMESPACE, data), KEY.public_bytes())
 
 
 @pytest.mark.parametrize("data", [
@@ -488,14 +488,14 @@ def test_non_canonical_bytes_are_refused(doc: dict[str, Any]) -> None:
 ])
 def test_garbage_gives_an_integrity_error(data: bytes) -> None:
     with pytest.raises(RetentionAgentError) as caught:
-        proof.verify_proof(data, sshsig.sign(KEY, proof.NAMESPACE, data), KEY.public_bytes())
+        proof_verify.verify_proof(data, sshsig.sign(KEY, proof.NAMESPACE, data), KEY.public_bytes())
     assert caught.value.exit_code == EXIT_INTEGRITY
 
 
 def test_oversized_input_is_refused_unread() -> None:
     data = b" " * (proof.MAX_PROOF_BYTES + 1)
     with pytest.raises(DocumentInvalidError):
-        proof.verify_proof(data, "", KEY.public_bytes())
+        proof_verify.verify_proof(data, "", KEY.public_bytes())
 
 
 # ---- fuzzing: only the catalogue's exit-4 errors escape ----------------------------------------------------
@@ -510,7 +510,7 @@ _json_values = st.recursive(
 
 def _verify_outcome(data: bytes) -> None:
     try:
-        proof.verify_proof(data, sshsig.sign(KEY, proof.NAMESPACE, data), KEY.public_bytes())
+        proof_verify.verify_proof(data, sshsig.sign(KEY, proof.NAMESPACE, data), KEY.public_bytes())
     except RetentionAgentError as exc:
         assert exc.exit_code == EXIT_INTEGRITY
         assert isinstance(exc, SignatureInvalidError | DocumentInvalidError | FormatVersionError)
@@ -557,11 +557,11 @@ def test_rrn_fixtures_are_what_they_claim() -> None:
     "lijst.xlsx", "Lijst ceremonie 2026.XLSX", "C:\\Users\\x\\Downloads\\export (1).csv", "bericht.eml",
 ])
 def test_personal_data_is_found(doc: dict[str, Any], text: str) -> None:
-    found = proof.scan_personal_data({**doc, "reason": text})
+    found = personal_data.scan_personal_data({**doc, "reason": text})
     assert found and all(f.startswith("reason") for f in found)
     assert all(text not in finding for finding in found)  # findings never repeat the value
     with pytest.raises(ValueError, match="personal data") as caught:
-        proof.build_proof(_facts(reason=text))
+        proof_build.build_proof(_facts(reason=text))
     assert text not in str(caught.value)
 
 
@@ -569,10 +569,10 @@ def test_personal_data_is_found_inside_the_audit_entry_and_in_keys(doc: dict[str
     entry = json.loads(doc["audit"]["entry"])
     entry["details"]["note"] = OLD_RRN
     bad = _mutated(doc, ("audit", "entry"), canonical(entry).decode())
-    assert proof.scan_personal_data(bad) == ["audit.entry.details.note: national register number"]
-    assert proof.scan_personal_data({"verification": {"a@b.example": True}})
+    assert personal_data.scan_personal_data(bad) == ["audit.entry.details.note: national register number"]
+    assert personal_data.scan_personal_data({"verification": {"a@b.example": True}})
     with pytest.raises(ValueError, match="personal data"):
-        proof.sign_proof(bad, KEY)
+        proof_build.sign_proof(bad, KEY)
 
 
 @pytest.mark.parametrize("text", [
@@ -581,14 +581,14 @@ def test_personal_data_is_found_inside_the_audit_entry_and_in_keys(doc: dict[str
     "checkpointed-and-vacuumed", "delivery.purged", "d3b07384d113edec49eaa6238ad5ff00", "v1.2.3",
 ])
 def test_ids_hashes_and_dates_are_not_flagged(text: str) -> None:
-    assert proof.scan_personal_data({"reason": text}) == []
+    assert personal_data.scan_personal_data({"reason": text}) == []
 
 
 def test_hash_fields_are_exempt_and_a_real_proof_is_clean(doc: dict[str, Any]) -> None:
-    assert proof.scan_personal_data(doc) == []
-    assert proof.scan_personal_data({"sha256": OLD_RRN, "reason_sha256": OLD_RRN}) == []
+    assert personal_data.scan_personal_data(doc) == []
+    assert personal_data.scan_personal_data({"sha256": OLD_RRN, "reason_sha256": OLD_RRN}) == []
     # a hex hash full of digits is an id, not a number someone has
-    assert proof.scan_personal_data({"reason": "8507300332" + "8" * 54}) == []
+    assert personal_data.scan_personal_data({"reason": "8507300332" + "8" * 54}) == []
 
 
 # ---- the PDF certificate -----------------------------------------------------------------------------------
@@ -628,7 +628,7 @@ def test_certificate_is_deterministic_and_dated_by_the_purge(doc: dict[str, Any]
 
 def test_certificate_in_english_and_for_an_early_purge() -> None:
     digest = hashlib.sha256(b"reason").hexdigest()
-    doc = proof.build_proof(_facts(trigger="early", reason="early", reason_sha256=digest, lateness_seconds=0,
+    doc = proof_build.build_proof(_facts(trigger="early", reason="early", reason_sha256=digest, lateness_seconds=0,
                                    ceremony_date=None, deadline=None, due_at=None))
     english = " ".join(_pdf_text(_certificate(doc, "en")).split())
     assert "Proof of deletion" in english and "not recorded" in english and digest in english
@@ -654,11 +654,11 @@ def _placeholders(text: str) -> list[str]:
 
 
 def test_non_ascii_names_are_escaped_and_printed() -> None:
-    doc = proof.build_proof(_facts(municipality="Écaussinnes"))
-    data, signature = proof.sign_proof(doc, KEY)
+    doc = proof_build.build_proof(_facts(municipality="Écaussinnes"))
+    data, signature = proof_build.sign_proof(doc, KEY)
     assert b"\\u00c9caussinnes" in data and data.isascii()
     assert doc["signer"] == "retention-agent@ecaussinnes"
-    assert proof.verify_proof(data, signature, KEY.public_bytes())["municipality"] == "Écaussinnes"
+    assert proof_verify.verify_proof(data, signature, KEY.public_bytes())["municipality"] == "Écaussinnes"
     assert "Écaussinnes" in _pdf_text(_certificate(doc))
 
 

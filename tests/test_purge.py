@@ -41,16 +41,16 @@ from retention_agent.errors import (
     VaultIntegrityError,
 )
 from retention_agent.evidence import sshsig
-from retention_agent.evidence.proof import verify_proof
+from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.lifecycle.opening import _PurgeAware
 from retention_agent.lifecycle.purge import Purger
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import FAULTS_ENV
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import load_signing_key
+from retention_agent.testing_hooks import FAULTS_ENV
 from retention_agent.vault import workspace
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from retention_agent.vault.keys import FileKeyStore

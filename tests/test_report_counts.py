@@ -163,7 +163,8 @@ def test_the_proof_trigger_and_the_report_trigger_are_one_list() -> None:
     """The names, documented once (docs/formats/deletion-proof.md), shown in words in the report and the
     certificate; a purge record from before the list was one is read as its proof names it."""
     from retention_agent.pdf import proof as proof_pdf
-    from retention_agent.reports.render import Words, trigger_name
+    from retention_agent.pdf.words import Words
+    from retention_agent.reports.render import trigger_name
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "formats" / "deletion-proof.md").read_text()
     section = docs.split("### `trigger`", 1)[1].split("###", 1)[0]
@@ -174,8 +175,8 @@ def test_the_proof_trigger_and_the_report_trigger_are_one_list() -> None:
     words = Words("en")
     for trigger in proof.TRIGGERS:
         assert trigger_name(trigger, words) != trigger
-        assert proof_pdf._trigger(trigger, proof_pdf._Words("en")) != trigger
+        assert proof_pdf._trigger(trigger, words) != trigger
     for reason in proof.REASONS:
-        assert proof_pdf._reason(reason, proof_pdf._Words("en")) != reason
+        assert proof_pdf._reason(reason, words) != reason
     assert proof.trigger_of("clock-confirmed") == "due-command"
     assert [proof.trigger_of(t) for t in proof.TRIGGERS] == list(proof.TRIGGERS)

@@ -22,7 +22,7 @@ from retention_agent.clock import BRUSSELS, ManualClock
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import ReportOrderError, ReportPeriodError, ReportPersonalDataError
 from retention_agent.evidence import checkpoint as notes
-from retention_agent.evidence import merkle, proof, sshsig
+from retention_agent.evidence import merkle, proof_verify, sshsig
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.i18n.catalogue import translate
 from retention_agent.reports import outbox, smtp
@@ -116,7 +116,7 @@ def test_report_fields(office: Office) -> None:
     assert {p["code"] for p in current["problems"]} >= {"overdue-purges", "checklist-open"}
     public = ctx.signing_key.public_bytes()
     for item in doc["proofs"]:
-        verified = proof.verify_proof(item["json"].encode(), item["signature"], public, origin=ctx.origin)
+        verified = proof_verify.verify_proof(item["json"].encode(), item["signature"], public, origin=ctx.origin)
         assert verified["delivery_id"] == item["delivery_id"]
         assert item["sha256"] == by_delivery[item["delivery_id"]]["proof_sha256"]
         assert (office.home.proofs / f"{item['delivery_id']}.json").read_text() == item["json"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from retention_agent.api.services import Services, WiredContext
 from retention_agent.clock import BRUSSELS, ManualClock, parse_utc, start_of_local_day
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError
 from retention_agent.i18n import catalogue as i18n
@@ -27,7 +28,6 @@ from retention_agent.lifecycle.purge_schedule import AWAITING, Schedule
 from retention_agent.rules import retention
 from retention_agent.runtime.capabilities import WakeTimer
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import Services, WiredContext
 from retention_agent.store.notifications import Notifier
 from tests.conftest import ME, AgentProcess
 from tests.retention_support import (

@@ -32,8 +32,6 @@ OWNERS = {
 }
 # Besides the owner, with the reason.
 ALSO = {
-    ("deliveries", "lifecycle/states.py"),  # the one writer of a delivery's state, with the state machine
-    ("ceremonies", "lifecycle/states.py"),  # the typed Delivery's columns (its ceremony date)
     ("audit", "reports/build.py"),  # a report's consistency proof: the leaves appended since the previous one
     ("meta", "system/service.py"),  # read as the home's owner on a connection of its own, without an agent
     ("checkpoints", "system/service.py"),

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from retention_agent.cli.main import emit_json, table
-from retention_agent.cli.status_table import finding_text, table_lines
-from retention_agent.cli.terminal import has_unsafe, safe, safe_json
 from retention_agent.errors import UnknownStaffError
 from retention_agent.i18n import catalogue as i18n
+from retention_agent.i18n.safe_text import has_unsafe, safe, safe_json
+from retention_agent.session.status_table import finding_text, table_lines
 
 FORGED = "\r\x1b[2K9999  2026-11-02T09:00:00Z  red_officer  whoami  granted"
 UNSAFE = ["\x00", "\x07", "\x08", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9b", "\u061c", "\u200e", "\u200f",

@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 
 from retention_agent.api.client import Client
-from retention_agent.cli.commands.vault import _download_to, ingest_one
-from retention_agent.cli.main import State
+from retention_agent.cli.commands.vault import _download_to
 from retention_agent.errors import RetentionAgentError, SourceRefusedError
-from retention_agent.runtime.testing import FAULTS_ENV
+from retention_agent.session.ingest import ingest_one
+from retention_agent.session.state import State
 from retention_agent.system.home import Home
+from retention_agent.testing_hooks import FAULTS_ENV
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
 from tests.conftest import AgentProcess
 from tests.retention_support import AGII_HEAD

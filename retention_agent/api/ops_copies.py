@@ -12,10 +12,10 @@ from typing import Any
 
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.copies import records, unlock, wire
 from retention_agent.errors import UsageError
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import WiredContext
 
 
 @operation("copies.targets")

@@ -18,11 +18,11 @@ from typing import Any
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, choice, text
 from retention_agent.api.server import Session
+from retention_agent.api.services import SignIns, WiredContext
 from retention_agent.errors import MailboxNotDelegatedError, MailboxSignInFailedError
 from retention_agent.intake.credentials import CredentialError
 from retention_agent.intake.mailbox import MailboxWatcher
 from retention_agent.intake.oauth import DelegatedTokens
-from retention_agent.runtime.services import SignIns, WiredContext
 
 MAX_FLOWS = 4
 POLL_S = 25.0

@@ -14,6 +14,7 @@ from typing import Any
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.requests import NoArguments, a_date, arg, flag, free_text, text, texts
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.errors import (
     AccessDeniedError,
     DeliveryHeldError,
@@ -28,7 +29,6 @@ from retention_agent.lifecycle.purge import hold_blocks
 from retention_agent.lifecycle.purge_schedule import plan_for
 from retention_agent.rules.subjects import recorded
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import WiredContext
 from retention_agent.store.deliveries import get_live
 
 MAX_DELIVERIES = 1000  # in one ceremony.set

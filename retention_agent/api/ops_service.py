@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, flag, whole
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.copies.records import copies_due
 from retention_agent.lifecycle import uninstall
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import WiredContext
 from retention_agent.store.notifications import feed
 
 MAX_NOTIFICATIONS = 200

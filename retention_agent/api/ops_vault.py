@@ -11,6 +11,7 @@ from retention_agent.api.paging import MAX_LIMIT, fill
 from retention_agent.api.protocol import DATA_CHUNK
 from retention_agent.api.requests import NoArguments, arg, choice, free_text, text, whole
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.clock import utc_iso
 from retention_agent.errors import PurposeRequiredError, UsageError
 from retention_agent.intake.router import is_agii_file, read_head
@@ -18,7 +19,6 @@ from retention_agent.lifecycle import opening
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules.access import OPEN_MODES, PURPOSES
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import WiredContext
 from retention_agent.store.deliveries import get_delivery, list_deliveries, public_view, state_of
 from retention_agent.system import wipe
 from retention_agent.vault.verify import verify_vault
@@ -116,4 +116,6 @@ def open_delivery(ctx: AgentContext, session: Session, request: Open) -> None:
 
 @operation("vault.verify", request=NoArguments)
 def vault_verify(ctx: AgentContext, session: Session, request: NoArguments) -> None:
-    session.reply(verify_vault(ctx))
+    result = verify_vault(ctx.store, ctx.vault, ctx.clock)
+    ctx.health.vault_verified = {"at": result["at"], "ok": result["ok"], "checked": result["checked"]}
+    session.reply(result)

@@ -13,10 +13,10 @@ from datetime import date
 from typing import Any
 
 from retention_agent.app.rows import LAST, Column, Row, Table
-from retention_agent.app.words import AUDIT_ACTIONS, CONDITIONS, OUTCOMES, PURPOSES_SHORT, word
 from retention_agent.clock import BRUSSELS, parse_utc
 from retention_agent.i18n.catalogue import format_moment
 from retention_agent.i18n.msgids import N_
+from retention_agent.session.words import AUDIT_ACTIONS, CONDITIONS, OUTCOMES, PURPOSES_SHORT, word
 
 SHOWN_ENTRIES = 2000  # the newest entries the view fetches; older ones: ``retention-agent audit show --json``
 

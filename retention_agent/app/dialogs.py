@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from retention_agent.app.qt_support import named
-from retention_agent.app.words import PURPOSES_SHOWN
-from retention_agent.app.words import ROLES as ROLE_WORDS
 from retention_agent.i18n.catalogue import format_day, translate
 from retention_agent.i18n.msgids import N_
 from retention_agent.rules.access import PURPOSES, ROLES
+from retention_agent.session.words import PURPOSES_SHOWN
+from retention_agent.session.words import ROLES as ROLE_WORDS
 
 MAX_NOTE = 200  # as the agent accepts (api.ops_vault.MAX_NOTE)
 MAX_REASON = 500

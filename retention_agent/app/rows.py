@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from retention_agent.app.words import CHANNELS, REPORT_DELIVERY, ROLES, STATES, TRIGGERS, word
 from retention_agent.i18n.catalogue import format_day, format_moment, translate
 from retention_agent.i18n.msgids import N_
 from retention_agent.lifecycle.states import LIVE_STATES
+from retention_agent.session.words import CHANNELS, REPORT_DELIVERY, ROLES, STATES, TRIGGERS, word
 
 Row = dict[str, Any]
 LAST = "\uffff"  # sorts after every text

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.app.audit_rows import window
-from retention_agent.cli.main import State
 from retention_agent.session import exports
+from retention_agent.session.state import State
 
 Row = dict[str, Any]
 
@@ -46,7 +46,7 @@ class Session(State):
     def add_file(self, path: Path) -> dict[str, Any]:
         """Read the file with this user's permissions and stream it into the vault; then remove the source,
         overwritten first (or the delivery records why not), unless it changed meanwhile. The code of ``ingest``."""
-        from retention_agent.cli.commands.vault import ingest_one
+        from retention_agent.session.ingest import ingest_one
 
         return ingest_one(self, path)
 

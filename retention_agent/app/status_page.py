@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from retention_agent.app.words import CONDITIONS, STATES, word
 from retention_agent.i18n.catalogue import count_of, format_day, format_moment, people_params, translate
 from retention_agent.i18n.msgids import N_
+from retention_agent.session.words import CONDITIONS, STATES, word
 
 RED, ORANGE, GREEN, GREY = "#b00020", "#8a5300", "#1b6e20", "#555555"
 WATCHER_STATES = {"ok": N_("works"), "retrying": N_("retrying"), "failing": N_("failing"), "stopped": N_("stopped"),

@@ -231,7 +231,7 @@ class DeliveriesView(QWidget):
     def add_files(self, paths: list[Path]) -> None:
         """Read each file with this user's permissions, stream it into the vault, then remove the source,
         overwritten first (or the delivery records why it could not be)."""
-        from retention_agent.cli.commands.vault import ingest_message
+        from retention_agent.session.ingest import ingest_message
 
         said, failed = [], False
         for path in paths:

@@ -31,11 +31,11 @@ from retention_agent.app.qt_models import FilterProxy, TableModel
 from retention_agent.app.qt_support import MessageBar, named, table_view
 from retention_agent.app.rows import Table, proofs_table, reports_table, staff_table
 from retention_agent.app.session import Session
-from retention_agent.app.words import OUTCOMES, PURPOSES_SHORT
 from retention_agent.errors import RetentionAgentError
 from retention_agent.i18n.catalogue import fill, translate
 from retention_agent.i18n.msgids import N_
 from retention_agent.rules.access import PURPOSES
+from retention_agent.session.words import OUTCOMES, PURPOSES_SHORT
 
 
 class _OfficerView(QWidget):

@@ -17,43 +17,14 @@ from typing import Any, TypeVar
 
 import click
 
-from retention_agent.api.client import Client
 from retention_agent.cli.click_words import TranslatedGroup, install
-from retention_agent.cli.terminal import safe, safe_json
 from retention_agent.errors import EXIT_INTEGRITY, AgentUnreachableError, RetentionAgentError
 from retention_agent.i18n import catalogue as i18n
-from retention_agent.system.home import Home, describe_origin, resolve_home
+from retention_agent.i18n.safe_text import safe, safe_json
+from retention_agent.session.state import State
+from retention_agent.system.home import describe_origin, resolve_home
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class State:
-    """What every command receives: the home (found on first use, so that ``--help`` and the offline
-    commands never read the shared-agent pointer) and the way to call its agent."""
-
-    def __init__(self, home: Home | Callable[[], Home]) -> None:
-        self._home = home
-
-    @property
-    def home(self) -> Home:
-        if not isinstance(self._home, Home):
-            self._home = self._home()
-        return self._home
-
-    def known_home(self) -> Home | None:
-        """The home if it was already found (for an error message), without looking for it now."""
-        return self._home if isinstance(self._home, Home) else None
-
-    def client(self) -> Client:
-        return Client(self.home.socket)
-
-    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
-        with self.client() as client:
-            return client.call(op, args)
-
-    def all_pages(self, op: str, key: str, args: dict[str, Any] | None = None) -> list[Any]:
-        with self.client() as client:
-            return list(client.pages(op, key, args))
 
 
 def handle_errors(fn: F) -> F:

@@ -20,8 +20,7 @@ from typing import Any, Protocol
 
 from retention_agent.clock import utc_iso
 from retention_agent.copies import wire
-from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.states import PURGED, PURGING, UNPURGED
+from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED
 from retention_agent.runtime.context import AgentContext
 from retention_agent.store import copies as tables
 from retention_agent.store import deliveries
@@ -91,7 +90,7 @@ def record_report(ctx: AgentContext, account: str, report: wire.Report) -> dict[
     with ctx.store.transaction():
         tables.record_sweep(ctx.store, account, swept_at=now, complete=report.complete, locations=sorted(swept),
                             stats=dict(report.stats))
-        live_found = [f for f in report.found if states.get(f.delivery) in lifecycle.LIVE]
+        live_found = [f for f in report.found if states.get(f.delivery) in LIVE]
         _mark_gone(ctx, account, live_found, swept, now)
         room = MAX_FINDINGS_PER_ACCOUNT - tables.finding_count(ctx.store, account)
         for found in live_found:

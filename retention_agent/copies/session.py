@@ -6,8 +6,8 @@ the locations of found copies (``copies.report``) and saves its cache. :meth:`Sw
 copies of one delivery only (the per-user agent's purge step). Both hold one lock: a sweep and an erase never
 run at once. Qt-free: the app's tray calls it from a worker thread.
 
-The agent is reached through a :class:`Link`: :class:`ApiLink` over the local API (a session of its own
-account), or the per-user agent's in-process link (``records.LocalLink``).
+The agent is reached through a :class:`Link`: ``session.copies_link.ApiLink`` over the local API (a session of
+its own account), or the per-user agent's in-process link (``records.LocalLink``).
 """
 
 from __future__ import annotations
@@ -37,25 +37,6 @@ class Link(Protocol):
     def targets(self) -> dict[str, Any]: ...
 
     def report(self, report: dict[str, Any]) -> dict[str, Any]: ...
-
-
-class ApiLink:
-    """The agent's local API, called as the account this process runs as."""
-
-    def __init__(self, socket: Path) -> None:
-        self.socket = socket
-
-    def targets(self) -> dict[str, Any]:
-        from retention_agent.api.client import Client
-
-        with Client(self.socket) as client:
-            return dict(client.call("copies.targets"))
-
-    def report(self, report: dict[str, Any]) -> dict[str, Any]:
-        from retention_agent.api.client import Client
-
-        with Client(self.socket) as client:
-            return dict(client.call("copies.report", report))
 
 
 def cache_path(socket: Path, state_dir: Path | None = None) -> Path:

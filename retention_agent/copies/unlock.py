@@ -23,7 +23,7 @@ from retention_agent.errors import (
     WorkbookUnreadableError,
 )
 from retention_agent.i18n.msgids import N_
-from retention_agent.lifecycle import states as lifecycle
+from retention_agent.rules.delivery_states import LIVE
 from retention_agent.runtime.context import AgentContext
 from retention_agent.store import copies as copy_tables
 from retention_agent.store.deliveries import get_live, state_of
@@ -51,7 +51,7 @@ def unlock(ctx: AgentContext, account: str, delivery_id: str, password: str) -> 
     counts = contents.counts()
     with ctx.store.transaction():
         state = state_of(ctx.store, delivery_id)
-        if state not in lifecycle.LIVE:  # a purge began meanwhile: it wins, nothing is stored
+        if state not in LIVE:  # a purge began meanwhile: it wins, nothing is stored
             raise DeliveryStateError(delivery=delivery_id, state=str(state))
         for name, secret in ((FINGERPRINT_KEY.format(row["key_id"]), key),
                              (WORKBOOK_PASSWORD.format(row["key_id"]), password.encode("utf-8"))):

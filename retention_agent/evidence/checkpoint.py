@@ -259,3 +259,8 @@ def _b64decode(text: str, what: str) -> bytes:
     if not data or _b64encode(data) != text:
         raise CheckpointFormatError(f"the {what} is not canonical base64")
     return data
+
+
+def log_origin(slug: str, installation_id: str) -> str:
+    """The audit log's checkpoint origin (and signed-note key name)."""
+    return f"retention-agent/{slug}/{installation_id}"

@@ -1,4 +1,4 @@
-"""Proofs of deletion: build, sign and verify the JSON document a DPO checks with ``ssh-keygen``.
+"""Proofs of deletion: the document, its format and versions, and the schema every field is checked against.
 
 A proof is one JSON object (format ``retention-agent/deletion-proof``, version :data:`PROOF_VERSION`,
 specified in ``docs/formats/deletion-proof.md``; version 1 documents, without ``copies``, and version 2
@@ -11,7 +11,8 @@ The document embeds the audit log's signed checkpoint after the purge and an RFC
 the purge's audit entry, so a verifier holding only the installation's public key can check that the purge
 is in the log the DPO already holds checkpoints of.
 
-Pure: no I/O, no clock. The caller gathers the facts (:class:`ProofFacts`) and writes the files.
+Building and signing a proof is in :mod:`retention_agent.evidence.proof_build`, checking one offline in
+:mod:`retention_agent.evidence.proof_verify`. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, NoReturn, TypedDict
 
-from retention_agent.canonical import canonical
 from retention_agent.config import municipality_slug
-from retention_agent.crypto import SigningKey
-from retention_agent.errors import DocumentInvalidError, FormatVersionError, SignatureInvalidError
 from retention_agent.evidence import checkpoint as notes
-from retention_agent.evidence import merkle, sshsig
+from retention_agent.evidence import sshsig
 from retention_agent.i18n.msgids import N_
 
 PROOF_VERSION: Final = 3
@@ -104,122 +101,9 @@ class AuditEvidence(TypedDict):
     tree_size: int  # the checkpoint's tree size
 
 
-@dataclass(frozen=True)
-class ProofFacts:
-    """Everything the proof states, gathered by the purge executor. No personal data: ids, codes, hashes,
-    times and counts only. A free-text reason is passed as its SHA-256 (``reason_sha256``), never as text."""
-
-    municipality: str
-    installation_id: str
-    legal_basis: str
-    delivery_id: str
-    received_at: str  # UTC, YYYY-MM-DDTHH:MM:SSZ
-    channel: str
-    sha256: str  # of the bytes received, lowercase hex
-    size: int
-    ceremony_date: str | None  # YYYY-MM-DD, local
-    deadline: str | None  # YYYY-MM-DD, local
-    due_at: str | None  # UTC
-    purged_at: str  # UTC
-    lateness_seconds: int  # 0 if on time
-    trigger: str  # one of TRIGGERS
-    reason: str  # a code such as "deadline"; never the free text
-    steps: Sequence[ProofStep]
-    verification: Mapping[str, bool]
-    key_store_backend: str
-    openings_count: int
-    distinct_accounts_count: int
-    untracked_copies_count: int  # copies staff saved outside the workspace (open --to DIR)
-    audit: AuditEvidence
-    reason_sha256: str | None = None
-    source_not_overwritten: str | None = None  # a code of system.wipe when the source was not overwritten
-    copies: Mapping[str, Any] | None = None
-    """Copies on workstations, as ``copies.records.proof_section`` gives them (version 2)."""
-    mailbox_copies: Mapping[str, Any] | None = None
-    """Copies of the message in its mailbox, as ``mail_copies.proof_section`` gives them; None: no search."""
-
-
 def trigger_of(recorded: str) -> str:
     """The trigger of :data:`TRIGGERS` that a purge record names (older records included)."""
     return _RECORDED_AS.get(recorded, recorded)
-
-
-# ---- building and signing ---------------------------------------------------------------------------------
-
-
-def build_proof(facts: ProofFacts) -> dict[str, Any]:
-    """The proof document for ``facts``; ``ValueError`` if a fact is malformed or looks like personal data."""
-    doc: dict[str, Any] = {
-        "format": FORMAT,
-        "version": PROOF_VERSION,
-        "signer": signer_identity(facts.municipality),
-        "municipality": facts.municipality,
-        "installation_id": facts.installation_id,
-        "legal_basis": facts.legal_basis,
-        "delivery_id": facts.delivery_id,
-        "received_at": facts.received_at,
-        "channel": facts.channel,
-        "sha256": facts.sha256,
-        "size": facts.size,
-        "ceremony_date": facts.ceremony_date,
-        "deadline": facts.deadline,
-        "due_at": facts.due_at,
-        "purged_at": facts.purged_at,
-        "lateness_seconds": facts.lateness_seconds,
-        "trigger": facts.trigger,
-        "reason": facts.reason,
-        "reason_sha256": facts.reason_sha256,
-        "steps": _plain(facts.steps),
-        "verification": _plain(facts.verification),
-        "key_store_backend": facts.key_store_backend,
-        "erase_method": ERASE_METHOD,
-        "openings_count": facts.openings_count,
-        "distinct_accounts_count": facts.distinct_accounts_count,
-        "untracked_copies_count": facts.untracked_copies_count,
-        "not_covered": [*NOT_COVERED, *([SOURCE_NOT_OVERWRITTEN] if facts.source_not_overwritten else []),
-                        *copies_not_covered(facts.copies),
-                        *mailbox_not_covered(facts.mailbox_copies, facts.channel)],
-        "copies": _plain(facts.copies) if facts.copies is not None else None,
-        "mailbox_copies": _plain(facts.mailbox_copies),
-        "audit": _plain(facts.audit),
-    }
-    _check_before_signing(doc)
-    return doc
-
-
-def copies_not_covered(section: Mapping[str, Any] | None) -> list[str]:
-    """The ``not_covered`` codes for the copies on workstations (see the constants above)."""
-    if section is None:
-        return [WORKSTATIONS_NOT_SWEPT, DERIVED_COPIES_NOT_SEARCHED]
-    codes = []
-    if section["exact"]["remaining"] or section["derived"]["remaining"]:
-        codes.append(WORKSTATION_COPIES_REMAINING)
-    if not section["sweeps"]["accounts"]:
-        codes.append(WORKSTATIONS_NOT_SWEPT)
-    if not section["derived_searched"]:
-        codes.append(DERIVED_COPIES_NOT_SEARCHED)
-    return codes
-
-
-def mailbox_not_covered(section: Mapping[str, Any] | None, channel: str) -> list[str]:
-    """The ``not_covered`` codes for the copies of the message in its mailbox (see the constants above)."""
-    if section is None:
-        return [MAILBOX_COPIES_NOT_SEARCHED] if channel == "email" else []
-    codes = [REMOVAL_METHODS[section["method"]]] if section["method"] in REMOVAL_METHODS else []
-    if section["state"] != "done" or not section["complete"]:
-        codes.append(MAILBOX_COPIES_NOT_SEARCHED)
-    if section["remaining"]:
-        codes.append(MAILBOX_COPIES_REMAINING)
-    return codes
-
-
-def _plain(value: object) -> Any:
-    """A JSON-ready copy: mappings become dicts and sequences lists, so the schema sees plain values."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return [_plain(item) for item in value]
-    return value
 
 
 def proof_bytes(doc: Mapping[str, Any]) -> bytes:
@@ -227,17 +111,6 @@ def proof_bytes(doc: Mapping[str, Any]) -> bytes:
     with ``\\uXXXX`` escapes, ``\\n`` line ends, ending in a newline."""
     text = json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False)
     return (text + "\n").encode("ascii")
-
-
-def sign_proof(doc: Mapping[str, Any], signing_key: SigningKey) -> tuple[bytes, str]:
-    """``(proof bytes, armored SSHSIG signature)``. Refuses (``ValueError``) a malformed document, one that
-    looks like it holds personal data, and one whose audit evidence does not verify with ``signing_key``."""
-    _check_before_signing(doc)
-    problem = _audit_problem(doc, signing_key.public_bytes(), origin=None)
-    if problem is not None:
-        raise ValueError(f"the audit evidence does not verify: {problem[1]}")
-    data = proof_bytes(doc)
-    return data, sshsig.sign(signing_key, NAMESPACE, data)
 
 
 def signer_identity(municipality: str) -> str:
@@ -252,7 +125,7 @@ def allowed_signers_for(identity: str, public_key: bytes, namespaces: Sequence[s
 
 def proof_file_names(delivery_id: str) -> tuple[str, str]:
     """``(<id>.json, <id>.json.sig)``: the names of a proof and its signature."""
-    _check_schema({"delivery_id": delivery_id}, only=("delivery_id",))
+    check_schema({"delivery_id": delivery_id}, only=("delivery_id",))
     return f"{delivery_id}.json", f"{delivery_id}.json.sig"
 
 
@@ -267,148 +140,15 @@ def verify_commands(doc: Mapping[str, Any]) -> dict[str, str]:
 def check_document(doc: Mapping[str, Any]) -> None:
     """``ValueError`` naming the first malformed field of a proof document (no signature checked)."""
     try:
-        _check_schema(doc)
-    except _SchemaError as exc:
+        check_schema(doc)
+    except SchemaError as exc:
         raise ValueError(f"the proof is not well-formed: {exc}") from None
-
-
-def _check_before_signing(doc: Mapping[str, Any]) -> None:
-    check_document(doc)
-    found = scan_personal_data(doc)
-    if found:
-        raise ValueError("the proof may hold personal data at: " + "; ".join(found))
-
-
-# ---- verification -----------------------------------------------------------------------------------------
-
-
-def verify_proof(data: bytes, signature: str, public_key: bytes, *, origin: str | None = None,
-                 file: str = "proof") -> dict[str, Any]:
-    """Check a proof offline, as ``retention-agent proof verify`` and the DPO do; return the document.
-
-    In order: size, the SSHSIG signature over the exact bytes (:class:`SignatureInvalidError`), strict JSON
-    and the format (:class:`DocumentInvalidError`), the version (:class:`FormatVersionError` when newer),
-    every field, canonical form, every verification check true, the embedded checkpoint signed by the same
-    key under its origin (``origin`` if given; it must end with ``/<installation_id>``), and the inclusion
-    proof of the purge entry to that checkpoint's root. ``file`` names the document in error messages.
-    Every failure is one of those three errors (exit code 4).
-    """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        _invalid(file, N_("a proof is read as bytes"))
-    data = bytes(data)
-    if len(data) > MAX_PROOF_BYTES:
-        _invalid(file, N_("a proof is at most {limit} bytes"), limit=MAX_PROOF_BYTES)
-    try:
-        sshsig.verify(signature, NAMESPACE, data, public_key)
-    except sshsig.SignatureMismatch:
-        raise SignatureInvalidError(file=file, finding=N_("the SSH signature does not verify")) from None
-    doc = _parse_json(data, file)
-    _check_version(doc, file)
-    try:
-        _check_schema(doc)
-    except _SchemaError as exc:
-        _invalid(file, exc.template, **exc.values)
-    if proof_bytes(doc) != data:
-        _invalid(file, N_("the document is not in canonical form"))
-    _check_results(doc, file)
-    problem = _audit_problem(doc, public_key, origin)
-    if problem is not None:
-        error = SignatureInvalidError if problem[0] == "signature" else DocumentInvalidError
-        raise error(file=file, kind=KIND, finding=problem[1])
-    return doc
-
-
-def _invalid(file: str, finding: str, **values: Any) -> NoReturn:
-    """``finding``: an English text of the catalogue; ``values`` fill its placeholders where it is shown."""
-    raise DocumentInvalidError(file=file, kind=KIND, finding=finding, **values)
-
-
-def _parse_json(data: bytes, file: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_number,
-                         parse_float=_no_number)
-    except _SchemaError as exc:
-        _invalid(file, exc.template, **exc.values)
-    except (UnicodeError, ValueError, RecursionError):
-        _invalid(file, N_("it is not valid UTF-8 JSON"))
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        _invalid(file, N_("it is not a {format} document"), format=FORMAT)
-    return doc
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _SchemaError(N_("a key appears twice in one object"))
-    return result
-
-
-def _no_number(text: str) -> NoReturn:
-    """Proofs hold integers only: fractions, exponents, NaN and Infinity are refused while parsing."""
-    raise _SchemaError(N_("a number that is not an integer"))
-
-
-def _check_version(doc: Mapping[str, Any], file: str) -> None:
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        _invalid(file, N_("the version must be a positive integer"))
-    if version > PROOF_VERSION:
-        raise FormatVersionError(file=file, found=version, known=PROOF_VERSION)
-    if version not in VERSIONS:
-        _invalid(file, N_("the version is not one this reader knows"))
-
-
-def _check_results(doc: Mapping[str, Any], file: str) -> None:
-    if doc["signer"] != signer_identity(doc["municipality"]):
-        _invalid(file, N_("the signer does not match the municipality"))
-    for name, passed in sorted(doc["verification"].items()):
-        if passed is not True:
-            _invalid(file, N_("the verification check {check} did not pass"), check=name)
-
-
-def _audit_problem(doc: Mapping[str, Any], public_key: bytes, origin: str | None) -> tuple[str, str] | None:
-    """``("signature" | "document", finding)`` if the audit evidence does not verify, else None."""
-    audit = doc["audit"]
-    try:
-        found, _ = notes.parse(audit["checkpoint"])
-        if origin is not None and found.origin != origin:
-            return "document", N_("the audit checkpoint is from another log")
-        if not found.origin.endswith("/" + doc["installation_id"]):
-            return "document", N_("the audit checkpoint is not from this installation's log")
-        verified = notes.verify(audit["checkpoint"], found.origin, public_key)
-    except notes.CheckpointSignatureError:
-        return "signature", N_("the audit checkpoint is not signed by this key")
-    except notes.CheckpointFormatError:
-        return "document", N_("the audit checkpoint is not a signed checkpoint")
-    return _inclusion_problem(doc, verified)
-
-
-def _inclusion_problem(doc: Mapping[str, Any], verified: notes.Checkpoint) -> tuple[str, str] | None:
-    audit = doc["audit"]
-    if verified.size != audit["tree_size"] or audit["entry_seq"] > audit["tree_size"]:
-        return "document", N_("the audit entry and tree size do not match the checkpoint")
-    try:
-        entry = audit["entry"].encode("utf-8")
-        fields = json.loads(entry)
-        canonical_entry = isinstance(fields, dict) and canonical(fields) == entry
-    except (ValueError, RecursionError):  # UnicodeError is a ValueError
-        return "document", N_("the purge's audit entry is not JSON")
-    if not canonical_entry or fields.get("seq") != audit["entry_seq"]:
-        return "document", N_("the purge's audit entry is not a canonical entry with this sequence number")
-    subject = fields.get("subject")
-    if not isinstance(subject, list) or doc["delivery_id"] not in subject:
-        return "document", N_("the purge's audit entry is not about this delivery")
-    path = [bytes.fromhex(node) for node in audit["inclusion_proof"]]
-    if not merkle.verify_inclusion(merkle.leaf_hash(entry), audit["entry_seq"] - 1, audit["tree_size"],
-                                   path, verified.root_hash):
-        return "document", N_("the purge's audit entry is not in the signed audit checkpoint")
-    return None
 
 
 # ---- the schema (shared by building and verifying) --------------------------------------------------------
 
 
-class _SchemaError(ValueError):
+class SchemaError(ValueError):
     """A field is malformed; the message names the field, never its value. ``template`` is an English text of
     the catalogue, ``values`` fill it (``expected`` is one too)."""
 
@@ -437,7 +177,7 @@ def _is_int(value: object) -> bool:
 
 
 def _fail(name: str, expected: str, **values: Any) -> NoReturn:
-    raise _SchemaError(N_("the field {field} must be {expected}"), field=name, expected=expected, **values)
+    raise SchemaError(N_("the field {field} must be {expected}"), field=name, expected=expected, **values)
 
 
 def _text(limit: int) -> Check:
@@ -674,81 +414,14 @@ def _schema_for(doc: Mapping[str, Any]) -> Mapping[str, Check]:
     return {name: check for name, check in SCHEMA.items() if name not in later}
 
 
-def _check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> None:
+def check_schema(doc: Mapping[str, Any], only: Sequence[str] | None = None) -> None:
     schema = _schema_for(doc)
     names = schema.keys() if only is None else only
     if only is None:
         unknown = sorted(set(doc) - set(schema))
         if unknown:
-            raise _SchemaError(N_("unknown field {fields}"), fields=", ".join(unknown[:5]))
+            raise SchemaError(N_("unknown field {fields}"), fields=", ".join(unknown[:5]))
     for name in names:
         if name not in doc:
-            raise _SchemaError(N_("the field {field} is missing"), field=name)
+            raise SchemaError(N_("the field {field} is missing"), field=name)
         schema[name](name, doc[name])
-
-
-# ---- the personal-data tripwire ---------------------------------------------------------------------------
-
-# Keys whose values are hashes, signatures or proofs: random-looking digits in them mean nothing.
-_EXEMPT_KEYS: Final = frozenset({"sha256", "reason_sha256", "checkpoint", "inclusion_proof", "prev", "hash"})
-_RRN = re.compile(r"(?<![0-9A-Za-z])(\d{2})[. ]?(\d{2})[. ]?(\d{2})[- ]?(\d{3})[. ]?(\d{2})(?![0-9A-Za-z])")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_FILE_EXTENSIONS: Final = (
-    "xlsx", "xlsm", "xlsb", "xls", "csv", "ods", "odt", "docx", "doc", "rtf", "txt", "pdf", "zip", "7z",
-    "rar", "gz", "tgz", "tar", "eml", "msg", "pst", "mbox", "vcf", "jpg", "jpeg", "png", "gif", "tif",
-    "tiff", "heic", "bmp", "gpg", "pgp", "p7m", "xml", "html", "htm", "bak", "tmp",
-)
-_FILE_NAME = re.compile(r"[\w)\]-]\.(?:" + "|".join(_FILE_EXTENSIONS) + r")(?![A-Za-z0-9])", re.IGNORECASE)
-
-
-def scan_personal_data(doc: Mapping[str, Any]) -> list[str]:
-    """Where ``doc`` holds something that looks like personal data: a Belgian national register number
-    (with valid check digits, bare or written 85.07.30-033.28), an e-mail address, or a file name. Each
-    finding names the place and the kind, never the value. Hash, signature and proof fields are skipped;
-    the embedded audit entry is scanned as the JSON it is."""
-    findings: list[str] = []
-    _scan(doc, "", findings)
-    return findings
-
-
-def _scan(value: Any, path: str, findings: list[str]) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            key_path = f"{path}.{key}" if path else str(key)
-            _scan_text(str(key), f"{key_path} (name)", findings)
-            if not _exempt(str(key)):
-                _scan(_maybe_entry(path, str(key), item), key_path, findings)
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _scan(item, f"{path}[{i}]", findings)
-    elif isinstance(value, str):
-        _scan_text(value, path, findings)
-
-
-def _exempt(key: str) -> bool:
-    return key in _EXEMPT_KEYS or key.endswith(("_sha256", "_hash"))
-
-
-def _maybe_entry(path: str, key: str, item: Any) -> Any:
-    """The audit entry is JSON inside a string: scan its fields, so its hashes are recognised as such."""
-    if path == "audit" and key == "entry" and isinstance(item, str):
-        try:
-            return json.loads(item)
-        except (ValueError, RecursionError):
-            return item
-    return item
-
-
-def _scan_text(text: str, path: str, findings: list[str]) -> None:
-    if any(_valid_rrn("".join(match.groups())) for match in _RRN.finditer(text)):
-        findings.append(f"{path}: national register number")
-    if _EMAIL.search(text):
-        findings.append(f"{path}: e-mail address")
-    if _FILE_NAME.search(text):
-        findings.append(f"{path}: file name")
-
-
-def _valid_rrn(digits: str) -> bool:
-    """Mod-97 check of a national register number; births from 2000 on prefix the 9 digits with 2."""
-    body, check = int(digits[:9]), int(digits[9:])
-    return check in (97 - body % 97, 97 - int("2" + digits[:9]) % 97)

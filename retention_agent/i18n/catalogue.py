@@ -211,8 +211,8 @@ def for_people(value: Any, lang: str | None = None) -> Any:
 
 def people_params(params: dict[str, Any], lang: str | None = None) -> dict[str, Any]:
     """A message's parameters as people read them: :func:`for_people`, and each value shown with its control
-    characters escaped (a value may be text someone else typed: ``terminal.safe``)."""
-    from retention_agent.cli.terminal import safe_value
+    characters escaped (a value may be text someone else typed: ``safe_text.safe``)."""
+    from retention_agent.i18n.safe_text import safe_value
 
     return {name: safe_value(for_people(value, lang)) for name, value in params.items()}
 

@@ -30,6 +30,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import BinaryIO, Literal, Protocol
 
+# The vault's receipt, re-exported: the watchers know it as part of this contract.
+from retention_agent.vault.receipt import DeliverResult as DeliverResult
+
 Channel = Literal["email", "zivver", "folder", "manual"]
 IntakeState = Literal["ok", "retrying", "failing", "stopped"]
 
@@ -40,19 +43,6 @@ NOT_AUTHENTICATED = "mail-not-authenticated"
 
 FAILING_AFTER = 3
 """Consecutive failed cycles after which a watcher reports ``failing`` instead of ``retrying``."""
-
-
-@dataclass(frozen=True)
-class DeliverResult:
-    delivery_id: str
-    duplicate: bool
-    """Same SHA-256 as a live delivery: nothing new was stored; the source may still be removed."""
-    others: tuple[str, ...] = ()
-    """Further deliveries made from the same source (the other attachments of an ``.eml`` file)."""
-
-    @property
-    def delivery_ids(self) -> tuple[str, ...]:
-        return (self.delivery_id, *self.others)
 
 
 class Deliver(Protocol):

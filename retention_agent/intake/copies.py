@@ -38,17 +38,23 @@ import secrets
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
+
+from retention_agent.evidence.personal_data import scan_personal_data
+from retention_agent.store.mail_copies import CopyLedger, CopyMode, CopyProbe, CopyReport, FolderCopies
 
 from .mail_driver import FolderError
 
 if TYPE_CHECKING:
     from .mail_driver import FolderInfo, MailboxDriver, MessageRef
 
+# The records of a search (probe, report, ledger) are the store's (store/mail_copies.py keeps them); named here
+# too, for the watcher that runs the searches.
+__all__ = ["COPY_MODES", "MAX_CANDIDATES", "CopyLedger", "CopyMode", "CopyProbe", "CopyReport", "CopySettings",
+           "FolderCopies", "MemoryLedger", "could_hold", "folder_label", "search_order", "selected", "sweep"]
+
 log = logging.getLogger(__name__)
 
-CopyMode = Literal["remove", "report", "off"]
 COPY_MODES = ("remove", "report", "off")
 MAX_CANDIDATES = 500
 """Candidates examined per folder and search; beyond this a folder counts as searched partly."""
@@ -62,69 +68,6 @@ class CopySettings:
     """Folder names searched (glob patterns, case-insensitive)."""
     exclude: tuple[str, ...] = ()
     """Folder names never searched, even when ``include`` matches them."""
-
-
-@dataclass(frozen=True)
-class CopyProbe:
-    """What identifies the taken message's files: ``(size, SHA-256)`` of each, and where to look."""
-
-    parts: frozenset[tuple[int, str]]
-    message_id: str | None = None
-    since: date | None = None
-    """Copies arrive with or after the original: candidates older than this are not looked at."""
-
-    @property
-    def sizes(self) -> frozenset[int]:
-        return frozenset(size for size, _ in self.parts)
-
-
-@dataclass(frozen=True)
-class FolderCopies:
-    folder: str
-    """The folder's label (:func:`folder_label`), safe for a proof."""
-    special_use: str | None
-    found: int
-    removed: int
-    remaining: int
-    complete: bool = True
-
-
-@dataclass(frozen=True)
-class CopyReport:
-    mode: CopyMode
-    method: str
-    folders: tuple[FolderCopies, ...] = ()
-    folders_searched: int = 0
-
-    @property
-    def found(self) -> int:
-        return sum(f.found for f in self.folders)
-
-    @property
-    def removed(self) -> int:
-        return sum(f.removed for f in self.folders)
-
-    @property
-    def remaining(self) -> int:
-        return sum(f.remaining for f in self.folders)
-
-    @property
-    def complete(self) -> bool:
-        return all(f.complete for f in self.folders)
-
-
-class CopyLedger(Protocol):
-    """Where copy searches are recorded: begun before the message is deleted, finished with their report."""
-
-    def begin(self, source: str, delivery_ids: Sequence[str], probe: CopyProbe) -> str:
-        """Record a search to do (durable when it returns); its id."""
-        ...
-
-    def pending(self, source: str) -> list[tuple[str, CopyProbe]]:
-        """Searches begun for ``source`` and not finished (after a crash too), oldest first."""
-        ...
-
-    def finish(self, check: str, report: CopyReport) -> None: ...
 
 
 class MemoryLedger:
@@ -189,8 +132,6 @@ def search_order(folders: Sequence[FolderInfo]) -> list[FolderInfo]:
 
 def folder_label(name: str) -> str:
     """The folder's name for a proof or status, or ``folder-<hash>`` when the name may hold personal data."""
-    from retention_agent.evidence.proof import scan_personal_data
-
     printable = name.isprintable() and 0 < len(name) <= 100
     if printable and not scan_personal_data({"folder": name}):
         return name

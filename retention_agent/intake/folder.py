@@ -125,8 +125,8 @@ from retention_agent.intake.base import (
 )
 from retention_agent.intake.rules import sniff_file_type
 from retention_agent.intake.stability import StabilityTracker
-from retention_agent.runtime.testing import fault_point
 from retention_agent.system import wipe
+from retention_agent.testing_hooks import fault_point
 
 log = logging.getLogger(__name__)
 

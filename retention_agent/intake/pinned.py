@@ -23,7 +23,8 @@ store included. So the watcher works through a :class:`PinnedFolder`:
 The rules are pure functions (:func:`foreign_writer`, :func:`parse_posix_acl`, :func:`is_sparse`), tested
 without files. Windows has the same interface in :mod:`.pinned_windows` (handles opened with
 ``FILE_FLAG_OPEN_REPARSE_POINT``, reparse points refused, identity by volume serial and file index); it was
-never run on Windows.
+never run on Windows. The interface both implement (:class:`PinnedFolder`, the refusal codes) is in
+:mod:`.pinned_types`.
 
 Not done: group membership comes from the local account database (``grp``/``pwd``); accounts known only to a
 directory service that does not enumerate are not seen as members. ACLs are read on Linux only.
@@ -39,71 +40,53 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-# Refusal codes (stable; status, the audit log and the documentation use them).
-FOLDER_MISSING = "folder-missing"  # not there (yet): not a refusal, the watcher retries
-FOLDER_UNAVAILABLE = "folder-unavailable"  # cannot be opened for another reason: retried
-FOLDER_LINK = "folder-link-in-path"  # a symbolic link (or reparse point) in the path, or not a directory
-FOLDER_INSIDE_HOME = "folder-inside-home"  # inside the agent's home or the key store's folder
-FOLDER_UNSAFE_PARENT = "folder-unsafe-parent"  # an ancestor others may write, without the sticky bit
-FOLDER_SWAPPED = "folder-swapped"  # the path no longer leads to the pinned directory
-RETRIED = frozenset({FOLDER_MISSING, FOLDER_UNAVAILABLE})
+from retention_agent.intake.pinned_types import (
+    FOLDER_INSIDE_HOME,
+    FOLDER_LINK,
+    FOLDER_MISSING,
+    FOLDER_SWAPPED,
+    FOLDER_UNAVAILABLE,
+    FOLDER_UNSAFE_PARENT,
+    RETRIED,
+    DirIdentity,
+    FolderRefused,
+    PinnedFolder,
+    lexists,
+)
+
+# The interface (pinned_types) is part of this module's surface: callers know a pinned folder by this module.
+__all__ = [
+    "ACL_GROUP",
+    "ACL_GROUP_OBJ",
+    "ACL_MASK",
+    "ACL_OTHER",
+    "ACL_USER",
+    "ACL_USER_OBJ",
+    "FOLDER_INSIDE_HOME",
+    "FOLDER_LINK",
+    "FOLDER_MISSING",
+    "FOLDER_SWAPPED",
+    "FOLDER_UNAVAILABLE",
+    "FOLDER_UNSAFE_PARENT",
+    "RETRIED",
+    "SPARSE_MIN_HOLE",
+    "AclEntry",
+    "DirIdentity",
+    "FolderRefused",
+    "PinnedFolder",
+    "PosixPinnedFolder",
+    "foreign_writer",
+    "group_members",
+    "inside_protected",
+    "is_sparse",
+    "lexists",
+    "parse_posix_acl",
+    "pin",
+]
 
 SPARSE_MIN_HOLE = 1 << 20
 """A file counts as sparse when at least this many bytes, and at least half of its size, are holes."""
-
-
-class FolderRefused(Exception):  # noqa: N818 - a verdict about a folder, read as "the folder was refused"
-    """The folder cannot be (or no longer is) taken from; ``code`` is one of the codes above."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class DirIdentity:
-    dev: int
-    ino: int
-
-
-class PinnedFolder(Protocol):
-    """A drop folder held open; names are single path components inside it (never paths)."""
-
-    path: Path
-    identity: DirIdentity
-
-    @property
-    def handle_path(self) -> str | None:
-        """A path that names the pinned directory itself (``/proc/self/fd/N``), where the platform has one."""
-        ...
-
-    def check(self) -> None:
-        """Raise :class:`FolderRefused` unless the path still leads to this directory and it is still safe."""
-        ...
-
-    def names(self) -> set[str]: ...
-
-    def lstat(self, name: str) -> os.stat_result: ...
-
-    def exists(self, name: str) -> bool: ...
-
-    def open_read(self, name: str) -> int:
-        """Open a source read-only without following a link (a FIFO swapped in does not block)."""
-        ...
-
-    def reopen_for_writing(self, fd: int, name: str) -> int:
-        """A writable descriptor of the very file ``fd`` (read from, now named ``name``), for the overwrite."""
-        ...
-
-    def rename(self, src: str, dst: str) -> None: ...
-
-    def link(self, src: str, dst: str) -> None: ...
-
-    def unlink(self, name: str) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def pin(path: Path, *, protected: Sequence[Path] = (), agent_uid: int | None = None) -> PinnedFolder:
@@ -278,15 +261,6 @@ class PosixPinnedFolder:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
-
-
-def lexists(folder: PinnedFolder, name: str) -> bool:
-    """As ``os.path.lexists`` inside the folder: a name that cannot be looked up (too long) does not exist."""
-    try:
-        folder.lstat(name)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _one(name: str) -> str:

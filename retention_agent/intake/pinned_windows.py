@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Protocol
 
-from retention_agent.intake.pinned import (
+from retention_agent.intake.pinned_types import (
     FOLDER_INSIDE_HOME,
     FOLDER_LINK,
     FOLDER_MISSING,

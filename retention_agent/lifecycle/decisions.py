@@ -35,9 +35,9 @@ from retention_agent.lifecycle.purge import Purger, hold_blocks
 from retention_agent.lifecycle.purge_schedule import facts_of, plan_for, store_plan
 from retention_agent.rules import access, retention
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import fault_point
 from retention_agent.store import ceremonies, deliveries
 from retention_agent.store.deliveries import get_live
+from retention_agent.testing_hooks import fault_point
 
 # the access action a ceremony date needs, from the least to the most it may do
 SET, EXTEND, EARLY = "ceremony.set", "ceremony.extend", "ceremony.early"
@@ -147,7 +147,7 @@ def _record(ctx: AgentContext, purger: Purger, actor: str, item: Judged, ceremon
     row, j = item.row, item.judgement
     delivery_id = row["id"]
     deliveries.set_ceremony(ctx.store, delivery_id, ceremony_id)
-    lifecycle.transition(ctx.store, delivery_id, lifecycle.HELD if item.held else lifecycle.SCHEDULED)
+    deliveries.transition(ctx.store, delivery_id, lifecycle.HELD if item.held else lifecycle.SCHEDULED)
     plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
     store_plan(ctx, plan)
     ctx.audit.append(actor, "ceremony.set", "ok", [delivery_id, ceremony_id], {
@@ -205,7 +205,7 @@ def hold(ctx: AgentContext, actor: str, delivery_id: str, reason: str, until: da
         row = get_live(ctx.store, delivery_id)
         if row["state"] == lifecycle.QUARANTINED:
             raise DeliveryQuarantinedError(delivery=delivery_id)
-        lifecycle.transition(ctx.store, delivery_id, lifecycle.HELD)
+        deliveries.transition(ctx.store, delivery_id, lifecycle.HELD)
         deliveries.set_hold(ctx.store, delivery_id, reason=reason, until=until.isoformat())
         ctx.audit.append(actor, "hold.set", "ok", [delivery_id], {
             "until": until.isoformat(), "previous_state": row["state"], "reason_sha256": note_digest(reason)})
@@ -218,7 +218,7 @@ def release(ctx: AgentContext, actor: str, delivery_id: str) -> dict[str, Any]:
         if row["state"] != lifecycle.HELD:
             raise DeliveryStateError(delivery=delivery_id, state=row["state"])
         state = lifecycle.SCHEDULED if row["ceremony_date"] else lifecycle.VAULTED
-        lifecycle.transition(ctx.store, delivery_id, state)
+        deliveries.transition(ctx.store, delivery_id, state)
         deliveries.clear_hold(ctx.store, delivery_id)
         ctx.audit.append(actor, "hold.released", "ok", [delivery_id], {"state": state.value})
         plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
@@ -238,7 +238,7 @@ def release_quarantine(ctx: AgentContext, actor: str, delivery_id: str, reason: 
         row = get_live(ctx.store, delivery_id)
         if row["state"] != lifecycle.QUARANTINED:
             raise DeliveryStateError(delivery=delivery_id, state=row["state"])
-        lifecycle.transition(ctx.store, delivery_id, lifecycle.VAULTED)
+        deliveries.transition(ctx.store, delivery_id, lifecycle.VAULTED)
         plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
         store_plan(ctx, plan)
         ctx.audit.append(actor, "quarantine.released", "ok", [delivery_id],

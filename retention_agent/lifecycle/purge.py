@@ -26,15 +26,15 @@ from retention_agent.audit.log import note_digest
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.copies import records as copy_records
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError, PurgeFailedError, RetentionAgentError
-from retention_agent.evidence import merkle, proof
+from retention_agent.evidence import merkle, proof, proof_build
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules import retention
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.testing import fault_point
 from retention_agent.store import deliveries, mail_copies, openings, purges, reminders
 from retention_agent.store.database import INCREMENTAL
 from retention_agent.store.deliveries import get_delivery
 from retention_agent.system.home import write_private
+from retention_agent.testing_hooks import fault_point
 from retention_agent.vault import workspace
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Purger:
         stored = _stored_reason(trigger, reason, reason_code)
         purges.insert(self.ctx.store, delivery_id, trigger=trigger, reason=stored, requested_by=requested_by,
                       due_at=utc_iso(due_at) if due_at else None, started_at=utc_iso(self.ctx.clock.now()))
-        lifecycle.transition(self.ctx.store, delivery_id, lifecycle.PURGING)
+        deliveries.transition(self.ctx.store, delivery_id, lifecycle.PURGING)
         code, digest = reason_facts(trigger, stored)
         self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
                               {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
@@ -226,7 +226,7 @@ class Purger:
                 now, record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
                     "trigger": proof.trigger_of(record["trigger"]), "verification": steps["verification"],
                     "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})])
-            lifecycle.transition(self.ctx.store, delivery["id"], lifecycle.PURGED)
+            deliveries.transition(self.ctx.store, delivery["id"], lifecycle.PURGED)
             deliveries.set_purged_at(self.ctx.store, delivery["id"], utc_iso(now))
             self._save_steps(delivery["id"], steps)
 
@@ -234,7 +234,7 @@ class Purger:
 
     def _write_proof(self, delivery: dict[str, Any], record: dict[str, Any], steps: dict[str, Any]) -> None:
         doc = self._proof_document(delivery, record, steps)
-        data, signature = proof.sign_proof(doc, self.ctx.signing_key)
+        data, signature = proof_build.sign_proof(doc, self.ctx.signing_key)
         json_name, sig_name = proof.proof_file_names(delivery["id"])
         folder = self.ctx.home.proofs
         write_private(folder / json_name, data)
@@ -259,7 +259,7 @@ class Purger:
             size = self.ctx.audit.size
         inclusion = self._inclusion(seq, size, steps)
         counts = steps.get("counts", {})
-        facts = proof.ProofFacts(
+        facts = proof_build.ProofFacts(
             municipality=self.ctx.config.municipality, installation_id=self.ctx.installation_id,
             legal_basis=delivery["legal_basis"], delivery_id=delivery["id"], received_at=delivery["received_at"],
             channel=delivery["channel"], sha256=delivery["sha256"], size=int(delivery["size"]),
@@ -278,7 +278,7 @@ class Purger:
             mailbox_copies=mail_copies.proof_section(self.ctx.store, delivery["id"]),
             audit={"checkpoint": note, "entry_seq": seq, "entry": entry.decode(), "tree_size": size,
                    "inclusion_proof": [h.hex() for h in inclusion]})
-        return proof.build_proof(facts)
+        return proof_build.build_proof(facts)
 
     def _inclusion(self, seq: int, size: int, steps: dict[str, Any]) -> list[bytes]:
         """The purge entry's inclusion path in the tree of ``size`` entries (the log only grows, so the entries

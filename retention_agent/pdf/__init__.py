@@ -1,1 +1,1 @@
-"""The PDFs people read: shared layout and the proof-of-deletion certificate."""
+"""The PDFs people read: shared layout and words, the proof-of-deletion certificate and the DPO report."""

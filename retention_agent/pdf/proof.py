@@ -11,37 +11,31 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_decimal
 from fpdf import FPDF
 
-from retention_agent.clock import BRUSSELS, parse_utc
+from retention_agent.clock import parse_utc
 from retention_agent.evidence import checkpoint as notes
 from retention_agent.evidence.proof import REQUIRED_CHECKS, check_document, proof_file_names, verify_commands
-from retention_agent.i18n.catalogue import translate
+from retention_agent.i18n.msgids import N_
 from retention_agent.pdf import document as layout
+from retention_agent.pdf.words import Words
 
-LOCALES: Final = {"nl": "nl_BE", "en": "en_BE"}
 _LEGAL_BASES: Final = {"VCMP-05-2024": "VCMP 05/2024 (18/11/2024), nr. 41"}
-_TIME_PATTERN: Final = "d MMMM y, HH:mm zzz"
 _WIPED: Final = re.compile(r"wiped (\d+)")
 _COPIES: Final = re.compile(r"found (\d+) erased (\d+) remaining (\d+)")
 _SCRUBBED: Final = re.compile(r"secure_delete=(\d+) wal_bytes=(\d+) free_pages=(\d+)(?: vacuum=[a-z]+)?")
-_Unit = Literal["day", "hour", "minute", "second"]
-_UNIT_SECONDS: Final[dict[_Unit, int]] = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
 
 def render_certificate(doc: Mapping[str, Any], lang: str = "nl") -> bytes:
-    """The PDF certificate of a proof document (as built by :func:`retention_agent.evidence.proof.build_proof`)."""
+    """The PDF certificate of a proof document (see :func:`retention_agent.evidence.proof_build.build_proof`)."""
     check_document(doc)
-    words = _Words(lang)
+    words = Words(lang, missing=N_("not recorded"), zone=True)
     pdf = layout.new_document(
         f"{words('Proof of deletion')} {doc['delivery_id']}",
         created=parse_utc(doc["purged_at"]),
-        language="nl-BE" if words.lang == "nl" else "en",
+        language=words.tag,
     )
     layout.heading(pdf, words("Proof of deletion"))
     layout.paragraph(pdf, words(
@@ -60,60 +54,23 @@ def render_certificate(doc: Mapping[str, Any], lang: str = "nl") -> bytes:
     return layout.output_bytes(pdf)
 
 
-class _Words:
-    """Translations and nl-BE (or English) formatting of dates, times, numbers and durations."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LOCALES else "nl"
-        self.locale = LOCALES[self.lang]
-
-    def __call__(self, text: str, **params: Any) -> str:
-        translated = translate(text, self.lang)
-        return translated.format(**params) if params else translated
-
-    def day(self, text: str | None) -> str:
-        return self("not recorded") if text is None else format_date(date.fromisoformat(text), "long",
-                                                                     locale=self.locale)
-
-    def moment(self, text: str | None) -> str:
-        if text is None:
-            return self("not recorded")
-        return format_datetime(parse_utc(text), _TIME_PATTERN, tzinfo=BRUSSELS, locale=self.locale)
-
-    def number(self, value: int) -> str:
-        return format_decimal(value, locale=self.locale)
-
-    def duration(self, seconds: int) -> str:
-        days, rest = divmod(seconds, 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes, secs = divmod(rest, 60)
-        parts: list[tuple[int, _Unit]] = (
-            [(days, "day"), (hours, "hour"), (minutes, "minute")] if seconds >= 60 else [(secs, "second")]
-        )
-        return " ".join(self._unit(amount, unit) for amount, unit in parts if amount) or self._unit(0, "second")
-
-    def _unit(self, amount: int, unit: _Unit) -> str:
-        return format_timedelta(timedelta(seconds=amount * _UNIT_SECONDS[unit]), granularity=unit,
-                                threshold=float("inf"), locale=self.locale)
-
-
 # ---- sections ----------------------------------------------------------------------------------------------
 
 
-def _delivery_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _delivery_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     layout.heading(pdf, words("The delivery"), level=2)
     layout.field_table(pdf, [
         (words("Municipality"), doc["municipality"]),
         (words("Delivery"), doc["delivery_id"]),
         (words("Received"), words.moment(doc["received_at"])),
-        (words("Channel"), _channel(doc["channel"], words)),
+        (words("Channel"), words.channel(doc["channel"])),
         (words("Size"), words("{size} bytes", size=words.number(doc["size"]))),
         (words("SHA-256 of what was received"), doc["sha256"]),
         (words("Legal basis"), _LEGAL_BASES.get(doc["legal_basis"], doc["legal_basis"])),
     ])
 
 
-def _retention_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _retention_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     layout.heading(pdf, words("Retention"), level=2)
     lateness = doc["lateness_seconds"]
     rows = [
@@ -130,7 +87,7 @@ def _retention_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None
     layout.field_table(pdf, rows)
 
 
-def _erase_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _erase_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     layout.heading(pdf, words("How the data was destroyed"), level=2)
     layout.paragraph(pdf, words(
         "Cryptographic erase (NIST SP 800-88): the delivery was stored encrypted from the first write, and "
@@ -148,7 +105,7 @@ def _erase_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
     ])
 
 
-def _access_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _access_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     layout.heading(pdf, words("Access while it was kept"), level=2)
     layout.field_table(pdf, [
         (words("Openings"), words.number(doc["openings_count"])),
@@ -157,7 +114,7 @@ def _access_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
     ])
 
 
-def _mailbox_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _mailbox_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     copies = doc.get("mailbox_copies")
     if not copies:
         return
@@ -175,7 +132,7 @@ def _mailbox_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
     layout.field_table(pdf, rows)
 
 
-def _audit_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _audit_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     audit = doc["audit"]
     found, _ = notes.parse(audit["checkpoint"])
     layout.heading(pdf, words("Audit log"), level=2)
@@ -187,13 +144,13 @@ def _audit_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
     ])
 
 
-def _limits_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _limits_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     layout.heading(pdf, words("What this proof does not cover"), level=2)
     for code in doc["not_covered"]:
         layout.paragraph(pdf, "• " + _limit(code, words))
 
 
-def _verify_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
+def _verify_section(pdf: FPDF, doc: Mapping[str, Any], words: Words) -> None:
     json_name, sig_name = proof_file_names(doc["delivery_id"])
     commands = verify_commands(doc)
     layout.new_page(pdf, landscape=True)  # room for each command on one line
@@ -217,16 +174,7 @@ def _verify_section(pdf: FPDF, doc: Mapping[str, Any], words: _Words) -> None:
 # ---- labels for codes --------------------------------------------------------------------------------------
 
 
-def _channel(code: str, words: _Words) -> str:
-    return {
-        "email": words("encrypted e-mail"),
-        "zivver": "Zivver",
-        "folder": words("drop folder"),
-        "manual": words("manual import"),
-    }.get(code, code)
-
-
-def _trigger(code: str, words: _Words) -> str:
+def _trigger(code: str, words: Words) -> str:
     return {
         "schedule": words("automatically, at the deadline"),
         "due-command": words("by the privacy officer, for a due purge"),
@@ -235,7 +183,7 @@ def _trigger(code: str, words: _Words) -> str:
     }.get(code, code)
 
 
-def _reason(code: str, words: _Words) -> str:
+def _reason(code: str, words: Words) -> str:
     return {
         "deadline": words("one month after the ceremony (deliberation nr. 41)"),
         "no-ceremony-maximum": words("no ceremony date within the maximum retention period"),
@@ -248,7 +196,7 @@ def _reason(code: str, words: _Words) -> str:
     }.get(code, code)
 
 
-def _step(code: str, words: _Words) -> str:
+def _step(code: str, words: Words) -> str:
     return {
         "key": words("Destroy the data key"),
         "object": words("Overwrite and remove the encrypted file"),
@@ -259,7 +207,7 @@ def _step(code: str, words: _Words) -> str:
     }.get(code, code)
 
 
-def _result(code: str, words: _Words) -> str:
+def _result(code: str, words: Words) -> str:
     wiped = _WIPED.fullmatch(code)
     if wiped:
         return words("{count} wiped", count=wiped.group(1))
@@ -282,7 +230,7 @@ def _result(code: str, words: _Words) -> str:
     }.get(code, code)
 
 
-def _key_store(code: str, words: _Words) -> str:
+def _key_store(code: str, words: Words) -> str:
     return {"file": words("a file in the agent's home"),
             "keyring": words("the key store of the operating system")}.get(code, code)
 
@@ -293,7 +241,7 @@ def _in_order(checks: Mapping[str, bool]) -> list[tuple[str, bool]]:
     return known + sorted((n, v) for n, v in checks.items() if n not in REQUIRED_CHECKS)
 
 
-def _check(code: str, words: _Words) -> str:
+def _check(code: str, words: Words) -> str:
     return {
         "key_absent": words("The data key is gone from the key store"),
         "object_absent": words("The encrypted file is gone from the vault"),
@@ -304,7 +252,7 @@ def _check(code: str, words: _Words) -> str:
     }.get(code, code)
 
 
-def _limit(code: str, words: _Words) -> str:
+def _limit(code: str, words: Words) -> str:
     return {
         "copies-outside-agent": words(
             "Copies outside the agent, such as files staff saved elsewhere with 'open --to' "

@@ -22,7 +22,7 @@ from retention_agent.clock import utc_iso
 from retention_agent.errors import ReportPersonalDataError
 from retention_agent.evidence import checkpoint as notes
 from retention_agent.evidence import consistency, merkle, sshsig
-from retention_agent.evidence.proof import scan_personal_data
+from retention_agent.evidence.personal_data import scan_personal_data
 from retention_agent.reports import facts, outbox
 from retention_agent.reports.format import REPORT_FORMAT, REPORT_VERSION
 from retention_agent.reports.period import Period

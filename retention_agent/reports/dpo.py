@@ -26,7 +26,7 @@ from typing import Any
 
 from retention_agent.errors import RetentionAgentError
 from retention_agent.evidence import checkpoint as notes
-from retention_agent.evidence import merkle, proof, sshsig
+from retention_agent.evidence import merkle, proof_verify, sshsig
 from retention_agent.i18n.msgids import N_
 from retention_agent.reports.format import MAX_REPORT_BYTES, NAMESPACE, REPORT_FORMAT, REPORT_VERSION, report_bytes
 
@@ -212,7 +212,7 @@ def _check_proofs(check: ReportCheck, doc: dict[str, Any], origin: str, findings
         data = str(item["json"]).encode("ascii")
         digest = hashlib.sha256(data).hexdigest()
         try:
-            verified = proof.verify_proof(data, str(item["signature"]), check.public_key, origin=origin,
+            verified = proof_verify.verify_proof(data, str(item["signature"]), check.public_key, origin=origin,
                                           file=delivery)
         except RetentionAgentError:
             findings.append(Finding(check.file, N_("the proof of deletion of {delivery} does not verify"),

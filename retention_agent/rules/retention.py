@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from retention_agent.clock import local_date, start_of_local_day
 from retention_agent.errors import DateFormatError
-from retention_agent.lifecycle.states import HELD, LIVE, PURGED, QUARANTINED, VAULTED, DeliveryState
+from retention_agent.rules.delivery_states import HELD, LIVE, PURGED, QUARANTINED, VAULTED, DeliveryState
 
 if TYPE_CHECKING:
     from retention_agent.config import RetentionSettings

@@ -14,8 +14,10 @@ from types import FrameType
 from typing import Any
 
 from retention_agent import config as configuration
+from retention_agent import testing_hooks as testing
 from retention_agent.api import handlers
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.api.transport import make_server
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock, SystemClock
@@ -24,9 +26,7 @@ from retention_agent.errors import (
     HomeMissingError,
     RetentionAgentError,
 )
-from retention_agent.runtime import testing
 from retention_agent.runtime.context import log_origin
-from retention_agent.runtime.services import WiredContext
 from retention_agent.runtime.ticker import Ticker
 from retention_agent.store.database import Store, catalogue_error, error_code
 from retention_agent.store.diskspace import FreeSpace

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from retention_agent.api.services import Services, WiredContext
 from retention_agent.intake.base import TOO_MANY_FILES
 from retention_agent.lifecycle.purge import Purger, resume_unfinished
 from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.lifecycle.workspace_wipe import wipe_expired_copies
 from retention_agent.runtime.context import AgentContext
-from retention_agent.runtime.services import Services, WiredContext
 from retention_agent.runtime.ticker import Ticker
+from retention_agent.runtime.upkeep import DatabaseUpkeep
 from retention_agent.status.facts import note_test_hooks
 from retention_agent.store.notifications import Notifier
-from retention_agent.store.upkeep import DatabaseUpkeep
 
 if TYPE_CHECKING:  # the sweeper (and what it reads files with) is loaded only in per-user mode
     from retention_agent.copies.session import Sweeper
@@ -99,7 +99,7 @@ class RefusalFlusher:
 
     INTERVAL_S = 5.0
 
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: WiredContext) -> None:
         self.ctx = ctx
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from retention_agent.api.budget import RequestBudget
-from retention_agent.api.refusals import RefusalLedger
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock
 from retention_agent.config import Config
 from retention_agent.crypto import SigningKey
+from retention_agent.evidence.checkpoint import log_origin as log_origin  # its home; named here for older importers
 from retention_agent.store.database import Store
 from retention_agent.store.diskspace import FreeSpace
 from retention_agent.store.staff import StaffList
@@ -61,8 +60,6 @@ class AgentContext:
     subject_key: bytes  # keys the hashes of subjects the audit log does not keep as text (subjects.py)
     free_space: FreeSpace  # the floor below which storage stops growing for others' sake (diskspace.py)
     log_limits: LogLimiter  # what a caller can make the agent log, at most once a minute per kind
-    refusals: RefusalLedger = field(default_factory=RefusalLedger)
-    budget: RequestBudget = field(default_factory=RequestBudget)
     health: Health = field(default_factory=Health)
 
     @property
@@ -73,8 +70,3 @@ class AgentContext:
     @property
     def origin(self) -> str:
         return self.audit.origin
-
-
-def log_origin(slug: str, installation_id: str) -> str:
-    """The audit log's checkpoint origin (and signed-note key name)."""
-    return f"retention-agent/{slug}/{installation_id}"

@@ -154,7 +154,8 @@ def _present(texts: list[str], result: PollResult, show: Show, echo: Echo | None
 def sweep_copies(socket: Path, *, show: Show = notify.show_desktop, echo: Echo | None = None,
                  lang: str | None = None, home: Path | None = None, scheduled: bool = False) -> list[str]:
     """Sweep this user's folders for copies of deliveries and show what is new (found, erased, left)."""
-    from retention_agent.copies.session import ApiLink, Sweeper, cache_path, messages
+    from retention_agent.copies.session import Sweeper, cache_path, messages
+    from retention_agent.session.copies_link import ApiLink
 
     sweeper = Sweeper(ApiLink(socket), cache_path(socket), exclude=[home or socket.parent])
     try:

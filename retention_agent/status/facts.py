@@ -15,6 +15,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from retention_agent import testing_hooks as testing
 from retention_agent.audit import query as audit_query
 from retention_agent.clock import local_date, parse_utc, start_of_local_day, utc_iso
 from retention_agent.i18n.msgids import N_
@@ -22,7 +23,6 @@ from retention_agent.lifecycle import states as lifecycle
 from retention_agent.lifecycle.purge_schedule import AWAITING, plan_for
 from retention_agent.lifecycle.states import HELD, LIVE, PLANNED, QUARANTINED, VAULTED, sql_states
 from retention_agent.rules import retention
-from retention_agent.runtime import testing
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import checklist
 from retention_agent.store import mail_copies

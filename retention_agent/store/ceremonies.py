@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retention_agent.lifecycle import states as lifecycle
+from retention_agent.rules.delivery_states import PURGED
 from retention_agent.store.database import Store
 
 
@@ -29,6 +29,6 @@ def listing(store: Store) -> list[dict[str, Any]]:
     """Each ceremony by date: its deliveries, how many are not purged (``live``), the earliest deadline."""
     rows = store.query(
         "SELECT c.id, c.date, c.label, COUNT(d.id) AS deliveries, "
-        f"SUM(CASE WHEN d.state != '{lifecycle.PURGED}' THEN 1 ELSE 0 END) AS live, MIN(d.deadline) AS deadline "
+        f"SUM(CASE WHEN d.state != '{PURGED}' THEN 1 ELSE 0 END) AS live, MIN(d.deadline) AS deadline "
         "FROM ceremonies c LEFT JOIN deliveries d ON d.ceremony_id = c.id GROUP BY c.id ORDER BY c.date")
     return [{**r, "live": r["live"] or 0} for r in rows]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.states import PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED, sql_states
 from retention_agent.store.database import Store
 
 # ---- what sessions look for ----------------------------------------------------------------------------------
@@ -26,7 +25,7 @@ def live_fingerprints(store: Store) -> list[dict[str, Any]]:
     """The unlocked live deliveries: delivery_id, fingerprints, key_id."""
     return store.query(
         "SELECT c.delivery_id, c.fingerprints, d.key_id FROM delivery_contents c JOIN deliveries d "
-        f"ON d.id = c.delivery_id WHERE d.state IN {sql_states(lifecycle.LIVE)} ORDER BY c.delivery_id")
+        f"ON d.id = c.delivery_id WHERE d.state IN {sql_states(LIVE)} ORDER BY c.delivery_id")
 
 
 def copies_due(store: Store, account: str) -> int:
@@ -72,7 +71,7 @@ def open_live_findings(store: Store, account: str) -> list[dict[str, Any]]:
     """The account's unsettled findings of live deliveries: id, delivery_id, match, kind, path."""
     return store.query(
         "SELECT f.id, f.delivery_id, f.match, f.kind, f.path FROM copy_findings f JOIN deliveries d ON "
-        f"d.id = f.delivery_id WHERE f.account = ? AND f.outcome IS NULL AND d.state IN {sql_states(lifecycle.LIVE)}",
+        f"d.id = f.delivery_id WHERE f.account = ? AND f.outcome IS NULL AND d.state IN {sql_states(LIVE)}",
         (account,))
 
 

@@ -1,18 +1,24 @@
 """The ``deliveries`` table's queries: the rows staff see (ceremony date and deadline, no personal data), and
 the columns the lifecycle keeps besides the state.
 
-A delivery's *state* has one writer, :mod:`retention_agent.lifecycle.states` (``record`` and ``transition``,
+A delivery's *state* has one writer, :mod:`retention_agent.states` (``record`` and ``transition``,
 with the state machine); every other query of the table is here.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, Final
 
 from retention_agent.errors import DeliveryNotFoundError, DeliveryPurgedError, DeliveryStateError
-from retention_agent.lifecycle import states as lifecycle
+from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED, DeliveryState, allowed, sql_states
 from retention_agent.store.database import Store
+
+# What describes a delivery, its ceremony date joined in (the columns of ``Delivery`` and ``deliveries --json``).
+COLUMNS: Final = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha256, d.key_id, d.legal_basis,
+    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at,
+    d.quarantine_reason, d.source_not_overwritten"""
+FROM: Final = "deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id"
 
 # how often each delivery was opened (the deliveries list shows it; the openings table is the audit's record)
 OPENINGS = "(SELECT COUNT(*) FROM openings o WHERE o.delivery_id = d.id) AS openings"
@@ -21,13 +27,13 @@ OPENINGS = "(SELECT COUNT(*) FROM openings o WHERE o.delivery_id = d.id) AS open
 def list_deliveries(store: Store, *, include_purged: bool = True, after: str = "",
                     limit: int = -1) -> list[dict[str, Any]]:
     """Deliveries in id order (the order they arrived in), from after the id ``after``, at most ``limit``."""
-    where = "WHERE d.id > ?" + ("" if include_purged else f" AND d.state != '{lifecycle.PURGED.value}'")
-    return store.query(f"SELECT {lifecycle.COLUMNS}, {OPENINGS} FROM {lifecycle.FROM} {where} ORDER BY d.id LIMIT ?",
+    where = "WHERE d.id > ?" + ("" if include_purged else f" AND d.state != '{PURGED.value}'")
+    return store.query(f"SELECT {COLUMNS}, {OPENINGS} FROM {FROM} {where} ORDER BY d.id LIMIT ?",
                        (after, limit))
 
 
 def get_delivery(store: Store, delivery_id: str) -> dict[str, Any]:
-    row = store.one(f"SELECT {lifecycle.COLUMNS} FROM {lifecycle.FROM} WHERE d.id = ?", (delivery_id,))
+    row = store.one(f"SELECT {COLUMNS} FROM {FROM} WHERE d.id = ?", (delivery_id,))
     if row is None:
         raise DeliveryNotFoundError(delivery=delivery_id)
     return row
@@ -41,25 +47,25 @@ def state_of(store: Store, delivery_id: str) -> str | None:
 
 def get_live(store: Store, delivery_id: str) -> dict[str, Any]:
     row = get_delivery(store, delivery_id)
-    if row["state"] == lifecycle.PURGING:
+    if row["state"] == PURGING:
         raise DeliveryStateError(delivery=delivery_id, state=row["state"])
-    if row["state"] not in lifecycle.LIVE:
+    if row["state"] not in LIVE:
         raise DeliveryPurgedError(delivery=delivery_id, purged_at=row["purged_at"] or "?")
     return row
 
 
 def live_objects(store: Store) -> list[dict[str, Any]]:
     """The live deliveries' objects: id, key_id, sha256."""
-    live = lifecycle.sql_states(lifecycle.LIVE)
+    live = sql_states(LIVE)
     return store.query(f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN {live}")
 
 
-def in_states(store: Store, states: frozenset[lifecycle.DeliveryState]) -> list[dict[str, Any]]:
+def in_states(store: Store, states: frozenset[DeliveryState]) -> list[dict[str, Any]]:
     """The id and state of the deliveries in any of ``states``, in id order."""
-    return store.query(f"SELECT id, state FROM deliveries WHERE state IN {lifecycle.sql_states(states)} ORDER BY id")
+    return store.query(f"SELECT id, state FROM deliveries WHERE state IN {sql_states(states)} ORDER BY id")
 
 
-def ids_in_state(store: Store, state: lifecycle.DeliveryState) -> list[str]:
+def ids_in_state(store: Store, state: DeliveryState) -> list[str]:
     """The ids of the deliveries in ``state``, in id order."""
     return [r["id"] for r in store.query("SELECT id FROM deliveries WHERE state = ? ORDER BY id", (state.value,))]
 
@@ -67,7 +73,7 @@ def ids_in_state(store: Store, state: lifecycle.DeliveryState) -> list[str]:
 def live_with_sha256(store: Store, sha256: str) -> str | None:
     """The id of a live delivery with this content, if any (a second copy is a duplicate)."""
     found = store.scalar(f"SELECT id FROM deliveries WHERE sha256 = ? AND state IN "
-                         f"{lifecycle.sql_states(lifecycle.LIVE)}", (sha256,))
+                         f"{sql_states(LIVE)}", (sha256,))
     return None if found is None else str(found)
 
 
@@ -83,21 +89,54 @@ def states_of(store: Store, delivery_ids: list[str]) -> dict[str, str]:
 def unpurged_objects(store: Store) -> list[dict[str, Any]]:
     """The deliveries whose data still exists, in id order: id, state, size, sha256, key_id."""
     return store.query(f"SELECT id, state, size, sha256, key_id FROM deliveries WHERE state IN "
-                       f"{lifecycle.sql_states(lifecycle.UNPURGED)} ORDER BY id")
+                       f"{sql_states(UNPURGED)} ORDER BY id")
 
 
 def plan_rows(store: Store) -> list[dict[str, Any]]:
     """The live deliveries with what their purge plan is computed from, in id order."""
     return store.query(
         "SELECT d.id, d.state, d.received_at, d.channel, d.legal_basis, d.hold_until, d.deadline, d.due_at, "
-        f"c.date AS ceremony_date FROM {lifecycle.FROM} "
-        f"WHERE d.state IN {lifecycle.sql_states(lifecycle.LIVE)} ORDER BY d.id")
+        f"c.date AS ceremony_date FROM {FROM} "
+        f"WHERE d.state IN {sql_states(LIVE)} ORDER BY d.id")
 
 
 def count_unpurged(conn: sqlite3.Connection) -> int:
     """On a connection of its own (a home the caller reads as its owner, without an agent)."""
     return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE state != ?",
-                            (lifecycle.PURGED.value,)).fetchone()[0])
+                            (PURGED.value,)).fetchone()[0])
+
+
+# ---- the one writer of a delivery's state -------------------------------------------------------------------
+
+
+def record(store: Store, fields: dict[str, Any], state: DeliveryState) -> None:
+    """Insert a new delivery (``fields``: every column but the state) in ``state``, in the caller's transaction."""
+    _in_transaction(store)
+    if not allowed(None, state):
+        raise DeliveryStateError(delivery=str(fields.get("id", "?")), state=state.value)
+    columns = [*fields, "state"]  # the agent's own column names, never a caller's
+    store.conn.execute(f"INSERT INTO deliveries({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                       (*fields.values(), state.value))
+
+
+def transition(store: Store, delivery_id: str, target: DeliveryState) -> DeliveryState:
+    """Move the delivery to ``target`` if the state machine allows it from its present state; return that
+    state. Refused (:class:`DeliveryStateError`, naming the present state) otherwise. In the caller's
+    transaction: the caller's other changes stand or fall with this one."""
+    _in_transaction(store)
+    current = store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,))
+    if current is None:
+        raise DeliveryNotFoundError(delivery=delivery_id)
+    source = DeliveryState(current)
+    if not allowed(source, target):
+        raise DeliveryStateError(delivery=delivery_id, state=source.value)
+    store.conn.execute("UPDATE deliveries SET state = ? WHERE id = ?", (target.value, delivery_id))
+    return source
+
+
+def _in_transaction(store: Store) -> None:
+    if not store.conn.in_transaction:
+        raise RuntimeError("a delivery's state is written only inside the caller's transaction")
 
 
 # ---- writes of the columns besides the state (each in the caller's transaction) ------------------------------

@@ -3,9 +3,11 @@
 The mailbox watcher (:mod:`retention_agent.intake.mailbox`) records a search (:meth:`StoredLedger.begin`)
 before it deletes a message, and its result (:meth:`StoredLedger.finish`) once every folder was searched
 (:mod:`retention_agent.intake.copies`). A search begun before a crash is found again by
-:meth:`StoredLedger.pending` and run at the next cycle. This module owns the three tables of schema migration 5
-and every query over them: what ``status`` shows (:func:`summary`) and what a proof of deletion says
-(:func:`proof_section`). These are facts about copies *outside* the agent; a delivery's state is not touched.
+:meth:`StoredLedger.pending` and run at the next cycle. This module owns the three tables of schema migration 5,
+every query over them — what ``status`` shows (:func:`summary`) and what a proof of deletion says
+(:func:`proof_section`) — and the records of a search (:class:`CopyProbe`, :class:`CopyReport`, the
+:class:`CopyLedger` protocol), which the watcher's searches make. These are facts about copies *outside* the
+agent; a delivery's state is not touched.
 
 No personal data: counts, delivery ids, SHA-256 values of the files (as the deliveries hold them), codes, and
 folder names that passed :func:`~retention_agent.intake.copies.folder_label`.
@@ -16,16 +18,86 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from retention_agent.clock import Clock, utc_iso
-from retention_agent.intake.copies import CopyProbe, CopyReport
 from retention_agent.store.database import Store
+
+# ---- the records of a search (the mailbox watcher's intake/copies.py makes them) ----------------------------
+
+CopyMode = Literal["remove", "report", "off"]
+
+
+@dataclass(frozen=True)
+class CopyProbe:
+    """What identifies the taken message's files: ``(size, SHA-256)`` of each, and where to look."""
+
+    parts: frozenset[tuple[int, str]]
+    message_id: str | None = None
+    since: date | None = None
+    """Copies arrive with or after the original: candidates older than this are not looked at."""
+
+    @property
+    def sizes(self) -> frozenset[int]:
+        return frozenset(size for size, _ in self.parts)
+
+
+@dataclass(frozen=True)
+class FolderCopies:
+    folder: str
+    """The folder's label (:func:`folder_label`), safe for a proof."""
+    special_use: str | None
+    found: int
+    removed: int
+    remaining: int
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    mode: CopyMode
+    method: str
+    folders: tuple[FolderCopies, ...] = ()
+    folders_searched: int = 0
+
+    @property
+    def found(self) -> int:
+        return sum(f.found for f in self.folders)
+
+    @property
+    def removed(self) -> int:
+        return sum(f.removed for f in self.folders)
+
+    @property
+    def remaining(self) -> int:
+        return sum(f.remaining for f in self.folders)
+
+    @property
+    def complete(self) -> bool:
+        return all(f.complete for f in self.folders)
+
+
+class CopyLedger(Protocol):
+    """Where copy searches are recorded: begun before the message is deleted, finished with their report."""
+
+    def begin(self, source: str, delivery_ids: Sequence[str], probe: CopyProbe) -> str:
+        """Record a search to do (durable when it returns); its id."""
+        ...
+
+    def pending(self, source: str) -> list[tuple[str, CopyProbe]]:
+        """Searches begun for ``source`` and not finished (after a crash too), oldest first."""
+        ...
+
+    def finish(self, check: str, report: CopyReport) -> None: ...
+
+
+# ---- the ledger in the database ---------------------------------------------------------------------------
 
 
 class StoredLedger:
-    """A :class:`~retention_agent.intake.copies.CopyLedger` in the agent's database."""
+    """A :class:`CopyLedger` in the agent's database."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store

@@ -20,8 +20,8 @@ from retention_agent.errors import (
     KeyStoreRefusedError,
     UnknownAccountError,
 )
+from retention_agent.evidence.checkpoint import log_origin
 from retention_agent.ids import random_hex
-from retention_agent.runtime.context import log_origin
 from retention_agent.store.database import Store
 from retention_agent.store.staff import StaffList
 from retention_agent.system.accounts import account_exists

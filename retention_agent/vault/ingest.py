@@ -34,11 +34,11 @@ from typing import BinaryIO
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.ids import new_ulid, random_hex
-from retention_agent.intake.base import DeliverResult
-from retention_agent.lifecycle import states as lifecycle
-from retention_agent.runtime.testing import fault_point
+from retention_agent.rules.delivery_states import QUARANTINED, VAULTED
 from retention_agent.store import deliveries
 from retention_agent.store.database import Store
+from retention_agent.testing_hooks import fault_point
+from retention_agent.vault.receipt import DeliverResult
 from retention_agent.vault.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,11 @@ class Ingest:
                 self.audit.append(actor, "delivery.duplicate", "ok", [existing],
                                   {"channel": channel, "source": source})
                 return existing
-            lifecycle.record(self.store, {
+            deliveries.record(self.store, {
                 "id": delivery_id, "received_at": utc_iso(self.clock.now()), "channel": channel,
                 "source": source, "sha256": sha256, "size": size, "key_id": key_id, "legal_basis": self.legal_basis,
                 "quarantine_reason": reason or None,
-            }, lifecycle.QUARANTINED if quarantine else lifecycle.VAULTED)
+            }, QUARANTINED if quarantine else VAULTED)
             self.store.conn.execute("DELETE FROM pending_objects WHERE key_id = ?", (key_id,))
             details: dict[str, object] = {"channel": channel, "source": source, "size": size, "sha256": sha256,
                                           "quarantined": quarantine}

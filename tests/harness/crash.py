@@ -1,11 +1,11 @@
 """Crash harness: the real agent process, a drop folder, manual ingests, ceremonies, and SIGKILL.
 
 Each run starts the real agent (``python -m retention_agent run``) on one home that lives for the whole
-harness, either with a named fault point armed (``RETENTION_AGENT_FAULTS``, see ``retention_agent.runtime.testing``)
+harness, either with a named fault point armed (``RETENTION_AGENT_FAULTS``, see ``retention_agent.testing_hooks``)
 or with a timer that SIGKILLs it at a random moment (start-up and recovery included). While it lives, a
 seeded random loop drops files into its drop folder (zip files, sometimes an ``.eml`` with two attachments,
 sometimes several MB so that a kill lands in the middle of a write), ingests files through the command
-line's own code (``cli_commands.vault.ingest_one``), records ceremony dates, opens deliveries into the
+line's own code (``session.ingest.ingest_one``), records ceremony dates, opens deliveries into the
 workspace (so purges have copies to wipe) and purges some early. Between runs the workstation is "off" for
 :data:`DAYS_PER_RUN` days (the agent's test-only clock file moves ahead; downtime is not a clock jump), so what
 one run scheduled falls due and is purged when the next run starts — where its fault point may be waiting —
@@ -29,8 +29,9 @@ to finish its work (what it must then have done):
 - no stray file in ``vault/tmp``, no ``pending_objects`` row, no unfinished ``purges`` row;
 - every due purge done exactly once: the delivery is ``purged``, one ``purge.started``, one
   ``delivery.purged`` and one ``proof.written`` audit entry, exactly one proof (JSON + signature) that
-  verifies with :func:`retention_agent.evidence.proof.verify_proof` and the key printed by ``keys public``, for this
-  delivery and its SHA-256, no workspace copy left; and no proof for anything not purged.
+  verifies with :func:`retention_agent.evidence.proof_verify.verify_proof` and the key printed by
+  ``keys public``, for this delivery and its SHA-256, no workspace copy left; and no proof for anything not
+  purged.
 
 Randomness comes from one seed; a failure names it (``CRASH_SEED=<seed>`` reproduces the choices, though not
 the exact timing of a timer kill).
@@ -60,14 +61,14 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.api.client import Client
-from retention_agent.cli.commands.vault import ingest_one
-from retention_agent.cli.main import State
 from retention_agent.clock import BRUSSELS, local_date, parse_utc
 from retention_agent.errors import RetentionAgentError
 from retention_agent.evidence import sshsig
-from retention_agent.evidence.proof import verify_proof
-from retention_agent.runtime.testing import FAULT_POINTS, FAULTS_ENV, TESTING_ENV
+from retention_agent.evidence.proof_verify import verify_proof
+from retention_agent.session.ingest import ingest_one
+from retention_agent.session.state import State
 from retention_agent.system.home import Home
+from retention_agent.testing_hooks import FAULT_POINTS, FAULTS_ENV, TESTING_ENV
 from tests.conftest import ME, make_home, socket_answers
 from tests.retention_support import ClockFile
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
-from retention_agent.app.words import AUDIT_ACTIONS, OUTCOMES, word
-from retention_agent.cli.main import State, echo_agent, emit_json, handle_errors, main, pass_state, table
-from retention_agent.cli.status_table import finding_text
+from retention_agent.cli.main import echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.clock import SystemClock
 from retention_agent.errors import EXIT_INTEGRITY, AccessDeniedError
 from retention_agent.i18n.catalogue import t
 from retention_agent.rules.access import PURPOSES, ROLES
+from retention_agent.session.state import State
+from retention_agent.session.status_table import finding_text
+from retention_agent.session.words import AUDIT_ACTIONS, OUTCOMES, word
 
 
 @main.command()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from retention_agent.cli.main import State, handle_errors, main, pass_state
+from retention_agent.cli.main import handle_errors, main, pass_state
 from retention_agent.errors import AppUnavailableError
+from retention_agent.session.state import State
 
 
 @main.command("app")

@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from retention_agent.cli.main import State, emit_json, handle_errors, main, pass_state
+from retention_agent.cli.main import emit_json, handle_errors, main, pass_state
 from retention_agent.i18n.catalogue import current_language, t
+from retention_agent.session.state import State
 
 
 @main.group()
@@ -65,7 +66,8 @@ def sweep(state: State, as_json: bool) -> None:
 
     Example: retention-agent copies sweep
     """
-    from retention_agent.copies.session import ApiLink, Sweeper, cache_path, messages
+    from retention_agent.copies.session import Sweeper, cache_path, messages
+    from retention_agent.session.copies_link import ApiLink
 
     result = Sweeper(ApiLink(state.home.socket), cache_path(state.home.socket), exclude=[state.home.root]).run()
     if as_json:

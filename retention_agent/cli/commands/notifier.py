@@ -9,7 +9,7 @@ from types import FrameType
 
 import click
 
-from retention_agent.cli.main import State, handle_errors, main, pass_state
+from retention_agent.cli.main import handle_errors, main, pass_state
 from retention_agent.i18n.catalogue import t
 from retention_agent.session.notifier import (
     POLL_SECONDS,
@@ -21,6 +21,7 @@ from retention_agent.session.notifier import (
     sweep_copies,
     user_language,
 )
+from retention_agent.session.state import State
 
 
 @main.command("notifier")

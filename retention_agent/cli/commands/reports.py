@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from retention_agent.app.words import TRIGGERS, word
-from retention_agent.cli.main import State, echo_agent, emit_json, handle_errors, main, pass_state, table
+from retention_agent.cli.main import echo_agent, emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import (
     EXIT_INTEGRITY,
     DocumentInvalidError,
@@ -27,6 +26,8 @@ from retention_agent.errors import (
 from retention_agent.i18n.catalogue import count_of, for_people, t, translate
 from retention_agent.i18n.msgids import N_
 from retention_agent.session.exports import check_folder, write_report
+from retention_agent.session.state import State
+from retention_agent.session.words import TRIGGERS, word
 
 
 @main.command()
@@ -42,7 +43,7 @@ def status(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(result)
         return
-    from retention_agent.cli.status_table import echo_status
+    from retention_agent.session.status_table import echo_status
 
     echo_agent(state)
     echo_status(result)
@@ -228,7 +229,7 @@ def proof_verify(file: Path, signature: Path | None, allowed_signers: Path | Non
 
     Example: retention-agent proof verify 01JD5Z8K3Q4W7E2R9T6Y.json --allowed-signers allowed_signers
     """
-    from retention_agent.evidence.proof import verify_proof
+    from retention_agent.evidence.proof_verify import verify_proof
 
     data = file.read_bytes()
     sig_path = signature or file.with_name(file.name + ".sig")

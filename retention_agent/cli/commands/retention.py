@@ -10,10 +10,11 @@ import sys
 
 import click
 
-from retention_agent.cli.main import State, emit_json, handle_errors, main, pass_state, table
+from retention_agent.cli.main import emit_json, handle_errors, main, pass_state, table
 from retention_agent.errors import ConfirmationRequiredError
 from retention_agent.i18n.catalogue import t
 from retention_agent.i18n.msgids import N_
+from retention_agent.session.state import State
 
 
 @main.group()

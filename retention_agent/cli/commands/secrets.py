@@ -11,10 +11,11 @@ import sys
 
 import click
 
-from retention_agent.cli.main import State, handle_errors, main, pass_state
-from retention_agent.cli.terminal import safe
+from retention_agent.cli.main import handle_errors, main, pass_state
 from retention_agent.errors import UsageError
 from retention_agent.i18n.catalogue import t
+from retention_agent.i18n.safe_text import safe
+from retention_agent.session.state import State
 
 MAX_SECRET = 8192  # what the agent accepts
 

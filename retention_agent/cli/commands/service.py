@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from retention_agent.cli.main import State, emit_json, handle_errors, main, pass_state
+from retention_agent.cli.main import emit_json, handle_errors, main, pass_state
 from retention_agent.errors import ServiceAdminRequiredError, UsageError
 from retention_agent.i18n.catalogue import t, translate
 from retention_agent.installer import ServiceParams, current_platform, default_params, linux, platform_module
@@ -19,6 +19,7 @@ from retention_agent.installer import write_definitions as write_files
 from retention_agent.installer.params import pointer_path
 from retention_agent.installer.runner import MESSAGES as DRY_RUN_NOTES
 from retention_agent.installer.runner import RecordingRunner, Result, SystemRunner
+from retention_agent.session.state import State
 from retention_agent.system.home import HOME_ENV, Home
 from retention_agent.system.service import HomeSetup, api_caller, install_service, is_admin, start_command
 from retention_agent.system.service import uninstall_service as run_uninstall

@@ -1,4 +1,5 @@
-"""The services the composition root wires once the context exists, and the context the API operations get."""
+"""The context the API operations get: the agent's parts, the services the composition root wired once they existed,
+and the API server's own state (what callers may cost)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from retention_agent.api.budget import RequestBudget
+from retention_agent.api.refusals import RefusalLedger
 from retention_agent.lifecycle.purge import Purger
 from retention_agent.lifecycle.purge_schedule import Schedule
 from retention_agent.runtime.context import AgentContext
@@ -30,6 +33,9 @@ class WiredContext(AgentContext):
     """The context once the composition root wired its services (``capabilities.wire``)."""
 
     services: Services = field(init=False, repr=False)
+    # what callers of the API may cost: the API server's own state (api/budget.py, api/refusals.py)
+    refusals: RefusalLedger = field(default_factory=RefusalLedger)
+    budget: RequestBudget = field(default_factory=RequestBudget)
 
     def wire(self, services: Services) -> None:
         self.services = services

@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
-from retention_agent.app.words import CHANNELS, word
-from retention_agent.cli.terminal import safe
 from retention_agent.i18n.catalogue import count_of, for_people, format_moment, people_params, t, translate
 from retention_agent.i18n.msgids import N_
+from retention_agent.i18n.safe_text import safe
+from retention_agent.session.words import CHANNELS, word
 
 RED, YELLOW, GREEN = "red", "yellow", "green"
 KEY_STORES = {"file": N_("file in the home"), "keyring": N_("the key store of the operating system")}
