@@ -29,6 +29,7 @@ from retention_agent.store.database import Store
 from tests.conftest import ME, make_home
 from tests.report_support import open_context
 from tests.retention_support import Rig, ingest
+from tests.source_strings import folded_strings
 
 PACKAGE = Path(__file__).resolve().parents[1] / "retention_agent"
 STATES: list[DeliveryState | None] = [None, *DeliveryState]
@@ -133,17 +134,9 @@ _INSERT = re.compile(r"\b(insert|replace)\s+(or\s+\w+\s+)?into\s+deliveries\b")
 def state_writers(source: str) -> list[str]:
     """The places in a module's source that write ``deliveries.state``: SQL that updates the state or inserts a
     delivery (adjacent and f-string literals joined, as Python joins them), and sqlite-utils table writes."""
-    found = []
+    found = [f"line {line}: {sql[:80]}" for line, sql in folded_strings(source)
+             if _UPDATE_STATE.search(sql) or _INSERT.search(sql)]
     for node in ast.walk(ast.parse(source)):
-        text = None
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-        elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        if text is not None:
-            sql = " ".join(text.lower().split())
-            if _UPDATE_STATE.search(sql) or _INSERT.search(sql):
-                found.append(f"line {node.lineno}: {sql[:80]}")
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "table"
                 and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == "deliveries"):
             found.append(f"line {node.lineno}: table('deliveries')")

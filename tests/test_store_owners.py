@@ -6,13 +6,13 @@ writer of a delivery's state.
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
 
 from retention_agent.store.database import MIGRATIONS
+from tests.source_strings import folded_strings
 
 PACKAGE = Path(__file__).resolve().parents[1] / "retention_agent"
 TABLES = frozenset(re.findall(r"create table (?:if not exists )?(\w+)", " ".join(MIGRATIONS.values()).lower()))
@@ -42,18 +42,7 @@ READ_MODELS = {"status/facts.py", "reports/facts.py"}  # the status's and the re
 
 def sql_in(source: str) -> list[str]:
     """Every SQL statement written in a module's source, lower case, whitespace folded."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        text = None
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-        elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        if text is not None:
-            sql = " ".join(text.lower().split())
-            if _SQL.search(sql):
-                found.append(sql)
-    return found
+    return [sql for _line, sql in folded_strings(source) if _SQL.search(sql)]
 
 
 def tables_in(sql: str) -> set[str]:
