@@ -187,6 +187,12 @@ class ReportSettings:
     dpo_email: str = ""
     officer_email: str = ""
 
+    @property
+    def recipients(self) -> list[str]:
+        """The DPO and the officer, without duplicates: where reports are sent."""
+        found = [a.strip() for a in (self.dpo_email, self.officer_email) if a.strip()]
+        return list(dict.fromkeys(found))
+
 
 @dataclass(frozen=True)
 class RegisterSettings:

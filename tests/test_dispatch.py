@@ -22,7 +22,7 @@ from retention_agent.rules.access import REQUIRED_ROLES
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
 from retention_agent.runtime.upkeep import IDLE_S, DatabaseUpkeep
-from retention_agent.status.facts import build_status
+from retention_agent.status.document import build_status
 from retention_agent.store.database import INCREMENTAL
 from retention_agent.store.diskspace import FreeSpace, floor_bytes
 from retention_agent.system.home import Home

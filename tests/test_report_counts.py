@@ -21,7 +21,7 @@ import pytest
 from retention_agent.evidence import proof
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import parse_period
-from retention_agent.status.facts import build_status
+from retention_agent.status.document import build_status
 from tests.conftest import ME
 from tests.report_support import Office, new_office, receive, report_doc, request
 

@@ -26,12 +26,13 @@ from retention_agent.evidence import merkle, proof_verify, sshsig
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.i18n.catalogue import translate
 from retention_agent.reports import outbox, smtp
-from retention_agent.reports.build import register_entry
+from retention_agent.reports.build import current_state, register_entry, report_document
 from retention_agent.reports.generate import make_report
 from retention_agent.reports.period import containing, last_complete, months_from, parse_period
 from retention_agent.reports.render import render_html, render_pdf
 from retention_agent.reports.schedule import ReportDuty
-from retention_agent.status.facts import build_status
+from retention_agent.status.document import build_status, status_document
+from retention_agent.status.facts import gather, gather_period
 from retention_agent.vault.keys import FileKeyStore
 from tests.conftest import ME, AgentProcess, cli, make_home
 from tests.report_support import (
@@ -134,18 +135,43 @@ def test_report_fields(office: Office) -> None:
         assert stat.S_IMODE((office.home.reports / name).stat().st_mode) == 0o600
 
 
+def test_status_and_report_are_built_from_one_reading_of_the_facts(office: Office) -> None:
+    """The facts are read once; the status document and the report are shaped from them without touching the
+    database again (it is closed), and the report's situation section is that status."""
+    ctx, period = office.ctx, parse_period("2026-10")
+    now = ctx.clock.now()
+    facts = gather(ctx, now)
+    happened = gather_period(ctx, period.start_utc, period.end_utc, now)
+    ctx.store.close()  # from here on, a builder that reads the database fails
+    status = status_document(facts, ctx.config, ctx.installation_id)
+    doc = report_document(ctx, facts, happened, period)
+    office.reopen()
+
+    assert doc["current"] == current_state(status)
+    assert doc["current"]["overdue_purges"]["count"] == 1 and not status["compliant"]
+    assert doc["generated_at"] == status["generated_at"]
+    assert [row["id"] for row in doc["checklist"]] == [row["id"] for row in status["checklist"]["items"]]
+    assert {p["delivery"] for p in doc["summary"]["purges"]["items"]} == {office.ids["purged"], office.ids["late"]}
+    assert [p["delivery_id"] for p in doc["proofs"]] == [p["delivery"] for p in doc["summary"]["purges"]["items"]]
+    again = build_status(office.ctx)  # the same database, read again: the same document
+    for reading in (again, status):
+        reading["health"]["disk"]["free_bytes"] = 0  # the real disk's figure moves
+        reading["health"]["running_since"] = None  # the reopened agent started anew
+    assert json.dumps(again, sort_keys=True) == json.dumps(status, sort_keys=True)
+
+
 @pytest.mark.usefixtures("require_ssh_keygen")
 def test_the_register_entry_names_the_key_store_in_use(office: Office) -> None:
-    file_store = register_entry(office.ctx)["security_measures"]
+    file_store = register_entry(office.ctx.config)["security_measures"]
     assert office.ctx.config.key_store == "file"
     assert "sleutelbestand in de map van de agent (niet in de sleutelopslag" in file_store
     assert "{key_store}" not in file_store
     keyring_config = dataclasses.replace(office.ctx.config, key_store="keyring")
-    os_store = register_entry(dataclasses.replace(office.ctx, config=keyring_config))["security_measures"]
+    os_store = register_entry(keyring_config)["security_measures"]
     assert "sleutels in de sleutelopslag van het besturingssysteem," in os_store and "sleutelbestand" not in os_store
     own_words = dataclasses.replace(keyring_config, register=dataclasses.replace(
         keyring_config.register, security_measures="Eigen tekst van de gemeente."))
-    assert register_entry(dataclasses.replace(office.ctx, config=own_words))["security_measures"] == \
+    assert register_entry(own_words)["security_measures"] == \
         "Eigen tekst van de gemeente."
 
 

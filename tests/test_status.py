@@ -18,7 +18,7 @@ from retention_agent.i18n.catalogue import translate
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.session import status_table as status_view
 from retention_agent.status import checklist
-from retention_agent.status.facts import build_status
+from retention_agent.status.document import build_status
 from retention_agent.testing_hooks import FAULTS_ENV
 from tests.conftest import ME, AgentProcess
 from tests.report_support import (

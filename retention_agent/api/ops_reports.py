@@ -21,7 +21,7 @@ from retention_agent.reports.generate import FORMATS, file_path, make_report, sc
 from retention_agent.reports.period import Period, containing, parse_period
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import checklist
-from retention_agent.status.facts import build_status
+from retention_agent.status.document import build_status
 from retention_agent.store import purges
 
 

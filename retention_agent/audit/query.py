@@ -177,3 +177,9 @@ def audit_rows(store: Store, selection: AuditFilter, *, cursor: int | None, limi
             f"SELECT seq, entry FROM audit WHERE {' AND '.join(terms)} ORDER BY seq {order} LIMIT ?",
             (*params, limit)).fetchall()
     return [(int(seq), entry if isinstance(entry, bytes) else str(entry).encode()) for seq, entry in found]
+
+
+def entries_after(store: Store, seq: int) -> list[bytes]:
+    """The raw entries after ``seq``, in order (read in the caller's transaction, if there is one)."""
+    return [bytes(entry) for (entry,) in store.conn.execute("SELECT entry FROM audit WHERE seq > ? ORDER BY seq",
+                                                            (seq,)).fetchall()]

@@ -7,8 +7,8 @@
 - :func:`settle_at_purge` — the purge's ``copies`` step: the per-user agent erases its own account's copies;
   what other accounts' sessions found and have not yet erased counts as remaining (``awaiting-session``), and is
   kept per account in counts only, so that a later report of those sessions can still settle it.
-- :func:`proof_section`, :func:`status_section` — what the proof and the officer see. No path ever goes into the
-  audit log, a proof or a report; paths are in ``copy_findings`` until the purge deletes them.
+- :func:`proof_section` — what the proof says (what the officer sees is read by ``status.facts``). No path ever
+  goes into the audit log, a proof or a report; paths are in ``copy_findings`` until the purge deletes them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from retention_agent.store import copies as tables
 from retention_agent.store import deliveries
 
 MAX_FINDINGS_PER_ACCOUNT = 2000  # a report cannot make the agent store more than this for one account
-LIST_LIMIT = 20
 FINGERPRINT_KEY = "fingerprint-key/{}"
 WORKBOOK_PASSWORD = "workbook-password/{}"
 MATCHES = wire.MATCHES
@@ -209,25 +208,6 @@ def proof_section(counts: dict[str, Any]) -> dict[str, Any]:
                                                   "people_max": 0}),
         "by_location": list(counts.get("by_location", [])),
         "remaining_reasons": dict(counts.get("remaining_reasons", {})),
-    }
-
-
-def status_section(ctx: AgentContext) -> dict[str, Any]:
-    rows = tables.status_rows(ctx.store)
-    sweeps, found, tallies, contents = rows["sweeps"], rows["found"], rows["tallies"], rows["contents"]
-    return {
-        "sweeps": [{"account": r["account"], "swept_at": r["swept_at"], "complete": bool(r["complete"]),
-                    "locations": json.loads(r["locations"])} for r in sweeps],
-        "found": {"count": sum(1 for r in found if r["outcome"] is None),
-                  "remaining": sum(1 for r in found if r["outcome"] == "remaining"), "items": [
-            {"delivery": r["delivery_id"], "account": r["account"], "match": r["match"], "kind": r["kind"],
-             "path": r["path"], "people": int(r["people"] or 0), "why": r["why"]} for r in found[:LIST_LIMIT]]},
-        "remaining": {"count": sum(int(t["remaining"]) for t in tallies), "items": [
-            {"delivery": t["delivery_id"], "account": t["account"], "match": t["match"],
-             "count": int(t["remaining"])} for t in tallies[:LIST_LIMIT]]},
-        "contents": [{"delivery": r["delivery_id"], "rows": int(r["rows"]), "people": int(r["people"]),
-                      "invalid_numbers": int(r["invalid_numbers"]), "missing_numbers": int(r["missing_numbers"]),
-                      "duplicates": int(r["duplicates"])} for r in contents],
     }
 
 

@@ -18,18 +18,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from retention_agent.audit import query as audit_query
 from retention_agent.clock import utc_iso
+from retention_agent.config import Config
 from retention_agent.errors import ReportPersonalDataError
 from retention_agent.evidence import checkpoint as notes
 from retention_agent.evidence import consistency, merkle, sshsig
 from retention_agent.evidence.personal_data import scan_personal_data
-from retention_agent.reports import facts, outbox
+from retention_agent.reports import summary
 from retention_agent.reports.format import REPORT_FORMAT, REPORT_VERSION
 from retention_agent.reports.period import Period
 from retention_agent.rules.access import ROLES
 from retention_agent.runtime.context import AgentContext
-from retention_agent.status import checklist
-from retention_agent.status import facts as status
+from retention_agent.status.document import note_test_hooks, status_document
+from retention_agent.status.facts import Facts, PeriodFacts, gather, gather_period
 
 # What each role lets a person do, in the deliberation's terms (nr. 64: creation, consultation,
 # modification, destruction); the officer manages the list and the measures.
@@ -41,48 +43,15 @@ SCANNED: Final = ("period", "summary", "incidents", "current", "audit", "previou
 
 
 def build_report(ctx: AgentContext, period: Period, *, now: datetime | None = None) -> dict[str, Any]:
-    """The report for ``period`` as of ``now``: complete when the period has ended, else interim."""
+    """The report for ``period`` as of ``now``: complete when the period has ended, else interim. The facts are
+    gathered once; then only the audit section is made here (a signed checkpoint and the consistency proof)."""
     now = now or ctx.clock.now()
-    complete = period.has_ended(now)
-    previous = outbox.latest_complete(ctx)
-    sequence = ((previous["sequence"] if previous else 0) + 1) if complete else None
-    gathered = facts.period_events(ctx, period, now)
-    events = gathered["events"]
-    purge_rows = facts.purges(ctx, period)
-    proof_rows = facts.proofs(ctx, purge_rows)
-    doc: dict[str, Any] = {
-        "format": REPORT_FORMAT,
-        "version": REPORT_VERSION,
-        "signer": ctx.identity,
-        "municipality": ctx.config.municipality,
-        "installation_id": ctx.installation_id,
-        "installation_created_at": ctx.store.get_meta("created_at"),
-        "origin": ctx.origin,
-        "public_key": sshsig.public_key_openssh(ctx.signing_key.public_bytes()),
-        "legal_basis": ctx.config.legal_basis,
-        "period": {**period.to_json(), "complete": complete},
-        "sequence": sequence,
-        "generated_at": utc_iso(now),
-        "summary": {
-            "deliveries_received": facts.received(events),
-            "purges": facts.purge_summary(purge_rows),
-            "openings": facts.openings(gathered["opened"]),
-            "refused_requests": facts.refusals(gathered["denied"]),
-            "holds": facts.holds(events),
-            "ceremonies": facts.ceremonies(events),
-            "quarantine": facts.quarantine(events),
-            "staff_changes": facts.staff_changes(events),
-            "copies": facts.copies(ctx, purge_rows),
-        },
-        "incidents": facts.incidents(ctx, period, events, purge_rows, proof_rows),
-        "proofs": proof_rows,
-        "current": current_state(ctx),
-        "staff": staff_list(ctx),
-        "register": register_entry(ctx),
-        "checklist": [{k: row[k] for k in ("id", "deliberation", "done", "done_on", "evidence")}
-                      for row in checklist.items(ctx.store)],
-    }
-    doc["previous"], doc["audit"] = audit_section(ctx, previous)
+    note_test_hooks(ctx)
+    facts = gather(ctx, now)
+    happened = gather_period(ctx, period.start_utc, period.end_utc, now)
+    doc = report_document(ctx, facts, happened, period)
+    previous = latest_complete(facts)
+    doc["previous"], doc["audit"] = audit_section(ctx, previous, facts.running.audit_verified)
     if doc["audit"]["consistent_with_previous"] is False:
         doc["incidents"].append({"kind": "audit-log-inconsistent", "at": doc["generated_at"], "delivery": None,
                                  "details": {"previous_sequence": doc["previous"]["sequence"]}})
@@ -90,9 +59,54 @@ def build_report(ctx: AgentContext, period: Period, *, now: datetime | None = No
     return doc
 
 
-def current_state(ctx: AgentContext) -> dict[str, Any]:
+def latest_complete(facts: Facts) -> Mapping[str, Any] | None:
+    """The complete report with the highest sequence number: the next one continues from it."""
+    complete = [r for r in facts.reports if r["complete"]]
+    return max(complete, key=lambda r: r["sequence"]) if complete else None
+
+
+def report_document(ctx: AgentContext, facts: Facts, happened: PeriodFacts, period: Period) -> dict[str, Any]:
+    """Everything but the audit section, from the facts and the agent's identity and configuration."""
+    complete = period.has_ended(facts.now)
+    previous = latest_complete(facts)
+    purge_rows = summary.purges(happened)
+    config = ctx.config
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "signer": ctx.identity,
+        "municipality": config.municipality,
+        "installation_id": ctx.installation_id,
+        "installation_created_at": facts.created_at,
+        "origin": ctx.origin,
+        "public_key": sshsig.public_key_openssh(ctx.signing_key.public_bytes()),
+        "legal_basis": config.legal_basis,
+        "period": {**period.to_json(), "complete": complete},
+        "sequence": ((previous["sequence"] if previous else 0) + 1) if complete else None,
+        "generated_at": utc_iso(facts.now),
+        "summary": {
+            "deliveries_received": summary.received(happened.events),
+            "purges": summary.purge_summary(purge_rows),
+            "openings": summary.openings(happened.opened),
+            "refused_requests": summary.refusals(happened.denied),
+            "holds": summary.holds(happened.events),
+            "ceremonies": summary.ceremonies(happened.events),
+            "quarantine": summary.quarantine(happened.events),
+            "staff_changes": summary.staff_changes(happened.events),
+            "copies": summary.copies(happened),
+        },
+        "incidents": summary.incidents(happened, purge_rows, config.legal_basis),
+        "proofs": list(happened.proofs),
+        "current": current_state(status_document(facts, config, ctx.installation_id)),
+        "staff": staff_list(facts),
+        "register": register_entry(config),
+        "checklist": [{k: row[k] for k in ("id", "deliberation", "done", "done_on", "evidence")}
+                      for row in facts.checklist],
+    }
+
+
+def current_state(now_status: Mapping[str, Any]) -> dict[str, Any]:
     """Where things stand when the report is made: the status summary, holds, quarantine, overdue purges."""
-    now_status = status.build_status(ctx)
     return {
         "compliant": now_status["compliant"],
         "problems": [{"code": p["code"], "params": p["params"]} for p in now_status["problems"]],
@@ -112,9 +126,9 @@ def current_state(ctx: AgentContext) -> dict[str, Any]:
     }
 
 
-def staff_list(ctx: AgentContext) -> list[dict[str, Any]]:
+def staff_list(facts: Facts) -> list[dict[str, Any]]:
     """The authorised persons with their roles and access levels (deliberation nr. 64)."""
-    members = sorted(ctx.staff.members().values(), key=lambda m: m.account)
+    members = sorted(facts.staff, key=lambda m: m.account)
     return [{"account": m.account, "name": m.name, "roles": sorted(m.roles, key=ROLES.index),
              "access_levels": [ACCESS_LEVELS[r] for r in sorted(m.roles, key=ROLES.index)]} for m in members]
 
@@ -127,19 +141,19 @@ KEY_STORE_WORDS = {
 }
 
 
-def register_entry(ctx: AgentContext) -> dict[str, Any]:
+def register_entry(config: Config) -> dict[str, Any]:
     """The art. 30 GDPR register entry from the configuration (deliberation nr. 18); its security measures name
     the key store this installation really uses."""
-    entry = dataclasses.asdict(ctx.config.register)
-    entry["controller"] = entry["controller"] or ctx.config.municipality
-    entry["legal_basis"] = ctx.config.legal_basis
-    where = KEY_STORE_WORDS.get(ctx.config.key_store, ctx.config.key_store)
+    entry = dataclasses.asdict(config.register)
+    entry["controller"] = entry["controller"] or config.municipality
+    entry["legal_basis"] = config.legal_basis
+    where = KEY_STORE_WORDS.get(config.key_store, config.key_store)
     entry["security_measures"] = entry["security_measures"].replace("{key_store}", where)
     return entry
 
 
-def audit_section(ctx: AgentContext, previous: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None,
-                                                                                 dict[str, Any]]:
+def audit_section(ctx: AgentContext, previous: Mapping[str, Any] | None,
+                  last_verification: Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The signed checkpoint now, and the consistency proof from the previous report's checkpoint."""
     old = notes.parse(previous["checkpoint"])[0] if previous else None
     with ctx.store.transaction():  # nothing is appended between the checkpoint, its frontier and the tail
@@ -150,7 +164,7 @@ def audit_section(ctx: AgentContext, previous: Mapping[str, Any] | None) -> tupl
         tail = _tail(ctx, old.size) if old is not None and old.size <= current.size else None
     section: dict[str, Any] = {"size": current.size, "checkpoint": note, "consistency_proof": [],
                                "consistent_with_previous": None, "frontier": [h.hex() for h in frontier.to_hashes()],
-                               "last_verification": ctx.health.audit_verified}
+                               "last_verification": last_verification}
     if previous is None or old is None:
         return None, section
     proof = _consistency(ctx, previous, old, tail) if tail is not None else []
@@ -164,8 +178,7 @@ def audit_section(ctx: AgentContext, previous: Mapping[str, Any] | None) -> tupl
 
 def _tail(ctx: AgentContext, old_size: int) -> list[bytes]:
     """The leaf hashes of the entries appended since the previous report (read in the caller's transaction)."""
-    rows = ctx.store.conn.execute("SELECT entry FROM audit WHERE seq > ? ORDER BY seq", (old_size,)).fetchall()
-    return [merkle.leaf_hash(entry) for (entry,) in rows]
+    return [merkle.leaf_hash(entry) for entry in audit_query.entries_after(ctx.store, old_size)]
 
 
 def _consistency(ctx: AgentContext, previous: Mapping[str, Any], old: notes.Checkpoint,

@@ -19,7 +19,7 @@ from retention_agent.reports import outbox, smtp
 from retention_agent.reports.generate import make_report, schedule_kind
 from retention_agent.reports.period import Period, containing, last_complete
 from retention_agent.runtime.context import AgentContext
-from retention_agent.status.facts import note_test_hooks
+from retention_agent.status.document import note_test_hooks
 
 log = logging.getLogger(__name__)
 SEND_BACKOFF = Backoff(base_s=300.0, factor=2.0, max_s=6 * 3600.0)

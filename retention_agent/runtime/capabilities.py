@@ -22,7 +22,7 @@ from retention_agent.lifecycle.workspace_wipe import wipe_expired_copies
 from retention_agent.runtime.context import AgentContext
 from retention_agent.runtime.ticker import Ticker
 from retention_agent.runtime.upkeep import DatabaseUpkeep
-from retention_agent.status.facts import note_test_hooks
+from retention_agent.status.document import note_test_hooks
 from retention_agent.store.notifications import Notifier
 
 if TYPE_CHECKING:  # the sweeper (and what it reads files with) is loaded only in per-user mode

@@ -9,6 +9,7 @@ show them and what is still open. Ids are stable: scripts and reports rely on th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +20,7 @@ from retention_agent.errors import UsageError
 from retention_agent.i18n.catalogue import translate
 from retention_agent.i18n.msgids import N_
 from retention_agent.runtime.context import AgentContext
-from retention_agent.store.database import Store
+from retention_agent.store import checklist as stored
 
 MAX_EVIDENCE = 500
 
@@ -57,10 +58,9 @@ def describe(condition_id: str, lang: str | None = None) -> str:
     return condition_id
 
 
-def items(store: Store) -> list[dict[str, Any]]:
-    """Every condition in a fixed order, with when it was done (``done_on`` None while open)."""
-    rows = {r["item"]: r for r in store.query(
-        "SELECT item, done_on, evidence, updated_at, updated_by FROM checklist")}
+def items(rows: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every condition in a fixed order, with when it was done (``done_on`` None while open), from the recorded
+    rows by id (:func:`retention_agent.store.checklist.rows`)."""
     result = []
     for condition in CONDITIONS:
         row = rows.get(condition.id) or {}
@@ -96,11 +96,7 @@ def set_item(ctx: AgentContext, actor: str, item: str, done_on: date, evidence: 
                          command="checklist set")
     now = utc_iso(ctx.clock.now())
     with ctx.store.transaction():
-        ctx.store.conn.execute(
-            "INSERT INTO checklist(item, done_on, evidence, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(item) DO UPDATE SET done_on = excluded.done_on, evidence = excluded.evidence, "
-            "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            (item, done_on.isoformat(), evidence, now, actor))
+        stored.record(ctx.store, item, done_on.isoformat(), evidence, now, actor)
         ctx.audit.append(actor, "checklist.set", "ok", [item],
                          {"done_on": done_on.isoformat(), "evidence_sha256": note_digest(evidence)})
-    return next(row for row in items(ctx.store) if row["id"] == item)
+    return next(row for row in items(stored.rows(ctx.store)) if row["id"] == item)

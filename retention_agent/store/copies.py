@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, sql_states
 from retention_agent.store.database import Store
 
 # ---- what sessions look for ----------------------------------------------------------------------------------
@@ -141,23 +141,3 @@ def store_contents(store: Store, delivery_id: str, *, rows: int, people: int, in
         "duplicates, columns, fingerprints, unlocked_at, unlocked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (delivery_id, rows, people, invalid_numbers, missing_numbers, duplicates, columns, fingerprints,
          unlocked_at, unlocked_by))
-
-
-# ---- what the officer sees --------------------------------------------------------------------------------------
-
-
-def status_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
-    """For the status: every account's last sweep, the open findings and tallies, the unlocked workbooks."""
-    return {
-        "sweeps": store.query("SELECT account, swept_at, complete, locations FROM copy_sweeps ORDER BY account"),
-        "found": store.query(
-            "SELECT f.delivery_id, f.account, f.match, f.kind, f.path, f.people, f.outcome, f.why FROM copy_findings f "
-            f"JOIN deliveries d ON d.id = f.delivery_id WHERE d.state IN {sql_states(UNPURGED)} AND "
-            "(f.outcome IS NULL OR f.outcome = 'remaining') ORDER BY f.delivery_id, f.account, f.kind, f.path"),
-        "tallies": store.query("SELECT delivery_id, account, match, remaining FROM copy_tallies WHERE remaining > 0 "
-                               "ORDER BY delivery_id, account, match"),
-        "contents": store.query(
-            "SELECT c.delivery_id, c.rows, c.people, c.invalid_numbers, c.missing_numbers, c.duplicates FROM "
-            f"delivery_contents c JOIN deliveries d ON d.id = c.delivery_id WHERE d.state IN {sql_states(UNPURGED)} "
-            "ORDER BY c.delivery_id"),
-    }

@@ -36,12 +36,21 @@ MOVES: dict[str, str] = {
     "exports": "session.exports", "notifier": "session.notifier",
     "workbook": "copies.workbook",
 }
+# Names that later left their module: (module, name) -> the module that has it now.
+NAMES: dict[tuple[str, str], str] = {
+    ("status.facts", "build_status"): "status.document", ("status.facts", "note_test_hooks"): "status.document",
+    ("status.facts", "STATUS_VERSION"): "status.document", ("status.facts", "FINDINGS"): "status.findings",
+    ("status.facts", "assess"): "status.findings",
+}
 PKG = "retention_agent"
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".sh", ".cfg", ".ini", ".service", ".plist", ".xml", ".in", ""}
 
 
 def _new_submodules(package: str) -> set[str]:
-    return {new.split(".", 1)[1] for new in MOVES.values() if new.startswith(package + ".")}
+    """The modules a package has now: the moves' targets, and those written since (``store/reports.py``)."""
+    on_disk = Path(__file__).resolve().parents[2] / PKG / package.replace(".", "/")
+    return ({new.split(".", 1)[1] for new in [*MOVES.values(), *NAMES.values()] if new.startswith(package + ".")}
+            | {path.stem for path in on_disk.glob("*.py") if path.stem != "__init__"})
 
 
 def _dotted_pattern(old: str) -> re.Pattern[str]:
@@ -81,13 +90,26 @@ def _split_from_import(match: re.Match[str]) -> str:
     return "\n".join(line + comment for line in lines)
 
 
+def _moved_names(match: re.Match[str]) -> str:
+    indent, base, comment = match["indent"], match["base"], match["comment"] or ""
+    module = base[len(PKG):].lstrip(".")
+    by_module: dict[str, list[str]] = {}
+    for item in (part.strip() for part in match["names"].split(",")):
+        name = item.partition(" as ")[0].strip()
+        by_module.setdefault(NAMES.get((module, name), module), []).append(item)
+    if list(by_module) == [module]:
+        return match[0]
+    return "\n".join(f"{indent}from {PKG}.{where} import {', '.join(items)}{comment}"
+                     for where, items in by_module.items())
+
+
 def rewrite(text: str) -> str:
     text = FROM_IMPORT.sub(_split_from_import, text)
     for pattern, new in DOTTED:
         text = pattern.sub(new, text)
     for old, new in PATHS:
         text = text.replace(old, new)
-    return text
+    return FROM_IMPORT.sub(_moved_names, text)
 
 
 def main(argv: list[str]) -> int:
