@@ -31,7 +31,8 @@ from imapclient import IMAPClient
 
 from retention_agent.clock import SystemClock
 from retention_agent.intake.base import DeliverResult
-from retention_agent.intake.mailbox import MailboxConfig, MailboxWatcher
+from retention_agent.intake.mailbox import MailboxWatcher
+from retention_agent.intake.mailbox_rules import MailboxConfig
 from retention_agent.intake.rules import Rule
 from tests.dovecot import run_dovecot
 

@@ -32,7 +32,8 @@ from typing import BinaryIO
 
 from retention_agent.clock import SystemClock
 from retention_agent.intake.base import DeliverResult
-from retention_agent.intake.folder import FolderConfig, FolderWatcher
+from retention_agent.intake.folder import FolderWatcher
+from retention_agent.intake.folder_rules import FolderConfig
 
 CHUNK = 1024 * 1024
 

@@ -28,7 +28,8 @@ from typing import Any, BinaryIO
 from retention_agent.clock import SystemClock
 from retention_agent.intake.base import DeliverResult
 from retention_agent.intake.copies import CopySettings, MemoryLedger
-from retention_agent.intake.mailbox import MailboxConfig, MailboxWatcher
+from retention_agent.intake.mailbox import MailboxWatcher
+from retention_agent.intake.mailbox_rules import MailboxConfig
 from retention_agent.intake.rules import Rule
 from tests.dovecot import DovecotServer, run_dovecot
 

@@ -1,43 +1,20 @@
 """Service definitions and installation for Windows, Linux (systemd) and macOS (launchd).
 
-``write_definitions`` writes any platform's files on any machine (``--dry-run --out DIR``);
-``platform_module(name)`` gives the module that installs, uninstalls and reports on this machine.
+``write_definitions`` writes any platform's files on any machine (``--dry-run --out DIR``); :mod:`.driver`
+installs, uninstalls and reports on this machine through the platform's step lists.
 """
 
 from __future__ import annotations
 
 import getpass
-import importlib
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, cast
 
 from .definitions import ServiceParams, render
 from .params import Mode, Platform, encode_file
-from .runner import Runner
-from .steps import ServiceStatus
 
-__all__ = ["PlatformInstaller", "ServiceParams", "current_platform", "default_params", "platform_module",
-           "render", "write_definitions"]
-
-
-class PlatformInstaller(Protocol):
-    def install(self, params: ServiceParams, runner: Runner, *, start: bool = True) -> None: ...
-
-    def uninstall(
-        self,
-        params: ServiceParams,
-        runner: Runner,
-        *,
-        has_live_deliveries: Callable[[], int],
-        purge_all: Callable[[], object] | None = None,
-        purge_first: bool = False,
-        keep_home: bool = False,
-    ) -> None: ...
-
-    def status(self, params: ServiceParams, runner: Runner) -> ServiceStatus: ...
+__all__ = ["ServiceParams", "current_platform", "default_params", "render", "write_definitions"]
 
 
 def write_definitions(params: ServiceParams, out_dir: Path) -> list[Path]:
@@ -50,12 +27,6 @@ def write_definitions(params: ServiceParams, out_dir: Path) -> list[Path]:
         path.write_bytes(encode_file(name, text))
         written.append(path)
     return written
-
-
-def platform_module(name: str) -> PlatformInstaller:
-    if name not in ("linux", "windows", "macos"):
-        raise ValueError(f"unknown platform {name!r}: use linux, windows or macos")
-    return cast(PlatformInstaller, importlib.import_module(f"{__name__}.{name}"))
 
 
 def current_platform() -> Platform:

@@ -8,10 +8,8 @@ to the desktop's application menu (a .desktop file)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
-from .definitions import render
 from .params import (
     AUTOSTART_FILE,
     CLIENT_POINTER,
@@ -25,7 +23,7 @@ from .params import (
     pointer_path,
 )
 from .runner import Runner
-from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
+from .steps import Remove, Run, ServiceStatus, Step, WriteFile
 
 SYSTEM_UNIT_DIR = "/etc/systemd/system"
 SYSTEM_APPLICATIONS_DIR = "/usr/share/applications"
@@ -120,23 +118,6 @@ def as_service_account(params: ServiceParams, *args: str) -> list[str]:
     """A command of the agent run as the shared-mode account, e.g. ``init`` between ``install(start=False)``
     and ``systemctl start``: ``runuser -u retention-agent -- retention-agent --home HOME init …``."""
     return ["runuser", "-u", params.account, "--", *agent_command(params, *args)]
-
-
-def install(params: ServiceParams, runner: Runner, *, start: bool = True) -> None:
-    execute(install_steps(params, start=start), runner, render(params))
-
-
-def uninstall(
-    params: ServiceParams,
-    runner: Runner,
-    *,
-    has_live_deliveries: Callable[[], int],
-    purge_all: Callable[[], object] | None = None,
-    purge_first: bool = False,
-    keep_home: bool = False,
-) -> None:
-    guard_uninstall(has_live_deliveries, purge_first=purge_first, keep_home=keep_home, purge_all=purge_all)
-    execute(uninstall_steps(params, keep_home=keep_home), runner, {})
 
 
 def status(params: ServiceParams, runner: Runner) -> ServiceStatus:

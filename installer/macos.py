@@ -8,10 +8,8 @@ Not run on the Linux test machines: the plist is checked there, ``launchctl`` is
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
-from .definitions import render
 from .params import (
     MACOS_APP,
     MACOS_APP_LAUNCHER,
@@ -23,7 +21,7 @@ from .params import (
     ServiceParams,
 )
 from .runner import Runner
-from .steps import Remove, Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
+from .steps import Remove, Run, ServiceStatus, Step, WriteFile
 
 
 def app_bundle_path() -> str:
@@ -63,23 +61,6 @@ def uninstall_steps(params: ServiceParams, *, keep_home: bool, uid: int | None =
         Remove(app_bundle_path()),
     ]
     return steps + ([] if keep_home else [Remove(params.home)])
-
-
-def install(params: ServiceParams, runner: Runner, *, start: bool = True) -> None:
-    execute(install_steps(params, start=start), runner, render(params))
-
-
-def uninstall(
-    params: ServiceParams,
-    runner: Runner,
-    *,
-    has_live_deliveries: Callable[[], int],
-    purge_all: Callable[[], object] | None = None,
-    purge_first: bool = False,
-    keep_home: bool = False,
-) -> None:
-    guard_uninstall(has_live_deliveries, purge_first=purge_first, keep_home=keep_home, purge_all=purge_all)
-    execute(uninstall_steps(params, keep_home=keep_home), runner, {})
 
 
 def status(params: ServiceParams, runner: Runner) -> ServiceStatus:

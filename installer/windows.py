@@ -9,15 +9,13 @@ XML and scripts are checked there, ``schtasks`` is not.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from . import winsteps
 from .definitions import render
 from .params import ServiceParams
 from .runner import Runner
-from .steps import Run, ServiceStatus, Step, WriteFile, execute, guard_uninstall
+from .steps import Run, ServiceStatus, Step, WriteFile
 
 
 def install_steps(params: ServiceParams, files_dir: str, *, start: bool = True) -> list[Step]:
@@ -30,22 +28,9 @@ def install_steps(params: ServiceParams, files_dir: str, *, start: bool = True) 
     return writes + steps
 
 
-def install(params: ServiceParams, runner: Runner, *, start: bool = True) -> None:
-    with tempfile.TemporaryDirectory(prefix="retention-agent-") as files_dir:
-        execute(install_steps(params, files_dir, start=start), runner, render(params), files_dir)
-
-
-def uninstall(
-    params: ServiceParams,
-    runner: Runner,
-    *,
-    has_live_deliveries: Callable[[], int],
-    purge_all: Callable[[], object] | None = None,
-    purge_first: bool = False,
-    keep_home: bool = False,
-) -> None:
-    guard_uninstall(has_live_deliveries, purge_first=purge_first, keep_home=keep_home, purge_all=purge_all)
-    execute(winsteps.uninstall_steps(params, keep_home=keep_home), runner, {})
+def uninstall_steps(params: ServiceParams, *, keep_home: bool) -> list[Step]:
+    """The steps that uninstall.cmd lists (it runs them through ``retention-agent service uninstall``)."""
+    return winsteps.uninstall_steps(params, keep_home=keep_home)
 
 
 def status(params: ServiceParams, runner: Runner) -> ServiceStatus:

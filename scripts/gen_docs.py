@@ -206,11 +206,11 @@ def _anchor(path: tuple[str, ...]) -> str:
 def dutch_errors_markdown() -> str:
     """``docs/foutmeldingen.md``: the error reference for the staff, in Dutch only."""
     words = PAGE_WORDS["nl"]
-    lines = [f"# {words['errors title']}", "", words["generated"].format(source="retention_agent/errors.py"), "",
+    lines = [f"# {words['errors title']}", "", words["generated"].format(source="retention_agent/errors/"), "",
              words["errors intro"], "", words["exit line"].format(codes=words["exit codes"]).split(". ")[0] + ".",
              "", words["other language"].format(page="errors.md"), "",
              f"| {words['id']} | {words['exit code']} | {words['message']} |", "|---|---|---|"]
-    classes = [cls for cls in errors.catalogue() if cls.__module__ == errors.__name__]
+    classes = [cls for cls in errors.catalogue() if cls.__module__.startswith(f"{errors.__name__}.")]
     for cls in classes:
         lines.append(f"| [`{cls.error_id}`](#{cls.error_id}) | {cls.exit_code} | "
                      f"{_cell(translate(cls.message, 'nl'))} |")
@@ -222,13 +222,13 @@ def dutch_errors_markdown() -> str:
 
 
 def errors_markdown() -> str:
-    lines = ["# Error reference", "", GENERATED.format(source="retention_agent/errors.py"), "",
+    lines = ["# Error reference", "", GENERATED.format(source="retention_agent/errors/"), "",
              "Every error the command line or the agent can report, with its stable id (scripts and the agent's "
              "log use the id; the log never holds the values), its exit code, the message and what to do next. "
              "Words in `{braces}` are filled in with the file, account or delivery concerned.", "",
              f"Exit codes: {EXIT_CODES}.", "",
              "| id | exit code | message |", "|---|---|---|"]
-    classes = [cls for cls in errors.catalogue() if cls.__module__ == errors.__name__]
+    classes = [cls for cls in errors.catalogue() if cls.__module__.startswith(f"{errors.__name__}.")]
     for cls in classes:
         lines.append(f"| [`{cls.error_id}`](#{cls.error_id}) | {cls.exit_code} | {_cell(cls.message)} |")
     for cls in classes:

@@ -55,19 +55,12 @@ MAX_LINES = 600
 
 # ---- known exceptions: work under way elsewhere; remove an entry when its import goes (a test fails until then) --
 # (importing module, imported module) -> why it is still there and what removes it.
-KNOWN_UPWARD: Mapping[tuple[str, str], str] = {
-    (f"{PACKAGE}.{a}", f"{PACKAGE}.{b}"): why for a, b, why in (
-        ("errors", "rules.access", "AccessDeniedError reads the action words through rules.access; they are in "
-         "i18n/actions.py now: errors/access.py imports them from there once the split helper's errors/ lands"),
-    )
-}
+KNOWN_UPWARD: Mapping[tuple[str, str], str] = {}
 # module cycles (never excepted but these)
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
 # packages of one layer that import each other (packages in different layers are held by the layer rule)
 KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset()
-KNOWN_LONG: frozenset[str] = frozenset({  # the split helper splits folder, mailbox, errors; the evidence helper proof
-    "retention_agent/intake/folder.py", "retention_agent/intake/mailbox.py", "retention_agent/errors.py",
-})
+KNOWN_LONG: frozenset[str] = frozenset()
 
 
 # ---- the checker --------------------------------------------------------------------------------------------

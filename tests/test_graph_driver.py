@@ -104,7 +104,7 @@ def test_messages_and_every_copy_are_deleted_with_permanent_delete(graph: GraphD
                                                 mid="<agenda@x>"))
     recorder, ledger = Recorder(), MemoryLedger()
     w, _ = graph_watcher(graph, recorder)
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     report = w.poll_once()
     assert (report.error_id, report.delivered, report.expunged) == (None, 1, 1)
     assert list(recorder.store.values()) == [data]

@@ -28,9 +28,9 @@ import pytest
 from retention_agent.installer import (
     current_platform,
     default_params,
+    driver,
     linux,
     macos,
-    platform_module,
     render,
     windows,
     winsteps,
@@ -351,7 +351,7 @@ def responder(absent_account: bool = True) -> RecordingRunner:
 def test_linux_shared_install_issues_the_commands_in_order() -> None:
     params = linux_shared()
     runner = responder()
-    linux.install(params, runner)
+    driver.install(params, runner)
     commands = [line.split(" (mode")[0] for line in runner.calls]
     assert commands == [
         "$ getent passwd retention-agent",
@@ -389,7 +389,7 @@ def test_the_pointer_names_the_home_and_the_client_reads_it_where_the_installer_
 
 def test_linux_shared_uninstall_removes_the_pointer_and_takes_back_the_drop_folder_access() -> None:
     runner = RecordingRunner()
-    linux.uninstall(linux_shared(drop_folders=("/srv/plain",)), runner, has_live_deliveries=lambda: 0)
+    driver.uninstall(linux_shared(drop_folders=("/srv/plain",)), runner, has_live_deliveries=lambda: 0)
     assert runner.calls[-6:] == [
         "$ systemctl daemon-reload",
         "# remove /etc/retention-agent/client.toml",
@@ -399,7 +399,7 @@ def test_linux_shared_uninstall_removes_the_pointer_and_takes_back_the_drop_fold
         "$ userdel retention-agent",
     ]
     kept = RecordingRunner()
-    linux.uninstall(linux_shared(drop_folders=("/srv/plain",)), kept, has_live_deliveries=lambda: 0,
+    driver.uninstall(linux_shared(drop_folders=("/srv/plain",)), kept, has_live_deliveries=lambda: 0,
                     keep_home=True)
     assert "# remove /etc/retention-agent/client.toml" in kept.calls  # the service is gone either way
     assert not any("setfacl" in line or "userdel" in line for line in kept.calls)
@@ -414,7 +414,7 @@ def test_a_drop_folder_the_service_cannot_see_is_refused_in_shared_mode(folder: 
 
 def test_linux_install_keeps_an_existing_account_and_can_defer_the_start() -> None:
     runner = responder(absent_account=False)
-    linux.install(linux_shared(), runner, start=False)
+    driver.install(linux_shared(), runner, start=False)
     assert not any("useradd" in line for line in runner.calls)
     assert runner.calls[-1] == "$ systemctl enable retention-agent.service"
 
@@ -429,7 +429,7 @@ def test_linux_install_stops_at_the_first_failed_command() -> None:
     runner = RecordingRunner(respond=lambda argv: Result(1, "", "Failed to reload daemon: Access denied")
                              if argv == ("systemctl", "daemon-reload") else Result(0))
     with pytest.raises(InstallError, match="daemon-reload' failed with exit code 1: Failed to reload daemon"):
-        linux.install(linux_shared(), runner)
+        driver.install(linux_shared(), runner)
     assert runner.calls[-1] == "$ systemctl daemon-reload"
 
 
@@ -448,21 +448,21 @@ def test_linux_user_install(tmp_path: Path) -> None:
 def test_linux_status_reads_systemctl() -> None:
     answers = {"is-enabled": "enabled\n", "is-active": "active\n"}
     runner = RecordingRunner(respond=lambda argv: Result(0, answers[argv[-2]]))
-    state = linux.status(linux_shared(), runner)
+    state = driver.status(linux_shared(), runner)
     assert (state.installed, state.running) == (True, True)
 
 
 def test_uninstall_refuses_while_deliveries_remain() -> None:
     runner = RecordingRunner()
     with pytest.raises(UninstallRefusedError, match="still holds 3 deliveries") as refused:
-        linux.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 3)
+        driver.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 3)
     assert refused.value.count == 3
     assert runner.calls == []  # nothing touched
 
 
 def test_uninstall_keep_home_leaves_home_and_account() -> None:
     runner = RecordingRunner()
-    linux.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 3, keep_home=True)
+    driver.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 3, keep_home=True)
     assert "$ systemctl disable --now retention-agent.service" in runner.calls
     assert not any("/var/lib/retention-agent" in line or "userdel" in line for line in runner.calls)
 
@@ -475,7 +475,7 @@ def test_uninstall_purge_first_purges_then_removes_everything() -> None:
         runner.calls.append("purge")
         remaining[0] = 0
 
-    linux.uninstall(linux_shared(), runner, has_live_deliveries=lambda: remaining[0], purge_all=purge_all,
+    driver.uninstall(linux_shared(), runner, has_live_deliveries=lambda: remaining[0], purge_all=purge_all,
                     purge_first=True)
     assert runner.calls[0] == "purge"
     assert runner.calls[-2:] == ["# remove /var/lib/retention-agent", "$ userdel retention-agent"]
@@ -484,10 +484,10 @@ def test_uninstall_purge_first_purges_then_removes_everything() -> None:
 def test_uninstall_refuses_when_the_purge_left_deliveries() -> None:
     runner = RecordingRunner()
     with pytest.raises(UninstallRefusedError, match="purge left 1"):
-        linux.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 1, purge_all=lambda: None,
+        driver.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 1, purge_all=lambda: None,
                         purge_first=True)
     with pytest.raises(ValueError, match="purge_all"):
-        linux.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 1, purge_first=True)
+        driver.uninstall(linux_shared(), runner, has_live_deliveries=lambda: 1, purge_first=True)
     assert runner.calls == []
 
 
@@ -526,7 +526,7 @@ def test_windows_install_runs_the_install_cmd_steps(tmp_path: Path) -> None:
 def test_windows_user_uninstall_and_status() -> None:
     params = windows_params("user")
     runner = RecordingRunner()
-    windows.uninstall(params, runner, has_live_deliveries=lambda: 0)
+    driver.uninstall(params, runner, has_live_deliveries=lambda: 0)
     task, app = "retention-agent\\agent-Jan Peeters", "retention-agent\\app-Jan Peeters"
     shortcut = [ODD_WINDOWS_PYTHON, "-m", "retention_agent.installer.winshortcut", "--user", "--remove",
                 ODD_WINDOWS_PYTHON.replace("python.exe", "pythonw.exe"), params.home]
@@ -536,7 +536,7 @@ def test_windows_user_uninstall_and_status() -> None:
                             f"$ schtasks /End /TN {shlex.quote(task)}",
                             f"$ schtasks /Delete /TN {shlex.quote(task)} /F",
                             f"# remove {params.home}"]
-    state = windows.status(params, RecordingRunner(respond=lambda argv: Result(1)))
+    state = driver.status(params, RecordingRunner(respond=lambda argv: Result(1)))
     assert (state.installed, state.running) == (False, None)
 
 
@@ -579,13 +579,37 @@ def test_dry_run_writes_any_platform_here(tmp_path: Path, mode: str, platform: s
     assert all(p.stat().st_size > 0 for p in written)
 
 
-def test_platform_module_and_current_platform() -> None:
+def test_platform_steps_and_current_platform() -> None:
     for name in ("linux", "windows", "macos"):
-        module = platform_module(name)
-        assert callable(module.install) and callable(module.uninstall) and callable(module.status)
+        module = driver.platform_steps(name)
+        assert callable(getattr(module, "install_steps")) and callable(module.uninstall_steps)  # noqa: B009
+        assert not hasattr(module, "install") and not hasattr(module, "uninstall")  # the driver's, for all three
     with pytest.raises(ValueError, match="unknown platform"):
-        platform_module("solaris")
+        driver.platform_steps("solaris")
     assert current_platform() == "linux"
+
+
+@pytest.mark.parametrize("params", [linux_user(), linux_shared(drop_folders=("/srv/plain",)), windows_params("user"),
+                                    windows_params("shared"), macos_params()],
+                         ids=["linux-user", "linux-shared", "windows-user", "windows-shared", "macos"])
+def test_the_one_driver_performs_exactly_each_platforms_step_lists(params: ServiceParams, tmp_path: Path) -> None:
+    """install/uninstall are the same driver everywhere: what it does is the platform's step list, executed."""
+    module = driver.platform_steps(params.platform)
+    installed, expected = RecordingRunner(), RecordingRunner()
+    driver.install(params, installed, start=True)
+    if params.platform == "windows":  # the driver writes the task XML into a temporary folder of its own
+        files_dir = next(line.split()[2].rsplit("\\", 1)[0].rsplit("/", 1)[0] for line in installed.calls
+                         if line.startswith("# write"))
+        assert Path(files_dir).name.startswith("retention-agent-") and not Path(files_dir).exists()
+        execute(windows.install_steps(params, files_dir), expected, render(params), files_dir)
+    else:
+        execute(getattr(module, "install_steps")(params), expected, render(params))  # noqa: B009
+    assert installed.calls == expected.calls and installed.files == expected.files
+    for keep_home in (True, False):
+        removed, expected = RecordingRunner(), RecordingRunner()
+        driver.uninstall(params, removed, has_live_deliveries=lambda: 0, keep_home=keep_home)
+        execute(module.uninstall_steps(params, keep_home=keep_home), expected, {})
+        assert removed.calls == expected.calls and removed.calls
 
 
 def test_windows_status_command_and_account_helper_off_windows() -> None:

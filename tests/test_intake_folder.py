@@ -34,16 +34,15 @@ from watchdog.utils.dirsnapshot import EmptyDirectorySnapshot
 
 from retention_agent.clock import ManualClock, SystemClock
 from retention_agent.errors import DiskFullError
-from retention_agent.intake import folder as folder_mod
-from retention_agent.intake import pinned
+from retention_agent.intake import folder_rules, pinned, source_file
 from retention_agent.intake.base import DeliverResult
-from retention_agent.intake.folder import (
+from retention_agent.intake.folder import FolderWatcher
+from retention_agent.intake.folder_rules import (
     ERR_CHANGED,
     ERR_DELIVER,
     ERR_REFUSED,
     ERR_UNREADABLE,
     FolderConfig,
-    FolderWatcher,
     is_temporary_name,
 )
 from retention_agent.intake.stability import StabilityTracker
@@ -122,7 +121,7 @@ def wait_until_watching(watcher: FolderWatcher) -> None:
         return not isinstance(getattr(emitter, "_snapshot", None), EmptyDirectorySnapshot)
 
     def ready() -> bool:
-        observer = watcher._observer
+        observer = watcher._events.observer
         emitters = list(observer.emitters) if observer is not None else []
         return watcher.status.last_success is not None and bool(emitters) and all(map(emitter_ready, emitters))
 
@@ -560,7 +559,7 @@ def _run_as_nobody(folder: Path, make_readable: Callable[[], None]) -> int:
 
 def test_sharing_violation_is_busy_not_an_error(drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What Windows says while Outlook holds the file (winerror 32), simulated: retried, status stays ok."""
-    real_open = folder_mod._open_source
+    real_open = source_file.open_source
     refusals = iter(range(2))
 
     def held_by_outlook(folder: pinned.PinnedFolder, name: str) -> int:
@@ -570,7 +569,7 @@ def test_sharing_violation_is_busy_not_an_error(drop: Path, monkeypatch: pytest.
             raise exc
         return real_open(folder, name)
 
-    monkeypatch.setattr(folder_mod, "_open_source", held_by_outlook)
+    monkeypatch.setattr(source_file, "open_source", held_by_outlook)
     watcher, deliver, _clock = manual_watcher(drop, settle_seconds=0)
     (drop / "bijlage.xlsx").write_bytes(b"attachment")
     for _ in range(2):
@@ -586,7 +585,7 @@ def test_file_locked_by_another_process_with_lockf_waits(drop: Path, monkeypatch
     The holder has the file open for writing, which the Linux lease check sees on its own; it is switched
     off here, as it is where leases are unavailable (network shares, files of another owner).
     """
-    monkeypatch.setattr(folder_mod, "_open_for_writing", lambda fd: False)
+    monkeypatch.setattr(source_file, "_open_for_writing", lambda fd: False)
     target = drop / "lijst.xlsx"
     target.write_bytes(b"being written")
     holder = subprocess.Popen(
@@ -710,7 +709,7 @@ def test_writer_that_pauses_longer_than_settle_is_waited_for(drop: Path, make_wa
 
 def test_observer_killed_is_restarted_and_files_still_taken(drop: Path, make_watcher: MakeWatcher) -> None:
     watcher, deliver = make_watcher(drop, supervise_every_s=0.2)
-    dead = watcher._observer
+    dead = watcher._events.observer
     assert dead is not None
     dead.stop()
     dead.join()
@@ -720,13 +719,13 @@ def test_observer_killed_is_restarted_and_files_still_taken(drop: Path, make_wat
     (drop / "daarna.xlsx").write_bytes(b"after the restart")  # seen by the new observer's events
     assert wait_until(lambda: entries(drop) == set())
     assert deliver.delivered() == {b"while nobody listened", b"after the restart"}
-    assert watcher._observer is not dead and watcher.status.state == "ok"
-    assert watcher.status.last_error_id == folder_mod.ERR_OBSERVER
+    assert watcher._events.observer is not dead and watcher.status.state == "ok"
+    assert watcher.status.last_error_id == folder_rules.ERR_OBSERVER
 
 
 def test_dead_emitter_is_detected_by_supervise(drop: Path, make_watcher: MakeWatcher) -> None:
     watcher, _deliver = make_watcher(drop, polling=True)
-    observer = watcher._observer
+    observer = watcher._events.observer
     assert observer is not None
     for emitter in list(observer.emitters):
         emitter.stop()
@@ -743,11 +742,11 @@ def test_native_observer_that_cannot_watch_falls_back_to_polling(drop: Path, mak
             raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
     watcher, deliver = make_watcher(drop, start=False)
-    watcher._observer_factory = NoWatchesLeft
+    watcher._events.factory = NoWatchesLeft
     watcher.start()
     try:
-        assert isinstance(watcher._observer, PollingObserver)
-        assert watcher.status.last_error_id == folder_mod.ERR_OBSERVER_FALLBACK
+        assert isinstance(watcher._events.observer, PollingObserver)
+        assert watcher.status.last_error_id == folder_rules.ERR_OBSERVER_FALLBACK
         wait_until_watching(watcher)
         (drop / "a.xlsx").write_bytes(b"seen by polling")
         assert wait_until(lambda: entries(drop) == set())
@@ -758,7 +757,7 @@ def test_native_observer_that_cannot_watch_falls_back_to_polling(drop: Path, mak
 
 def test_polling_observer_mode(drop: Path, make_watcher: MakeWatcher) -> None:
     watcher, deliver = make_watcher(drop, polling=True)
-    assert isinstance(watcher._observer, PollingObserver)
+    assert isinstance(watcher._events.observer, PollingObserver)
     wait_until_watching(watcher)
     (drop / "van de netwerkschijf.xlsx").write_bytes(b"share")
     assert wait_until(lambda: entries(drop) == set())
@@ -769,7 +768,7 @@ def test_missing_folder_degrades_then_recovers(tmp_path: Path, make_watcher: Mak
     folder = tmp_path / "not yet mounted"
     watcher, deliver = make_watcher(folder, supervise_every_s=0.2)
     assert wait_until(lambda: watcher.status.state == "failing")  # three failed attempts in a row
-    assert watcher.status.last_error_id == folder_mod.ERR_FOLDER and watcher.status.last_success is None
+    assert watcher.status.last_error_id == folder_rules.ERR_FOLDER and watcher.status.last_success is None
     folder.mkdir()
     (folder / "a.xlsx").write_bytes(b"after mount")
     assert wait_until(lambda: entries(folder) == set())

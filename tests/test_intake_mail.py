@@ -47,11 +47,10 @@ from retention_agent.intake.mailbox import (
     ERR_AUTH,
     ERR_CONNECT,
     ERR_CONNECTION_LOST,
-    ERR_NO_ATTACHMENTS,
     ERR_TLS,
-    MailboxConfig,
     MailboxWatcher,
 )
+from retention_agent.intake.mailbox_rules import ERR_NO_ATTACHMENTS, MailboxConfig
 from retention_agent.intake.mailfile import (
     AttachmentTooLargeError,
     MailFileError,
@@ -598,7 +597,8 @@ CRASH_SCRIPT = textwrap.dedent("""
     from pathlib import Path
     from retention_agent.clock import SystemClock
     from retention_agent.intake.base import DeliverResult
-    from retention_agent.intake.mailbox import MailboxConfig, MailboxWatcher
+    from retention_agent.intake.mailbox import MailboxWatcher
+    from retention_agent.intake.mailbox_rules import MailboxConfig
     from retention_agent.intake.rules import Rule
 
     port, password, store, kill_after = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])

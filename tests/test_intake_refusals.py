@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from retention_agent.clock import ManualClock
-from retention_agent.intake import folder as folder_mod
 from retention_agent.intake import pinned
 from retention_agent.intake.base import DeliverResult
-from retention_agent.intake.folder import FolderConfig, FolderWatcher
+from retention_agent.intake.folder import FolderWatcher
+from retention_agent.intake.folder_ledger import PassResult
+from retention_agent.intake.folder_rules import FolderConfig
 from tests.accounts import in_child_as, needs_root
 from tests.helpers_accounts import traversable_folder
 from tests.test_intake_folder import RecordingDeliver, entries
@@ -77,7 +78,7 @@ def test_a_folder_swapped_for_a_link_to_the_keys_is_never_followed(drop: Path, t
     drop.rename(drop.parent / "elsewhere")
     drop.symlink_to(keys)  # what a writer of the parent folder can do
     for _ in range(3):
-        assert watcher.scan_once() == folder_mod.PassResult()
+        assert watcher.scan_once() == PassResult()
     assert {n: (keys / n).read_bytes() for n in key_files} == key_files
     assert deliver.delivered() == {b"first delivery"}
     status = watcher.status

@@ -135,7 +135,7 @@ def test_copies_in_inbox_archive_sent_and_trash_are_found_and_removed(mailbox: D
     _, stays = plant_copies(mailbox, data)
     ledger = MemoryLedger()
     w = watcher(mailbox, Recorder())
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     report = w.poll_once()
     assert (report.error_id, report.delivered, report.expunged) == (None, 1, 1)
     assert (report.copies_found, report.copies_removed, report.copies_remaining) == (4, 4, 0)
@@ -158,7 +158,7 @@ def test_report_mode_finds_the_copies_and_leaves_them(mailbox: DovecotServer) ->
     before = {folder: folder_state(mailbox, folder) for folder in ("INBOX", "Archief", "Sent")}
     ledger = MemoryLedger()
     w = watcher(mailbox, Recorder(), copies=CopySettings(mode="report"))
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     report = w.poll_once()
     assert (report.expunged, report.trash_expunged) == (1, 1)
     assert (report.copies_found, report.copies_removed, report.copies_remaining) == (3, 0, 3)
@@ -173,7 +173,7 @@ def test_excluded_folders_are_not_searched(mailbox: DovecotServer) -> None:
     plant_copies(mailbox, aes_zip())
     ledger = MemoryLedger()
     w = watcher(mailbox, Recorder(), copies=CopySettings(exclude=("Sent", "Trash")))
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     w.poll_once()
     ((_, result),) = ledger.finished.values()
     assert set(by_folder(result.folders)) == {"INBOX", "Archief"} and result.folders_searched == 2
@@ -188,7 +188,7 @@ def test_a_folder_that_refuses_the_search_is_reported_as_not_searched_and_the_ot
     try:
         ledger = MemoryLedger()
         w = watcher(mailbox, Recorder())
-        w._copies = ledger
+        w._sweeps.ledger = ledger
         report = w.poll_once()
         assert report.error_id is None and report.expunged == 1
         ((_, result),) = ledger.finished.values()
@@ -209,7 +209,7 @@ def test_a_forged_message_never_makes_the_agent_delete_other_mail(mailbox: Dovec
     append(mailbox, make_message([("lijst.zip", victim)], mid="<v@x>"))  # forged: no Authentication-Results
     ledger = MemoryLedger()
     w = watcher(mailbox, Recorder(), authserv_id="mx.gemeente.example")
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     report = w.poll_once()
     assert (report.quarantined, report.expunged, report.copies_found) == (1, 1, 0)
     assert not ledger.finished and not ledger.pending_checks
@@ -221,7 +221,7 @@ def test_a_search_a_dropped_connection_interrupted_is_finished_later(mailbox: Do
     plant_copies(mailbox, data)
     ledger = MemoryLedger()
     w = watcher(mailbox, Recorder())
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     real = w.driver.part_digests
     calls = {"n": 0}
 
@@ -243,7 +243,7 @@ def test_copies_the_server_puts_in_the_trash_during_the_sweep_are_removed_too(ma
     plant_copies(mailbox_lazy, aes_zip())
     ledger = MemoryLedger()
     w = watcher(mailbox_lazy, Recorder())
-    w._copies = ledger
+    w._sweeps.ledger = ledger
     report = w.poll_once()
     assert (report.copies_found, report.copies_remaining) == (5, 0)
     ((_, result),) = ledger.finished.values()

@@ -19,7 +19,8 @@ import pytest
 from retention_agent.clock import ManualClock
 from retention_agent.intake import pinned
 from retention_agent.intake.downloads import DownloadRules, NoticeBoard, selects
-from retention_agent.intake.folder import FolderConfig, FolderWatcher
+from retention_agent.intake.folder import FolderWatcher
+from retention_agent.intake.folder_rules import FolderConfig
 from tests.conftest import ME, AgentProcess, make_home
 from tests.dovecot import run_dovecot
 from tests.retention_support import wait_for

@@ -6,7 +6,7 @@ time), fetches one message whole, deletes messages, lists the mailbox's folders 
 questions the copy sweep (:mod:`.copies`) asks: which messages carry this ``Message-ID``, which are large
 enough and recent enough to hold one of these files, and which files (size and SHA-256) a message carries.
 
-Every failure is a :class:`DriverError` with a stable error id (the catalogue in ``errors.py`` explains each
+Every failure is a :class:`DriverError` with a stable error id (the catalogue in ``errors/`` explains each
 one to the officer); the watcher retries with back-off. Message references (:data:`MessageRef`) are only
 meaningful within one :attr:`Listing.generation` of a folder (IMAP's ``UIDVALIDITY``).
 

@@ -52,6 +52,10 @@ still runs every ``poll_interval_s``: events are hints), otherwise it polls. Fai
 refused credentials, TLS problems, server errors, a vault that refuses) are retried with back-off and
 reported in :attr:`MailboxWatcher.status` by error id; the thread never dies of them. Logs carry the mailbox
 name, error ids and counts only: never an address, subject, folder or file name, nor an exception's text.
+
+Where each part lives: the configuration, the error ids and what a message becomes (steps 3, 3a, 3b) in
+:mod:`.mailbox_rules` (pure); the trash and the other copies after the delete (steps 5, 6) in
+:mod:`.mailbox_sweeps`. This module runs the cycle and the thread.
 """
 
 from __future__ import annotations
@@ -62,19 +66,13 @@ import io
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal
 
 from retention_agent.backoff import Backoff
 from retention_agent.clock import Clock
 
-from . import authresults
 from .base import (
-    NOT_AUTHENTICATED,
-    TOO_MANY_FILES,
-    Channel,
     Deliver,
     DeliverMessage,
     DeliverResult,
@@ -82,127 +80,36 @@ from .base import (
     MessageFile,
     RefusalReport,
 )
-from .copies import CopyLedger, CopyProbe, CopyReport, CopySettings, MemoryLedger, sweep
-from .credentials import ERR_SECRET, Credentials, StaticCredentials, TokenStatus
+from .copies import CopyLedger, CopyProbe, MemoryLedger
+from .credentials import Credentials, StaticCredentials, TokenStatus
 from .imap_driver import (
     ERR_AUTH,
     ERR_CONNECT,
     ERR_CONNECTION_LOST,
-    ERR_OAUTH_REFUSED,
     ERR_SERVER,
     ERR_TLS,
     ClientFactory,
     ImapDriver,
     error_id_of,
 )
-from .mail_driver import DriverError, Envelope, FolderError, MailboxDriver, MessageRef
-from .mailfile import Attachment, MailFileError, attachments, envelope, header_fields, message_id
-from .rules import Rule, detect_file_type, matches, message_rules
+from .mail_driver import DriverError, Envelope, MailboxDriver, MessageRef
+from .mailbox_rules import (
+    ERR_DELIVER,
+    ERR_NO_ATTACHMENTS,
+    ERR_TOO_LARGE,
+    ERR_UNEXPECTED,
+    PERMANENT_ERRORS,
+    CycleReport,
+    MailboxConfig,
+    message_files,
+)
+from .mailbox_sweeps import MailboxSweeps
+from .mailfile import MailFileError, attachments, envelope, message_id
+from .rules import Rule, message_rules
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ERR_AUTH", "ERR_CONNECT", "ERR_CONNECTION_LOST", "ERR_SERVER", "ERR_TLS", "MailboxConfig",
-           "MailboxWatcher"]
-
-ERR_DELIVER = "imap-deliver"
-ERR_TOO_LARGE = "imap-message-too-large"
-ERR_NO_ATTACHMENTS = "imap-no-attachments"
-ERR_UNEXPECTED = "imap-unexpected"
-ERR_COPIES = "mail-copies-incomplete"
-OAUTH_PERMANENT = frozenset({"oauth-credential-refused", "oauth-signin-required", "oauth-certificate-unreadable",
-                             "oauth-configuration"})
-PERMANENT_ERRORS = frozenset({ERR_AUTH, ERR_TLS, ERR_SECRET, ERR_OAUTH_REFUSED, "graph-access-denied",
-                              *OAUTH_PERMANENT})
-"""Errors that will not heal by retrying alone: the status shows ``failing`` at once."""
-
-TlsMode = Literal["tls", "starttls", "none"]
-AuthMode = Literal["password", "xoauth2"]
-
-_TRASH = b"\\Trash"  # RFC 6154 special-use flag
-_MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, kw_only=True)
-class MailboxConfig:
-    name: str
-    """Configuration name, recorded as the delivery's ``source``: no address or other personal data."""
-    host: str
-    port: int
-    username: str
-    secret_name: str
-    """Key-store entry holding the password (or, with ``auth = "xoauth2"``, a pasted access token)."""
-    tls: TlsMode = "tls"
-    folder: str = "INBOX"
-    auth: AuthMode = "password"
-    poll_interval_s: float = 60.0
-    """A full cycle runs at least this often, also while idling."""
-    use_idle: bool = True
-    idle_recheck_s: float = 4.0
-    """While idling, leave IDLE this often to compare UIDNEXT (see :meth:`MailboxWatcher._idle`); this bounds
-    the pick-up time of a message the server did not announce (the goal is under 5 s)."""
-    rules: tuple[Rule, ...] = ()
-    keep_message: bool = False
-    channel: Channel = "email"
-    ca_file: str | None = None
-    """Extra CA bundle for a server with an in-house certificate; verification is never switched off."""
-    timeout_s: float = 30.0
-    max_message_bytes: int = 64 * _MIB
-    """Larger messages are left on the server (noted as ``imap-message-too-large``); held in memory."""
-    max_attachment_bytes: int = 64 * _MIB
-    expunge_trash: bool = True
-    max_files_per_message: int = 20
-    """A message with more attachments is vaulted whole as one quarantined delivery."""
-    authserv_id: str = ""
-    """The ``authserv-id`` of the municipality's own mail server in ``Authentication-Results`` headers; empty:
-    senders are not authenticated (status says so)."""
-    agii_domain: str = "integratie-inburgering.be"
-    """The domain that DKIM or DMARC must have passed for (``header.d`` / ``header.from``)."""
-    copies: CopySettings = field(default_factory=CopySettings)
-    """Other copies of a taken message's files in the mailbox: removed (default), reported, or not looked for."""
-    notice_senders: tuple[str, ...] = ()
-    notice_subjects: tuple[str, ...] = ("*",)
-    """Messages from ``notice_senders`` with these subjects are notices (Zivver's), told to ``notice``."""
-
-    def __post_init__(self) -> None:
-        problem = _config_problem(self)
-        if problem:
-            raise ValueError(f"mailbox {self.name!r}: {problem}")
-
-
-def _config_problem(cfg: MailboxConfig) -> str | None:
-    checks = [
-        (not cfg.name or "@" in cfg.name, "the name must be set and must not be an address"),
-        (cfg.tls not in ("tls", "starttls", "none"), "tls must be 'tls', 'starttls' or 'none'"),
-        (cfg.auth not in ("password", "xoauth2"), "auth must be 'password' or 'xoauth2'"),
-        (not 0 < cfg.port < 65536, "port must be between 1 and 65535"),
-        (min(cfg.poll_interval_s, cfg.idle_recheck_s, cfg.timeout_s) <= 0,
-         "intervals and timeouts must be positive"),
-        (cfg.max_message_bytes <= 0 or cfg.max_attachment_bytes <= 0, "size limits must be positive"),
-        (cfg.max_files_per_message < 1, "max_files_per_message must be at least 1"),
-        (not cfg.agii_domain.strip(), "agii_domain must not be empty"),
-        (not any(r.has_envelope_criteria for r in cfg.rules),
-         "no rule names a sender or subject, so no message would ever be taken"),
-    ]
-    return next((text for failed, text in checks if failed), None)
-
-
-@dataclass
-class CycleReport:
-    """What one cycle did, in counts (safe to log)."""
-
-    examined: int = 0
-    matched: int = 0
-    delivered: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    expunged: int = 0
-    trash_expunged: int = 0
-    left: int = 0
-    notices: int = 0
-    copies_found: int = 0
-    copies_removed: int = 0
-    copies_remaining: int = 0
-    error_id: str | None = None
+__all__ = ["ERR_AUTH", "ERR_CONNECT", "ERR_CONNECTION_LOST", "ERR_SERVER", "ERR_TLS", "MailboxWatcher"]
 
 
 class _CycleError(Exception):
@@ -250,18 +157,15 @@ class MailboxWatcher:
         self.driver: MailboxDriver = driver or ImapDriver(
             host=config.host, port=config.port, username=config.username, credentials=self.credentials,
             clock=clock, tls=config.tls, ca_file=config.ca_file, timeout_s=config.timeout_s, **extra)
-        self._copies = copies or MemoryLedger()
+        self._sweeps = MailboxSweeps(config.name, config.folder, config.copies, copies or MemoryLedger())
         self._notice = notice
         self._retry_now = threading.Event()
-        self._message_ids: dict[str, str] = {}  # copy check -> Message-ID, for this process only
         self._cycle_lock = threading.Lock()
         self._status_lock = threading.Lock()
         self._status = IntakeStatus()
         self._thread: threading.Thread | None = None
         self._generation: object = None
         self._settled: set[MessageRef] = set()  # messages left alone on purpose, not read again
-        self._trash_pending: set[str] = set()
-        self._trash_folder: str | None = None
         self._aborted = False
 
     # ---- public surface -----------------------------------------------------------------------------
@@ -393,8 +297,8 @@ class MailboxWatcher:
         matched = self._scan(driver, report)
         for ref, rules, sender, subject, received in matched:
             self._take(driver, ref, rules, sender, subject, received, report)
-        self._sweep_trash(driver, report)
-        self._sweep_copies(driver, report)
+        self._sweeps.sweep_trash(driver, report)
+        self._sweeps.sweep_copies(driver, report)
 
     def _connected(self) -> MailboxDriver:
         driver = self.driver
@@ -402,7 +306,7 @@ class MailboxWatcher:
         if driver.connected and ends is not None and self._clock.monotonic() >= ends:
             self._disconnect(graceful=True)  # renew the session before its token expires
         if not driver.connected:
-            self._trash_folder = None
+            self._sweeps.forget_trash_folder()
             driver.connect()
         return driver
 
@@ -477,42 +381,14 @@ class MailboxWatcher:
             if not parts and not self.config.keep_message:
                 self._leave(ref, ERR_NO_ATTACHMENTS, report)
                 return
-            files = self._files(raw, parts, rules, sender, subject)
+            files = message_files(self.config, raw, parts, rules, sender, subject)
         results = self._vault(files, report)
         mid = message_id(raw)
         searched = self._begin_copy_check(files, results, mid, received)
         driver.delete(self.config.folder, [ref])
         report.expunged += 1
         if mid and self.config.expunge_trash and not (searched and self.config.copies.mode == "remove"):
-            self._trash_pending.add(mid)  # (a removing copy search covers the trash, file by file)
-
-    def _files(self, raw: bytes, parts: list[Attachment], rules: tuple[Rule, ...], sender: str,
-               subject: str) -> list[MessageFile]:
-        """What the message becomes: its attachments (quarantined unless recognised and authenticated), or
-        the whole message as one quarantined delivery when it has too many."""
-        if len(parts) > self.config.max_files_per_message:
-            log.warning("mailbox %s: %s (%d files); the message is vaulted whole, quarantined",
-                        self.config.name, TOO_MANY_FILES, len(parts))
-            return [MessageFile(raw, quarantine=True, reason=TOO_MANY_FILES)]
-        authenticated = self._authenticated(raw, sender)
-        reason = "" if authenticated else NOT_AUTHENTICATED
-        files = [MessageFile(part.data, quarantine=not (authenticated and _recognised(rules, sender, subject, part)),
-                             reason=reason) for part in parts]
-        if self.config.keep_message:
-            files.append(MessageFile(raw, quarantine=not authenticated, reason=reason))
-        return files
-
-    def _authenticated(self, raw: bytes, sender: str) -> bool:
-        """Without ``authserv_id``: recognition alone (status warns). With it: what that server says."""
-        if not self.config.authserv_id:
-            return True
-        found, code = authresults.verdict(header_fields(raw),
-                                          authserv_id=self.config.authserv_id, domain=self.config.agii_domain,
-                                          from_domain=sender.rpartition("@")[2])
-        if not found:
-            log.warning("mailbox %s: %s (%s); its files are quarantined", self.config.name, NOT_AUTHENTICATED,
-                        code)
-        return found
+            self._sweeps.trash_later(mid)  # (a removing copy search covers the trash, file by file)
 
     def _vault(self, files: list[MessageFile], report: CycleReport) -> list[DeliverResult]:
         """Deliver the files of one message (announced once when the router offers it)."""
@@ -536,6 +412,26 @@ class MailboxWatcher:
             report.delivered += 1
         if quarantine:
             report.quarantined += 1
+
+    def _begin_copy_check(self, files: list[MessageFile], results: list[DeliverResult], mid: str | None,
+                          received: datetime | None) -> bool:
+        """Record, before the message goes, that its copies must be looked for (the recognised files only);
+        whether a search was recorded."""
+        if self.config.copies.mode == "off":
+            return False
+        recognised = [(f, r) for f, r in zip(files, results, strict=True) if not f.quarantine]
+        if not recognised:
+            return False
+        parts = frozenset((len(f.data), hashlib.sha256(f.data).hexdigest()) for f, _ in recognised)
+        since = (received - timedelta(days=1)).date() if received is not None else None
+        probe = CopyProbe(parts=parts, message_id=None, since=since)
+        try:
+            check = self._sweeps.ledger.begin(self.config.name, [r.delivery_id for _, r in recognised], probe)
+        except Exception as exc:  # not recorded: the message stays and is taken (as duplicates) again
+            raise _CycleError(ERR_DELIVER, keep_connection=True) from exc
+        if mid:
+            self._sweeps.remember_message_id(check, mid)
+        return True
 
     def _leave(self, ref: MessageRef, error_id: str, report: CycleReport) -> None:
         """A matching message stays on the server (noted once, not read again); a too large one is refused."""
@@ -571,76 +467,10 @@ class MailboxWatcher:
         text = f"{self._generation}:{ref}".encode()
         return hmac.new(self._item_key, text, hashlib.sha256).hexdigest()[:12]
 
-    # ---- trash and copies -----------------------------------------------------------------------------
-
-    def _sweep_trash(self, driver: MailboxDriver, report: CycleReport) -> None:
-        """Delete the trash copies that deleting the taken messages made (servers that keep deleted mail)."""
-        if not self._trash_pending:
-            return
-        trash = self._find_trash(driver)
-        if trash is None or trash == self.config.folder:
-            self._trash_pending.clear()
-            return
-        for mid in sorted(self._trash_pending):
-            refs = driver.search_message_id(trash, mid)
-            if refs:
-                driver.delete(trash, refs)
-                report.trash_expunged += len(refs)
-            self._trash_pending.discard(mid)
-
-    def _find_trash(self, driver: MailboxDriver) -> str | None:
-        if self._trash_folder is None:
-            found = next((f.name for f in driver.folders() if f.special_use == _TRASH.decode()), None)
-            self._trash_folder = found
-        return self._trash_folder
-
-    def _begin_copy_check(self, files: list[MessageFile], results: list[DeliverResult], mid: str | None,
-                          received: datetime | None) -> bool:
-        """Record, before the message goes, that its copies must be looked for (the recognised files only);
-        whether a search was recorded."""
-        if self.config.copies.mode == "off":
-            return False
-        recognised = [(f, r) for f, r in zip(files, results, strict=True) if not f.quarantine]
-        if not recognised:
-            return False
-        parts = frozenset((len(f.data), hashlib.sha256(f.data).hexdigest()) for f, _ in recognised)
-        since = (received - timedelta(days=1)).date() if received is not None else None
-        probe = CopyProbe(parts=parts, message_id=None, since=since)
-        try:
-            check = self._copies.begin(self.config.name, [r.delivery_id for _, r in recognised], probe)
-        except Exception as exc:  # not recorded: the message stays and is taken (as duplicates) again
-            raise _CycleError(ERR_DELIVER, keep_connection=True) from exc
-        if mid:
-            self._message_ids[check] = mid
-        return True
-
-    def _sweep_copies(self, driver: MailboxDriver, report: CycleReport) -> None:
-        for check, probe in self._copies.pending(self.config.name):
-            mid = self._message_ids.get(check)
-            full = CopyProbe(parts=probe.parts, message_id=mid, since=probe.since)
-            try:
-                result = sweep(driver, full, self.config.copies)
-            except FolderError:
-                report.error_id = ERR_COPIES
-                log.warning("mailbox %s: %s; the search is repeated at the next cycle", self.config.name,
-                            ERR_COPIES)
-                continue
-            self._copies.finish(check, result)
-            self._message_ids.pop(check, None)
-            self._count_copies(result, report)
-
-    def _count_copies(self, result: CopyReport, report: CycleReport) -> None:
-        report.copies_found += result.found
-        report.copies_removed += result.removed
-        report.copies_remaining += result.remaining
-        if result.found:
-            log.info("mailbox %s: %d copies found in %d folders, %d removed, %d remain", self.config.name,
-                     result.found, len(result.folders), result.removed, result.remaining)
-
     # ---- connection and status -------------------------------------------------------------------------
 
     def _disconnect(self, *, graceful: bool = False) -> None:
-        self._trash_folder = None
+        self._sweeps.forget_trash_folder()
         self.driver.disconnect(graceful=graceful)
 
     def _failed(self, report: CycleReport, exc: Exception) -> None:
@@ -671,8 +501,3 @@ def _error_id(exc: BaseException) -> str:
         return exc.error_id
     return error_id_of(exc) or ERR_UNEXPECTED
 
-
-def _recognised(rules: Iterable[Rule], sender: str, subject: str, part: Attachment) -> bool:
-    file_type = detect_file_type(part.data)
-    return any(matches(rule, sender=sender, subject=subject, filename=part.filename, file_type=file_type)
-               for rule in rules)

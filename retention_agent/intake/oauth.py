@@ -16,7 +16,7 @@ lives about an hour. Two flows, both through MSAL for Python (``msal``):
 
 Tokens and secrets never leave memory except into the key store: MSAL's token cache is in memory only, and
 neither MSAL's logger, ``urllib3``'s nor ours ever logs one (MSAL and urllib3 are held at WARNING). Failures
-are error ids, each with a fix in the catalogue (``errors.py``):
+are error ids, each with a fix in the catalogue (``errors/``):
 
 - ``oauth-credential-refused``: the identity provider refused the secret, the certificate or the application;
 - ``oauth-signin-required``: no refresh token yet, or it expired or was revoked;

@@ -13,9 +13,11 @@ from retention_agent.intake import downloads as zivver
 from retention_agent.intake.base import Deliver, DeliverMessage, RefusalReport, SourceKept
 from retention_agent.intake.copies import CopyLedger, CopySettings
 from retention_agent.intake.credentials import Credentials, Mechanism, StaticCredentials
-from retention_agent.intake.folder import FolderConfig, FolderWatcher
+from retention_agent.intake.folder import FolderWatcher
+from retention_agent.intake.folder_rules import FolderConfig
 from retention_agent.intake.mail_driver import MailboxDriver
-from retention_agent.intake.mailbox import MailboxConfig, MailboxWatcher
+from retention_agent.intake.mailbox import MailboxWatcher
+from retention_agent.intake.mailbox_rules import MailboxConfig
 from retention_agent.intake.oauth import AppTokens, DelegatedTokens, Flow, OAuthConfig, scopes_for
 from retention_agent.intake.rules import Rule
 from retention_agent.vault.keys import KeyStore

@@ -38,7 +38,7 @@ from retention_agent.errors import (
 )
 from retention_agent.evidence import proof, sshsig
 from retention_agent.i18n.msgids import N_
-from retention_agent.installer import ServiceParams, linux, macos, platform_module
+from retention_agent.installer import ServiceParams, driver, linux, macos
 from retention_agent.installer.params import (
     MACOS_LABEL,
     SERVICE_TASK,
@@ -140,14 +140,13 @@ def install_service(params: ServiceParams, runner: Runner, *, setup: HomeSetup |
             raise InboxMissingError(folder=folder)
     if setup is not None:
         setup = replace(setup, deployment=params.mode)
-    module = platform_module(params.platform)
     try:
         if params.mode == "user":
             if new_home:
                 _init_here(home, setup)
-            module.install(params, runner, start=start)
+            driver.install(params, runner, start=start)
             return new_home
-        module.install(params, runner, start=False)
+        driver.install(params, runner, start=False)
         if new_home:
             if params.platform == "linux":
                 _init_as_service_account(params, runner, setup)
@@ -369,7 +368,6 @@ def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, pu
     home = Home(Path(params.home))
     if not keep_home and not params.drop_folders:
         params = _with_drop_folders(params, home)
-    module = platform_module(params.platform)
     result = UninstallResult()
 
     def count() -> int:
@@ -400,7 +398,7 @@ def uninstall_service(params: ServiceParams, runner: Runner, *, api: ApiCall, pu
                 result.exported = export_records(home, export_dir)
                 result.export_dir = export_dir
                 _give_to_invoker(export_dir, result.exported)
-        module.uninstall(params, runner, has_live_deliveries=count, keep_home=keep_home)
+        driver.uninstall(params, runner, has_live_deliveries=count, keep_home=keep_home)
     except InstallError as exc:
         raise as_catalogue_error(exc) from exc
     except UninstallRefusedError as exc:

@@ -190,23 +190,43 @@ def encrypt(
 
     ``nonce_prefix`` is for known-answer tests only; leave it ``None`` (random) everywhere else.
     """
+    hasher = hashlib.sha256()
+    plaintext_size = chunks = 0
+    for chunk in seal(source, dest, key, key_id, chunk_size, nonce_prefix=nonce_prefix):
+        hasher.update(chunk)
+        plaintext_size += len(chunk)
+        chunks += 1
+    return EncryptResult(hasher.hexdigest(), plaintext_size, object_size(plaintext_size, chunks))
+
+
+def seal(
+    source: BinaryIO,
+    dest: BinaryIO,
+    key: bytes,
+    key_id: bytes,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    *,
+    nonce_prefix: bytes | None = None,
+) -> Iterator[bytes]:
+    """Encrypt ``source`` to ``dest`` as one vault object, yielding each plaintext chunk once it is sealed and
+    written (for the caller to hash or compare); the object is complete when the iteration ends."""
     header = Header.new(key_id, chunk_size, nonce_prefix=nonce_prefix)
     cipher = crypto.ChunkCipher(key)
     aad = header.to_bytes()
     dest.write(aad)
-    hasher = hashlib.sha256()
-    plaintext_size, object_size = 0, len(aad)
     for counter in range(MAX_CHUNKS):
         chunk = _read_exact(source, chunk_size)
         last = len(chunk) < chunk_size
-        sealed = cipher.seal(header.nonce(counter, last=last), chunk, aad)
-        dest.write(sealed)
-        hasher.update(chunk)
-        plaintext_size += len(chunk)
-        object_size += len(sealed)
+        dest.write(cipher.seal(header.nonce(counter, last=last), chunk, aad))
+        yield chunk
         if last:
-            return EncryptResult(hasher.hexdigest(), plaintext_size, object_size)
+            return
     raise ValueError("the plaintext is too large for one vault object (2**32 chunks)")
+
+
+def object_size(plaintext_size: int, chunks: int) -> int:
+    """The size of an object of ``chunks`` chunks holding ``plaintext_size`` bytes: header, plaintext, tags."""
+    return HEADER_SIZE + plaintext_size + chunks * TAG_SIZE
 
 
 def decrypt(source: BinaryIO, dest: BinaryIO | None, key: bytes, *, digest: Digest | None = None) -> DecryptResult:

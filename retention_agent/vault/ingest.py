@@ -4,10 +4,10 @@ Order of events for one received file, each step durable before the next:
 
 1. a ``pending_objects`` row (delivery id, key id) is committed;
 2. a fresh data key is stored in the key store;
-3. the bytes are encrypted into ``vault/tmp`` and fsynced, while a second thread decrypts the file back
-   behind the writer and hashes it;
-4. only when that SHA-256 equals the received bytes' is the object renamed into ``vault/objects`` and the
-   folder fsynced;
+3. the bytes are encrypted into ``vault/tmp`` and fsynced, while a second thread reads the file back behind
+   the writer, authenticates every chunk, compares its plaintext with the received bytes and hashes it;
+4. only when the object decrypted back to exactly the received bytes is it renamed into ``vault/objects``
+   and the folder fsynced;
 5. one transaction records the delivery (or recognises a duplicate), its audit entry, and drops the
    pending row;
 6. only then does the caller remove the source — overwriting it first (:mod:`retention_agent.system.wipe`); where

@@ -1,7 +1,8 @@
 """Streams that let the vault run two passes over an object at once, in constant memory.
 
-- :class:`FileFollower` and :class:`ReportingWriter`: the read-back check of a new object decrypts and hashes
-  it in a second thread, right behind the writer, instead of after it.
+- :class:`FileFollower`, :class:`ReportingWriter` and :class:`ReceivedChunks`: the read-back check of a new
+  object decrypts it in a second thread, right behind the writer, and compares each chunk with the bytes the
+  writer received, instead of after it.
 - :class:`BackgroundSha256`: hashing in a second thread while this one reads and decrypts (``vault verify``).
 
 hashlib and AES-GCM release the GIL on large buffers, so with two or more cores the passes run side by side.
@@ -9,6 +10,7 @@ hashlib and AES-GCM release the GIL on large buffers, so with two or more cores 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import queue
 import threading
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 _HASH_QUEUE_CHUNKS = 4  # chunks waiting for the hashing thread: memory stays a few chunks whatever the size
+_COMPARE_QUEUE_CHUNKS = 32  # chunks held for the read-back (4 MiB of 128 KiB): slack when one thread waits for a core
 
 
 class BackgroundSha256:
@@ -128,3 +131,79 @@ class ReportingWriter:
         self._out.flush()  # in the file (the OS's page cache) before the follower may read it
         self._follower.wrote(len(data))
         return len(data)
+
+
+class PlaintextMismatch(Exception):  # noqa: N818 - a verdict, like the format's ObjectCorrupt
+    """The read-back decrypted other bytes than the writer received (or more, or fewer)."""
+
+
+class ReceivedChunks:
+    """The plaintext chunks a writer received, each held until the read-back compared its own with it.
+
+    The writer hands each chunk over with :meth:`put` once it is sealed and written, and calls :meth:`end` after
+    the last one (or :meth:`abandon`); :meth:`put` waits while the read-back is ``limit`` chunks behind, so
+    memory stays a few megabytes whatever the size. The read-back decrypts into this object (the ``dest`` of
+    ``vault_format.decrypt``): every chunk it passes to :meth:`write` must be exactly the next chunk put (an exact
+    comparison, not of digests), and :meth:`check_complete` then says that none was left over. The read-back
+    calls :meth:`close` when it ends, either way, so that a writer waiting in :meth:`put` goes on.
+    """
+
+    def __init__(self, limit: int = _COMPARE_QUEUE_CHUNKS) -> None:
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._limit = limit
+        self._changed = threading.Condition()
+        self._ended = False
+        self._abandoned = False
+        self._closed = False
+
+    # the writer's side
+
+    def put(self, chunk: bytes) -> None:
+        """Hold ``chunk`` for the comparison (a ``bytes`` is held as it is; anything else is copied first)."""
+        held = bytes(chunk)
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or len(self._chunks) < self._limit)
+            if not self._closed:  # a read-back that ended early has its verdict already
+                self._chunks.append(held)
+                self._changed.notify_all()
+
+    def end(self) -> None:
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def abandon(self) -> None:
+        with self._changed:
+            self._abandoned = True
+            self._changed.notify_all()
+
+    # the read-back's side
+
+    def write(self, decrypted: bytes) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self._chunks or self._ended or self._abandoned)
+            if self._abandoned:
+                raise WriterFailed()
+            if not self._chunks:
+                raise PlaintextMismatch()
+            expected = self._chunks.popleft()
+            if len(self._chunks) == self._limit // 2:  # a writer waiting for room then puts several, not one
+                self._changed.notify_all()
+        if decrypted != expected:
+            raise PlaintextMismatch()
+        return len(decrypted)
+
+    def check_complete(self) -> None:
+        """Raise :class:`PlaintextMismatch` unless every chunk put was compared (after the writer's end)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._ended or self._abandoned)
+            if self._abandoned:
+                raise WriterFailed()
+            if self._chunks:
+                raise PlaintextMismatch()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._chunks.clear()
+            self._changed.notify_all()

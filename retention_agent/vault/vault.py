@@ -1,10 +1,10 @@
 """The vault on disk: one encrypted object per delivery, written crash-safely, erased by destroying its key.
 
 An object is written to ``vault/tmp`` and fsynced, while a second thread reads it back behind the writer,
-decrypting it and comparing its SHA-256 with what was received; only then is it renamed into
-``vault/objects`` and the folder fsynced. Its data key lives only in the key store. Overwriting the object
-at purge is done too, but on SSDs and copy-on-write filesystems that is not sanitisation: the erase rests on
-destroying the key (NIST SP 800-88 cryptographic erase).
+authenticating and decrypting it and comparing the plaintext with the bytes that were received; only then is
+it renamed into ``vault/objects`` and the folder fsynced. Its data key lives only in the key store.
+Overwriting the object at purge is done too, but on SSDs and copy-on-write filesystems that is not
+sanitisation: the erase rests on destroying the key (NIST SP 800-88 cryptographic erase).
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from retention_agent.errors import DiskFullError, FormatVersionError, KeyMissing
 from retention_agent.system.home import PRIVATE_FILE_MODE, Home, fsync_dir
 from retention_agent.vault import format as vault_format
 from retention_agent.vault.keys import KeyStore, data_key_name
-from retention_agent.vault.streams import BackgroundSha256, FileFollower, ReportingWriter
+from retention_agent.vault.streams import (
+    BackgroundSha256,
+    FileFollower,
+    PlaintextMismatch,
+    ReceivedChunks,
+    ReportingWriter,
+)
 
 OBJECT_SUFFIX = ".rav"
 _WIPE_BLOCK = 1 << 20
@@ -55,17 +61,16 @@ class Vault:
               source_name: str) -> vault_format.EncryptResult:
         """Encrypt ``stream`` into the vault durably, and prove that the object decrypts back to it.
 
-        The read-back follows the writer through the temporary file in a thread of its own (decrypting and
-        hashing each chunk once it is in the file), so it costs little extra time. The object is renamed into
-        ``vault/objects`` only when it is fsynced AND the read-back reached its end with the SHA-256 and size
-        of the received bytes.
+        The read-back follows the writer through the temporary file in a thread of its own: it authenticates
+        each chunk once it is in the file (its GCM tag, its place, the object's end), compares the decrypted
+        bytes with the received ones, which the writer holds for it (4 MiB at most), and hashes them.
+        Comparing the bytes themselves is exact, and cheaper than hashing them twice. The object is renamed
+        into ``vault/objects`` only when it is fsynced AND the read-back reached its end with every byte equal
+        to the received bytes, none more, none fewer; the SHA-256 returned (and recorded) is of those bytes.
         """
         temp = self.temp_path(delivery_id)
         try:
-            written, read_back = _write_and_read_back(stream, temp, key, bytes.fromhex(key_id))
-            if (read_back.plaintext_sha256, read_back.plaintext_size) != (written.plaintext_sha256,
-                                                                           written.plaintext_size):
-                raise VaultIntegrityError(delivery=delivery_id)
+            written = _write_and_read_back(stream, temp, key, bytes.fromhex(key_id))
             temp.replace(self.path(delivery_id))
             fsync_dir(self.home.objects)
         except OSError as exc:
@@ -74,7 +79,7 @@ class Vault:
             if exc.errno == errno.ENOSPC:
                 raise DiskFullError(file=source_name) from exc
             raise
-        except (vault_format.ObjectCorrupt, vault_format.UnsupportedVersion) as exc:  # from the read-back
+        except (vault_format.ObjectCorrupt, vault_format.UnsupportedVersion, PlaintextMismatch) as exc:  # the read-back
             raise VaultIntegrityError(delivery=delivery_id) from exc
         return written
 
@@ -125,35 +130,45 @@ class Vault:
         return {p.name[: -len(OBJECT_SUFFIX)] for p in self.home.objects.glob(f"*{OBJECT_SUFFIX}")}
 
 
-def _write_and_read_back(stream: BinaryIO, temp: Path, key: bytes,
-                         key_id: bytes) -> tuple[vault_format.EncryptResult, vault_format.DecryptResult]:
+def _write_and_read_back(stream: BinaryIO, temp: Path, key: bytes, key_id: bytes) -> vault_format.EncryptResult:
     """Encrypt ``stream`` into ``temp`` and fsync it, while another thread decrypts ``temp`` back.
 
-    This thread hashes, encrypts and writes; the other reads the file back behind it (authenticating,
-    decrypting, hashing). Hashing each chunk where it was just read is cheaper than in a third thread (the
-    chunk is still in this core's cache). Returns both outcomes; raises what the writer or the read-back raised.
+    This thread encrypts and writes; the other reads the file back behind it, authenticates every chunk,
+    compares its plaintext with the chunk this thread received (held in memory until then) and hashes it.
+    Hashing there, where the chunk was just decrypted, shortens the writer's work; what is hashed is the
+    object's plaintext, proven equal to the received bytes. Returns the result of both; raises what either
+    thread raised.
     """
     with _create_private(temp) as out:
-        follower = FileFollower(temp)
-        read_back = _ReadBack(follower, key)
+        follower, received = FileFollower(temp), ReceivedChunks()
+        read_back = _ReadBack(follower, received, key)
         try:
-            written = vault_format.encrypt(stream, cast(BinaryIO, ReportingWriter(out, follower)), key, key_id)
+            chunks = 0
+            for chunk in vault_format.seal(stream, cast(BinaryIO, ReportingWriter(out, follower)), key, key_id):
+                received.put(chunk)
+                chunks += 1
+            received.end()
             follower.finish()
             os.fsync(out.fileno())  # meanwhile the read-back catches up
         except BaseException:
+            received.abandon()
             follower.abandon()
             raise
         finally:
             read_back.join()
             follower.close()
-    return written, read_back.result()
+    result = read_back.result()
+    return vault_format.EncryptResult(result.plaintext_sha256, result.plaintext_size,
+                                      vault_format.object_size(result.plaintext_size, chunks))
 
 
 class _ReadBack:
-    """The read-back check in a thread of its own: decrypts the object a :class:`FileFollower` reads."""
+    """The read-back check in a thread of its own: decrypts the object a :class:`FileFollower` reads (every tag,
+    the object's end) into the :class:`ReceivedChunks`, which compare it with what was received (the bytes
+    themselves, not a digest of them), and hashes it."""
 
-    def __init__(self, source: FileFollower, key: bytes) -> None:
-        self._source, self._key = source, key
+    def __init__(self, source: FileFollower, received: ReceivedChunks, key: bytes) -> None:
+        self._source, self._received, self._key = source, received, key
         self._result: vault_format.DecryptResult | None = None
         self._error: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="vault-read-back", daemon=True)
@@ -161,9 +176,13 @@ class _ReadBack:
 
     def _run(self) -> None:
         try:
-            self._result = vault_format.decrypt(cast(BinaryIO, self._source), None, self._key)
+            result = vault_format.decrypt(cast(BinaryIO, self._source), cast(BinaryIO, self._received), self._key)
+            self._received.check_complete()
+            self._result = result
         except Exception as exc:  # handed to the writer's thread by result()
             self._error = exc
+        finally:
+            self._received.close()
 
     def join(self) -> None:
         self._thread.join()

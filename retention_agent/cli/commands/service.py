@@ -14,7 +14,7 @@ import click
 from retention_agent.cli.main import emit_json, handle_errors, main, pass_state
 from retention_agent.errors import ServiceAdminRequiredError, UsageError
 from retention_agent.i18n.catalogue import t, translate
-from retention_agent.installer import ServiceParams, current_platform, default_params, linux, platform_module
+from retention_agent.installer import ServiceParams, current_platform, default_params, driver, linux
 from retention_agent.installer import write_definitions as write_files
 from retention_agent.installer.params import pointer_path
 from retention_agent.installer.runner import MESSAGES as DRY_RUN_NOTES
@@ -89,7 +89,7 @@ def service_install(state: State, mode: str, target: str | None, account: str | 
         click.echo(t("These commands would be run:"))
         recorder = RecordingRunner(echo=sys.stdout, respond=_as_on_a_new_machine, notes=_dry_run_notes())
         shared = mode == "shared"
-        platform_module(params.platform).install(params, recorder, start=not no_start and not shared)
+        driver.install(params, recorder, start=not no_start and not shared)
         if shared and params.platform == "linux":
             setup = _placeholder_setup(municipality, officer, officer_name, key_store, inbox_paths)
             recorder.run(linux.as_service_account(params, *setup.init_args()))
@@ -140,8 +140,8 @@ def service_uninstall(state: State, mode: str, target: str | None, account: str 
     params = _params(mode, target, account, executable, (), dry_run=dry_run)
     if dry_run:
         click.echo(t("These commands would be run:"))
-        platform_module(params.platform).uninstall(params, RecordingRunner(echo=sys.stdout, notes=_dry_run_notes()),
-                                                   has_live_deliveries=lambda: 0, keep_home=keep_home)
+        driver.uninstall(params, RecordingRunner(echo=sys.stdout, notes=_dry_run_notes()),
+                         has_live_deliveries=lambda: 0, keep_home=keep_home)
         return
     _require_admin(params)
     folder = export_dir or Path.cwd() / f"retention-agent-records-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -190,7 +190,7 @@ def service_status(state: State, mode: str, target: str | None, account: str | N
     Example: retention-agent service status --mode shared --json
     """
     params = _params(mode, target, account, executable, (), dry_run=False)
-    found = platform_module(params.platform).status(params, SystemRunner())
+    found = driver.status(params, SystemRunner())
     home = Home(Path(params.home))
     answers = _agent_answers(home)
     report = {"mode": mode, "platform": params.platform, "installed": found.installed, "running": found.running,
