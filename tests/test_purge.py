@@ -282,8 +282,9 @@ def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Ag
     ctx = build_context(Home(agents.home), clock)
     try:
         delivery = ingest(ctx, b"held " + secrets.token_bytes(1000))
+        received_day = clock.now().astimezone(BRUSSELS).date()  # today() - 60 days, but a day later after 22:00 UTC
         clock.advance(timedelta(days=2))
-        set_ceremony(ctx, [delivery], today() - timedelta(days=60), purger=Purger(ctx))
+        set_ceremony(ctx, [delivery], received_day, purger=Purger(ctx))
         ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", today() + timedelta(days=90))
     finally:
         ctx.store.close()
