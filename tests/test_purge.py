@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
+from retention_agent.clock import BRUSSELS, ManualClock, SystemClock, local_date
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
     DeliveryHeldError,
@@ -282,9 +282,10 @@ def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Ag
     ctx = build_context(Home(agents.home), clock)
     try:
         delivery = ingest(ctx, b"held " + secrets.token_bytes(1000))
-        received_day = clock.now().astimezone(BRUSSELS).date()  # today() - 60 days, but a day later after 22:00 UTC
         clock.advance(timedelta(days=2))
-        set_ceremony(ctx, [delivery], received_day, purger=Purger(ctx))
+        # the ceremony on the day of receipt in Brussels, whatever the hour (not today - 60: at 22:00 UTC in winter
+        # that is the day before a receipt made in summer time)
+        set_ceremony(ctx, [delivery], local_date(clock.now() - timedelta(days=2)), purger=Purger(ctx))
         ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", today() + timedelta(days=90))
     finally:
         ctx.store.close()
