@@ -33,6 +33,7 @@ from retention_agent.api.peer import Peer, account_name
 from retention_agent.api.refusals import RefusalKey
 from retention_agent.api.requests import parse
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.clock import utc_iso
 from retention_agent.errors import (
     AccessDeniedError,
@@ -51,7 +52,7 @@ from retention_agent.system.log_limits import left_out, traceback_lines
 
 log = logging.getLogger(__name__)
 
-OperationFn = Callable[[AgentContext, Session, Any], None]
+OperationFn = Callable[[WiredContext, Session, Any], None]
 ActionFn = Callable[[AgentContext, dict[str, Any]], str]
 
 
@@ -85,7 +86,7 @@ def _fixed(action: str) -> ActionFn:
     return fixed
 
 
-def dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, Any]) -> None:
+def dispatch(ctx: WiredContext, session: Session, op: str, args: dict[str, Any]) -> None:
     entry = REGISTRY.get(op)
     try:
         action = _authorise(ctx, session, entry, op, args)
@@ -101,14 +102,14 @@ def dispatch(ctx: AgentContext, session: Session, op: str, args: dict[str, Any])
         _failed(ctx, session, action, exc)
 
 
-def _authorise(ctx: AgentContext, session: Session, entry: Operation | None, op: str,
+def _authorise(ctx: WiredContext, session: Session, entry: Operation | None, op: str,
                args: dict[str, Any]) -> str | None:
     """The action, once granted and audited; None when the request was refused (and answered)."""
     peer = session.peer
     staff = ctx.staff.members()
     on_list = peer.account in staff
     if on_list:
-        ctx.health["last_staff_request"] = ctx.clock.monotonic()
+        ctx.health.last_staff_request = ctx.clock.monotonic()
     else:
         wait = ctx.budget.take(peer.account, ctx.clock.monotonic())
         if wait is None:
@@ -140,20 +141,20 @@ def _authorise(ctx: AgentContext, session: Session, entry: Operation | None, op:
     return action
 
 
-def _refuse(ctx: AgentContext, session: Session, action: str, reason: str, error: RetentionAgentError,
+def _refuse(ctx: WiredContext, session: Session, action: str, reason: str, error: RetentionAgentError,
             args: Mapping[str, Any]) -> None:
     note_refusal(ctx, session.peer, action, reason, refused(args, ctx.subject_key))
     session.fail(error)
 
 
-def note_refusal(ctx: AgentContext, peer: Peer, action: str, reason: str, details: Mapping[str, Any]) -> None:
+def note_refusal(ctx: WiredContext, peer: Peer, action: str, reason: str, details: Mapping[str, Any]) -> None:
     """Count a refusal; audit it now when it is the first of its window (refusals.RefusalLedger)."""
     key = RefusalKey(peer.account, peer.uid, action, reason)
     if ctx.refusals.note(key, ctx.clock.monotonic(), ctx.clock.now()):
         ctx.audit.append(peer.account, action, "denied", [], {"uid": peer.uid, "reason": reason, **details})
 
 
-def protocol_violation(ctx: AgentContext, session: Session, code: str) -> None:
+def protocol_violation(ctx: WiredContext, session: Session, code: str) -> None:
     """A client broke the protocol (the server answers it and ends the connection): audit it, folded."""
     try:
         note_refusal(ctx, session.peer, "protocol", code, {})
@@ -162,13 +163,13 @@ def protocol_violation(ctx: AgentContext, session: Session, code: str) -> None:
                   type(exc).__name__)
 
 
-def connection_refused(ctx: AgentContext, uid: int) -> None:
+def connection_refused(ctx: WiredContext, uid: int) -> None:
     """A connection turned away for want of a slot: counted, written in the next follow-up entry."""
     key = RefusalKey("", uid, "connect", "no-free-slot")
     ctx.refusals.note(key, ctx.clock.monotonic(), ctx.clock.now(), at_once=False)
 
 
-def flush_refusals(ctx: AgentContext, *, everything: bool = False) -> int:
+def flush_refusals(ctx: WiredContext, *, everything: bool = False) -> int:
     """Write the follow-up entries of closed windows (``everything``: of all windows, the agent stops)."""
     found = ctx.refusals.drain() if everything else ctx.refusals.due(ctx.clock.monotonic())
     if found:
@@ -182,7 +183,7 @@ def flush_refusals(ctx: AgentContext, *, everything: bool = False) -> int:
     return len(found)
 
 
-def _failed(ctx: AgentContext, session: Session, action: str, exc: Exception) -> None:
+def _failed(ctx: WiredContext, session: Session, action: str, exc: Exception) -> None:
     """Answer with the catalogue's error for ``exc`` and audit that the request failed."""
     peer = session.peer
     if isinstance(exc, BrokenPipeError | ConnectionError | TimeoutError):

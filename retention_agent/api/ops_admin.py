@@ -14,8 +14,8 @@ from retention_agent.clock import utc_iso
 from retention_agent.errors import UnknownAccountError, UsageError
 from retention_agent.evidence import sshsig
 from retention_agent.i18n.msgids import N_
+from retention_agent.lifecycle.workspace_wipe import wipe_copies_of
 from retention_agent.rules.access import PURPOSES, REQUIRED_ROLES, ROLES
-from retention_agent.runtime.capabilities import wipe_copies_of
 from retention_agent.runtime.context import AgentContext
 from retention_agent.system.accounts import account_exists
 
@@ -129,8 +129,7 @@ class AuditVerify:
 @operation("audit.verify", request=AuditVerify)
 def audit_verify(ctx: AgentContext, session: Session, request: AuditVerify) -> None:
     result = ctx.audit.verify(request.checkpoints).to_wire()
-    ctx.health["audit_verified"] = {"at": utc_iso(ctx.clock.now()), "ok": result["ok"],
-                                    "size": result["size"]}
+    ctx.health.audit_verified = {"at": utc_iso(ctx.clock.now()), "ok": result["ok"], "size": result["size"]}
     session.reply(result)
 
 

@@ -12,14 +12,17 @@ from typing import Any
 
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.copies import records, unlock, wire
 from retention_agent.errors import UsageError
 from retention_agent.runtime.context import AgentContext
 
 
 @operation("copies.targets")
-def copies_targets(ctx: AgentContext, session: Session, args: dict[str, Any]) -> None:
-    session.reply(wire.targets_to_wire(records.targets_for(ctx, session.peer.account)))
+def copies_targets(ctx: WiredContext, session: Session, args: dict[str, Any]) -> None:
+    account = session.peer.account
+    session.reply(wire.targets_to_wire(records.targets_for(
+        ctx, account, agent_sweeps=ctx.services.copies_account == account)))
 
 
 @operation("copies.report")

@@ -18,14 +18,14 @@ from typing import Any
 from retention_agent.api.handlers import operation
 from retention_agent.api.requests import arg, choice, text
 from retention_agent.api.server import Session
+from retention_agent.api.services import SignIns, WiredContext
 from retention_agent.errors import MailboxNotDelegatedError, MailboxSignInFailedError
 from retention_agent.intake.credentials import CredentialError
+from retention_agent.intake.mailbox import MailboxWatcher
 from retention_agent.intake.oauth import DelegatedTokens
-from retention_agent.runtime.context import AgentContext
 
 MAX_FLOWS = 4
 POLL_S = 25.0
-_FLOWS = "signin-flows"
 _lock = threading.Lock()
 
 
@@ -38,7 +38,7 @@ class SignIn:
 
 
 @operation("mailbox.signin", request=SignIn)
-def mailbox_signin(ctx: AgentContext, session: Session, request: SignIn) -> None:
+def mailbox_signin(ctx: WiredContext, session: Session, request: SignIn) -> None:
     name = request.mailbox
     watcher, tokens = _delegated(ctx, name)
     if request.step == "start":
@@ -47,30 +47,27 @@ def mailbox_signin(ctx: AgentContext, session: Session, request: SignIn) -> None
     done = _poll(ctx, name, tokens, request.handle)
     if done:
         ctx.audit.append(session.peer.account, "mailbox.signed-in", "ok", [name])
-        wake = getattr(watcher, "wake", None)
-        if callable(wake):
-            wake()
+        watcher.wake()
     session.reply({"state": "done" if done else "pending"})
 
 
-def _delegated(ctx: AgentContext, name: str) -> tuple[object, DelegatedTokens]:
-    watcher = dict(ctx.components.get("intake") or {}).get(f"mailbox:{name}")
-    tokens = getattr(watcher, "credentials", None)
-    if not isinstance(tokens, DelegatedTokens):
+def _delegated(ctx: WiredContext, name: str) -> tuple[MailboxWatcher, DelegatedTokens]:
+    watcher = ctx.health.intake.get(f"mailbox:{name}")
+    if not isinstance(watcher, MailboxWatcher) or not isinstance(watcher.credentials, DelegatedTokens):
         raise MailboxNotDelegatedError(mailbox=name)
-    return watcher, tokens
+    return watcher, watcher.credentials
 
 
-def _flows(ctx: AgentContext) -> dict[str, tuple[str, dict[str, Any], float]]:
+def _flows(ctx: WiredContext) -> SignIns:
     """handle -> (mailbox, MSAL flow, monotonic expiry); expired flows are dropped on every look."""
-    flows: dict[str, tuple[str, dict[str, Any], float]] = ctx.components.setdefault(_FLOWS, {})
+    flows = ctx.services.sign_ins
     now = ctx.clock.monotonic()
     for handle in [h for h, (_, _, until) in flows.items() if until <= now]:
         del flows[handle]
     return flows
 
 
-def _start(ctx: AgentContext, name: str, tokens: DelegatedTokens) -> dict[str, Any]:
+def _start(ctx: WiredContext, name: str, tokens: DelegatedTokens) -> dict[str, Any]:
     with _lock:
         flows = _flows(ctx)
         if len(flows) >= MAX_FLOWS:
@@ -87,7 +84,7 @@ def _start(ctx: AgentContext, name: str, tokens: DelegatedTokens) -> dict[str, A
             "expires_in": expires_in, "interval": int(flow.get("interval", 5))}
 
 
-def _poll(ctx: AgentContext, name: str, tokens: DelegatedTokens, handle: str) -> bool:
+def _poll(ctx: WiredContext, name: str, tokens: DelegatedTokens, handle: str) -> bool:
     with _lock:
         entry = _flows(ctx).get(handle)
     if entry is None or entry[0] != name:

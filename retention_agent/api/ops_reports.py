@@ -22,6 +22,7 @@ from retention_agent.reports.period import Period, containing, parse_period
 from retention_agent.runtime.context import AgentContext
 from retention_agent.status import checklist
 from retention_agent.status.document import build_status
+from retention_agent.store import purges
 
 
 @operation("status", request=NoArguments)
@@ -107,10 +108,7 @@ def proof_list(ctx: AgentContext, session: Session, request: ProofList) -> None:
         if not found:
             raise UsageError(problem="cursor must be the 'next' of a previous page", command="proof list")
         after = (found.group(1), found.group(2))
-    rows = ctx.store.query(
-        "SELECT p.delivery_id, p.trigger, p.due_at, p.finished_at, p.proof_sha256 FROM purges p "
-        "WHERE p.finished_at IS NOT NULL AND (p.finished_at, p.delivery_id) > (?, ?) "
-        "ORDER BY p.finished_at, p.delivery_id LIMIT ?", (*after, limit + 1))
+    rows = purges.finished_page(ctx.store, after, limit + 1)
     page, more = fill(rows, limit, lambda row: 300)
     session.reply({"proofs": [{"delivery": r["delivery_id"], "purged_at": r["finished_at"],
                                "trigger": trigger_of(r["trigger"]), "due_at": r["due_at"],

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 from retention_agent.api.handlers import arg_str, operation
 from retention_agent.api.requests import NoArguments, a_date, arg, flag, free_text, text, texts
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.errors import (
     AccessDeniedError,
     DeliveryHeldError,
@@ -24,21 +25,13 @@ from retention_agent.errors import (
 from retention_agent.i18n.msgids import N_
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.purge import Purger, hold_blocks
-from retention_agent.lifecycle.purge_schedule import Schedule, plan_for
+from retention_agent.lifecycle.purge import hold_blocks
+from retention_agent.lifecycle.purge_schedule import plan_for
 from retention_agent.rules.subjects import recorded
 from retention_agent.runtime.context import AgentContext
 from retention_agent.store.deliveries import get_live
 
 MAX_DELIVERIES = 1000  # in one ceremony.set
-
-
-def schedule_of(ctx: AgentContext) -> Schedule:
-    return cast(Schedule, ctx.components["schedule"])
-
-
-def purger_of(ctx: AgentContext) -> Purger:
-    return cast(Purger, ctx.components["purger"])
 
 
 def _delivery_ids(args: dict[str, Any]) -> list[str]:
@@ -74,11 +67,12 @@ class CeremonySet:
 
 
 @operation("ceremony.set", action=_ceremony_action, request=CeremonySet)
-def ceremony_set(ctx: AgentContext, session: Session, request: CeremonySet) -> None:
+def ceremony_set(ctx: WiredContext, session: Session, request: CeremonySet) -> None:
     ids = list(dict.fromkeys(request.deliveries))
     try:
         changed = ceremonies.set_ceremony(
-            ctx, session.peer.account, ids, request.date, label=request.label, reason=request.reason,
+            ctx, session.peer.account, ids, request.date, purger=ctx.services.purger, label=request.label,
+            reason=request.reason,
             confirm_destroy=list(request.confirm_destroy), dry_run=request.dry_run)
     except AccessDeniedError as exc:  # the dates or the staff list changed after the request was authorised
         subjects, details = recorded({"deliveries": ids}, ctx.subject_key)
@@ -86,7 +80,7 @@ def ceremony_set(ctx: AgentContext, session: Session, request: CeremonySet) -> N
                          {"why": "changed", **details})
         raise
     if not request.dry_run:
-        ctx.components["wake"]()
+        ctx.services.wake()
     session.reply(changed)
 
 
@@ -113,9 +107,9 @@ class Release:
 
 
 @operation("release", request=Release)
-def release(ctx: AgentContext, session: Session, request: Release) -> None:
+def release(ctx: WiredContext, session: Session, request: Release) -> None:
     result = ceremonies.release(ctx, session.peer.account, request.delivery)
-    ctx.components["wake"]()
+    ctx.services.wake()
     session.reply(result)
 
 
@@ -125,8 +119,8 @@ class PurgeDue:
 
 
 @operation("purge.due", request=PurgeDue, command="purge")
-def purge_due(ctx: AgentContext, session: Session, request: PurgeDue) -> None:
-    session.reply(schedule_of(ctx).run_due(session.peer.account, confirm_clock=request.confirm_clock))
+def purge_due(ctx: WiredContext, session: Session, request: PurgeDue) -> None:
+    session.reply(ctx.services.schedule.run_due(session.peer.account, confirm_clock=request.confirm_clock))
 
 
 def _purge_action(ctx: AgentContext, args: dict[str, Any]) -> str:
@@ -147,7 +141,7 @@ class PurgeOne:
 
 
 @operation("purge.one", action=_purge_action, request=PurgeOne, command="purge")
-def purge_one(ctx: AgentContext, session: Session, request: PurgeOne) -> None:
+def purge_one(ctx: WiredContext, session: Session, request: PurgeOne) -> None:
     """An early purge (role destroy) or the officer's purge of a quarantined file, with a reason; ``dry_run``:
     every check, nothing destroyed. Its lateness is measured against the delivery's deadline of before."""
     delivery_id, reason = request.delivery, request.reason
@@ -163,8 +157,8 @@ def purge_one(ctx: AgentContext, session: Session, request: PurgeOne) -> None:
             session.reply({"delivery": delivery_id, "state": row["state"], "trigger": trigger,
                            "deadline": row["deadline"], "destroyed": False})
             return
-        result = purger_of(ctx)(delivery_id, trigger=trigger, reason=reason, requested_by=session.peer.account,
-                                due_at=plan_for(ctx, row, now).due_at)
+        result = ctx.services.purger(delivery_id, trigger=trigger, reason=reason,
+                                     requested_by=session.peer.account, due_at=plan_for(ctx, row, now).due_at)
     except DeliveryHeldError:  # decided in the purge's own transaction, so a hold set meanwhile counts too
         ctx.audit.append(session.peer.account, "purge.refused", "denied", [delivery_id], {"why": "held"})
         raise
@@ -178,8 +172,8 @@ class QuarantineRelease:
 
 
 @operation("quarantine.release", request=QuarantineRelease, command="quarantine release")
-def quarantine_release(ctx: AgentContext, session: Session, request: QuarantineRelease) -> None:
+def quarantine_release(ctx: WiredContext, session: Session, request: QuarantineRelease) -> None:
     """The officer's decision: a quarantined file is an ordinary delivery after all (with a reason)."""
     result = ceremonies.release_quarantine(ctx, session.peer.account, request.delivery, request.reason)
-    ctx.components["wake"]()
+    ctx.services.wake()
     session.reply(result)

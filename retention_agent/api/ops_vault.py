@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, cast
 
 from retention_agent.api.handlers import operation
 from retention_agent.api.paging import MAX_LIMIT, fill
 from retention_agent.api.protocol import DATA_CHUNK
 from retention_agent.api.requests import NoArguments, arg, choice, free_text, text, whole
-from retention_agent.api.server import DataWriter, Session
-from retention_agent.audit.log import note_digest
+from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.clock import utc_iso
-from retention_agent.errors import (
-    DeliveryStateError,
-    FormatVersionError,
-    KeyMissingError,
-    PurposeRequiredError,
-    UsageError,
-    VaultIntegrityError,
-)
+from retention_agent.errors import PurposeRequiredError, UsageError
 from retention_agent.intake.router import is_agii_file, read_head
-from retention_agent.intake.rules import detect_file_type
+from retention_agent.lifecycle import opening
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules.access import OPEN_MODES, PURPOSES
 from retention_agent.runtime.context import AgentContext
-from retention_agent.store.deliveries import get_delivery, get_live, list_deliveries, public_view
+from retention_agent.store.deliveries import get_delivery, list_deliveries, public_view, state_of
 from retention_agent.system import wipe
-from retention_agent.vault import workspace
+from retention_agent.vault.verify import verify_vault
 
 MAX_NOTE = 200
-T = TypeVar("T")
 
 
 @operation("ingest", request=NoArguments)
-def ingest(ctx: AgentContext, session: Session, request: NoArguments) -> None:
+def ingest(ctx: WiredContext, session: Session, request: NoArguments) -> None:
     """The client reads the file with its own permissions and streams it; it removes the source itself."""
     ctx.free_space.require_room()  # before the client sends a byte
     session.reply("send")
@@ -47,11 +35,9 @@ def ingest(ctx: AgentContext, session: Session, request: NoArguments) -> None:
     quarantined = not is_agii_file(head)  # as from a drop folder: not AgII's, so the officer decides
     received = ctx.ingest.receive(stream, channel="manual", source="manual",
                                   quarantine=quarantined, actor=session.peer.account)
-    state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (received.delivery_id,))
+    state = state_of(ctx.store, received.delivery_id)
     if state == lifecycle.QUARANTINED and not received.duplicate:
-        notifier = ctx.components.get("notifier")
-        if notifier is not None:
-            notifier.notify("officer", "delivery-quarantined", delivery=received.delivery_id)
+        ctx.services.notifier.notify("officer", "delivery-quarantined", delivery=received.delivery_id)
     session.reply({"delivery": received.delivery_id, "duplicate": received.duplicate,
                    "sha256": received.sha256, "size": received.size,
                    "quarantined": state == lifecycle.QUARANTINED})
@@ -106,8 +92,7 @@ def _open_action(ctx: AgentContext, args: dict[str, Any]) -> str:
     """A quarantined file may not be AgII's at all: only the officer opens it (or releases it first). Never
     raises: an unknown delivery is the operation's to report, after the request was audited."""
     delivery_id = args.get("delivery")
-    state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)) \
-        if isinstance(delivery_id, str) else None
+    state = state_of(ctx.store, delivery_id) if isinstance(delivery_id, str) else None
     return "open.quarantined" if state == lifecycle.QUARANTINED else "open"
 
 
@@ -117,183 +102,20 @@ def open_delivery(ctx: AgentContext, session: Session, request: Open) -> None:
         raise _no_purpose()
     if request.purpose == "other" and not request.note:
         raise PurposeRequiredError(codes="other + --note")
-    delivery = get_live(ctx.store, request.delivery)
-    purpose, mode, note = request.purpose, request.mode, request.note
-    _verify_before_release(ctx, session, delivery)
-    head = _first_bytes(ctx, delivery) if mode in ("workspace", "to-dir") else b""
-    now = ctx.clock.now()
-    wipe_at = now + timedelta(hours=ctx.config.workspace.wipe_after_hours) if mode == "workspace" else None
-    account = session.peer.account
-    with ctx.store.transaction():
-        state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery["id"],))
-        if state not in lifecycle.LIVE:  # a purge started since the checks above: the purge wins
-            raise DeliveryStateError(delivery=delivery["id"], state=str(state))
-        cursor = ctx.store.conn.execute(
-            "INSERT INTO openings(delivery_id, account, purpose, note, mode, opened_at, wipe_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (delivery["id"], account, purpose, note, mode, utc_iso(now), utc_iso(wipe_at) if wipe_at else None))
-        opening_id = int(cursor.lastrowid or 0)
-        path = None
-        if mode == "workspace":  # tracked before the first byte is written: a crash cannot orphan a copy
-            path = workspace.copy_path(ctx.home, account, delivery["id"], opening_id, detect_file_type(head))
-            ctx.store.conn.execute("UPDATE openings SET copy_path = ? WHERE id = ?", (str(path), opening_id))
-        ctx.audit.append(account, "delivery.opened", "ok", [delivery["id"]],
-                         {"purpose": purpose, "mode": mode, "note_sha256": note_digest(note),
-                          "opening": opening_id})
-    if path is not None:
-        _workspace_copy(ctx, account, delivery, opening_id, path)
-        session.reply({"delivery": delivery["id"], "path": str(path), "wipe_at": utc_iso(wipe_at or now)})
+    opened = opening.open_delivery(ctx, session.peer.account, request.delivery, purpose=request.purpose,
+                                   mode=request.mode, note=request.note)
+    delivery_id = opened.delivery["id"]
+    if opened.copy is not None:
+        session.reply({"delivery": delivery_id, "path": str(opened.copy.path), "wipe_at": utc_iso(opened.copy.wipe_at)})
         return
-
-    def produce(writer: DataWriter) -> dict[str, Any]:
-        size = _release_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], writer))
-        # The recorded SHA-256, not hashed again: every chunk sent was authenticated as part of this object,
-        # whose plaintext was checked against that hash when it was written (Vault.write).
-        return {"sha256": delivery["sha256"], "size": size}
-
-    header = {"delivery": delivery["id"], "size": delivery["size"]}
-    if mode == "to-dir":  # the copy is named by the client: the extension of the file's own type, as in the workspace
-        header["extension"] = workspace.EXTENSIONS.get(detect_file_type(head) or "", "")
-    session.send_stream(header, produce)
-
-
-def _purging(ctx: AgentContext) -> set[str]:
-    purger = ctx.components.get("purger")
-    return getattr(purger, "purging", set())
-
-
-def _release_unless_purged(ctx: AgentContext, delivery: dict[str, Any], out: Any) -> int:
-    """Write the plaintext to ``out``, each chunk once it is authenticated (see :func:`_unless_purged`)."""
-    return _unless_purged(ctx, delivery, lambda: ctx.vault.authenticate(delivery["id"], delivery["key_id"], out))
-
-
-def _unless_purged(ctx: AgentContext, delivery: dict[str, Any], read: Callable[[], T]) -> T:
-    """Read the object; a failure caused by a purge that started meanwhile is reported as the purge, not as damage."""
-    try:
-        return read()
-    except (VaultIntegrityError, KeyMissingError):
-        if delivery["id"] in _purging(ctx):
-            raise DeliveryStateError(delivery=delivery["id"], state="purging") from None
-        raise
-
-
-class _PurgeAware:
-    """Passes plaintext on unless a purge of the delivery started meanwhile: the purge wins."""
-
-    def __init__(self, ctx: AgentContext, delivery_id: str, out: Any) -> None:
-        self.ctx, self.delivery_id, self.out = ctx, delivery_id, out
-
-    def write(self, data: bytes) -> int:
-        if self.delivery_id in _purging(self.ctx):
-            raise DeliveryStateError(delivery=self.delivery_id, state="purging")
-        return int(self.out.write(data))
-
-
-def _verify_before_release(ctx: AgentContext, session: Session, delivery: dict[str, Any]) -> None:
-    """Authenticate the whole object before a single byte of plaintext leaves the vault.
-
-    Every chunk's tag and the object's end are checked, and its size against the recorded one. Nothing is
-    hashed: under its own key an object authenticates only as the plaintext that was sealed, and that
-    plaintext's SHA-256 was checked against the recorded one when the object was written.
-    """
-    if delivery["id"] in _purging(ctx):
-        raise DeliveryStateError(delivery=delivery["id"], state="purging")
-    try:
-        size = _unless_purged(ctx, delivery, lambda: ctx.vault.authenticate(delivery["id"], delivery["key_id"]))
-        if size != delivery["size"]:  # authentic, but not what the database describes
-            raise VaultIntegrityError(delivery=delivery["id"])
-    except VaultIntegrityError:
-        ctx.audit.append(session.peer.account, "delivery.integrity-failure", "failed", [delivery["id"]])
-        ctx.health.setdefault("integrity_failures", []).append(delivery["id"])
-        raise
-
-
-def _workspace_copy(ctx: AgentContext, account: str, delivery: dict[str, Any], opening_id: int, path: Path) -> None:
-    """Write the copy recorded in ``openings`` (wiped and marked so if anything goes wrong)."""
-    workspace.prepare_folder(ctx.home, account)
-    try:
-        fd = workspace.create_copy(path)
-        with os.fdopen(fd, "wb") as out:
-            _release_unless_purged(ctx, delivery, _PurgeAware(ctx, delivery["id"], out))
-            out.flush()
-            os.fsync(out.fileno())
-        workspace.grant(path, account, "r")
-    except BaseException:
-        workspace.wipe(path)
-        with ctx.store.transaction():
-            ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ? AND wiped_at IS NULL",
-                                   (utc_iso(ctx.clock.now()), opening_id))
-        raise
-
-
-class _HeadComplete(Exception):  # noqa: N818 - control flow: enough bytes were read
-    pass
-
-
-class _Head:
-    """Collects the first bytes of the plaintext (to pick a file extension), then stops decryption."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, chunk: bytes) -> int:
-        self.data += bytes(chunk[: 4096 - len(self.data)])
-        if len(self.data) >= 4096:
-            raise _HeadComplete()
-        return len(chunk)
-
-
-def _first_bytes(ctx: AgentContext, delivery: dict[str, Any]) -> bytes:
-    head = _Head()
-    try:
-        ctx.vault.authenticate(delivery["id"], delivery["key_id"], head)  # type: ignore[arg-type]
-    except _HeadComplete:
-        pass
-    return head.data
+    header = {"delivery": delivery_id, "size": opened.delivery["size"]}
+    if opened.mode == "to-dir":  # the copy is named by the client: the extension of the file's own type
+        header["extension"] = opened.extension
+    session.send_stream(header, lambda writer: opening.release(ctx, opened, writer))
 
 
 @operation("vault.verify", request=NoArguments)
 def vault_verify(ctx: AgentContext, session: Session, request: NoArguments) -> None:
-    session.reply(verify_vault(ctx))
-
-
-def verify_vault(ctx: AgentContext) -> dict[str, Any]:
-    """Every live object decrypts and matches its hash; report missing, extra, corrupt and key-less ones.
-
-    Ingests and purges go on meanwhile: the listing and the rows are one view (taken under the store's lock),
-    an object whose ingest is in progress or whose purge has started is not "extra", and a problem found with
-    a delivery that a purge took meanwhile is not reported (its key and object go on purpose).
-    """
-    with ctx.store.lock:
-        rows = ctx.store.query(
-            f"SELECT id, key_id, sha256 FROM deliveries WHERE state IN {lifecycle.sql_states(lifecycle.LIVE)}")
-        pending = {r["delivery_id"] for r in ctx.store.query("SELECT delivery_id FROM pending_objects")}
-        purging = {r["id"] for r in ctx.store.query(
-            f"SELECT id FROM deliveries WHERE state = '{lifecycle.PURGING}'")}
-        on_disk = ctx.vault.object_ids()
-    problems: dict[str, list[str]] = {"missing": [], "corrupt": [], "keyless": [], "mismatch": []}
-    for row in rows:
-        problem = _check_object(ctx, row, on_disk)
-        if problem and _still_live(ctx, row["id"]):
-            problems[problem].append(row["id"])
-    extra = sorted(on_disk - {r["id"] for r in rows} - pending - purging)
-    result = {"checked": len(rows), "ok": not any(problems.values()) and not extra, "extra": extra,
-              **problems, "at": utc_iso(ctx.clock.now())}
-    ctx.health["vault_verified"] = {"at": result["at"], "ok": result["ok"], "checked": len(rows)}
-    return result
-
-
-def _still_live(ctx: AgentContext, delivery_id: str) -> bool:
-    return ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,)) in lifecycle.LIVE
-
-
-def _check_object(ctx: AgentContext, row: dict[str, Any], on_disk: set[str]) -> str:
-    if row["id"] not in on_disk:
-        return "missing"
-    if not ctx.vault.has_key(row["key_id"]):
-        return "keyless"
-    try:
-        result = ctx.vault.read(row["id"], row["key_id"], None)
-    except (VaultIntegrityError, FormatVersionError):  # this agent wrote it: a "newer" header was altered
-        return "corrupt"
-    return "" if result.plaintext_sha256 == row["sha256"] else "mismatch"
+    result = verify_vault(ctx.store, ctx.vault, ctx.clock)
+    ctx.health.vault_verified = {"at": result["at"], "ok": result["ok"], "checked": result["checked"]}
+    session.reply(result)

@@ -20,8 +20,10 @@ from typing import Any, Protocol
 
 from retention_agent.clock import utc_iso
 from retention_agent.copies import wire
-from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED, sql_states
+from retention_agent.rules.delivery_states import LIVE, PURGED, PURGING, UNPURGED
 from retention_agent.runtime.context import AgentContext
+from retention_agent.store import copies as tables
+from retention_agent.store import deliveries
 
 MAX_FINDINGS_PER_ACCOUNT = 2000  # a report cannot make the agent store more than this for one account
 FINGERPRINT_KEY = "fingerprint-key/{}"
@@ -48,21 +50,16 @@ def settings(ctx: AgentContext) -> wire.Settings:
                          enabled=chosen.sweep)
 
 
-def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
+def targets_for(ctx: AgentContext, account: str, *, agent_sweeps: bool = False) -> wire.Targets:
+    """``agent_sweeps``: the per-user agent sweeps this account itself (its own account)."""
     member = ctx.staff.members().get(account)
     may_read = member is not None and "read" in member.roles
-    rows = ctx.store.query(f"SELECT id, state, size, sha256, key_id FROM deliveries WHERE state IN "
-                           f"{sql_states(UNPURGED)} ORDER BY id")
-    owed = ctx.store.query(
-        "SELECT DISTINCT d.id, d.state, d.size, d.sha256, d.key_id FROM deliveries d WHERE d.state = ? AND ("
-        "EXISTS (SELECT 1 FROM copy_tallies t WHERE t.delivery_id = d.id AND t.account = ? AND t.remaining > 0))",
-        (PURGED.value, account))
+    rows = deliveries.unpurged_objects(ctx.store)
+    owed = tables.owed_objects(ctx.store, account)
     exact = tuple(wire.Exact(r["id"], int(r["size"]), r["sha256"]) for r in rows + owed)
     derived = []
     if may_read:
-        for row in ctx.store.query(
-                "SELECT c.delivery_id, c.fingerprints, d.key_id FROM delivery_contents c JOIN deliveries d "
-                f"ON d.id = c.delivery_id WHERE d.state IN {sql_states(LIVE)} ORDER BY c.delivery_id"):
+        for row in tables.live_fingerprints(ctx.store):
             key = ctx.keys.get(FINGERPRINT_KEY.format(row["key_id"]))
             if key is not None:
                 from retention_agent.copies.workbook import split_fingerprints
@@ -71,17 +68,13 @@ def targets_for(ctx: AgentContext, account: str) -> wire.Targets:
     erase = tuple(r["id"] for r in rows if r["state"] == PURGING) + tuple(r["id"] for r in owed)
     # per-user mode: the agent sweeps this account itself, so the session's scheduled sweeps (the app in the tray,
     # the notifier) leave it to the agent; an explicit 'copies sweep' still sweeps
-    chosen = dataclasses.replace(settings(ctx), agent_sweeps=ctx.components.get("copies_account") == account)
+    chosen = dataclasses.replace(settings(ctx), agent_sweeps=agent_sweeps)
     return wire.Targets(exact, tuple(derived), erase, chosen)
 
 
 def copies_due(ctx: AgentContext, account: str) -> int:
     """How many of this account's copies wait to be erased (a purge began): the notifier sweeps when it sees any."""
-    pending = ctx.store.scalar(
-        "SELECT COUNT(*) FROM copy_findings f JOIN deliveries d ON d.id = f.delivery_id WHERE f.account = ? AND "
-        f"d.state = '{PURGING}' AND (f.outcome IS NULL OR f.outcome = 'remaining')", (account,))
-    after = ctx.store.scalar("SELECT COALESCE(SUM(remaining), 0) FROM copy_tallies WHERE account = ?", (account,))
-    return int(pending or 0) + int(after or 0)
+    return tables.copies_due(ctx.store, account)
 
 
 # ---- a session's report -------------------------------------------------------------------------------------
@@ -90,30 +83,19 @@ def copies_due(ctx: AgentContext, account: str) -> int:
 def record_report(ctx: AgentContext, account: str, report: wire.Report) -> dict[str, Any]:
     now = utc_iso(ctx.clock.now())
     mentioned = sorted({f.delivery for f in report.found} | {s.delivery for s in report.settled})
-    states = {r["id"]: r["state"] for r in ctx.store.query(
-        f"SELECT id, state FROM deliveries WHERE id IN ({','.join('?' * len(mentioned))})", tuple(mentioned))} \
-        if mentioned else {}
+    states = deliveries.states_of(ctx.store, mentioned)
     swept = {r.kind for r in report.locations if r.state == "swept"}
     stored = 0
     with ctx.store.transaction():
-        ctx.store.conn.execute(
-            "INSERT OR REPLACE INTO copy_sweeps(account, swept_at, complete, locations, stats) VALUES (?, ?, ?, ?, ?)",
-            (account, now, int(report.complete), json.dumps(sorted(swept)), json.dumps(dict(report.stats),
-                                                                                     sort_keys=True)))
+        tables.record_sweep(ctx.store, account, swept_at=now, complete=report.complete, locations=sorted(swept),
+                            stats=dict(report.stats))
         live_found = [f for f in report.found if states.get(f.delivery) in LIVE]
         _mark_gone(ctx, account, live_found, swept, now)
-        room = MAX_FINDINGS_PER_ACCOUNT - int(ctx.store.scalar(
-            "SELECT COUNT(*) FROM copy_findings WHERE account = ?", (account,)) or 0)
+        room = MAX_FINDINGS_PER_ACCOUNT - tables.finding_count(ctx.store, account)
         for found in live_found:
-            cursor = ctx.store.conn.execute(
-                "UPDATE copy_findings SET last_seen = ?, people = ?, outcome = NULL, why = NULL, settled_at = NULL "
-                "WHERE delivery_id = ? AND account = ? AND match = ? AND kind = ? AND path = ?",
-                (now, found.people, found.delivery, account, found.match, found.kind, found.path))
-            if cursor.rowcount == 0 and room > 0:
-                ctx.store.conn.execute(
-                    "INSERT INTO copy_findings(delivery_id, account, match, kind, path, people, first_seen, last_seen) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (found.delivery, account, found.match, found.kind, found.path, found.people, now, now))
+            where = {"delivery": found.delivery, "match": found.match, "kind": found.kind, "path": found.path}
+            if not tables.seen_again(ctx.store, account, **where, people=found.people, now=now) and room > 0:
+                tables.add_finding(ctx.store, account, **where, people=found.people, now=now)
                 room -= 1
             stored += 1
         for item in report.settled:
@@ -131,34 +113,18 @@ def _mark_gone(ctx: AgentContext, account: str, found: list[wire.Found], swept: 
     if not swept:
         return
     present = {(f.delivery, f.match, f.kind, f.path) for f in found}
-    rows = ctx.store.query(
-        "SELECT f.id, f.delivery_id, f.match, f.kind, f.path FROM copy_findings f JOIN deliveries d ON "
-        f"d.id = f.delivery_id WHERE f.account = ? AND f.outcome IS NULL AND d.state IN {sql_states(LIVE)}",
-        (account,))
-    for row in rows:
+    for row in tables.open_live_findings(ctx.store, account):
         if row["kind"] in swept and (row["delivery_id"], row["match"], row["kind"], row["path"]) not in present:
-            ctx.store.conn.execute("UPDATE copy_findings SET outcome = 'gone', settled_at = ? WHERE id = ?",
-                                   (now, row["id"]))
+            tables.mark_gone(ctx.store, row["id"], now)
 
 
 def _settle(ctx: AgentContext, account: str, item: wire.Settled, state: str | None, now: str) -> None:
     if state in UNPURGED:
-        cursor = ctx.store.conn.execute(
-            "UPDATE copy_findings SET outcome = ?, why = ?, settled_at = ? WHERE delivery_id = ? AND account = ? "
-            "AND match = ? AND kind = ? AND path = ?",
-            (item.outcome, item.why or None, now, item.delivery, account, item.match, item.kind, item.path))
-        if cursor.rowcount == 0:
-            ctx.store.conn.execute(
-                "INSERT INTO copy_findings(delivery_id, account, match, kind, path, first_seen, last_seen, outcome, "
-                "why, settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (item.delivery, account, item.match, item.kind, item.path, now, now, item.outcome, item.why or None,
-                 now))
+        tables.settle_finding(ctx.store, account, delivery=item.delivery, match=item.match, kind=item.kind,
+                              path=item.path, outcome=item.outcome, why=item.why or None, now=now)
     elif state == PURGED and item.outcome in ("erased", "gone"):
-        column = "erased_after" if item.outcome == "erased" else "gone_after"
-        ctx.store.conn.execute(
-            f"UPDATE copy_tallies SET remaining = remaining - 1, {column} = {column} + 1, updated_at = ? "
-            "WHERE delivery_id = ? AND account = ? AND match = ? AND remaining > 0",
-            (now, item.delivery, account, item.match))
+        tables.settle_tally(ctx.store, account, delivery=item.delivery, match=item.match, outcome=item.outcome,
+                            now=now)
 
 
 # ---- the purge ------------------------------------------------------------------------------------------------
@@ -178,15 +144,12 @@ def settle_at_purge(ctx: AgentContext, delivery: dict[str, Any], eraser: Eraser 
     now = utc_iso(ctx.clock.now())
     with ctx.store.transaction():
         for (account, match), remaining in counts.pop("_remaining_by_account").items():
-            ctx.store.conn.execute(
-                "INSERT OR REPLACE INTO copy_tallies(delivery_id, account, match, remaining, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)", (delivery["id"], account, match, remaining, now))
+            tables.keep_tally(ctx.store, delivery["id"], account, match, remaining, now)
     return counts
 
 
 def count_copies(ctx: AgentContext, delivery: dict[str, Any]) -> dict[str, Any]:
-    rows = ctx.store.query("SELECT account, match, kind, people, outcome, why FROM copy_findings WHERE delivery_id = ?",
-                           (delivery["id"],))
+    rows = tables.findings_of(ctx.store, delivery["id"])
     totals = {match: {"found": 0, "erased": 0, "gone": 0, "remaining": 0} for match in MATCHES}
     by_kind: dict[str, Counter[str]] = {}
     reasons: Counter[str] = Counter()
@@ -203,14 +166,12 @@ def count_copies(ctx: AgentContext, delivery: dict[str, Any]) -> dict[str, Any]:
             remaining_by_account[(row["account"], row["match"])] += 1
         if row["match"] == "derived":
             people_max = max(people_max, int(row["people"] or 0))
-    sweeps = ctx.store.query("SELECT account, swept_at, locations FROM copy_sweeps WHERE swept_at >= ?",
-                             (delivery["received_at"],))
+    sweeps = tables.sweeps_since(ctx.store, delivery["received_at"])
     kinds = sorted({kind for s in sweeps for kind in json.loads(s["locations"])})
     return {
         "accounts_swept": len(sweeps), "last_swept_at": max((s["swept_at"] for s in sweeps), default=None),
         "locations": kinds,
-        "derived_searched": ctx.store.one("SELECT 1 AS x FROM delivery_contents WHERE delivery_id = ?",
-                                          (delivery["id"],)) is not None,
+        "derived_searched": tables.unlocked(ctx.store, delivery["id"]),
         "exact": totals["exact"], "derived": {**totals["derived"], "people_max": people_max},
         "by_location": [{"kind": kind, **{k: int(c[k]) for k in ("found", "erased", "gone", "remaining")}}
                         for kind, c in sorted(by_kind.items())],
@@ -221,8 +182,7 @@ def count_copies(ctx: AgentContext, delivery: dict[str, Any]) -> dict[str, Any]:
 
 def delete_rows(ctx: AgentContext, delivery_id: str) -> None:
     """In the purge's ``rows`` step (the caller's transaction): the paths and the fingerprints go."""
-    ctx.store.conn.execute("DELETE FROM copy_findings WHERE delivery_id = ?", (delivery_id,))
-    ctx.store.conn.execute("DELETE FROM delivery_contents WHERE delivery_id = ?", (delivery_id,))
+    tables.delete_of_delivery(ctx.store, delivery_id)
 
 
 def destroy_secrets(ctx: AgentContext, key_id: str) -> None:
@@ -258,7 +218,7 @@ class LocalLink:
         self.ctx, self.account = ctx, account
 
     def targets(self) -> dict[str, Any]:
-        return wire.targets_to_wire(targets_for(self.ctx, self.account))
+        return wire.targets_to_wire(targets_for(self.ctx, self.account, agent_sweeps=True))
 
     def report(self, report: dict[str, Any]) -> dict[str, Any]:
         return record_report(self.ctx, self.account, wire.parse_report(report))

@@ -25,7 +25,8 @@ from retention_agent.errors import (
 from retention_agent.i18n.msgids import N_
 from retention_agent.rules.delivery_states import LIVE
 from retention_agent.runtime.context import AgentContext
-from retention_agent.store.deliveries import get_live
+from retention_agent.store import copies as copy_tables
+from retention_agent.store.deliveries import get_live, state_of
 
 
 def needs_password(ctx: AgentContext, delivery_id: str) -> bool:
@@ -49,19 +50,18 @@ def unlock(ctx: AgentContext, account: str, delivery_id: str, password: str) -> 
     del plain, data
     counts = contents.counts()
     with ctx.store.transaction():
-        state = ctx.store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,))
+        state = state_of(ctx.store, delivery_id)
         if state not in LIVE:  # a purge began meanwhile: it wins, nothing is stored
             raise DeliveryStateError(delivery=delivery_id, state=str(state))
         for name, secret in ((FINGERPRINT_KEY.format(row["key_id"]), key),
                              (WORKBOOK_PASSWORD.format(row["key_id"]), password.encode("utf-8"))):
             ctx.keys.delete(name)
             ctx.keys.put(name, secret)
-        ctx.store.conn.execute(
-            "INSERT OR REPLACE INTO delivery_contents(delivery_id, rows, people, invalid_numbers, missing_numbers, "
-            "duplicates, columns, fingerprints, unlocked_at, unlocked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (delivery_id, contents.rows, contents.people, contents.invalid_numbers, contents.missing_numbers,
-             contents.duplicates, ",".join(contents.columns), contents.fingerprints,
-             utc_iso(ctx.clock.now()), account))
+        copy_tables.store_contents(
+            ctx.store, delivery_id, rows=contents.rows, people=contents.people,
+            invalid_numbers=contents.invalid_numbers, missing_numbers=contents.missing_numbers,
+            duplicates=contents.duplicates, columns=",".join(contents.columns), fingerprints=contents.fingerprints,
+            unlocked_at=utc_iso(ctx.clock.now()), unlocked_by=account)
         ctx.audit.append(account, "delivery.unlocked", "ok", [delivery_id], counts)
     return {"delivery": delivery_id, **counts}
 

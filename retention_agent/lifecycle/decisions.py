@@ -31,10 +31,11 @@ from retention_agent.errors import (
 )
 from retention_agent.ids import new_ulid
 from retention_agent.lifecycle import states as lifecycle
-from retention_agent.lifecycle.purge import hold_blocks
+from retention_agent.lifecycle.purge import Purger, hold_blocks
 from retention_agent.lifecycle.purge_schedule import facts_of, plan_for, store_plan
 from retention_agent.rules import access, retention
 from retention_agent.runtime.context import AgentContext
+from retention_agent.store import ceremonies, deliveries
 from retention_agent.store.deliveries import get_live
 from retention_agent.testing_hooks import fault_point
 
@@ -92,8 +93,8 @@ def action_for(ctx: AgentContext, delivery_ids: list[str], day: date) -> str:
     return required_action(judge(ctx, delivery_ids, day))
 
 
-def set_ceremony(ctx: AgentContext, actor: str, delivery_ids: list[str], day: date, *, label: str = "",
-                 reason: str = "", confirm_destroy: Collection[str] = (), dry_run: bool = False
+def set_ceremony(ctx: AgentContext, actor: str, delivery_ids: list[str], day: date, *, purger: Purger,
+                 label: str = "", reason: str = "", confirm_destroy: Collection[str] = (), dry_run: bool = False
                  ) -> list[dict[str, Any]]:
     """Record ``day`` as the ceremony of these deliveries, all or none; with ``dry_run``, only say what that
     would do (every check made, nothing changed). Deliveries the date makes due now are destroyed at once, each
@@ -121,10 +122,11 @@ def set_ceremony(ctx: AgentContext, actor: str, delivery_ids: list[str], day: da
                                                    deadline=unconfirmed[0].new_deadline.isoformat())
         ceremony_id = _ceremony_for(ctx, day, label)
         for item in judged:
-            _record(ctx, actor, item, ceremony_id, reason)
+            _record(ctx, purger, actor, item, ceremony_id, reason)
     if early:
         fault_point("purge.after-start")
-    return [_result(j, destroyed=j.judgement.early, proof=_carry_out(ctx, j, actor, reason)) for j in judged]
+    return [_result(j, destroyed=j.judgement.early, proof=_carry_out(purger, j, actor, reason))
+            for j in judged]
 
 
 def _refuse_impossible(ctx: AgentContext, judged: list[Judged]) -> None:
@@ -140,12 +142,12 @@ def _refuse_impossible(ctx: AgentContext, judged: list[Judged]) -> None:
                                              months=months)
 
 
-def _record(ctx: AgentContext, actor: str, item: Judged, ceremony_id: str, reason: str) -> None:
+def _record(ctx: AgentContext, purger: Purger, actor: str, item: Judged, ceremony_id: str, reason: str) -> None:
     """One delivery's new ceremony, its plan and audit entry — and, for an early destruction, its purge begun."""
     row, j = item.row, item.judgement
     delivery_id = row["id"]
-    ctx.store.conn.execute("UPDATE deliveries SET ceremony_id = ? WHERE id = ?", (ceremony_id, delivery_id))
-    lifecycle.transition(ctx.store, delivery_id, lifecycle.HELD if item.held else lifecycle.SCHEDULED)
+    deliveries.set_ceremony(ctx.store, delivery_id, ceremony_id)
+    deliveries.transition(ctx.store, delivery_id, lifecycle.HELD if item.held else lifecycle.SCHEDULED)
     plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
     store_plan(ctx, plan)
     ctx.audit.append(actor, "ceremony.set", "ok", [delivery_id, ceremony_id], {
@@ -153,17 +155,17 @@ def _record(ctx: AgentContext, actor: str, item: Judged, ceremony_id: str, reaso
         "new_deadline": j.new_deadline.isoformat(), "extends": j.extends and not j.early, "early": j.early,
         "after_the_fact": j.after_the_fact, "reason_sha256": note_digest(reason)})
     if j.early:
-        ctx.components["purger"].begin(
+        purger.begin(
             delivery_id, trigger="early", reason=reason, requested_by=actor, due_at=j.previous_due_at,
             reason_code="ceremony-recorded-after-the-fact" if j.after_the_fact else "ceremony-due-within-24h")
 
 
-def _carry_out(ctx: AgentContext, item: Judged, actor: str, reason: str) -> str | None:
+def _carry_out(purger: Purger, item: Judged, actor: str, reason: str) -> str | None:
     """Run the purge an early destruction began (it resumes the record made with the date); its proof."""
     if not item.judgement.early:
         return None
-    done = ctx.components["purger"](item.row["id"], trigger="early", reason=reason, requested_by=actor,
-                                    due_at=item.judgement.previous_due_at)
+    done = purger(item.row["id"], trigger="early", reason=reason, requested_by=actor,
+                  due_at=item.judgement.previous_due_at)
     return str(done["proof"])
 
 
@@ -179,23 +181,18 @@ def _result(item: Judged, *, destroyed: bool, proof: str | None = None) -> dict[
 
 
 def _ceremony_for(ctx: AgentContext, day: date, label: str) -> str:
-    existing = ctx.store.scalar("SELECT id FROM ceremonies WHERE date = ?", (day.isoformat(),))
+    existing = ceremonies.on_day(ctx.store, day.isoformat())
     if existing:
         if label:
-            ctx.store.conn.execute("UPDATE ceremonies SET label = ? WHERE id = ?", (label, existing))
-        return str(existing)
+            ceremonies.set_label(ctx.store, existing, label)
+        return existing
     ceremony_id = new_ulid(ctx.clock)
-    ctx.store.conn.execute("INSERT INTO ceremonies(id, date, label, created_at) VALUES (?, ?, ?, ?)",
-                           (ceremony_id, day.isoformat(), label, utc_iso(ctx.clock.now())))
+    ceremonies.insert(ctx.store, ceremony_id, day=day.isoformat(), label=label, created_at=utc_iso(ctx.clock.now()))
     return ceremony_id
 
 
 def list_ceremonies(ctx: AgentContext) -> list[dict[str, Any]]:
-    rows = ctx.store.query(
-        "SELECT c.id, c.date, c.label, COUNT(d.id) AS deliveries, "
-        f"SUM(CASE WHEN d.state != '{lifecycle.PURGED}' THEN 1 ELSE 0 END) AS live, MIN(d.deadline) AS deadline "
-        "FROM ceremonies c LEFT JOIN deliveries d ON d.ceremony_id = c.id GROUP BY c.id ORDER BY c.date")
-    return [{**r, "live": r["live"] or 0} for r in rows]
+    return ceremonies.listing(ctx.store)
 
 
 # ---- holds ------------------------------------------------------------------------------------------------
@@ -208,9 +205,8 @@ def hold(ctx: AgentContext, actor: str, delivery_id: str, reason: str, until: da
         row = get_live(ctx.store, delivery_id)
         if row["state"] == lifecycle.QUARANTINED:
             raise DeliveryQuarantinedError(delivery=delivery_id)
-        lifecycle.transition(ctx.store, delivery_id, lifecycle.HELD)
-        ctx.store.conn.execute("UPDATE deliveries SET hold_reason = ?, hold_until = ? WHERE id = ?",
-                               (reason, until.isoformat(), delivery_id))
+        deliveries.transition(ctx.store, delivery_id, lifecycle.HELD)
+        deliveries.set_hold(ctx.store, delivery_id, reason=reason, until=until.isoformat())
         ctx.audit.append(actor, "hold.set", "ok", [delivery_id], {
             "until": until.isoformat(), "previous_state": row["state"], "reason_sha256": note_digest(reason)})
     return {"delivery": delivery_id, "state": lifecycle.HELD.value, "hold_until": until.isoformat()}
@@ -222,9 +218,8 @@ def release(ctx: AgentContext, actor: str, delivery_id: str) -> dict[str, Any]:
         if row["state"] != lifecycle.HELD:
             raise DeliveryStateError(delivery=delivery_id, state=row["state"])
         state = lifecycle.SCHEDULED if row["ceremony_date"] else lifecycle.VAULTED
-        lifecycle.transition(ctx.store, delivery_id, state)
-        ctx.store.conn.execute("UPDATE deliveries SET hold_reason = NULL, hold_until = NULL WHERE id = ?",
-                               (delivery_id,))
+        deliveries.transition(ctx.store, delivery_id, state)
+        deliveries.clear_hold(ctx.store, delivery_id)
         ctx.audit.append(actor, "hold.released", "ok", [delivery_id], {"state": state.value})
         plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
     return {"delivery": delivery_id, "state": state.value, "due_now": plan.is_due}
@@ -243,7 +238,7 @@ def release_quarantine(ctx: AgentContext, actor: str, delivery_id: str, reason: 
         row = get_live(ctx.store, delivery_id)
         if row["state"] != lifecycle.QUARANTINED:
             raise DeliveryStateError(delivery=delivery_id, state=row["state"])
-        lifecycle.transition(ctx.store, delivery_id, lifecycle.VAULTED)
+        deliveries.transition(ctx.store, delivery_id, lifecycle.VAULTED)
         plan = plan_for(ctx, get_live(ctx.store, delivery_id), ctx.clock.now())
         store_plan(ctx, plan)
         ctx.audit.append(actor, "quarantine.released", "ok", [delivery_id],

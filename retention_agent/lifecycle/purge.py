@@ -30,7 +30,7 @@ from retention_agent.evidence import merkle, proof, proof_build
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules import retention
 from retention_agent.runtime.context import AgentContext
-from retention_agent.store import mail_copies
+from retention_agent.store import deliveries, mail_copies, openings, purges, reminders
 from retention_agent.store.database import INCREMENTAL
 from retention_agent.store.deliveries import get_delivery
 from retention_agent.system.home import write_private
@@ -46,8 +46,12 @@ STEPS = ("key", "object", "workspace", "copies", "rows", "scrub")
 
 
 class Purger:
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: AgentContext, *, copies: copy_records.Eraser | None = None,
+                 copies_account: str | None = None) -> None:
+        """``copies``, ``copies_account``: per-user mode, the agent's own sweeper and account, whose copies the
+        purge erases itself."""
         self.ctx = ctx
+        self.copies, self.copies_account = copies, copies_account
         # read by open: the purge wins over an opening in progress. An id is added once its purge has
         # started and stays (also after it finished), so an opening that was mid-way cannot go on.
         self.purging: set[str] = set()
@@ -103,13 +107,13 @@ class Purger:
                                due_at=due_at, reason_code=reason_code)
         if begun:
             fault_point("purge.after-start")
-        return dict(self.ctx.store.one("SELECT * FROM purges WHERE delivery_id = ?", (delivery_id,)) or {})
+        return purges.get(self.ctx.store, delivery_id)
 
     def begin(self, delivery_id: str, *, trigger: str, reason: str, requested_by: str, due_at: datetime | None,
               reason_code: str | None = None) -> bool:
         """Start the purge in the caller's transaction: its record, the state ``purging``, its audit entry.
         False if it had already begun. Calling the purger then carries it out (a crash: the next start-up)."""
-        if self.ctx.store.one("SELECT 1 AS found FROM purges WHERE delivery_id = ?", (delivery_id,)):
+        if purges.exists(self.ctx.store, delivery_id):
             return False
         if trigger not in proof.TRIGGERS:
             raise ValueError(f"unknown purge trigger {trigger!r}")
@@ -121,12 +125,9 @@ class Purger:
                 raise DeliveryHeldError(delivery=delivery_id, until=delivery["hold_until"] or "-")
             raise DeliveryStateError(delivery=delivery_id, state=delivery["state"])
         stored = _stored_reason(trigger, reason, reason_code)
-        self.ctx.store.conn.execute(
-            "INSERT INTO purges(delivery_id, trigger, reason, requested_by, due_at, started_at, steps) "
-            "VALUES (?, ?, ?, ?, ?, ?, '{}')",
-            (delivery_id, trigger, stored, requested_by, utc_iso(due_at) if due_at else None,
-             utc_iso(self.ctx.clock.now())))
-        lifecycle.transition(self.ctx.store, delivery_id, lifecycle.PURGING)
+        purges.insert(self.ctx.store, delivery_id, trigger=trigger, reason=stored, requested_by=requested_by,
+                      due_at=utc_iso(due_at) if due_at else None, started_at=utc_iso(self.ctx.clock.now()))
+        deliveries.transition(self.ctx.store, delivery_id, lifecycle.PURGING)
         code, digest = reason_facts(trigger, stored)
         self.ctx.audit.append(requested_by, "purge.started", "ok", [delivery_id],
                               {"trigger": trigger, "reason": code, "reason_sha256": digest or ""})
@@ -134,12 +135,10 @@ class Purger:
 
     def _save_steps(self, delivery_id: str, steps: dict[str, Any]) -> None:
         with self.ctx.store.transaction():
-            self.ctx.store.conn.execute("UPDATE purges SET steps = ? WHERE delivery_id = ?",
-                                        (json.dumps(steps, sort_keys=True), delivery_id))
+            purges.save_steps(self.ctx.store, delivery_id, steps)
 
     def _current_step(self, delivery_id: str) -> str:
-        raw = self.ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (delivery_id,))
-        done = json.loads(raw or "{}")
+        done = purges.steps(self.ctx.store, delivery_id)
         for name in (*STEPS, "verification", "audit_seq"):
             if name not in done:
                 return name
@@ -151,21 +150,18 @@ class Purger:
         self.ctx.vault.destroy_key(delivery["key_id"])
         copy_records.destroy_secrets(self.ctx, delivery["key_id"])
         with self.ctx.store.transaction():
-            self.ctx.store.conn.execute("UPDATE deliveries SET key_destroyed_at = ? WHERE id = ?",
-                                        (utc_iso(self.ctx.clock.now()), delivery["id"]))
+            deliveries.set_key_destroyed(self.ctx.store, delivery["id"], utc_iso(self.ctx.clock.now()))
         return "destroyed"
 
     def _erase_object(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         return "overwritten-and-unlinked" if self.ctx.vault.erase_object(delivery["id"]) else "absent"
 
     def _wipe_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
-        rows = self.ctx.store.query("SELECT id, copy_path FROM openings WHERE delivery_id = ? "
-                                    "AND copy_path IS NOT NULL AND wiped_at IS NULL", (delivery["id"],))
+        rows = openings.copies_of_delivery(self.ctx.store, delivery["id"])
         for row in rows:
             workspace.wipe(Path(row["copy_path"]))
             with self.ctx.store.transaction():
-                self.ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
-                                            (utc_iso(self.ctx.clock.now()), row["id"]))
+                openings.mark_wiped(self.ctx.store, row["id"], utc_iso(self.ctx.clock.now()))
         # a copy an opening was still writing when the purge began is not recorded yet: wipe it by its name
         # (the same pattern the verification looks for)
         untracked = [p for p in self.ctx.home.workspace.rglob(f"{delivery['id']}-*") if p.is_file()]
@@ -175,8 +171,7 @@ class Purger:
 
     def _settle_copies(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Copies on workstations: the per-user agent erases its own account's now; the counts go to the proof."""
-        counts = copy_records.settle_at_purge(self.ctx, delivery, self.ctx.components.get("copies"),
-                                              self.ctx.components.get("copies_account"))
+        counts = copy_records.settle_at_purge(self.ctx, delivery, self.copies, self.copies_account)
         steps["copies_counts"] = counts
         found = counts["exact"]["found"] + counts["derived"]["found"]
         erased = counts["exact"]["erased"] + counts["derived"]["erased"]
@@ -185,17 +180,12 @@ class Purger:
 
     def _delete_rows(self, delivery: dict[str, Any], steps: dict[str, Any]) -> str:
         """Keep counts in the tombstone, then delete what described the content (notes, reasons)."""
-        counts = self.ctx.store.one(
-            "SELECT COUNT(*) AS openings, COUNT(DISTINCT account) AS accounts, "
-            "SUM(CASE WHEN mode = 'to-dir' THEN 1 ELSE 0 END) AS untracked FROM openings WHERE delivery_id = ?",
-            (delivery["id"],)) or {}
-        steps["counts"] = {k: int(v or 0) for k, v in counts.items()}
+        steps["counts"] = openings.counts_of_delivery(self.ctx.store, delivery["id"])
         with self.ctx.store.transaction():  # the counts are saved with the deletion, atomically
-            self.ctx.store.conn.execute("DELETE FROM openings WHERE delivery_id = ?", (delivery["id"],))
-            self.ctx.store.conn.execute("DELETE FROM reminders WHERE delivery_id = ?", (delivery["id"],))
+            openings.delete_of_delivery(self.ctx.store, delivery["id"])
+            reminders.delete_of_delivery(self.ctx.store, delivery["id"])
             copy_records.delete_rows(self.ctx, delivery["id"])
-            self.ctx.store.conn.execute(
-                "UPDATE deliveries SET hold_reason = NULL, hold_until = NULL WHERE id = ?", (delivery["id"],))
+            deliveries.clear_hold(self.ctx.store, delivery["id"])
             steps["rows"] = {"done_at": utc_iso(self.ctx.clock.now()), "result": "deleted"}
             self._save_steps(delivery["id"], steps)
         return "deleted"
@@ -211,7 +201,7 @@ class Purger:
     def _verify(self, delivery: dict[str, Any]) -> dict[str, bool]:
         delivery_id = delivery["id"]
         copies = [p for p in self.ctx.home.workspace.rglob(f"{delivery_id}-*")]
-        left = self.ctx.store.scalar("SELECT COUNT(*) FROM openings WHERE delivery_id = ?", (delivery_id,))
+        left = openings.left_of_delivery(self.ctx.store, delivery_id)
         scrubbed = self._scrub_evidence(delivery_id)
         return {
             "key_absent": not self.ctx.vault.has_key(delivery["key_id"]),
@@ -223,8 +213,7 @@ class Purger:
         }
 
     def _scrub_evidence(self, delivery_id: str) -> dict[str, int]:
-        raw = self.ctx.store.scalar("SELECT steps FROM purges WHERE delivery_id = ?", (delivery_id,))
-        return dict(json.loads(raw or "{}").get("scrub_evidence", {}))
+        return dict(purges.steps(self.ctx.store, delivery_id).get("scrub_evidence", {}))
 
     def _audit(self, delivery: dict[str, Any], record: dict[str, Any], steps: dict[str, Any]) -> None:
         """The purge's audit entry, the tombstone state and the step record: one transaction. The entry's time
@@ -237,9 +226,8 @@ class Purger:
                 now, record["requested_by"], "delivery.purged", "ok", [delivery["id"]], {
                     "trigger": proof.trigger_of(record["trigger"]), "verification": steps["verification"],
                     "lateness_seconds": _lateness(record, now), "sha256": delivery["sha256"]})])
-            lifecycle.transition(self.ctx.store, delivery["id"], lifecycle.PURGED)
-            self.ctx.store.conn.execute("UPDATE deliveries SET purged_at = ? WHERE id = ?",
-                                        (utc_iso(now), delivery["id"]))
+            deliveries.transition(self.ctx.store, delivery["id"], lifecycle.PURGED)
+            deliveries.set_purged_at(self.ctx.store, delivery["id"], utc_iso(now))
             self._save_steps(delivery["id"], steps)
 
     # ---- the proof ---------------------------------------------------------------------------------------
@@ -256,8 +244,8 @@ class Purger:
         write_private(folder / f"{delivery['id']}.pdf", proof_pdf.render_certificate(doc))
         fault_point("purge.after-proof")
         with self.ctx.store.transaction():
-            self.ctx.store.conn.execute("UPDATE purges SET finished_at = ?, proof_sha256 = ? WHERE delivery_id = ?",
-                                        (doc["purged_at"], hashlib.sha256(data).hexdigest(), delivery["id"]))
+            purges.finish(self.ctx.store, delivery["id"], finished_at=doc["purged_at"],
+                          proof_sha256=hashlib.sha256(data).hexdigest())
             self.ctx.audit.append("agent", "proof.written", "ok", [delivery["id"]],
                                   {"proof_sha256": hashlib.sha256(data).hexdigest()})
 
@@ -304,8 +292,7 @@ class Purger:
         return merkle.inclusion_proof(leaves, seq - 1)
 
     def _result(self, delivery_id: str) -> dict[str, Any]:
-        row = self.ctx.store.one("SELECT finished_at, proof_sha256 FROM purges WHERE delivery_id = ?",
-                                 (delivery_id,)) or {}
+        row = purges.outcome(self.ctx.store, delivery_id)
         json_name, _ = proof.proof_file_names(delivery_id)
         return {"delivery": delivery_id, "purged_at": row.get("finished_at"),
                 "proof": str(self.ctx.home.proofs / json_name), "proof_sha256": row.get("proof_sha256")}
@@ -354,8 +341,7 @@ def _lateness(record: dict[str, Any], purged_at: datetime) -> int:
 
 def resume_unfinished(ctx: AgentContext, purger: Purger) -> list[str]:
     """At start-up: finish every purge a crash interrupted (exactly one proof each)."""
-    rows = ctx.store.query("SELECT delivery_id, trigger, reason, requested_by, due_at FROM purges "
-                           "WHERE finished_at IS NULL")
+    rows = purges.unfinished(ctx.store)
     for row in rows:
         purger(row["delivery_id"], trigger=row["trigger"], reason=row["reason"],
                requested_by=row["requested_by"], due_at=parse_utc(row["due_at"]) if row["due_at"] else None)

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 from retention_agent.clock import parse_utc, utc_iso
 from retention_agent.errors import RetentionAgentError
-from retention_agent.lifecycle import states as lifecycle
 from retention_agent.rules import retention
 from retention_agent.runtime.context import AgentContext
+from retention_agent.store import deliveries, purges, reminders
 from retention_agent.store.notifications import Notifier
 
 log = logging.getLogger(__name__)
@@ -52,18 +52,13 @@ def plan_for(ctx: AgentContext, row: dict[str, Any], now: datetime) -> retention
 
 
 def live_rows(ctx: AgentContext) -> list[dict[str, Any]]:
-    return ctx.store.query(
-        "SELECT d.id, d.state, d.received_at, d.channel, d.legal_basis, d.hold_until, d.deadline, d.due_at, "
-        f"c.date AS ceremony_date FROM deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id "
-        f"WHERE d.state IN {lifecycle.sql_states(lifecycle.LIVE)} ORDER BY d.id")
+    return deliveries.plan_rows(ctx.store)
 
 
 def store_plan(ctx: AgentContext, plan: retention.PurgePlan) -> None:
     """Keep the derived deadline columns current (what ``deliveries`` and ``status`` show)."""
-    ctx.store.conn.execute(
-        "UPDATE deliveries SET deadline = ?, due_at = ?, due_reason = ? WHERE id = ?",
-        (plan.deadline.isoformat() if plan.deadline else None, utc_iso(plan.due_at) if plan.due_at else None,
-         plan.reason, plan.delivery_id))
+    deliveries.set_plan(ctx.store, plan.delivery_id, deadline=plan.deadline.isoformat() if plan.deadline else None,
+                        due_at=utc_iso(plan.due_at) if plan.due_at else None, reason=plan.reason)
 
 
 @dataclass
@@ -114,7 +109,7 @@ class Schedule:
             if plan.is_due and plan.delivery_id not in awaiting and not self._due_only_by_memory(plan):
                 self._purge(plan, "schedule", requested_by="agent")
         self._remind([(row, plan) for row, plan in plans if not plan.is_due], now)
-        self.ctx.health["last_tick"] = utc_iso(now)
+        self.ctx.health.last_tick = utc_iso(now)
         self._arm_timer(plans, now)
 
     def _now_checked(self) -> datetime:
@@ -170,8 +165,7 @@ class Schedule:
 
     def _finish_unfinished(self) -> None:
         """Finish every purge that stopped half-way (a step failed): the database says it started."""
-        rows = self.ctx.store.query("SELECT delivery_id, trigger, reason, requested_by, due_at FROM purges "
-                                    "WHERE finished_at IS NULL ORDER BY started_at")
+        rows = purges.unfinished(self.ctx.store, by_start=True)
         for row in rows:
             try:
                 self.purge(row["delivery_id"], trigger=row["trigger"], reason=row["reason"],
@@ -209,7 +203,7 @@ class Schedule:
     # ---- reminders ----------------------------------------------------------------------------------------
 
     def _remind(self, plans: list[tuple[dict[str, Any], retention.PurgePlan]], now: datetime) -> None:
-        sent = {r["key"] for r in self.ctx.store.query("SELECT key FROM reminders")}
+        sent = reminders.sent_keys(self.ctx.store)
         for row, plan in plans:
             basis = retention.legal_basis(row["legal_basis"])
             for reminder in retention.reminders_due(facts_of(row), plan, now, self.reminder_settings, sent,
@@ -224,10 +218,8 @@ class Schedule:
 
     def _remind_once(self, key: str, audience: str, kind: str, delivery_id: str, **params: Any) -> None:
         with self.ctx.store.transaction():
-            inserted = self.ctx.store.conn.execute(
-                "INSERT OR IGNORE INTO reminders(key, delivery_id, kind, audience, sent_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key, delivery_id, kind, audience, utc_iso(self.ctx.clock.now()))).rowcount
+            inserted = reminders.record(self.ctx.store, key, delivery_id=delivery_id, kind=kind, audience=audience,
+                                        sent_at=utc_iso(self.ctx.clock.now()))
         if inserted:
             self.notifier.notify(audience, kind, **params)
 

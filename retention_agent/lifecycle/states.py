@@ -1,24 +1,21 @@
-"""A delivery's life: the typed record and the one writer of its state.
+"""A delivery's life: the typed record, and the states named again for the domain.
 
 Every module that needs to know a delivery's state asks this one (or, below the domain, the pure
 ``rules/delivery_states.py`` it names again): the states (:class:`DeliveryState`) and their groups
-(:data:`LIVE`, :data:`UNPURGED`, …), the typed record (:class:`Delivery`), and the only two functions
-that write ``deliveries.state``: :func:`record` (a new delivery) and :func:`transition` (every change after).
-Both run inside the caller's transaction, so a refused transition rolls back everything the caller did with
-it, and both refuse what :data:`TRANSITIONS` does not list.
+(:data:`LIVE`, :data:`UNPURGED`, …) and the typed record (:class:`Delivery`). The only two functions that write
+``deliveries.state`` — ``record`` (a new delivery) and ``transition`` (every change after) — are in
+``store/deliveries.py`` with the table's other queries; both refuse what :data:`TRANSITIONS` does not list.
 
 The diagram of the states and transitions is in ``rules/delivery_states.py``.
-A test (``tests/test_lifecycle.py``) reads the source tree and fails when any other module writes the state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any
 
 from retention_agent.clock import parse_utc
-from retention_agent.errors import DeliveryNotFoundError, DeliveryStateError
 
 # The states and their transitions are pure rules (rules/delivery_states.py); named here too, so that
 # ``lifecycle.LIVE`` reads as before wherever this module is imported as ``lifecycle``.
@@ -43,12 +40,11 @@ from retention_agent.rules.delivery_states import (
     sql_states,
 )
 from retention_agent.store.database import Store
+from retention_agent.store.deliveries import get_delivery
 
 __all__ = [
     "ALLOWED",
     "ALL_STATES",
-    "COLUMNS",
-    "FROM",
     "HELD",
     "LIVE",
     "LIVE_STATES",
@@ -66,20 +62,11 @@ __all__ = [
     "Transition",
     "allowed",
     "load",
-    "record",
     "sql_states",
-    "transition",
 ]
 
 
 # ---- the record ---------------------------------------------------------------------------------------------
-
-# What describes a delivery, its ceremony date joined in (the columns of ``Delivery`` and ``deliveries --json``).
-COLUMNS: Final = """d.id, d.state, d.received_at, d.channel, d.source, d.size, d.sha256, d.key_id, d.legal_basis,
-    c.date AS ceremony_date, d.deadline, d.due_at, d.due_reason, d.hold_reason, d.hold_until, d.purged_at,
-    d.quarantine_reason, d.source_not_overwritten"""
-FROM: Final = "deliveries d LEFT JOIN ceremonies c ON c.id = d.ceremony_id"
-
 
 @dataclass(frozen=True)
 class Delivery:
@@ -124,38 +111,4 @@ def _moment(text: str | None) -> datetime | None:
 
 
 def load(store: Store, delivery_id: str) -> Delivery:
-    row = store.one(f"SELECT {COLUMNS} FROM {FROM} WHERE d.id = ?", (delivery_id,))
-    if row is None:
-        raise DeliveryNotFoundError(delivery=delivery_id)
-    return Delivery.from_row(row)
-
-
-# ---- the one writer of a delivery's state ---------------------------------------------------------------------
-
-
-def record(store: Store, fields: dict[str, Any], state: DeliveryState) -> None:
-    """Insert a new delivery (``fields``: every column but the state) in ``state``, in the caller's transaction."""
-    _in_transaction(store)
-    if not allowed(None, state):
-        raise DeliveryStateError(delivery=str(fields.get("id", "?")), state=state.value)
-    store.db.table("deliveries").insert({**fields, "state": state.value})
-
-
-def transition(store: Store, delivery_id: str, target: DeliveryState) -> DeliveryState:
-    """Move the delivery to ``target`` if :data:`TRANSITIONS` allows it from its present state; return that
-    state. Refused (:class:`DeliveryStateError`, naming the present state) otherwise. In the caller's
-    transaction: the caller's other changes stand or fall with this one."""
-    _in_transaction(store)
-    current = store.scalar("SELECT state FROM deliveries WHERE id = ?", (delivery_id,))
-    if current is None:
-        raise DeliveryNotFoundError(delivery=delivery_id)
-    source = DeliveryState(current)
-    if not allowed(source, target):
-        raise DeliveryStateError(delivery=delivery_id, state=source.value)
-    store.conn.execute("UPDATE deliveries SET state = ? WHERE id = ?", (target.value, delivery_id))
-    return source
-
-
-def _in_transaction(store: Store) -> None:
-    if not store.conn.in_transaction:
-        raise RuntimeError("a delivery's state is written only inside the caller's transaction")
+    return Delivery.from_row(get_delivery(store, delivery_id))

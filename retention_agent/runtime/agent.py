@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -18,6 +17,7 @@ from retention_agent import config as configuration
 from retention_agent import testing_hooks as testing
 from retention_agent.api import handlers
 from retention_agent.api.server import Session
+from retention_agent.api.services import WiredContext
 from retention_agent.api.transport import make_server
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock, SystemClock
@@ -26,7 +26,8 @@ from retention_agent.errors import (
     HomeMissingError,
     RetentionAgentError,
 )
-from retention_agent.runtime.context import AgentContext, log_origin
+from retention_agent.runtime.context import log_origin
+from retention_agent.runtime.ticker import Ticker
 from retention_agent.store.database import Store, catalogue_error, error_code
 from retention_agent.store.diskspace import FreeSpace
 from retention_agent.store.staff import StaffList
@@ -39,32 +40,6 @@ from retention_agent.vault.vault import Vault
 
 log = logging.getLogger("retention_agent")
 SUBJECT_KEY_PURPOSE = "retention-agent/audit-subject-hmac/v1"
-
-Tick = Callable[[], None]
-
-
-@dataclass
-class Ticker:
-    """Runs the periodic duties (due purges, reminders, checkpoints, wipes), each guarded on its own."""
-
-    interval_s: float
-    duties: list[tuple[str, Tick]] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-    wake: threading.Event = field(default_factory=threading.Event)
-
-    def run_once(self) -> None:
-        for name, duty in self.duties:
-            try:
-                duty()
-            except Exception:
-                log.exception("periodic duty %s failed; retried at the next tick", name)
-
-    def loop(self) -> None:
-        while not self.stop.is_set():
-            self.run_once()
-            self.wake.wait(self.interval_s)
-            self.wake.clear()
-
 
 def setup_logging(home: Home) -> None:
     """A log file private to the agent; messages carry ids and error ids, never personal data."""
@@ -96,7 +71,7 @@ def single_instance(home: Home) -> Iterator[None]:
         os.close(fd)
 
 
-def build_context(home: Home, clock: Clock) -> AgentContext:
+def build_context(home: Home, clock: Clock) -> WiredContext:
     """Open everything the agent owns, checking it loudly on the way."""
     if not home.exists():
         raise HomeMissingError(home=str(home.root))
@@ -111,7 +86,7 @@ def build_context(home: Home, clock: Clock) -> AgentContext:
     free_space = FreeSpace(home.root, config.disk.free_space_floor_mib, config.disk.free_space_floor_percent,
                            clock.monotonic)
     ingest = Ingest(store, vault, audit, clock, config.legal_basis, room=free_space.require_room)
-    return AgentContext(home=home, config=config, clock=clock, store=store, keys=keys,
+    return WiredContext(home=home, config=config, clock=clock, store=store, keys=keys,
                         signing_key=signing_key, audit=audit, staff=StaffList(store, clock),
                         vault=vault, ingest=ingest, started_at=clock.now(), installation_id=installation_id,
                         subject_key=signing_key.derive(SUBJECT_KEY_PURPOSE), free_space=free_space,
@@ -146,7 +121,7 @@ class Agent:
                 log.error("the agent stopped: %s", exc.error_id)
                 raise
 
-    def _serve(self, ctx: AgentContext, ready: Callable[[], None] | None) -> None:
+    def _serve(self, ctx: WiredContext, ready: Callable[[], None] | None) -> None:
         from retention_agent.runtime import capabilities
 
         ticker = Ticker(interval_s=float(ctx.config.retention.tick_seconds))
@@ -188,7 +163,7 @@ class ApiHandler:
     """What the API server calls: requests, protocol violations, connections turned away, and the class of a
     connecting uid (for the slots kept back for staff and the officer)."""
 
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: WiredContext) -> None:
         self.ctx = ctx
         ctx.staff.members()  # read once now: the first connections are classified from it
 

@@ -1,6 +1,7 @@
 """Which capabilities the running agent has: each registers its API operations and periodic duties here.
 
-Kept apart from ``agent.py`` so that the composition root stays short as capabilities are added.
+Kept apart from ``agent.py`` so that the composition root stays short as capabilities are added; it does not
+import ``agent.py`` (the ticker has its own module).
 """
 
 from __future__ import annotations
@@ -9,21 +10,23 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from retention_agent.clock import utc_iso
+from retention_agent.api.services import Services, WiredContext
 from retention_agent.intake.base import TOO_MANY_FILES
 from retention_agent.lifecycle.purge import Purger, resume_unfinished
 from retention_agent.lifecycle.purge_schedule import Schedule
-from retention_agent.rules.access import REQUIRED_ROLES
+from retention_agent.lifecycle.workspace_wipe import wipe_expired_copies
 from retention_agent.runtime.context import AgentContext
+from retention_agent.runtime.ticker import Ticker
 from retention_agent.runtime.upkeep import DatabaseUpkeep
 from retention_agent.status.document import note_test_hooks
 from retention_agent.store.notifications import Notifier
-from retention_agent.vault import workspace
+
+if TYPE_CHECKING:  # the sweeper (and what it reads files with) is loaded only in per-user mode
+    from retention_agent.copies.session import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +65,21 @@ class WakeTimer:
                                misfire_grace_time=None)
 
 
-def wire(ctx: AgentContext, ticker: object) -> list[Service]:
+def wire(ctx: WiredContext, ticker: Ticker) -> list[Service]:
     """Register operations and duties; return the background services to start and stop."""
-    from retention_agent.runtime.agent import Ticker
-
-    assert isinstance(ticker, Ticker)
     register_operations()
     note_test_hooks(ctx)  # at start, so even an agent killed before its first tick is on record
     ctx.ingest.recover()
     notifier = Notifier(ctx.store, ctx.clock)
-    purger = Purger(ctx)
+    sweeper, account = own_sweeper(ctx)
+    purger = Purger(ctx, copies=sweeper, copies_account=account)
     timer = WakeTimer(ticker.wake.set)
     schedule = Schedule(ctx, purger, notifier, wake_at=timer.at)
-    ctx.components.update(notifier=notifier, purger=purger, schedule=schedule, wake=ticker.wake.set)
+    ctx.wire(Services(notifier=notifier, purger=purger, schedule=schedule, wake=ticker.wake.set,
+                      copies_account=account))
     resume_unfinished(ctx, purger)
     watchers = intake_watchers(ctx, notifier)
-    ctx.components["intake"] = watchers
+    ctx.health.intake = watchers
     ticker.duties.append(("schedule", schedule.tick))
     ticker.duties.append(("audit-checkpoint", lambda: _checkpoint_if_due(ctx)))
     ticker.duties.append(("workspace-wipe", lambda: _discard(wipe_expired_copies(ctx))))
@@ -86,9 +88,8 @@ def wire(ctx: AgentContext, ticker: object) -> list[Service]:
     ticker.duties.append(("dpo-reports", ReportDuty(ctx)))
     upkeep = DatabaseUpkeep(ctx)
     ticker.duties.append(("database-upkeep", lambda: _discard(upkeep())))
-    sweeps = copies_sweeper(ctx)
-    if sweeps is not None:
-        ticker.duties.append(("copies-sweep", sweeps.tick))
+    if sweeper is not None:
+        ticker.duties.append(("copies-sweep", CopiesDuty(ctx, sweeper).tick))
     return [timer, RefusalFlusher(ctx), *watchers.values()]
 
 
@@ -98,7 +99,7 @@ class RefusalFlusher:
 
     INTERVAL_S = 5.0
 
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: WiredContext) -> None:
         self.ctx = ctx
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -127,7 +128,7 @@ class CopiesDuty:
     """Per-user mode: the agent is the staff member, so it sweeps that account's folders itself, in a thread of
     its own every ``[copies] interval_minutes`` (the first at start-up), and erases them in the purge's step."""
 
-    def __init__(self, ctx: AgentContext, sweeper: object) -> None:
+    def __init__(self, ctx: AgentContext, sweeper: Sweeper) -> None:
         self.ctx, self.sweeper = ctx, sweeper
         self.thread: threading.Thread | None = None
         self.last: float | None = None
@@ -144,23 +145,22 @@ class CopiesDuty:
 
     def _run(self) -> None:
         try:
-            self.sweeper.run()  # type: ignore[attr-defined]
+            self.sweeper.run()
         except Exception:
             log.exception("the sweep for copies failed; retried at the next interval")
 
 
-def copies_sweeper(ctx: AgentContext) -> CopiesDuty | None:
-    """The per-user agent's own sweeper (shared mode: the staff's sessions sweep, not the service account)."""
+def own_sweeper(ctx: AgentContext) -> tuple[Sweeper | None, str | None]:
+    """The per-user agent's own sweeper and account (shared mode: the staff's sessions sweep, not the service
+    account)."""
     if ctx.config.deployment != "user" or not ctx.config.copies.sweep:
-        return None
+        return None, None
     from retention_agent.copies.records import LocalLink
     from retention_agent.copies.session import Sweeper, cache_path
     from retention_agent.system.accounts import current_account
 
     account = current_account()
-    sweeper = Sweeper(LocalLink(ctx, account), cache_path(ctx.home.socket), exclude=[ctx.home.root])
-    ctx.components.update(copies=sweeper, copies_account=account)
-    return CopiesDuty(ctx, sweeper)
+    return Sweeper(LocalLink(ctx, account), cache_path(ctx.home.socket), exclude=[ctx.home.root]), account
 
 
 def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]:
@@ -187,7 +187,6 @@ def intake_watchers(ctx: AgentContext, notifier: Notifier) -> dict[str, Service]
             else:
                 notifier.notify(audience, "delivery-quarantined" if quarantined else "delivery-received",
                                 delivery=first)
-        ctx.health["last_intake"] = utc_iso(ctx.clock.now())
 
     def refused(source: str, code: str, item: str) -> None:
         """Each refusal once (the watchers report an item once per episode, not per scan)."""
@@ -234,41 +233,9 @@ def _discard(_result: object) -> None:
 def _checkpoint_if_due(ctx: AgentContext) -> None:
     latest = ctx.audit.latest_checkpoint()
     if latest is None or latest[0] < ctx.audit.size:
-        last = ctx.health.get("checkpoint_at")
+        last = ctx.health.checkpoint_at
         interval = ctx.config.audit.checkpoint_interval_minutes * 60
         now = ctx.clock.monotonic()
-        if last is None or now - float(last) >= interval:
+        if last is None or now - last >= interval:
             ctx.audit.checkpoint()
-            ctx.health["checkpoint_at"] = now
-
-
-_UNWIPED = "SELECT id, delivery_id, account, copy_path FROM openings WHERE copy_path IS NOT NULL AND wiped_at IS NULL"
-
-
-def wipe_expired_copies(ctx: AgentContext) -> int:
-    """Wipe workspace copies whose time is up, and any copy of an account that may no longer open deliveries
-    (its removal from the staff list wipes them at once; this catches a wipe a crash interrupted)."""
-    now = utc_iso(ctx.clock.now())
-    expired = ctx.store.query(f"{_UNWIPED} AND wipe_at <= ?", (now,))
-    may_read = REQUIRED_ROLES["open"]
-    readers = {m.account for m in ctx.staff.members().values() if m.roles & may_read}
-    lost = [row for row in ctx.store.query(_UNWIPED) if row["account"] not in readers
-            and row["id"] not in {e["id"] for e in expired}]
-    return _wipe(ctx, expired, "expired") + _wipe(ctx, lost, "access-removed")
-
-
-def wipe_copies_of(ctx: AgentContext, account: str) -> int:
-    """Wipe every working copy of ``account`` now: it was removed from the staff list or lost ``read``."""
-    return _wipe(ctx, ctx.store.query(f"{_UNWIPED} AND account = ?", (account,)), "access-removed")
-
-
-def _wipe(ctx: AgentContext, rows: list[dict[str, Any]], why: str) -> int:
-    """Wipe each copy, then mark it wiped and audit it in one transaction."""
-    for row in rows:
-        workspace.wipe(Path(row["copy_path"]))
-        with ctx.store.transaction():
-            ctx.store.conn.execute("UPDATE openings SET wiped_at = ? WHERE id = ?",
-                                   (utc_iso(ctx.clock.now()), row["id"]))
-            ctx.audit.append("agent", "workspace.wiped", "ok", [row["delivery_id"]],
-                             {"opening": row["id"], "account": row["account"], "why": why})
-    return len(rows)
+            ctx.health.checkpoint_at = now

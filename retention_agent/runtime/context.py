@@ -1,13 +1,16 @@
-"""What the running agent's parts share. Built once, by ``agent.py`` (the composition root)."""
+"""What the running agent's parts share. Built once, by ``agent.py`` (the composition root).
+
+The services that act (the purger, the schedule, the notifier) are not here: they hold this context, so the
+composition root wires them afterwards into ``services.WiredContext``, which the API operations receive.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from retention_agent.api.budget import RequestBudget
-from retention_agent.api.refusals import RefusalLedger
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock
 from retention_agent.config import Config
@@ -21,6 +24,23 @@ from retention_agent.system.log_limits import LogLimiter
 from retention_agent.vault.ingest import Ingest
 from retention_agent.vault.keys import KeyStore
 from retention_agent.vault.vault import Vault
+
+
+@dataclass
+class Health:
+    """What the running agent knows about itself right now (in memory: a restart starts afresh); status reads it."""
+
+    last_tick: str | None = None  # the schedule's last run
+    checkpoint_at: float | None = None  # monotonic: the periodic audit checkpoint's last run
+    last_staff_request: float | None = None  # monotonic: the database is vacuumed only when staff are idle
+    audit_verified: dict[str, Any] | None = None  # the last 'audit verify': at, ok, size
+    vault_verified: dict[str, Any] | None = None  # the last 'vault verify': at, ok, checked
+    integrity_failures: list[str] = field(default_factory=list)  # deliveries an opening found damaged
+    # The running purger's deliveries: an id is added once its purge has started and stays, so an opening
+    # that was mid-way cannot go on (the purge wins). The composition root points it at the purger's set.
+    purging: set[str] = field(default_factory=set)
+    # The intake watchers by name (folders, Downloads folders, mailboxes), for their state in the status.
+    intake: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,11 +60,7 @@ class AgentContext:
     subject_key: bytes  # keys the hashes of subjects the audit log does not keep as text (subjects.py)
     free_space: FreeSpace  # the floor below which storage stops growing for others' sake (diskspace.py)
     log_limits: LogLimiter  # what a caller can make the agent log, at most once a minute per kind
-    refusals: RefusalLedger = field(default_factory=RefusalLedger)
-    budget: RequestBudget = field(default_factory=RequestBudget)
-    # filled in by the composition root as capabilities are wired; status reads them
-    components: dict[str, Any] = field(default_factory=dict)
-    health: dict[str, Any] = field(default_factory=dict)
+    health: Health = field(default_factory=Health)
 
     @property
     def identity(self) -> str:

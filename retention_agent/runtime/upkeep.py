@@ -34,7 +34,8 @@ def needs_vacuum(facts: dict[str, int]) -> bool:
 class DatabaseUpkeep:
     def __init__(self, ctx: AgentContext) -> None:
         self.ctx = ctx
-        ctx.health.setdefault("last_staff_request", ctx.clock.monotonic())  # quiet since the start
+        if ctx.health.last_staff_request is None:  # quiet since the start
+            ctx.health.last_staff_request = ctx.clock.monotonic()
 
     def __call__(self) -> bool:
         """Run a VACUUM if it is needed and allowed now; True if it ran."""
@@ -48,7 +49,8 @@ class DatabaseUpkeep:
                 log.info("database VACUUM postponed: %d MiB free, it needs %d MiB", space.free >> 20,
                          (2 * size + space.floor) >> 20)
             return False
-        if self.ctx.clock.monotonic() - float(self.ctx.health["last_staff_request"]) < IDLE_S:
+        last_request = self.ctx.health.last_staff_request
+        if last_request is not None and self.ctx.clock.monotonic() - last_request < IDLE_S:
             return False
         started = self.ctx.clock.monotonic()
         left = self.ctx.store.vacuum()

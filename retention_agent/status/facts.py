@@ -196,16 +196,15 @@ def gather(ctx: AgentContext, now: datetime) -> Facts:
 
 def running(ctx: AgentContext) -> Running:
     """The agent's in-memory state, read here and nowhere else in status and reports."""
-    intake = sorted(dict(ctx.components.get("intake") or {}).items())
+    intake = sorted(ctx.health.intake.items())
     health = ctx.health
     return Running(
-        started_at=ctx.started_at, last_tick=health.get("last_tick"),
-        audit_verified=health.get("audit_verified"), vault_verified=health.get("vault_verified"),
-        integrity_failures=tuple(str(i) for i in health.get("integrity_failures", [])),
-        purging=frozenset(getattr(ctx.components.get("purger"), "purging", set())),
+        started_at=ctx.started_at, last_tick=health.last_tick,
+        audit_verified=health.audit_verified, vault_verified=health.vault_verified,
+        integrity_failures=tuple(health.integrity_failures), purging=frozenset(health.purging),
         watchers=tuple(_watcher(str(name), item) for name, item in intake),
-        tokens=tuple(_token(str(name), item.token_status) for name, item in intake
-                     if getattr(item, "token_status", None) is not None))
+        tokens=tuple(_token(str(name), token) for name, item in intake
+                     if (token := getattr(item, "token_status", None)) is not None))
 
 
 def _watcher(name: str, item: object) -> Watcher:

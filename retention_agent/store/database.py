@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from retention_agent.errors import (
     DatabaseLockedError,
     DiskFullError,
@@ -182,7 +180,7 @@ def check_database_file(path: Path) -> None:
 
 
 class Store:
-    """The database, behind one re-entrant lock. ``with store.transaction() as db:`` commits or rolls back."""
+    """The database, behind one re-entrant lock. ``with store.transaction():`` commits or rolls back."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
@@ -204,7 +202,6 @@ class Store:
         except BaseException:  # a full disk, say: no open handle is left behind on the files
             self.conn.close()
             raise
-        self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
         self._readers = 0  # open snapshots: while one is open, the WAL cannot be truncated
         self._no_readers = threading.Condition()
@@ -267,14 +264,14 @@ class Store:
                 self.conn.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[None]:
         with self.lock:
             outer = self._depth == 0
             if outer:
                 self.conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
-                yield self.db
+                yield
             except BaseException:
                 self._depth -= 1
                 if outer:
@@ -311,8 +308,11 @@ class Store:
                 self._no_readers.notify_all()
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        """The rows as dicts by column name."""
         with self.lock:
-            return list(self.db.query(sql, params))
+            cursor = self.conn.execute(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)

@@ -67,6 +67,15 @@ class Notifier:
         log.info("notification %s for %s: %s", kind, audience, ",".join(str(v) for v in params.values()))
 
 
+def feed(store: Store, audiences: tuple[str, ...], *, after: int, limit: int) -> list[dict[str, Any]]:
+    """Notifications after the id ``after`` for ``audiences``, oldest first, at most ``limit``; params decoded."""
+    marks = ",".join("?" * len(audiences))
+    rows = store.query(
+        f"SELECT id, audience, kind, params, created_at FROM notifications WHERE id > ? AND audience IN ({marks}) "
+        "ORDER BY id LIMIT ?", (after, *audiences, limit))
+    return [{**row, "params": json.loads(row["params"])} for row in rows]
+
+
 def show_desktop(title: str, message: str) -> bool:
     """A desktop toast via plyer; any failure (no backend, no session) is logged and swallowed.
 

@@ -50,6 +50,7 @@ from retention_agent.installer.params import (
 from retention_agent.installer.runner import Runner
 from retention_agent.installer.steps import InstallError, UninstallRefusedError, guard_uninstall
 from retention_agent.lifecycle import states as lifecycle
+from retention_agent.store.deliveries import count_unpurged
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import init_home
 
@@ -287,8 +288,7 @@ def live_count(home: Home, api: ApiCall) -> int:
 
 def _count_unpurged(database: Path) -> int:
     with _read_only(database) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM deliveries WHERE state != ?",
-                                (lifecycle.PURGED.value,)).fetchone()[0])
+        return count_unpurged(conn)
 
 
 class _read_only:  # noqa: N801 - used as a context manager, like open()

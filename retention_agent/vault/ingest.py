@@ -34,7 +34,8 @@ from typing import BinaryIO
 from retention_agent.audit.log import AuditLog
 from retention_agent.clock import Clock, utc_iso
 from retention_agent.ids import new_ulid, random_hex
-from retention_agent.lifecycle import states as lifecycle
+from retention_agent.rules.delivery_states import QUARANTINED, VAULTED
+from retention_agent.store import deliveries
 from retention_agent.store.database import Store
 from retention_agent.testing_hooks import fault_point
 from retention_agent.vault.receipt import DeliverResult
@@ -98,18 +99,16 @@ class Ingest:
                 quarantine: bool, actor: str, reason: str) -> str | None:
         """Record the delivery; return the id of a live delivery with the same content instead, if any."""
         with self.store.transaction():
-            existing = self.store.scalar(
-                f"SELECT id FROM deliveries WHERE sha256 = ? AND state IN {lifecycle.sql_states(lifecycle.LIVE)}",
-                (sha256,))
+            existing = deliveries.live_with_sha256(self.store, sha256)
             if existing:
-                self.audit.append(actor, "delivery.duplicate", "ok", [str(existing)],
+                self.audit.append(actor, "delivery.duplicate", "ok", [existing],
                                   {"channel": channel, "source": source})
-                return str(existing)
-            lifecycle.record(self.store, {
+                return existing
+            deliveries.record(self.store, {
                 "id": delivery_id, "received_at": utc_iso(self.clock.now()), "channel": channel,
                 "source": source, "sha256": sha256, "size": size, "key_id": key_id, "legal_basis": self.legal_basis,
                 "quarantine_reason": reason or None,
-            }, lifecycle.QUARANTINED if quarantine else lifecycle.VAULTED)
+            }, QUARANTINED if quarantine else VAULTED)
             self.store.conn.execute("DELETE FROM pending_objects WHERE key_id = ?", (key_id,))
             details: dict[str, object] = {"channel": channel, "source": source, "size": size, "sha256": sha256,
                                           "quarantined": quarantine}
@@ -123,9 +122,7 @@ class Ingest:
         :mod:`retention_agent.system.wipe`). Kept with the delivery until its purge, whose proof names it."""
         with self.store.transaction():
             for delivery_id in delivery_ids:
-                self.store.conn.execute(
-                    "UPDATE deliveries SET source_not_overwritten = ? WHERE id = ? AND source_not_overwritten IS NULL",
-                    (why, delivery_id))
+                deliveries.set_source_not_overwritten(self.store, delivery_id, why)
             self.audit.append(actor, "delivery.source-not-overwritten", "ok", list(delivery_ids), {"why": why})
 
     def _discard(self, delivery_id: str, key_id: str) -> None:
@@ -150,3 +147,8 @@ class Ingest:
         if rows:
             self.audit.append("agent", "ingest.recovered", "ok", [], {"unfinished": len(rows)})
         return len(rows)
+
+
+def pending_objects(store: Store) -> set[str]:
+    """The deliveries whose ingest is under way (or crashed, until :meth:`Ingest.recover`)."""
+    return {r["delivery_id"] for r in store.query("SELECT delivery_id FROM pending_objects")}

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from retention_agent.clock import BRUSSELS, ManualClock, SystemClock
+from retention_agent.clock import BRUSSELS, ManualClock, SystemClock, local_date
 from retention_agent.crypto import SigningKey
 from retention_agent.errors import (
     DocumentInvalidError,
@@ -39,6 +39,7 @@ from retention_agent.evidence import sshsig
 from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle.purge import Purger
 from retention_agent.runtime.agent import build_context
 from retention_agent.system.home import Home
 from retention_agent.system.init_home import load_signing_key
@@ -268,15 +269,14 @@ def test_early_purge_needs_destroy_and_confirmation_and_keeps_only_the_reasons_h
 def test_a_held_delivery_is_not_purged_by_the_schedule_until_released(agents: Agents) -> None:
     """Received 60 days ago, its ceremony recorded in time (deadline 30 days ago), held since: the agent that
     runs now keeps it while the hold lasts, and purges it as soon as the hold is released."""
-    received = datetime.now(UTC) - timedelta(days=60)
-    clock = ManualClock(received)
+    clock = ManualClock(datetime.now(UTC) - timedelta(days=60))
     ctx = build_context(Home(agents.home), clock)
     try:
         delivery = ingest(ctx, b"held " + secrets.token_bytes(1000))
         clock.advance(timedelta(days=2))
-        # the day it was received in Brussels: 60 days before today may be the day before it when a change of
-        # summer time lies between (from 22:00 to 23:00 UTC in winter)
-        set_ceremony(ctx, [delivery], received.astimezone(BRUSSELS).date())
+        # the ceremony on the day of receipt in Brussels, whatever the hour (not today - 60: at 22:00 UTC in winter
+        # that is the day before a receipt made in summer time)
+        set_ceremony(ctx, [delivery], local_date(clock.now() - timedelta(days=2)), purger=Purger(ctx))
         ceremonies.hold(ctx, ME, delivery, "complaint 2026/17", today() + timedelta(days=90))
     finally:
         ctx.store.close()

@@ -99,7 +99,8 @@ def receive(ctx: AgentContext, channel: str, *, quarantine: bool = False, extra:
 
 def ceremony(ctx: AgentContext, delivery: str, day: date, reason: str = "") -> None:
     plain = ceremonies.action_for(ctx, [delivery], day) == ceremonies.SET
-    ceremonies.set_ceremony(ctx, ME, [delivery], day, reason=reason or ("" if plain else CANARY_NOTE))
+    ceremonies.set_ceremony(ctx, ME, [delivery], day,
+                            purger=ctx.services.purger, reason=reason or ("" if plain else CANARY_NOTE))
 
 
 @dataclass

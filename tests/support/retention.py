@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from retention_agent.api.client import Client
+from retention_agent.api.services import Services, WiredContext
 from retention_agent.clock import ManualClock, parse_utc, start_of_local_day
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.lifecycle.purge import Purger, resume_unfinished
@@ -42,20 +43,19 @@ from tests.support.agent import ME, AgentProcess, make_home
 class Rig:
     """The schedule as the running agent wires it (capabilities.wire), ticked by the test."""
 
-    ctx: AgentContext
+    ctx: WiredContext
     clock: ManualClock
     purger: Purger
     notifier: Notifier
     schedule: Schedule
 
     @classmethod
-    def on(cls, ctx: AgentContext) -> Rig:
+    def on(cls, ctx: WiredContext) -> Rig:
         assert isinstance(ctx.clock, ManualClock)
         purger = Purger(ctx)
         notifier = Notifier(ctx.store, ctx.clock)
-        ctx.components.update(purger=purger, notifier=notifier, wake=lambda: None)
         schedule = Schedule(ctx, purger, notifier)
-        ctx.components["schedule"] = schedule
+        ctx.wire(Services(notifier=notifier, purger=purger, schedule=schedule, wake=lambda: None))
         return cls(ctx, ctx.clock, purger, notifier, schedule)
 
     def restart(self) -> Rig:
@@ -83,9 +83,10 @@ def ingest(ctx: AgentContext, data: bytes | None = None, *, quarantine: bool = F
     return received.delivery_id
 
 
-def set_ceremony(ctx: AgentContext, ids: list[str], day: date, reason: str = "") -> list[dict[str, Any]]:
+def set_ceremony(ctx: WiredContext, ids: list[str], day: date, reason: str = "",
+                 purger: Purger | None = None) -> list[dict[str, Any]]:
     """What the ``ceremony.set`` operation does once access is granted (as the officer)."""
-    return ceremonies.set_ceremony(ctx, ME, ids, day, reason=reason)
+    return ceremonies.set_ceremony(ctx, ME, ids, day, purger=purger or ctx.services.purger, reason=reason)
 
 
 def view(ctx: AgentContext, delivery_id: str) -> dict[str, Any]:

@@ -23,9 +23,7 @@ def test_where_the_agent_sweeps_the_account_itself_the_app_is_told_not_to(tmp_pa
     ctx = build_context(make_home(tmp_path / "home", sweep_copies=True), ManualClock())
     try:
         assert not records.targets_for(ctx, ME).settings.agent_sweeps
-        ctx.components["copies_account"] = ME  # what the per-user agent's own sweeper sets at start
-        assert records.targets_for(ctx, ME).settings.agent_sweeps
-        assert not records.targets_for(ctx, "someone-else").settings.agent_sweeps
+        assert records.LocalLink(ctx, ME).targets()["settings"]["agent_sweeps"]  # the per-user agent's own sweeper
     finally:
         ctx.store.close()
     targets = wire.targets_to_wire(wire.Targets((wire.Exact("01JD5Z8K3Q4W7E2R9T6Y", 10, "0" * 64),),

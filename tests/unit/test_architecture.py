@@ -55,30 +55,11 @@ MAX_LINES = 600
 
 # ---- known exceptions: work under way elsewhere; remove an entry when its import goes (a test fails until then) --
 # (importing module, imported module) -> why it is still there and what removes it.
-_LEDGERS = ("AgentContext carries the API's request ledgers; they belong to the API server's own state (core "
-            "helper's typed Services)")
-_DELIVERIES = ("the deliveries table's SQL (COLUMNS, FROM) and its one writer (record, transition) are in "
-               "lifecycle/states.py; they belong in store/ with each table's queries (core helper's store work)")
-KNOWN_UPWARD: Mapping[tuple[str, str], str] = {
-    (f"{PACKAGE}.{a}", f"{PACKAGE}.{b}"): why for a, b, why in (
-        ("runtime.context", "api.budget", _LEDGERS),
-        ("runtime.context", "api.refusals", _LEDGERS),
-        ("store.deliveries", "lifecycle.states", _DELIVERIES),
-        ("vault.ingest", "lifecycle.states", _DELIVERIES),
-    )
-}
+KNOWN_UPWARD: Mapping[tuple[str, str], str] = {}
 # module cycles (never excepted but these)
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # the core helper removes it (ops_reports no longer reaches runtime.agent through capabilities)
-    frozenset(f"{PACKAGE}.{m}" for m in ("api.ops_reports", "api.ops_admin", "runtime.capabilities",
-                                         "runtime.agent")),
-})
+KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
 # packages of one layer that import each other (packages in different layers are held by the layer rule)
-KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # runtime wires api's handlers; api.ops_admin takes wipe_copies_of from runtime.capabilities (the core helper
-    # removes it with the module cycle above)
-    frozenset(f"{PACKAGE}.{p}" for p in ("api", "runtime")),
-})
+KNOWN_PACKAGE_CYCLES: frozenset[frozenset[str]] = frozenset()
 KNOWN_LONG: frozenset[str] = frozenset()
 
 

@@ -24,10 +24,12 @@ from retention_agent.errors import DeliveryNotFoundError, DeliveryStateError, Re
 from retention_agent.lifecycle import decisions as ceremonies
 from retention_agent.lifecycle import states as lifecycle
 from retention_agent.lifecycle.states import ALLOWED, DeliveryState, Transition
+from retention_agent.store import deliveries
 from retention_agent.store.database import Store
 from tests.support.agent import ME, make_home
 from tests.support.reports import open_context
 from tests.support.retention import Rig, ingest
+from tests.support.source_strings import folded_strings
 
 PACKAGE = Path(__file__).resolve().parents[2] / "retention_agent"
 STATES: list[DeliveryState | None] = [None, *DeliveryState]
@@ -45,7 +47,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def put(store: Store, delivery_id: str, state: DeliveryState) -> None:
     """A delivery in ``state`` (the test places it there by hand: only the lifecycle may move it)."""
     with store.transaction():
-        lifecycle.record(store, {"id": delivery_id, **FIELDS}, DeliveryState.VAULTED)
+        deliveries.record(store, {"id": delivery_id, **FIELDS}, DeliveryState.VAULTED)
         store.conn.execute("UPDATE deliveries SET state = ? WHERE id = ?", (state.value, delivery_id))
 
 
@@ -60,11 +62,11 @@ def state_of(store: Store, delivery_id: str) -> str:
 def test_every_allowed_transition(store: Store, move: Transition) -> None:
     if move.source is None:
         with store.transaction():
-            lifecycle.record(store, {"id": "D1", **FIELDS}, move.target)
+            deliveries.record(store, {"id": "D1", **FIELDS}, move.target)
     else:
         put(store, "D1", move.source)
         with store.transaction():
-            assert lifecycle.transition(store, "D1", move.target) == move.source
+            assert deliveries.transition(store, "D1", move.target) == move.source
     assert state_of(store, "D1") == move.target
 
 
@@ -76,13 +78,13 @@ def test_every_forbidden_transition_is_refused_and_rolls_back_the_callers_transa
         store: Store, source: DeliveryState | None, target: DeliveryState) -> None:
     if source is None:
         with pytest.raises(DeliveryStateError), store.transaction():
-            lifecycle.record(store, {"id": "D1", **FIELDS}, target)
+            deliveries.record(store, {"id": "D1", **FIELDS}, target)
         assert store.scalar("SELECT COUNT(*) FROM deliveries") == 0
         return
     put(store, "D1", source)
     with pytest.raises(DeliveryStateError) as refused, store.transaction():
         store.conn.execute("UPDATE deliveries SET deadline = '2027-01-01' WHERE id = 'D1'")  # the caller's change
-        lifecycle.transition(store, "D1", target)
+        deliveries.transition(store, "D1", target)
     assert refused.value.params == {"delivery": "D1", "state": source.value}
     assert state_of(store, "D1") == source
     assert store.scalar("SELECT deadline FROM deliveries WHERE id = 'D1'") is None  # rolled back with it
@@ -103,11 +105,11 @@ def test_the_table_is_what_the_design_says() -> None:
 def test_the_writer_works_only_inside_a_transaction_and_on_known_deliveries(store: Store) -> None:
     put(store, "D1", DeliveryState.VAULTED)
     with pytest.raises(RuntimeError, match="transaction"):
-        lifecycle.transition(store, "D1", DeliveryState.SCHEDULED)
+        deliveries.transition(store, "D1", DeliveryState.SCHEDULED)
     with pytest.raises(RuntimeError, match="transaction"):
-        lifecycle.record(store, {"id": "D2", **FIELDS}, DeliveryState.VAULTED)
+        deliveries.record(store, {"id": "D2", **FIELDS}, DeliveryState.VAULTED)
     with pytest.raises(DeliveryNotFoundError), store.transaction():
-        lifecycle.transition(store, "nope", DeliveryState.SCHEDULED)
+        deliveries.transition(store, "nope", DeliveryState.SCHEDULED)
     assert state_of(store, "D1") == "vaulted"
 
 
@@ -132,17 +134,9 @@ _INSERT = re.compile(r"\b(insert|replace)\s+(or\s+\w+\s+)?into\s+deliveries\b")
 def state_writers(source: str) -> list[str]:
     """The places in a module's source that write ``deliveries.state``: SQL that updates the state or inserts a
     delivery (adjacent and f-string literals joined, as Python joins them), and sqlite-utils table writes."""
-    found = []
+    found = [f"line {line}: {sql[:80]}" for line, sql in folded_strings(source)
+             if _UPDATE_STATE.search(sql) or _INSERT.search(sql)]
     for node in ast.walk(ast.parse(source)):
-        text = None
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            text = node.value
-        elif isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        if text is not None:
-            sql = " ".join(text.lower().split())
-            if _UPDATE_STATE.search(sql) or _INSERT.search(sql):
-                found.append(f"line {node.lineno}: {sql[:80]}")
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "table"
                 and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == "deliveries"):
             found.append(f"line {node.lineno}: table('deliveries')")
@@ -155,7 +149,7 @@ def test_no_other_module_writes_a_deliverys_state() -> None:
         found = state_writers(path.read_text(encoding="utf-8"))
         if found:
             writers[str(path.relative_to(PACKAGE.parent))] = found
-    assert list(writers) == ["retention_agent/lifecycle/states.py"], writers
+    assert list(writers) == ["retention_agent/store/deliveries.py"], writers
 
 
 @pytest.mark.parametrize("source", [
@@ -200,7 +194,7 @@ class Lifecycles(RuleBasedStateMachine):
         self._watch()
 
     def _watch(self) -> None:
-        real_record, real_transition = lifecycle.record, lifecycle.transition
+        real_record, real_transition = deliveries.record, deliveries.transition
 
         def record(store: Store, fields: dict[str, Any], state: DeliveryState) -> None:
             real_record(store, fields, state)
@@ -212,8 +206,8 @@ class Lifecycles(RuleBasedStateMachine):
             return source
 
         self._patch = pytest.MonkeyPatch()
-        self._patch.setattr(lifecycle, "record", record)
-        self._patch.setattr(lifecycle, "transition", transition)
+        self._patch.setattr(deliveries, "record", record)
+        self._patch.setattr(deliveries, "transition", transition)
 
     def _wrote(self, delivery_id: str, source: DeliveryState | None, target: DeliveryState) -> None:
         self.moves.append((None if source is None else source.value, target.value))
@@ -237,7 +231,8 @@ class Lifecycles(RuleBasedStateMachine):
     def ceremony(self, index: int, offset: int, confirm: bool) -> None:
         delivery = self._pick(index)
         day = local_date(self.clock.now()) + timedelta(days=offset)
-        self._step(lambda: ceremonies.set_ceremony(self.ctx, ME, [delivery], day, reason="r",
+        self._step(lambda: ceremonies.set_ceremony(self.ctx, ME, [delivery], day,
+                                                   purger=self.ctx.services.purger, reason="r",
                                                    confirm_destroy=[delivery] if confirm else []))
 
     @precondition(lambda self: self.ids)

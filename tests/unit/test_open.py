@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +20,12 @@ from retention_agent.api import ops_vault
 from retention_agent.api.peer import Peer
 from retention_agent.clock import ManualClock
 from retention_agent.errors import VaultIntegrityError
-from retention_agent.runtime import capabilities
+from retention_agent.lifecycle import opening
+from retention_agent.lifecycle.workspace_wipe import wipe_expired_copies
 from retention_agent.runtime.context import AgentContext
 from retention_agent.vault import ingest as ingest_module
 from retention_agent.vault.format import DEFAULT_CHUNK_SIZE
+from retention_agent.vault.verify import verify_vault
 from tests.support.agent import ME
 from tests.support.reports import FakeSession
 
@@ -64,13 +64,13 @@ def test_vault_verify_does_not_call_an_ingest_in_progress_extra(ctx: AgentContex
     def at(point: str) -> None:
         if point == "ingest.after-rename":
             assert len(ctx.vault.object_ids()) == 1
-            seen["during"] = ops_vault.verify_vault(ctx)
+            seen["during"] = verify_vault(ctx.store, ctx.vault, ctx.clock)
 
     monkeypatch.setattr(ingest_module, "fault_point", at)
     ctx.ingest.receive(io.BytesIO(b"arriving"), channel="folder", source="inbox", quarantine=False, actor="agent")
 
     assert (seen["during"]["ok"], seen["during"]["extra"], seen["during"]["checked"]) == (True, [], 0)
-    after = ops_vault.verify_vault(ctx)
+    after = verify_vault(ctx.store, ctx.vault, ctx.clock)
     assert (after["ok"], after["checked"]) == (True, 1)
 
 
@@ -90,16 +90,15 @@ def test_wipe_happens_at_wipe_after_hours_and_not_before(ctx: AgentContext, cloc
     received = ctx.ingest.receive(io.BytesIO(data), channel="manual", source="manual", quarantine=False,
                                   actor=ME)
     ctx.staff.put(ME, "Officer", ["officer", "read"])  # a copy of someone who may no longer read goes at once
-    session = _Session(Peer(ME, os.geteuid(), None))
-    ops_vault.open_delivery(ctx, session,  # type: ignore[arg-type]
-                            ops_vault.Open(delivery=received.delivery_id, purpose="invite", mode="workspace"))
-    copy = Path(session.replies[0]["path"])
+    opened = opening.open_delivery(ctx, ME, received.delivery_id, purpose="invite", mode="workspace", note="")
+    assert opened.copy is not None
+    copy = opened.copy.path
     assert copy.read_bytes() == data and ctx.config.workspace.wipe_after_hours == 8.0
 
     clock.advance(timedelta(hours=8) - timedelta(seconds=1))
-    assert capabilities.wipe_expired_copies(ctx) == 0 and copy.exists()
+    assert wipe_expired_copies(ctx) == 0 and copy.exists()
     clock.advance(timedelta(seconds=1))
-    assert capabilities.wipe_expired_copies(ctx) == 1 and not copy.exists()
-    assert capabilities.wipe_expired_copies(ctx) == 0, "each copy is wiped once"
+    assert wipe_expired_copies(ctx) == 1 and not copy.exists()
+    assert wipe_expired_copies(ctx) == 0, "each copy is wiped once"
     wiped = [e for e in ctx.audit.entries() if e["action"] == "workspace.wiped"]
     assert [e["subject"] for e in wiped] == [[received.delivery_id]]

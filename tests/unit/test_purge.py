@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from retention_agent.api.ops_vault import _PurgeAware
 from retention_agent.clock import ManualClock
 from retention_agent.errors import (
     DeliveryHeldError,
@@ -28,6 +27,7 @@ from retention_agent.errors import (
 )
 from retention_agent.evidence.proof_verify import verify_proof
 from retention_agent.lifecycle import decisions as ceremonies
+from retention_agent.lifecycle.opening import _PurgeAware
 from retention_agent.lifecycle.purge import Purger
 from retention_agent.runtime.agent import build_context
 from retention_agent.runtime.context import AgentContext
@@ -86,7 +86,7 @@ class PurgeOnFirstWrite:
 
 def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(ctx: AgentContext) -> None:
     purger = Purger(ctx)
-    ctx.components["purger"] = purger  # what the opening consults, as in the running agent
+    ctx.health.purging = purger.purging  # what the opening consults, as in the running agent
     content = secrets.token_bytes(5 * DEFAULT_CHUNK_SIZE + 100)  # several vault chunks
     delivery = ingest(ctx, content)
     key_id = str(ctx.store.scalar("SELECT key_id FROM deliveries WHERE id = ?", (delivery,)))
@@ -109,7 +109,7 @@ def test_an_opening_in_progress_when_the_purge_starts_fails_and_the_purge_wins(c
 def test_a_copy_still_being_written_when_the_purge_starts_is_wiped_too(ctx: AgentContext) -> None:
     purger = Purger(ctx)
     delivery = ingest(ctx, b"copy in progress " + secrets.token_bytes(1000))
-    set_ceremony(ctx, [delivery], date(2026, 11, 10))
+    set_ceremony(ctx, [delivery], date(2026, 11, 10), purger=purger)
     # what an opening has on disk before it records the copy: the private file, partly written
     workspace.prepare_folder(ctx.home, ME)
     partial = workspace.copy_path(ctx.home, ME, delivery, 7, "xlsx")

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from retention_agent.api.services import Services, WiredContext
 from retention_agent.clock import BRUSSELS, ManualClock, parse_utc, start_of_local_day
 from retention_agent.errors import DeliveryHeldError, DeliveryStateError
 from retention_agent.lifecycle import decisions as ceremonies
@@ -452,7 +453,8 @@ def test_a_date_recorded_after_the_fact_does_not_destroy_a_held_delivery_while_t
     ceremonies.hold(ctx, ME, delivery, "court order", date(2027, 6, 1))
     rig.advance_to(clock.now() + 40 * DAY)
     with pytest.raises(DeliveryHeldError):
-        ceremonies.set_ceremony(ctx, ME, [delivery], received, reason="recorded late", confirm_destroy=[delivery])
+        ceremonies.set_ceremony(ctx, ME, [delivery], received,
+                                purger=ctx.services.purger, reason="recorded late", confirm_destroy=[delivery])
     assert (view(ctx, delivery)["state"], view(ctx, delivery)["ceremony_date"]) == ("held", None)
     assert_not_purged(ctx, delivery)
     later = received + 20 * DAY  # deadline still ahead: a date that destroys nothing is recorded as usual
@@ -460,19 +462,20 @@ def test_a_date_recorded_after_the_fact_does_not_destroy_a_held_delivery_while_t
     assert (view(ctx, delivery)["state"], view(ctx, delivery)["ceremony_date"]) == ("held", later.isoformat())
 
     ceremonies.release(ctx, ME, delivery)
-    [changed] = ceremonies.set_ceremony(ctx, ME, [delivery], received, reason="recorded late",
-                                        confirm_destroy=[delivery])
+    [changed] = ceremonies.set_ceremony(ctx, ME, [delivery], received, purger=ctx.services.purger,
+                                        reason="recorded late", confirm_destroy=[delivery])
     assert (changed["early"], changed["after_the_fact"], changed["destroyed"]) == (True, True, True)
     doc = assert_purged_once(ctx, delivery)
     assert (doc["trigger"], doc["reason"], doc["lateness_seconds"]) == ("early", "ceremony-recorded-after-the-fact", 0)
 
 
-def test_the_wake_timer_is_armed_for_the_next_due_moment_and_for_the_end_of_a_hold(ctx: AgentContext) -> None:
+def test_the_wake_timer_is_armed_for_the_next_due_moment_and_for_the_end_of_a_hold(ctx: WiredContext) -> None:
     """The in-memory timer (APScheduler in the agent) wakes the ticker exactly when the next purge is due,
     so a running agent is not up to a whole tick interval late; a hold's end counts as such a moment."""
     armed: list[datetime] = []
-    purger = Purger(ctx)
-    schedule = Schedule(ctx, purger, Notifier(ctx.store, ctx.clock), wake_at=armed.append)
+    purger, notifier = Purger(ctx), Notifier(ctx.store, ctx.clock)
+    schedule = Schedule(ctx, purger, notifier, wake_at=armed.append)
+    ctx.wire(Services(notifier=notifier, purger=purger, schedule=schedule, wake=lambda: None))
     soon, later = ingest(ctx), ingest(ctx)
     set_ceremony(ctx, [soon], date(2026, 11, 10))
     set_ceremony(ctx, [later], date(2026, 11, 20))

@@ -128,7 +128,7 @@ def test_a_home_in_order_is_compliant(tmp_path: Path) -> None:
             checklist.set_item(office.ctx, ME, item, date(2026, 9, 1), "ok")
         status = build_status(office.ctx)
         assert status["problems"] == [] and status["compliant"] is True
-        office.ctx.health["integrity_failures"] = ["X"]
+        office.ctx.health.integrity_failures = ["X"]
         assert codes(build_status(office.ctx)["problems"]) == {"integrity-failures"}
     finally:
         office.close()
@@ -146,6 +146,7 @@ def test_a_ceremony_recorded_after_the_fact_is_a_warning_not_a_late_purge(tmp_pa
         delivery = receive(ctx, "zivver")
         office.rig.advance_to(office.clock.now() + timedelta(days=45))
         ceremonies.set_ceremony(ctx, ME, [delivery], office.clock.now().date() - timedelta(days=44),
+                                purger=ctx.services.purger,
                                 reason="held in time, recorded late", confirm_destroy=[delivery])
         status = build_status(ctx)
         assert status["deliveries"]["by_state"]["purged"] == 1
@@ -178,7 +179,7 @@ def test_intake_watchers_are_shown(office: Office) -> None:
     class Watcher:
         status = IntakeStatus().failed("imap-auth", office.clock.now(), 60, permanent=True)
 
-    office.ctx.components["intake"] = {"agii-mail": Watcher(), "drop": IntakeStatus().succeeded(office.clock.now())}
+    office.ctx.health.intake = {"agii-mail": Watcher(), "drop": IntakeStatus().succeeded(office.clock.now())}
     status = build_status(office.ctx)
     assert status["health"]["intake"] == [
         {"name": "agii-mail", "state": "failing", "last_success": None, "last_error_id": "imap-auth", "refused": []},
