@@ -6,7 +6,7 @@ Click marks its messages ("Missing option", "No such option", "Usage:", …) wit
 directly, so :func:`install` points click's ``_`` and ``ngettext`` at our catalogue instead. The commands'
 docstrings and ``help=`` texts stay English in the code (``docs/commands.md`` is generated from them);
 :class:`TranslatedCommand` and :class:`TranslatedGroup` show them translated when help is printed.
-``scripts/messages.py`` collects them, so ``tests/test_i18n.py`` fails on one without Dutch.
+``scripts/messages.py`` collects them, so ``tests/unit/test_i18n.py`` fails on one without Dutch.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Untrusted input (anything in a user's folders), so each reader is bounded and ha
 - a ``deadline`` (monotonic seconds) is checked between every step;
 - whatever goes wrong ends as :class:`Unreadable` (the sweep counts the file as unreadable and goes on).
 
-``tests/test_fuzz.py`` holds the readers to this with hypothesis and atheris.
+``tests/unit/test_fuzz.py`` holds the readers to this with hypothesis and atheris.
 """
 
 from __future__ import annotations

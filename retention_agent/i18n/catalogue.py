@@ -4,7 +4,7 @@ The source language is English; ``locale/nl.po`` holds the Dutch translations as
 read directly (no compiled .mo in git) by a small reader for the subset of the format we write; the test
 suite checks that it reads the catalogue exactly as Babel does (importing Babel costs every command 30 ms).
 Every user-facing sentence goes through :func:`t`
-or :func:`translate` with a literal English text, so that ``tests/test_i18n.py`` can find them all and
+or :func:`translate` with a literal English text, so that ``tests/unit/test_i18n.py`` can find them all and
 fail when one has no Dutch translation.
 """
 

@@ -53,7 +53,7 @@ PURE_PACKAGE = frozenset({f"{PACKAGE}.{name}" for name in ("canonical", "clock",
 CLOCK_READS = frozenset({"now", "today", "utcnow", "monotonic", "SystemClock", "open"})  # the time module: not allowed
 MAX_LINES = 600
 
-# ---- known exceptions: work under way elsewhere; remove an entry when its import goes (a test fails until then) --
+# ---- known exceptions: none today. An entry says why its import is still there; one that no longer happens fails
 # (importing module, imported module) -> why it is still there and what removes it.
 KNOWN_UPWARD: Mapping[tuple[str, str], str] = {}
 # module cycles (never excepted but these)
