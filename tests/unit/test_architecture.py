@@ -264,14 +264,20 @@ def module_cycles(tree: Tree, known: frozenset[frozenset[str]]) -> list[str]:
     for imp in tree.internal():
         graph[imp.source].add(imp.target)
         lines.setdefault((imp.source, imp.target), imp)
+    return _cycle_problems(tree, graph, lines, known, "import cycle between {}",
+                           "move what both need into a module below them")
+
+
+def _cycle_problems(tree: Tree, graph: dict[str, set[str]], lines: dict[tuple[str, str], Import],
+                    known: frozenset[frozenset[str]], what: str, fix: str) -> list[str]:
+    """One line per cycle not in ``known``: what circles, through which imports (file:line), and the fix."""
     problems = []
     for cycle in _cycles(graph):
         if cycle in known:
             continue
         edges = sorted(f"{imp.where(tree.root)} ({imp.source} -> {imp.target})"
                        for (a, b), imp in lines.items() if a in cycle and b in cycle)
-        problems.append(f"import cycle between {', '.join(sorted(cycle))}: " + "; ".join(edges)
-                        + ": move what both need into a module below them")
+        problems.append(f"{what.format(', '.join(sorted(cycle)))}: " + "; ".join(edges) + f": {fix}")
     return problems
 
 
@@ -307,15 +313,8 @@ def package_cycles(tree: Tree, known: frozenset[frozenset[str]],
                    layers: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
     """Packages (and root modules) of one layer that import each other, directly or around a circle."""
     graph, lines = _package_graph(tree, layers)
-    problems = []
-    for cycle in _cycles(graph):
-        if cycle in known:
-            continue
-        edges = sorted(f"{imp.where(tree.root)} ({imp.source} -> {imp.target})"
-                       for (a, b), imp in lines.items() if a in cycle and b in cycle)
-        problems.append(f"packages {', '.join(sorted(cycle))} (one layer) import each other: " + "; ".join(edges)
-                        + ": move what both need into the lower of the two, or into a layer below")
-    return problems
+    return _cycle_problems(tree, graph, lines, known, "packages {} (one layer) import each other",
+                           "move what both need into the lower of the two, or into a layer below")
 
 
 def long_modules(tree: Tree, known: frozenset[str], limit: int = MAX_LINES) -> list[str]:
