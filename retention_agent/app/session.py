@@ -19,10 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from retention_agent.app.audit_rows import window
+from retention_agent.clock import SystemClock, local_date
 from retention_agent.session import exports
 from retention_agent.session.state import State
 
 Row = dict[str, Any]
+
+
+def brussels_today() -> date:
+    """Today in Brussels, whatever zone the workstation is set to: the agent's dates are Brussels dates."""
+    return local_date(SystemClock().now())
 
 
 @dataclass(frozen=True)

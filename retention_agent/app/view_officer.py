@@ -30,7 +30,7 @@ from retention_agent.app.dialogs import StaffDialog
 from retention_agent.app.qt_models import FilterProxy, TableModel
 from retention_agent.app.qt_support import MessageBar, named, table_view
 from retention_agent.app.rows import Table, proofs_table, reports_table, staff_table
-from retention_agent.app.session import Session
+from retention_agent.app.session import Session, brussels_today
 from retention_agent.errors import RetentionAgentError
 from retention_agent.i18n.catalogue import fill, translate
 from retention_agent.i18n.msgids import N_
@@ -125,7 +125,8 @@ class AuditView(_OfficerView):
             self.outcome.addItem(self.tr_(text), code)
         self.period = QCheckBox(self.tr_("&Period"))
         named(self.period, N_("&Period"), N_("Show only entries between the two dates."), lang)
-        today = QDate.currentDate()
+        day = brussels_today()
+        today = QDate(day.year, day.month, day.day)
         self.since, self.until = QDateEdit(today.addDays(-30)), QDateEdit(today)
         for label, widget in ((N_("Deli&very"), self.delivery), (N_("Accou&nt"), self.account),
                               (N_("Purpos&e"), self.purpose), (N_("Outco&me"), self.outcome)):

@@ -17,23 +17,18 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QVB
 from retention_agent.app import roles as role_rules
 from retention_agent.app.qt_support import MessageBar, install_qt_translations, named
 from retention_agent.app.rows import Row, count_needing_date
-from retention_agent.app.session import Identity, Session
+from retention_agent.app.session import Identity, Session, brussels_today
 from retention_agent.app.settings import save_language
 from retention_agent.app.tray import Show, Tray, app_icon
 from retention_agent.app.view_deliveries import DeliveriesView
 from retention_agent.app.view_officer import AuditView, ProofsView, ReportsView, StaffView, StatusView
 from retention_agent.app.view_timeline import TimelineView
-from retention_agent.clock import SystemClock, local_date
 from retention_agent.errors import RetentionAgentError
 from retention_agent.i18n import catalogue as i18n
 from retention_agent.i18n.catalogue import translate
 from retention_agent.i18n.msgids import N_
 
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
-
-
-def brussels_today() -> date:
-    return local_date(SystemClock().now())
 
 
 class MainWindow(QMainWindow):

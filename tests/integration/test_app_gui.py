@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLabel, 
 
 from retention_agent.api.client import Client
 from retention_agent.app.dialogs import CeremonyDialog, DestroyDialog, OpenDialog, ReleaseDialog, StaffDialog
-from retention_agent.app.window import brussels_today
+from retention_agent.app.session import brussels_today
 from retention_agent.demo import synthetic_delivery
 from retention_agent.errors import SourceUnreadableError, UnknownAccountError
 from retention_agent.i18n.catalogue import format_day
@@ -453,8 +453,9 @@ def test_audit_filters_and_the_verify_button(world: World, request: pytest.Fixtu
         app.bot.keyClicks(view.delivery, world.seed["held"][-8:])
         subjects = [view.proxy.row_at(r)["subject"] for r in range(view.proxy.rowCount())]
         view.period.setChecked(True)
-        view.since.setDate(QDate.currentDate().addDays(1))
-        view.until.setDate(QDate.currentDate().addDays(2))
+        today = brussels_today()  # the agent's days are Brussels days, not the test machine's
+        view.since.setDate(QDate(today.year, today.month, today.day).addDays(1))
+        view.until.setDate(QDate(today.year, today.month, today.day).addDays(2))
         tomorrow = view.proxy.rowCount()
         app.bot.mouseClick(view.verify_button, Qt.MouseButton.LeftButton)
         return {"total": total, "seqs": seqs, "opened": opened, "denied": denied, "subjects": subjects,

@@ -154,7 +154,7 @@ def tray_display() -> Iterator[str]:
                                  "--height", "32", "--SetDockType", "false"], env={**os.environ, "DISPLAY": name},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda: '"panel": ("panel" "trayer")' in _windows(name), 20, "trayer's panel")
+            wait_for(lambda: '"panel": ("panel" "trayer")' in _windows(name), 60, "trayer's panel")
             yield name
         finally:
             host.terminate()

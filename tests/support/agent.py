@@ -104,7 +104,7 @@ class AgentProcess:
         """What the agent process printed (its log proper is HOME/agent.log)."""
         return self.home.parent / f"{self.home.name}-agent-output.txt"
 
-    def start(self, timeout: float = 20) -> AgentProcess:
+    def start(self, timeout: float = 60) -> AgentProcess:  # many agents may start at once on two loaded cores
         env = {**os.environ, "RETENTION_AGENT_TESTING": "1", **self.env}
         command = [sys.executable, "-m", "retention_agent", "--home", str(self.home), "run"]
         with open(self.output, "ab") as output:
@@ -116,7 +116,7 @@ class AgentProcess:
             if socket_answers(self.home / "agent.sock"):
                 return self
             time.sleep(0.05)
-        raise AssertionError("agent did not start")
+        raise AssertionError(f"agent did not start in {timeout} s: {self.output.read_text(errors='replace')[-2000:]}")
 
     def cli(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
